@@ -1,0 +1,3 @@
+from feedmgr.cli import main
+
+raise SystemExit(main())

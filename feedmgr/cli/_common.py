@@ -1,0 +1,89 @@
+"""What every command shares: the context object, common options, output helpers."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from feedmgr.findings import Report, Severity
+    from feedmgr.render import OutputFormat
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """Global options, passed to every command with ``pass_obj``."""
+
+    home: Path
+    debug: bool = False
+    verbosity: int = 0
+
+    @property
+    def quiet(self) -> bool:
+        """True when the user asked for less output (``-q``)."""
+        return self.verbosity < 0
+
+    def note(self, message: str) -> None:
+        """Print a side note on stderr unless ``-q`` was given."""
+        if not self.quiet:
+            click.echo(f"feedmgr: {message}", err=True)
+
+    def warn(self, message: str) -> None:
+        """Print a warning on stderr; warnings are never silenced."""
+        click.echo(f"feedmgr: warning: {message}", err=True)
+
+
+def resolve_home(option: str | None) -> Path:
+    """The store directory: ``--home``/``FEEDMGR_HOME``, else the platform user data dir."""
+    if option:
+        return Path(option).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("feedmgr", appauthor=False))
+
+
+def format_option(func: F) -> F:
+    """Add ``--format text|json`` to a command (as keyword ``output_format``)."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )(func)
+
+
+def emit(text: str) -> None:
+    """Write command output to stdout without adding a newline."""
+    click.echo(text, nl=False)
+
+
+def output_format(value: str) -> OutputFormat:
+    """Turn the ``--format`` string into the enum."""
+    from feedmgr.render import OutputFormat
+
+    return OutputFormat(value)
+
+
+def finish_report(report: Report, fmt: str, fail_on: Severity | None = None) -> None:
+    """Render a report to stdout and exit with the code its worst finding asks for."""
+    from feedmgr.findings import Severity
+
+    emit(output_format(fmt).to_renderer()(report))
+    code = report.exit_code(fail_on if fail_on is not None else Severity.FAIL)
+    if code:
+        raise click.exceptions.Exit(int(code))
+
+
+def no_color() -> bool:
+    """True when colour is unwanted: ``NO_COLOR`` set (https://no-color.org) or not a tty."""
+    return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()

@@ -1,0 +1,1 @@
+"""Feed packages: the format, the safe reader, signatures, building, the store and ingest."""

@@ -1,0 +1,200 @@
+"""The payload documents of a feed package and their schemas (docs/feed-format.md).
+
+Known payload paths: ``os/catalog.json`` (required), ``modules/compliance.json``,
+``charts/av.json`` and ``checks/*.json``. Anything else is rejected so that a feed can carry
+nothing we do not understand.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from feedmgr.errors import SchemaError
+from feedmgr.feed._model import EdgeModel, VersionText
+from feedmgr.feed.manifest import describe_validation_error
+
+CATALOG_PATH = "os/catalog.json"
+COMPLIANCE_PATH = "modules/compliance.json"
+AV_CHART_PATH = "charts/av.json"
+_CHECKS_PATH = re.compile(r"^checks/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$")
+
+# A JSON payload is parsed whole, so its size bounds ingest memory; 32 MiB is far above any
+# real catalog or chart and keeps peak RSS well under the 100 MB target.
+MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
+
+Family = Literal["macos", "windows", "linux"]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class OsNode(EdgeModel):
+    """One node of the OS tree, named as ISE shows it ("Mac OSX", "Mac OSX 15", "Windows All").
+
+    ``min_version``/``max_version`` bound the releases the feed knows for this node,
+    inclusive; ``max_version`` covers its own point releases too ("15.7" covers 15.7.2).
+    Umbrella nodes such as "Mac OSX" carry no range: they cover what their children cover.
+    """
+
+    name: Name
+    family: Family
+    parent: Name | None = None
+    codename: Name | None = None
+    min_version: VersionText | None = None
+    max_version: VersionText | None = None
+    released: date | None = None
+    min_agent_version: VersionText | None = None
+    min_compliance_module_version: VersionText | None = None
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> OsNode:
+        from packaging.version import Version
+
+        if (self.min_version is None) != (self.max_version is None):
+            raise ValueError(f"{self.name}: min_version and max_version go together")
+        if (
+            self.min_version is not None
+            and self.max_version is not None
+            and Version(self.min_version) > Version(self.max_version)
+        ):
+            raise ValueError(f"{self.name}: min_version is above max_version")
+        return self
+
+
+class OsCatalog(EdgeModel):
+    """``os/catalog.json``: the OS families and versions the feed can classify."""
+
+    format: Literal["feedmgr-os-catalog/1"]
+    nodes: Annotated[list[OsNode], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _tree_is_sound(self) -> OsCatalog:
+        by_name: dict[str, OsNode] = {}
+        for node in self.nodes:
+            if node.name in by_name:
+                raise ValueError(f"duplicate OS node {node.name!r}")
+            by_name[node.name] = node
+        for node in self.nodes:
+            seen = {node.name}
+            current = node
+            while current.parent is not None:
+                parent = by_name.get(current.parent)
+                if parent is None:
+                    raise ValueError(f"{current.name!r} names unknown parent {current.parent!r}")
+                if parent.family != current.family:
+                    raise ValueError(f"{current.name!r} and its parent differ in family")
+                if parent.name in seen:
+                    raise ValueError(f"OS tree has a cycle through {parent.name!r}")
+                seen.add(parent.name)
+                current = parent
+        return self
+
+    def node(self, name: str) -> OsNode | None:
+        """The node with this exact name, if any."""
+        return next((n for n in self.nodes if n.name == name), None)
+
+
+class ComplianceModule(EdgeModel):
+    """One compliance-module release for one platform."""
+
+    platform: Family
+    version: VersionText
+    released: date | None = None
+    min_agent_version: VersionText | None = None
+
+
+class ComplianceModules(EdgeModel):
+    """``modules/compliance.json``: compliance-module releases the feed knows."""
+
+    format: Literal["feedmgr-compliance-modules/1"]
+    modules: list[ComplianceModule]
+
+
+class AvProduct(EdgeModel):
+    """One anti-malware product of the vendor support chart."""
+
+    name: Name
+    category: Literal["antivirus", "antispyware", "antimalware"]
+    platforms: Annotated[list[Family], Field(min_length=1)]
+    product_versions: Annotated[str, Field(max_length=200)] = "all"
+    min_compliance_module_version: VersionText | None = None
+
+
+class AvVendor(EdgeModel):
+    """A vendor and its supported products."""
+
+    name: Name
+    products: list[AvProduct]
+
+
+class AvChart(EdgeModel):
+    """``charts/av.json``: the AV/AS vendor support chart."""
+
+    format: Literal["feedmgr-av-chart/1"]
+    vendors: list[AvVendor]
+
+
+Scalar = str | int | bool
+
+
+class PredefinedCondition(EdgeModel):
+    """A predefined posture condition shipped by the feed; ``definition`` stays opaque."""
+
+    name: Name
+    kind: Literal["service", "file", "registry", "application", "patch", "antimalware", "script"]
+    platforms: Annotated[list[Family], Field(min_length=1)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    definition: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class PredefinedChecks(EdgeModel):
+    """``checks/*.json``: a file of predefined conditions."""
+
+    format: Literal["feedmgr-checks/1"]
+    conditions: list[PredefinedCondition]
+
+
+def payload_model(path: str) -> type[BaseModel] | None:
+    """The schema for a payload path, or None when the path is not allowed in a feed."""
+    fixed: dict[str, type[BaseModel]] = {
+        CATALOG_PATH: OsCatalog,
+        COMPLIANCE_PATH: ComplianceModules,
+        AV_CHART_PATH: AvChart,
+    }
+    if path in fixed:
+        return fixed[path]
+    if _CHECKS_PATH.match(path):
+        return PredefinedChecks
+    return None
+
+
+def validate_payload(path: str, data: bytes, subject: str) -> BaseModel:
+    """Parse one payload document against its schema.
+
+    Raises:
+        SchemaError: unknown path, too large, not JSON, or not following its schema.
+    """
+    model = payload_model(path)
+    if model is None:
+        raise SchemaError(subject, f"{path}: not a payload file this feed format allows")
+    if len(data) > MAX_JSON_PAYLOAD_BYTES:
+        raise SchemaError(subject, f"{path}: {len(data)} bytes, over the JSON payload limit")
+    try:
+        # Dates arrive as JSON strings: JSON-mode validation accepts them while strict mode
+        # still refuses numbers for strings and the like.
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise SchemaError(subject, f"{path}: {describe_validation_error(exc)}") from exc
+
+
+def load_catalog(data: bytes, subject: str) -> OsCatalog:
+    """Parse ``os/catalog.json`` bytes.
+
+    Raises:
+        SchemaError: when the document is invalid.
+    """
+    catalog = validate_payload(CATALOG_PATH, data, subject)
+    assert isinstance(catalog, OsCatalog)
+    return catalog

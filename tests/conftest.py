@@ -1,0 +1,66 @@
+"""Shared test fixtures: running the CLI in-process, a fresh store home, test data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedmgr.cli import main
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What one CLI run produced."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty store directory."""
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], home: Path) -> RunCli:
+    """Run ``feedmgr --home HOME ARGS...`` in-process and capture its output."""
+
+    def run(*args: str | Path, use_home: bool = True) -> CliResult:
+        argv = [str(a) for a in args]
+        if use_home:
+            argv = ["--home", str(home), *argv]
+        capsys.readouterr()
+        code = main(argv)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def asset() -> Callable[[str], Path]:
+    """Path of a static sample under tests/data/."""
+
+    def find(name: str) -> Path:
+        path = DATA / name
+        assert path.exists(), f"missing test asset {name}"
+        return path
+
+    return find
