@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from packaging.version import Version
 from pydantic import Field, ValidationError, field_validator
@@ -14,7 +14,7 @@ from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText, parse_utc
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
-FORMAT = "feedmgr-posture-feed/1"
+FORMAT: Final = "feedmgr-posture-feed/1"
 
 
 class FileEntry(EdgeModel):

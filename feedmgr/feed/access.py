@@ -1,0 +1,136 @@
+"""Read access to a feed's content for the other areas (OS matrix, provisioning, preflight).
+
+A feed is named by reference: nothing (the active feed), a stored version, or a package
+file. Package files are verified completely, with the store's trusted keys plus any given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feedmgr.errors import UsageError
+from feedmgr.feed.payload import (
+    CATALOG_PATH,
+    COMPLIANCE_PATH,
+    ComplianceModules,
+    OsCatalog,
+    load_catalog,
+    validate_payload,
+)
+from feedmgr.feed.store import FeedStore
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """The parts of a feed the checks read."""
+
+    version: str
+    publisher: str
+    published: datetime
+    expires: datetime
+    source: str
+    catalog: OsCatalog
+    compliance: ComplianceModules | None
+
+
+def _compliance(data: bytes | None, subject: str) -> ComplianceModules | None:
+    if data is None:
+        return None
+    model = validate_payload(COMPLIANCE_PATH, data, subject)
+    assert isinstance(model, ComplianceModules)
+    return model
+
+
+def _looks_like_file(ref: str) -> bool:
+    return ref.endswith(".zip") or "/" in ref or Path(ref).is_file()
+
+
+def open_feed(
+    home: Path,
+    ref: str | None = None,
+    *,
+    trust: Sequence[Path] = (),
+    allow_unsigned: bool = False,
+) -> FeedView:
+    """Open the active feed (``ref`` None), a stored version, or a package file.
+
+    Raises:
+        UsageError: no active feed, or no such stored version.
+        InputRejected: a package file that fails verification, or an unreadable key.
+        StoreError: the store is damaged.
+    """
+    store = FeedStore(home)
+    if ref is not None and _looks_like_file(ref):
+        return _open_package(store, Path(ref), trust, allow_unsigned)
+    if ref is None:
+        feed = store.active()
+        if feed is None:
+            raise UsageError(
+                str(home), "no active feed: ingest one with 'feedmgr update --offline FEED.zip'"
+            )
+    else:
+        feed = store.get(ref)
+    subject = f"feed {feed.version}"
+    catalog = load_catalog(store.read_payload(feed, CATALOG_PATH), subject)
+    compliance_data = (
+        store.read_payload(feed, COMPLIANCE_PATH) if COMPLIANCE_PATH in feed.files else None
+    )
+    return FeedView(
+        version=feed.version,
+        publisher=feed.publisher,
+        published=feed.published,
+        expires=feed.expires,
+        source="store",
+        catalog=catalog,
+        compliance=_compliance(compliance_data, subject),
+    )
+
+
+class _Collector:
+    """A payload sink that keeps the two documents the checks need."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, bytearray] = {}
+        self._wanted = {CATALOG_PATH, COMPLIANCE_PATH}
+
+    def begin(self, path: str) -> Callable[[bytes], object]:
+        if path not in self._wanted:
+            return _ignore
+        buffer = self.documents.setdefault(path, bytearray())
+        return buffer.extend
+
+    def end(self, path: str, sha256: str, size: int) -> None:
+        del path, sha256, size
+
+
+def _ignore(chunk: bytes) -> None:
+    del chunk
+
+
+def _open_package(
+    store: FeedStore, path: Path, trust: Sequence[Path], allow_unsigned: bool
+) -> FeedView:
+    from feedmgr.feed.package import verify_package
+    from feedmgr.feed.signing import load_public_key, read_key_file
+
+    keys = [*store.trusted_keys()]
+    for key_path in trust:
+        keys.append(load_public_key(read_key_file(key_path), str(key_path)))
+    collector = _Collector()
+    signed = verify_package(path, keys, allow_unsigned=allow_unsigned, sink=collector)
+    subject = str(path)
+    catalog = load_catalog(bytes(collector.documents[CATALOG_PATH]), subject)
+    compliance = collector.documents.get(COMPLIANCE_PATH)
+    manifest = signed.manifest
+    return FeedView(
+        version=manifest.version,
+        publisher=manifest.publisher,
+        published=manifest.published_at,
+        expires=manifest.expires_at,
+        source=subject,
+        catalog=catalog,
+        compliance=_compliance(bytes(compliance) if compliance is not None else None, subject),
+    )

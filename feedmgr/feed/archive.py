@@ -1,0 +1,222 @@
+"""A zip reader that refuses hostile archives before reading a single payload byte.
+
+Rules (docs/feed-format.md, "Archive rules"): member names are relative POSIX paths without
+``..``, ``.``, empty components, drive letters, backslashes or control characters; no two
+names equal (also after case folding: they would collide on macOS and Windows); only
+regular files and directory entries (no symlinks, devices, FIFOs); no encryption; only
+stored or deflated members; bounded member count, member size, total size and compression
+ratio; members may not overlap (a zip-bomb technique). Member data is streamed and its size
+and CRC are enforced while reading.
+"""
+
+from __future__ import annotations
+
+import itertools
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from feedmgr.errors import ArchiveError
+
+CHUNK = 1024 * 1024
+_LOCAL_HEADER_SIZE = 30
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds that keep a hostile archive from exhausting disk, memory or time."""
+
+    max_members: int = 10_000
+    max_member_size: int = 256 * 1024 * 1024
+    max_total_size: int = 8 * 1024 * 1024 * 1024
+    # Deflate cannot exceed about 1032:1; real JSON payloads stay far below 100:1.
+    max_ratio: int = 200
+    # Tiny members compress absurdly well (a file of spaces); the ratio only matters above this.
+    ratio_floor: int = 64 * 1024
+
+
+def check_member_name(name: str) -> str | None:
+    """Return why a member name is unsafe, or None when it is acceptable."""
+    if not name:
+        return "empty member name"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
+        return "member name contains control characters"
+    if "\\" in name:
+        return "member name contains a backslash"
+    if name.startswith("/"):
+        return "absolute member path"
+    if len(name) >= 2 and name[1] == ":" and name[0].isalpha():
+        return "member path starts with a drive letter"
+    parts = name.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "member path has an empty, '.' or '..' component"
+    return None
+
+
+def _unix_mode(info: zipfile.ZipInfo) -> int:
+    return (info.external_attr >> 16) & 0xFFFF
+
+
+def _check_type(info: zipfile.ZipInfo) -> str | None:
+    mode = _unix_mode(info)
+    if mode and stat.S_ISLNK(mode):
+        return "symbolic link"
+    if info.is_dir():
+        if info.file_size:
+            return "directory entry with data"
+        return None
+    if mode and not stat.S_ISREG(mode):
+        return "special file (not a regular file)"
+    return None
+
+
+@dataclass(frozen=True)
+class Member:
+    """A checked file member of the archive."""
+
+    name: str
+    size: int
+    compressed_size: int
+
+
+class SafeZip:
+    """An opened, structurally checked feed archive. Use as a context manager."""
+
+    def __init__(self, path: Path, limits: ArchiveLimits | None = None) -> None:
+        """Open ``path`` and check every structural rule.
+
+        Raises:
+            ArchiveError: the file is not a readable zip or breaks a rule.
+        """
+        self.path = path
+        self.subject = str(path)
+        self.limits = limits or ArchiveLimits()
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+            raise ArchiveError(self.subject, f"not a readable zip archive ({exc})") from exc
+        except OSError as exc:
+            raise ArchiveError(self.subject, f"cannot read the file ({exc.strerror})") from exc
+        try:
+            self.members = self._check_structure()
+        except ArchiveError:
+            self._zip.close()
+            raise
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self._zip.close()
+
+    def _reject(self, problem: str, member: str | None = None) -> ArchiveError:
+        where = f"member {member!r}: " if member is not None else ""
+        return ArchiveError(self.subject, where + problem, member=member)
+
+    def _check_structure(self) -> dict[str, Member]:
+        infos = self._zip.infolist()
+        limits = self.limits
+        if len(infos) > limits.max_members:
+            raise self._reject(f"{len(infos)} members, more than the limit of {limits.max_members}")
+        seen: set[str] = set()
+        folded: set[str] = set()
+        members: dict[str, Member] = {}
+        total = 0
+        for info in infos:
+            name = info.filename
+            problem = check_member_name(name)
+            if problem:
+                raise self._reject(problem, name)
+            if name in seen:
+                raise self._reject("duplicate member name", name)
+            if name.casefold() in folded:
+                raise self._reject("member name differs from another only by case", name)
+            seen.add(name)
+            folded.add(name.casefold())
+            problem = _check_type(info)
+            if problem:
+                raise self._reject(problem, name)
+            if info.flag_bits & 0x1:
+                raise self._reject("encrypted members are not allowed", name)
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise self._reject(f"compression method {info.compress_type} is not allowed", name)
+            if info.is_dir():
+                continue
+            if info.file_size > limits.max_member_size:
+                raise self._reject(
+                    f"{info.file_size} bytes uncompressed, over the per-member limit of "
+                    f"{limits.max_member_size}",
+                    name,
+                )
+            total += info.file_size
+            if total > limits.max_total_size:
+                raise self._reject(
+                    f"total uncompressed size exceeds the limit of {limits.max_total_size} bytes"
+                )
+            if info.file_size > limits.ratio_floor and (
+                info.compress_size == 0 or info.file_size / info.compress_size > limits.max_ratio
+            ):
+                raise self._reject(
+                    f"compression ratio {info.file_size}:{info.compress_size} exceeds "
+                    f"{limits.max_ratio}:1 (zip bomb?)",
+                    name,
+                )
+            members[name] = Member(name, info.file_size, info.compress_size)
+        self._check_overlap(infos)
+        return members
+
+    def _check_overlap(self, infos: list[zipfile.ZipInfo]) -> None:
+        ordered = sorted(infos, key=lambda i: i.header_offset)
+        for current, following in itertools.pairwise(ordered):
+            end = (
+                current.header_offset
+                + _LOCAL_HEADER_SIZE
+                + len(current.orig_filename.encode("utf-8", "surrogateescape"))
+                + current.compress_size
+            )
+            if end > following.header_offset:
+                raise self._reject("overlaps the next member (zip bomb?)", current.filename)
+
+    def read_small(self, name: str, limit: int) -> bytes:
+        """Read a whole member that must not exceed ``limit`` bytes.
+
+        Raises:
+            ArchiveError: the member is missing, too large or damaged.
+        """
+        member = self.members.get(name)
+        if member is None:
+            raise self._reject("required member is missing", name)
+        if member.size > limit:
+            raise self._reject(f"{member.size} bytes, more than the {limit} allowed", name)
+        return b"".join(self.stream(name))
+
+    def stream(self, name: str) -> Iterator[bytes]:
+        """Yield the member's bytes in chunks, enforcing its declared size and CRC.
+
+        Raises:
+            ArchiveError: the data is truncated, corrupt or longer than declared.
+        """
+        member = self.members[name]
+        produced = 0
+        try:
+            with self._zip.open(name) as handle:
+                handle_io: IO[bytes] = handle
+                while chunk := handle_io.read(CHUNK):
+                    produced += len(chunk)
+                    if produced > member.size:
+                        raise self._reject("more data than its declared size", name)
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+            raise self._reject(f"damaged data ({exc})", name) from exc
+        except OSError as exc:
+            raise self._reject(f"read failed ({exc})", name) from exc
+        if produced != member.size:
+            raise self._reject(f"{produced} bytes, but {member.size} declared", name)

@@ -1,0 +1,113 @@
+"""Offline ingest: verify a package completely, then activate it atomically.
+
+Everything runs under the store lock, so concurrent updates are serialised and the version
+comparison with the active feed cannot race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+from feedmgr.errors import VersionRejected
+from feedmgr.feed.archive import ArchiveLimits
+from feedmgr.feed.package import PackageReader, SignedManifest, check_dates
+from feedmgr.feed.signing import TrustedKey
+from feedmgr.feed.store import FeedStore, StoredFeed
+
+
+class IngestStatus(StrEnum):
+    """What an update did."""
+
+    ACTIVATED = "activated"
+    REACTIVATED = "reactivated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """The result of one update."""
+
+    status: IngestStatus
+    feed: StoredFeed
+    previous: StoredFeed | None
+    signed_by: TrustedKey | None
+
+
+def _same_content_or_reject(stored: StoredFeed, signed: SignedManifest, subject: str) -> None:
+    if stored.manifest_sha256 != signed.sha256:
+        raise VersionRejected(
+            subject,
+            f"version {stored.version} is already in the store with different content; "
+            "a publisher must give changed content a new version",
+        )
+
+
+def ingest_package(
+    store: FeedStore,
+    path: Path,
+    *,
+    extra_keys: Sequence[TrustedKey] = (),
+    allow_unsigned: bool = False,
+    allow_downgrade: bool = False,
+    now: datetime | None = None,
+    limits: ArchiveLimits | None = None,
+) -> IngestOutcome:
+    """Verify ``path`` and make it the active feed.
+
+    Raises:
+        InputRejected: the package breaks a rule (nothing in the store changes).
+        VersionRejected: expired, older than the active feed without ``allow_downgrade``,
+            or a known version with different content.
+        StoreError: the store is locked for too long or damaged.
+    """
+    subject = str(path)
+    with store.writer() as writer, PackageReader(path, limits) as reader:
+        keys = [*writer.trusted_keys(), *extra_keys]
+        signed = reader.read_signed_manifest(keys, allow_unsigned=allow_unsigned)
+        manifest = signed.manifest
+        reader.check_members(manifest)
+        check_dates(manifest, subject, now)
+        active = writer.active()
+        if active is not None and active.parsed_version == manifest.parsed_version:
+            _same_content_or_reject(active, signed, subject)
+            return IngestOutcome(IngestStatus.UNCHANGED, active, active, signed.signer)
+        if (
+            active is not None
+            and manifest.parsed_version < active.parsed_version
+            and not allow_downgrade
+        ):
+            raise VersionRejected(
+                subject,
+                f"feed {manifest.version} is older than the active feed {active.version} "
+                "(use --allow-downgrade to install it anyway, or 'feedmgr rollback')",
+            )
+        known = writer.feed_by_version(manifest.version)
+        if known is not None:
+            _same_content_or_reject(known, signed, subject)
+            # Already stored: verify the package anyway, then switch without re-storing.
+            reader.stream_payload(manifest)
+            writer.activate(known, "update")
+            return IngestOutcome(IngestStatus.REACTIVATED, known, active, signed.signer)
+        staging = writer.new_staging()
+        try:
+            reader.stream_payload(manifest, staging)
+            feed = writer.commit_feed(
+                manifest_raw=signed.raw,
+                manifest_sha256=signed.sha256,
+                signature=signed.signature,
+                signer=signed.signer.fingerprint if signed.signer else None,
+                version=manifest.version,
+                publisher=manifest.publisher,
+                published=manifest.published,
+                expires=manifest.expires,
+                files={name: (e.sha256, e.size) for name, e in manifest.files.items()},
+                source=str(path.resolve()),
+                staging=staging,
+            )
+        finally:
+            staging.discard()
+        return IngestOutcome(IngestStatus.ACTIVATED, feed, active, signed.signer)
