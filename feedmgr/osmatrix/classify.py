@@ -102,6 +102,7 @@ class OsTree:
                 self._ranges[node.name] = NodeRange(
                     parse_version(node.min_version), parse_version(node.max_version)
                 )
+        self._depth: dict[str, int] = {n.name: len(self.ancestors(n.name)) for n in self.nodes}
         self._by_normalised: dict[str, OsNode] = {}
         for node in self.nodes:
             self._by_normalised.setdefault(normalise_name(node.name), node)
@@ -148,7 +149,8 @@ class OsTree:
 
     def depth(self, name: str) -> int:
         """0 for a root."""
-        return len(self.ancestors(name))
+        known = self._depth.get(name)
+        return known if known is not None else len(self.ancestors(name))
 
     @cached_property
     def ordered(self) -> tuple[OsNode, ...]:

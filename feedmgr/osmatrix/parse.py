@@ -49,8 +49,10 @@ _WIN_RELEASE = re.compile(
     r"(?:version\s*)?(?<![\d.])(\d{2}h[12]|1[5-9]0[1-9]|2004)(?![\d.a-z])", _FLAGS
 )
 _WIN_MARKETING = re.compile(r"^\s*(11|10|8\.1|8|7|server|vista|xp)(?![\d.a-z])", _FLAGS)
+_WIN_LTSC = re.compile(r"(?<![a-z])(ltsc|ltsb)\s*(20[12]\d)(?![\d.])", _FLAGS)
 _WIN_LEGACY = {"7": (6, 1), "8": (6, 2), "8.1": (6, 3)}
-_ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "iot", "n", "kn", "s", "se", "sp"})
+_ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "n", "kn", "s", "se", "sp"})
+_CASING = {"iot": "IoT", "multi-session": "multi-session"}
 _SUSE_SP = re.compile(r"(?<![\d.])(\d{1,3})\s*sp\s*(\d{1,2})(?![\d.])", _FLAGS)
 
 
@@ -65,7 +67,9 @@ def _leftover_words(text: str, rest: str, *, allowed: bool) -> str | None:
         return None
     if not allowed or not _WORDS.match(left) or len(left.split()) > 6:
         raise _reject(text, f"unrecognised text {left[:40]!r} in the OS string")
-    return " ".join(w.upper() if w in _ACRONYMS else w.capitalize() for w in left.split())
+    return " ".join(
+        _CASING.get(w, w.upper() if w in _ACRONYMS else w.capitalize()) for w in left.split()
+    )
 
 
 def parse_os_string(text: str) -> OsIdentifier:
@@ -205,9 +209,15 @@ def _parse_windows(text: str, rest: str) -> OsIdentifier:
         )
     if release_id is not None:
         build = _windows_release_build(text, marketing, release_id, build)
+    channel = None
+    if found_channel := _WIN_LTSC.search(lower):  # "LTSC 2021": a servicing channel, not a build
+        channel = f"{found_channel.group(1).upper()} {found_channel.group(2)}"
+        lower = lower[: found_channel.start()] + " " + lower[found_channel.end() :]
     edition = _leftover_words(text, lower, allowed=True)
     if edition and edition.lower() in {"windows", "microsoft"}:
         edition = None
+    if channel:
+        edition = f"{edition} {channel}" if edition else channel
     if build is not None:
         if build < WINDOWS_10_RELEASES["1507"]:
             raise _reject(text, f"build {build} is older than Windows 10")
