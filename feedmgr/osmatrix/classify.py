@@ -103,6 +103,14 @@ class OsTree:
                     parse_version(node.min_version), parse_version(node.max_version)
                 )
         self._depth: dict[str, int] = {n.name: len(self.ancestors(n.name)) for n in self.nodes}
+        # (family, distro) -> ranged nodes with range and depth, for fast classification
+        self._pool: dict[tuple[str, str | None], list[tuple[OsNode, NodeRange, int]]] = {}
+        for node in self.nodes:
+            span = self._ranges.get(node.name)
+            if span is not None:
+                distro = node_distro(node) if node.family == "linux" else None
+                entry = (node, span, self._depth[node.name])
+                self._pool.setdefault((node.family, distro), []).append(entry)
         self._by_normalised: dict[str, OsNode] = {}
         for node in self.nodes:
             self._by_normalised.setdefault(normalise_name(node.name), node)
@@ -178,11 +186,8 @@ class OsTree:
 
     def candidates(self, os_id: OsIdentifier) -> Iterator[OsNode]:
         """Ranged nodes of the identifier's family (and Linux distribution)."""
-        for node in self.nodes:
-            if node.family != os_id.family or node.name not in self._ranges:
-                continue
-            if os_id.family == "linux" and node_distro(node) != os_id.distro:
-                continue
+        distro = os_id.distro if os_id.family == "linux" else None
+        for node, _span, _depth in self._pool.get((os_id.family, distro), ()):
             yield node
 
     def classify(self, os_id: OsIdentifier) -> Classification | None:
@@ -199,10 +204,10 @@ class OsTree:
             return None
         best: OsNode | None = None
         best_key: tuple[int, OsVersion] | None = None
-        for node in self.candidates(os_id):
-            span = self._ranges[node.name]
+        distro = os_id.distro if os_id.family == "linux" else None
+        for node, span, depth in self._pool.get((os_id.family, distro), ()):
             if span.covers(os_id.version):
-                key = (self.depth(node.name), span.low)
+                key = (depth, span.low)
                 if best_key is None or key > best_key:
                     best, best_key = node, key
         if best is None:

@@ -38,6 +38,12 @@ _WINDOWS = re.compile(r"^(?:microsoft\s+)?windows(?![a-z])", _FLAGS)
 _ALL = re.compile(r"\(\s*all\s*\)|(?<![a-z])all(?![a-z])", _FLAGS)
 _DOTTED = re.compile(r"(?<![\d.])(\d{1,9}(?:\.\d{1,9}){0,5})(?![\d.])", _FLAGS)
 _MAC_BUILD = re.compile(r"(?<![a-z\d])(\d{2}[a-z]\d{1,6}[a-z]?)(?![a-z\d])", _FLAGS)
+_MAC_CODENAME = re.compile(
+    r"(?<![a-z])("
+    + "|".join(re.escape(n) for n in sorted(MACOS_CODENAMES, key=len, reverse=True))
+    + r")(?![a-z])",
+    _FLAGS,
+)
 _RSR = re.compile(r"\(\s*([a-z])\s*\)", _FLAGS)
 _WORDS = re.compile(r"^[a-z][a-z\s\-/]*$", _FLAGS)
 _NOISE = re.compile(r"[\s(),:;\-]+", _FLAGS)
@@ -98,12 +104,9 @@ def parse_os_string(text: str) -> OsIdentifier:
 def _parse_macos(text: str, rest: str) -> OsIdentifier:
     lower = rest.lower()
     codename = None
-    for name in sorted(MACOS_CODENAMES, key=len, reverse=True):
-        found = re.search(rf"(?<![a-z]){name}(?![a-z])", lower)
-        if found:
-            codename = name
-            lower = lower[: found.start()] + " " + lower[found.end() :]
-            break
+    if found_name := _MAC_CODENAME.search(lower):
+        codename = found_name.group(1)
+        lower = lower[: found_name.start()] + " " + lower[found_name.end() :]
     lower = re.sub(r"(?<![a-z])version(?![a-z])", " ", lower)
     build = None
     if found_build := _MAC_BUILD.search(lower):

@@ -58,6 +58,16 @@ def test_resolve_unknown_version_says_it_would_bypass_posture(run_cli: RunCli) -
     assert "up to 26.1" in result.out
 
 
+@pytest.mark.usefixtures("sample_feed")
+def test_resolve_unknown_point_release_names_the_nearest_node(run_cli: RunCli) -> None:
+    """15.7.3 on a feed knowing 15.0-15.7.2 points at Mac OSX 15, not at Tahoe."""
+    result = run_cli("os", "resolve", "macOS 15.7.3 (24G419)", "--format", "json")
+    assert result.code == 1
+    document = result.json()
+    assert document["nearest_node"] == {"name": "Mac OSX 15", "max_version": "15.7.2"}
+    assert "it knows Mac OSX 15 up to 15.7.2" in document["message"]
+
+
 @pytest.mark.parametrize("os_string", ["garbage", "Windows 22H2", "macOS Sequoia 26.1", ""])
 def test_resolve_unparseable_string_exits_3_without_traceback(
     run_cli: RunCli, os_string: str
