@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +209,28 @@ def test_lag_text_output_names_the_bypass(run_cli: RunCli) -> None:
     assert "FAIL  feed.os-lag  macOS Tahoe 26.2 (25C56)" in result.out
     assert "Bypassing Cisco Secure Client Scan" in result.out
     assert "15.7.2 (Mac OSX 15)" in result.out
+
+
+def test_real_process_rejects_unparseable_string(tmp_path: Path) -> None:
+    """`python -m feedmgr os resolve` in a real process: exit 3, one line, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "feedmgr", "--home", str(tmp_path), "os", "resolve", "Amiga 4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr == "feedmgr: error: 'Amiga 4': not a macOS, Windows or Linux OS string\n"
+
+
+def test_os_help_does_not_import_heavy_libraries() -> None:
+    """`feedmgr os --help` and `releases --help` import neither pydantic nor cryptography."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "for argv in (['os', '--help'], ['os', 'lag', '--help'], ['releases', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        "heavy = [m for m in ('cryptography', 'pydantic', 'requests') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
