@@ -115,11 +115,15 @@ def main() -> None:
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ratio = ingest / unzip
         cpu = platform.processor() or platform.machine()
-        print(f"| {zip_mib:.0f} MiB zip | {unzip:.2f} s | {ingest:.2f} s | {ratio:.2f}x "
-              f"| {peak_mib:.0f} MiB | Python {platform.python_version()}, {os.cpu_count()} "
-              f"cores, {cpu} |")
-        print(f"target: ratio <= 1.5 ({'met' if ratio <= 1.5 else 'NOT met'}), "
-              f"peak RSS < 100 MiB ({'met' if peak_mib < 100 else 'NOT met'})")
+        print(
+            f"| {zip_mib:.0f} MiB zip | {unzip:.2f} s | {ingest:.2f} s | {ratio:.2f}x "
+            f"| {peak_mib:.0f} MiB | Python {platform.python_version()}, {os.cpu_count()} "
+            f"cores, {cpu} |"
+        )
+        print(
+            f"target: ratio <= 1.5 ({'met' if ratio <= 1.5 else 'NOT met'}), "
+            f"peak RSS < 100 MiB ({'met' if peak_mib < 100 else 'NOT met'})"
+        )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

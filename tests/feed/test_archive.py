@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -72,9 +73,16 @@ def test_directory_entries_are_allowed(tmp_path: Path) -> None:
         assert list(archive.members) == ["os/a.json"]
 
 
+# zipfile cuts names at NUL and cannot encode lone surrogates: keep to names it can write.
+_names = st.text(
+    st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), min_size=1, max_size=20
+)
+
+
 def _zip_bytes(names: list[str]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore", UserWarning)
         for name in names:
             archive.writestr(name, b"{}")
     return buffer.getvalue()
@@ -82,8 +90,7 @@ def _zip_bytes(names: list[str]) -> bytes:
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    data=st.binary(max_size=2048)
-    | st.builds(_zip_bytes, st.lists(st.text(min_size=1, max_size=20), max_size=4, unique=True))
+    data=st.binary(max_size=2048) | st.builds(_zip_bytes, st.lists(_names, max_size=4, unique=True))
 )
 def test_arbitrary_bytes_only_ever_raise_archive_error(tmp_path: Path, data: bytes) -> None:
     """Whatever the bytes, opening and reading them raises ArchiveError or succeeds."""
