@@ -25,6 +25,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
+    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
 }
 
 

@@ -1,0 +1,364 @@
+"""Release catalogs: which OS versions exist in the world, and when they came out.
+
+Two inputs, one model:
+
+- our own format ``feedmgr-os-releases/1`` (docs/os-matrix.md), used for the shipped snapshot
+  (``feedmgr/osmatrix/data/*.json``, the same files as ``feeds/releases/``), for Windows and
+  for manual entries;
+- the SOFA macOS feed (``macos_data_feed.json``, v1 or v2), imported with
+  ``feedmgr releases import --sofa FILE``.
+
+Imported catalogs live in ``<home>/releases/*.json`` in our format; :func:`load_release_catalogs`
+merges them over the shipped snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from feedmgr.errors import ParseError, SchemaError, StoreError
+from feedmgr.osmatrix.identifier import FAMILIES, Family, windows_marketing, windows_release_id
+from feedmgr.osmatrix.version import OsVersion, parse_version
+
+FORMAT = "feedmgr-os-releases/1"
+MAX_CATALOG_BYTES = 64 * 1024 * 1024  # SOFA's full feed is about 0.5 MB; far above any real one
+RELEASES_DIR = "releases"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One released OS version."""
+
+    family: Family
+    version: OsVersion
+    released: date
+    build: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """ "macOS 26.2 (25C56)", "Windows 11 24H2 (10.0.26100)"."""
+        if self.name:
+            base = self.name
+        elif self.family == "macos":
+            base = f"macOS {self.version}"
+        elif self.family == "windows" and len(self.version.parts) >= 3:
+            build = self.version.parts[2]
+            rid = windows_release_id(build)
+            base = f"{windows_marketing(build)} {rid}" if rid else f"Windows {self.version}"
+        else:
+            base = f"{self.family} {self.version}"
+        if self.build:
+            return f"{base} ({self.build})"
+        if self.family == "windows" and str(self.version) not in base:
+            return f"{base} ({self.version})"
+        return base
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as written in a ``feedmgr-os-releases/1`` document."""
+        entry: dict[str, Any] = {"family": self.family, "version": str(self.version)}
+        if self.build:
+            entry["build"] = self.build
+        entry["released"] = self.released.isoformat()
+        if self.name:
+            entry["name"] = self.name
+        return entry
+
+
+@dataclass(frozen=True)
+class ReleaseCatalog:
+    """A set of releases and the date the set reflects (``as_of``)."""
+
+    releases: tuple[Release, ...]
+    as_of: date | None = None
+    description: str = ""
+
+    def for_family(self, family: str) -> tuple[Release, ...]:
+        """Releases of one family, oldest version first."""
+        return tuple(sorted((r for r in self.releases if r.family == family), key=_order))
+
+    def sorted(self) -> tuple[Release, ...]:
+        """Every release, by family then version."""
+        return tuple(sorted(self.releases, key=_order))
+
+    def to_bytes(self) -> bytes:
+        """Serialise in our format (stable order, two-space indent)."""
+        document: dict[str, Any] = {"format": FORMAT}
+        if self.as_of is not None:
+            document["as_of"] = self.as_of.isoformat()
+        document["description"] = self.description
+        document["releases"] = [r.to_json() for r in self.sorted()]
+        return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def _order(release: Release) -> tuple[int, OsVersion]:
+    return (FAMILIES.index(release.family), release.version)
+
+
+def merge(catalogs: Iterable[ReleaseCatalog], description: str = "") -> ReleaseCatalog:
+    """Union of catalogs; one entry per (family, version), first seen wins, gaps filled later.
+
+    ``as_of`` is the newest of the inputs.
+    """
+    by_key: dict[tuple[str, OsVersion], Release] = {}
+    as_of: date | None = None
+    for catalog in catalogs:
+        if catalog.as_of is not None and (as_of is None or catalog.as_of > as_of):
+            as_of = catalog.as_of
+        for release in catalog.releases:
+            key = (release.family, release.version)
+            known = by_key.get(key)
+            if known is None:
+                by_key[key] = release
+            elif (known.build is None and release.build) or (known.name is None and release.name):
+                by_key[key] = Release(
+                    known.family,
+                    known.version,
+                    known.released,
+                    known.build or release.build,
+                    known.name or release.name,
+                )
+    return ReleaseCatalog(tuple(by_key.values()), as_of, description)
+
+
+# --- our own format -------------------------------------------------------------------------
+
+
+def _models() -> tuple[type[Any], type[Any]]:
+    """The pydantic models of our format (built lazily: pydantic stays out of --help)."""
+    from pydantic import AfterValidator, Field
+
+    from feedmgr.feed._model import EdgeModel
+
+    def _version(value: str) -> str:
+        try:
+            parse_version(value)
+        except ParseError:
+            raise ValueError(f"{value!r} is not a numeric OS version") from None
+        return value
+
+    class ReleaseEntry(EdgeModel):
+        family: Literal["macos", "windows", "linux"]
+        version: Annotated[str, AfterValidator(_version)]
+        released: date
+        build: Annotated[str, Field(pattern=r"^[A-Za-z0-9.]{1,20}$")] | None = None
+        name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+    class ReleaseDocument(EdgeModel):
+        format: Literal["feedmgr-os-releases/1"]
+        as_of: date | None = None
+        description: Annotated[str, Field(max_length=2000)] = ""
+        releases: list[ReleaseEntry]
+
+    return ReleaseEntry, ReleaseDocument
+
+
+def parse_release_catalog(data: bytes, subject: str) -> ReleaseCatalog:
+    """Parse a ``feedmgr-os-releases/1`` document.
+
+    Raises:
+        SchemaError: when the bytes are too large, not JSON, or not following the format.
+    """
+    from pydantic import ValidationError
+
+    from feedmgr.feed.manifest import describe_validation_error
+
+    if len(data) > MAX_CATALOG_BYTES:
+        raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_CATALOG_BYTES} limit")
+    _entry, document_model = _models()
+    try:
+        document = document_model.model_validate_json(data)
+    except ValidationError as exc:
+        raise SchemaError(subject, describe_validation_error(exc)) from exc
+    releases = tuple(
+        Release(e.family, parse_version(e.version), e.released, e.build, e.name)
+        for e in document.releases
+    )
+    return ReleaseCatalog(releases, document.as_of, document.description)
+
+
+# --- SOFA -----------------------------------------------------------------------------------
+
+
+def _sofa_date(value: str, where: str, subject: str) -> date:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    except ValueError:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise SchemaError(subject, f"{where}: {value!r} is not a date") from None
+
+
+def import_sofa(data: bytes, subject: str) -> ReleaseCatalog:
+    """Read the releases out of a SOFA ``macos_data_feed.json`` (v1 or v2).
+
+    Uses ``OSVersions[].Latest`` and ``OSVersions[].SecurityReleases[]`` (``ProductVersion``,
+    ``ReleaseDate``, ``Build`` when present). Other fields are ignored on purpose: SOFA adds
+    fields over time and we only need these.
+
+    Raises:
+        SchemaError: when the document is too large, not JSON, or lacks those fields.
+    """
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from feedmgr.feed.manifest import describe_validation_error
+
+    if len(data) > MAX_CATALOG_BYTES:
+        raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_CATALOG_BYTES} limit")
+
+    class SofaModel(BaseModel):
+        # A third-party document: unknown fields are ignored (not forbidden) deliberately.
+        model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    class SofaRelease(SofaModel):
+        product_version: str = Field(alias="ProductVersion")
+        release_date: str | None = Field(default=None, alias="ReleaseDate")
+        build: str | None = Field(default=None, alias="Build")
+        update_name: str | None = Field(default=None, alias="UpdateName")
+
+    class SofaOsVersion(SofaModel):
+        os_version: str = Field(alias="OSVersion")
+        latest: SofaRelease | None = Field(default=None, alias="Latest")
+        security_releases: list[SofaRelease] = Field(default_factory=list, alias="SecurityReleases")
+
+    class SofaFeed(SofaModel):
+        os_versions: list[SofaOsVersion] = Field(alias="OSVersions")
+        last_check: str | None = Field(default=None, alias="LastCheck")
+
+    try:
+        feed = SofaFeed.model_validate_json(data)
+    except ValidationError as exc:
+        problem = describe_validation_error(exc)
+        raise SchemaError(subject, f"not a SOFA macOS feed: {problem}") from exc
+
+    releases: list[Release] = []
+    skipped = 0
+    for os_index, os_version in enumerate(feed.os_versions):
+        entries = [*os_version.security_releases]
+        if os_version.latest is not None:
+            entries.append(os_version.latest)
+        for index, entry in enumerate(entries):
+            where = f"OSVersions[{os_index}] ({os_version.os_version}) release {index}"
+            try:
+                version = parse_version(entry.product_version)
+            except ParseError as exc:
+                raise SchemaError(subject, f"{where}: {exc.problem}") from exc
+            if not entry.release_date:
+                skipped += 1
+                continue
+            build = (
+                entry.build
+                if entry.build and re.fullmatch(r"[A-Za-z0-9]{3,12}", entry.build)
+                else None
+            )
+            releases.append(
+                Release(
+                    "macos",
+                    version,
+                    _sofa_date(entry.release_date, where, subject),
+                    build,
+                    entry.update_name or None,
+                )
+            )
+    if not releases:
+        raise SchemaError(subject, "the SOFA feed lists no macOS release with a release date")
+    as_of = _sofa_date(feed.last_check, "LastCheck", subject) if feed.last_check else None
+    if as_of is None:
+        as_of = max(r.released for r in releases)
+    note = f"Imported from SOFA {subject}" + (
+        f"; {skipped} entries without a date skipped" if skipped else ""
+    )
+    return merge([ReleaseCatalog(tuple(releases), as_of, note)], note)
+
+
+# --- shipped snapshot and the store ---------------------------------------------------------
+
+
+def shipped_release_catalog() -> ReleaseCatalog:
+    """The snapshot shipped inside the package (``feedmgr/osmatrix/data/*.json``)."""
+    folder = resources.files("feedmgr.osmatrix") / "data"
+    catalogs = [
+        parse_release_catalog(item.read_bytes(), f"feedmgr/osmatrix/data/{item.name}")
+        for item in sorted(folder.iterdir(), key=lambda i: i.name)
+        if item.name.endswith(".json")
+    ]
+    return merge(catalogs, "shipped snapshot")
+
+
+def releases_dir(home: Path) -> Path:
+    """Where imported release catalogs are kept."""
+    return home / RELEASES_DIR
+
+
+def save_release_catalog(home: Path, name: str, catalog: ReleaseCatalog) -> Path:
+    """Write a catalog as ``<home>/releases/<name>.json`` atomically.
+
+    Raises:
+        StoreError: when the directory cannot be created or written.
+    """
+    if not _NAME.match(name):
+        raise StoreError(name, "not a usable catalog name")
+    folder = releases_dir(home)
+    target = folder / f"{name}.json"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(catalog.to_bytes())
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StoreError(str(target), f"cannot write release catalog: {exc.strerror}") from exc
+    return target
+
+
+def imported_catalog_paths(home: Path) -> tuple[Path, ...]:
+    """The imported catalogs in the store, by name."""
+    folder = releases_dir(home)
+    if not folder.is_dir():
+        return ()
+    return tuple(sorted(p for p in folder.glob("*.json") if p.is_file()))
+
+
+def read_release_file(path: Path) -> ReleaseCatalog:
+    """Read one catalog file in our format.
+
+    Raises:
+        InputRejected: (SchemaError) for an invalid document; UsageError when unreadable.
+    """
+    from feedmgr.errors import UsageError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(str(path), f"cannot read: {exc.strerror}") from exc
+    return parse_release_catalog(data, str(path))
+
+
+def load_release_catalogs(
+    home: Path, extra: Iterable[Path] = (), *, include_shipped: bool = True
+) -> ReleaseCatalog:
+    """Everything we know: ``extra`` files first, then imported catalogs, then the snapshot.
+
+    Raises:
+        SchemaError: when a catalog file is invalid (it names the file).
+    """
+    catalogs = [read_release_file(p) for p in extra]
+    catalogs.extend(read_release_file(p) for p in imported_catalog_paths(home))
+    if include_shipped:
+        catalogs.append(shipped_release_catalog())
+    return merge(catalogs, "merged release catalogs")
