@@ -29,6 +29,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "feedmgr.cli.provisioning:provisioning",
         "Audit client-provisioning coverage: who would bypass posture.",
     ),
+    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
+    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
 }
 
 

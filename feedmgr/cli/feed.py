@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli.feed_diff import diff
 
 if TYPE_CHECKING:
     from feedmgr.feed.signing import TrustedKey
@@ -336,3 +337,6 @@ def verify(
             f"valid: {package}: feed {manifest.version} from {manifest.publisher}, "
             f"{len(manifest.files)} payload files, signed by {signer}, expires {manifest.expires}\n"
         )
+
+
+feed.add_command(diff)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from feedmgr.osmatrix.identifier import LINUX_DISTROS, OsIdentifier
+from feedmgr.osmatrix.identifier import FAMILIES, LINUX_DISTROS, OsIdentifier
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
 
 if TYPE_CHECKING:
@@ -154,9 +154,15 @@ class OsTree:
     def ordered(self) -> tuple[OsNode, ...]:
         """Every node in tree order: roots in catalog order, children by version."""
 
-        def sort_key(node: OsNode) -> tuple[int, OsVersion, str]:
+        position = {node.name: index for index, node in enumerate(self.nodes)}
+
+        def sort_key(node: OsNode) -> tuple[int, int, OsVersion, int]:
+            family = FAMILIES.index(node.family) if node.family in FAMILIES else len(FAMILIES)
+            if node.parent is None:  # roots: macOS, Windows, Linux, then catalog order
+                return (family, 0, OsVersion((0,)), position[node.name])
             span = self.effective_range(node.name)
-            return (0 if span else 1, span.low if span else OsVersion((0,)), node.name)
+            low = span.low if span else OsVersion((0,))
+            return (family, 0 if span else 1, low, position[node.name])
 
         out: list[OsNode] = []
 
@@ -210,6 +216,24 @@ class OsTree:
         """The highest version the tree knows for the identifier's family (and distro)."""
         highs = [self._ranges[n.name].high for n in self.candidates(os_id)]
         return max(highs, default=None)
+
+    def nearest_below(self, os_id: OsIdentifier) -> tuple[OsNode, OsVersion] | None:
+        """The node whose range ends closest below the identifier's version, with that end.
+
+        For macOS 15.7.3 on a feed knowing 15.0-15.7.2 this is ("Mac OSX 15", 15.7.2): the
+        newest release the feed knows in the neighbourhood, for messages.
+        """
+        if os_id.version is None:
+            return None
+        below = [
+            (self._ranges[n.name].high, n)
+            for n in self.candidates(os_id)
+            if self._ranges[n.name].low <= os_id.version
+        ]
+        if not below:
+            return None
+        high, node = max(below, key=lambda item: item[0])
+        return node, high
 
     def known_min(self, os_id: OsIdentifier) -> OsVersion | None:
         """The lowest version the tree knows for the identifier's family (and distro)."""

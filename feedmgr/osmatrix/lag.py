@@ -31,6 +31,7 @@ DEFAULT_STALE_DAYS = 60
 DEFAULT_EXPIRING_DAYS = 14
 DEFAULT_CATALOG_MAX_AGE_DAYS = 90
 BYPASS = "Bypassing Cisco Secure Client Scan"
+FAMILY_NAMES = {"macos": "macOS", "windows": "Windows", "linux": "Linux"}
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class LagPolicy:
 
 def release_identifier(release: Release) -> OsIdentifier:
     """The identifier an endpoint on this release would report."""
-    product = {"macos": "macOS", "windows": "Windows", "linux": "Linux"}[release.family]
+    product = FAMILY_NAMES[release.family]
     return OsIdentifier(
         family=release.family,
         version=release.version,
@@ -80,6 +81,12 @@ def os_lag_findings(
         days = (today - release.released).days
         severity = Severity.FAIL if days > max_days else Severity.WARN
         known = tree.known_max(os_id)
+        nearest = tree.nearest_below(os_id)
+        knows = (
+            f"its newest nearby version is {nearest[1]} ({nearest[0].name})"
+            if nearest is not None
+            else f"it knows {FAMILY_NAMES[release.family]} only from {floor}"
+        )
         findings.append(
             Finding(
                 check="feed.os-lag",
@@ -87,8 +94,8 @@ def os_lag_findings(
                 subject=release.label,
                 message=(
                     f"released {release.released.isoformat()} ({days} days ago) but the feed "
-                    f"knows {release.family} only up to {known}: endpoints on it are not "
-                    f'classified and get "{BYPASS}" (got {days} days, limit {max_days})'
+                    f"cannot classify it ({knows}): endpoints on it match no OS condition "
+                    f'and get "{BYPASS}" (got {days} days, limit {max_days})'
                 ),
                 fix=(
                     "install a posture feed that lists this version "

@@ -1,0 +1,110 @@
+"""``feedmgr releases import|list`` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunCli
+
+
+def sofa_document(*releases: tuple[str, str, str]) -> dict[str, Any]:
+    """A minimal SOFA v2-style macOS feed: (ProductVersion, Build, ReleaseDate) entries."""
+    entries = [
+        {"ProductVersion": v, "Build": b, "ReleaseDate": f"{d}T00:00:00Z", "CVEs": {}}
+        for v, b, d in releases
+    ]
+    return {
+        "Version": "2.0",
+        "LastCheck": "2026-03-10T08:00:00+00:00",
+        "OSVersions": [
+            {"OSVersion": "macOS 26", "Latest": entries[0], "SecurityReleases": entries}
+        ],
+    }
+
+
+def test_import_sofa_then_list(run_cli: RunCli, tmp_path: Path) -> None:
+    """A SOFA import is stored in the home and merged into 'releases list'."""
+    sofa = tmp_path / "macos_data_feed.json"
+    sofa.write_text(json.dumps(sofa_document(("26.3.1", "25D99", "2026-03-05"))))
+    imported = run_cli("releases", "import", "--sofa", sofa, "--format", "json")
+    assert imported.code == 0, imported.err
+    assert imported.json()["imported"] == 1
+    assert imported.json()["as_of"] == "2026-03-10"
+    listed = run_cli("releases", "list", "--family", "macos", "--format", "json").json()
+    versions = [r["version"] for r in listed["releases"]]
+    assert "26.3.1" in versions
+    assert "26.2" in versions  # the shipped snapshot is still there
+    assert listed["as_of"] == "2026-03-10"
+
+
+def test_imported_sofa_release_drives_lag(
+    run_cli: RunCli, tmp_path: Path, sample_feed: Path
+) -> None:
+    """After a SOFA import, os lag reports its releases the feed cannot classify."""
+    del sample_feed
+    sofa = tmp_path / "macos_data_feed.json"
+    sofa.write_text(json.dumps(sofa_document(("26.3.1", "25D99", "2026-03-05"))))
+    assert run_cli("releases", "import", "--sofa", sofa).code == 0
+    result = run_cli("os", "lag", "--no-shipped", "--as-of", "2026-03-10", "--format", "json")
+    subjects = [f["subject"] for f in result.json()["findings"] if f["check"] == "feed.os-lag"]
+    assert subjects == ["macOS 26.3.1 (25D99)"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("not json", "not a SOFA macOS feed"),
+        ('{"OSVersions": "x"}', "OSVersions"),
+        ('{"OSVersions": [{"OSVersion": "macOS 26", "SecurityReleases": []}]}', "no macOS"),
+        (
+            '{"OSVersions": [{"OSVersion": "x", "SecurityReleases": '
+            '[{"ProductVersion": "banana", "ReleaseDate": "2026-01-01"}]}]}',
+            "OSVersions[0]",
+        ),
+    ],
+)
+def test_import_bad_sofa_is_rejected(
+    run_cli: RunCli, tmp_path: Path, content: str, problem: str
+) -> None:
+    """A broken SOFA file exits 3 with one error line naming the file and the problem."""
+    sofa = tmp_path / "bad.json"
+    sofa.write_text(content)
+    result = run_cli("releases", "import", "--sofa", sofa)
+    assert result.code == 3
+    assert str(sofa) in result.err
+    assert problem in result.err
+
+
+def test_import_own_catalog_and_reject_bad_fields(run_cli: RunCli, tmp_path: Path) -> None:
+    """--catalog validates our format; a bad field is named in the error."""
+    good = tmp_path / "win.json"
+    good.write_text(
+        json.dumps(
+            {
+                "format": "feedmgr-os-releases/1",
+                "releases": [
+                    {"family": "windows", "version": "10.0.26300", "released": "2026-09-30"}
+                ],
+            }
+        )
+    )
+    assert run_cli("releases", "import", "--catalog", good).code == 0
+    listed = run_cli("releases", "list", "--family", "windows", "--no-shipped")
+    assert "10.0.26300" in listed.out
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "feedmgr-os-releases/1", "releases": [{"family": "beos"}]}')
+    result = run_cli("releases", "import", "--catalog", bad)
+    assert result.code == 3
+    assert "releases.0.family" in result.err
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("--sofa", "a.json", "--catalog", "b.json")], ids=["none", "both"]
+)
+def test_import_needs_exactly_one_source(run_cli: RunCli, args: tuple[str, ...]) -> None:
+    """Giving neither or both of --sofa/--catalog is a usage error."""
+    assert run_cli("releases", "import", *args).code == 2
