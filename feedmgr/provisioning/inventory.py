@@ -206,7 +206,7 @@ def read_inventory_text(
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
-        if header is None:
+        if not header:
             raise InputRejected(subject, "empty inventory: expected a header row")
         resolved = resolve_columns(header, columns, subject)
         raw, skipped = count_rows(reader, resolved, subject)
