@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "provisioning": (
+        "feedmgr.cli.provisioning:provisioning",
+        "Audit client-provisioning coverage: who would bypass posture.",
+    ),
     "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
     "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
 }

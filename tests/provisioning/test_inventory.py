@@ -1,0 +1,167 @@
+"""The endpoint inventory reader: column maps, presets, streaming counts, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feedmgr.errors import InputRejected, ParseError, UsageError
+from feedmgr.provisioning import inventory
+from feedmgr.provisioning.inventory import (
+    NO_GROUP,
+    ColumnMap,
+    preset,
+    read_inventory,
+    read_inventory_text,
+)
+from tests.conftest import REPO
+
+GENERIC = preset("generic")
+ISE = preset("ise")
+
+
+def _write(tmp_path: Path, text: str, name: str = "inv.csv", bom: bool = False) -> Path:
+    path = tmp_path / name
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return path
+
+
+def test_counts_per_os_and_group(tmp_path: Path) -> None:
+    """Rows are counted per (OS string, group); other columns are ignored."""
+    path = _write(
+        tmp_path,
+        "host,os,group\na,macOS 26.1,Employees\nb,macOS 26.1,Employees\nc,macOS 26.1,Guests\n"
+        "d,Windows 11 Pro 10.0.26100,Employees\n",
+    )
+    counted = read_inventory(path, GENERIC)
+    assert dict(counted.counts) == {
+        ("macOS 26.1", "Employees"): 2,
+        ("macOS 26.1", "Guests"): 1,
+        ("Windows 11 Pro 10.0.26100", "Employees"): 1,
+    }
+    assert counted.rows == 4
+    assert counted.os_strings() == ("macOS 26.1", "Windows 11 Pro 10.0.26100")
+    assert counted.groups() == ("Employees", "Guests")
+    assert counted.columns["os"] == "os"
+
+
+def test_ise_preset_reads_the_shipped_context_visibility_example() -> None:
+    """The ISE preset finds OperatingSystem/IdentityGroup/MACAddress in the example export."""
+    counted = read_inventory(REPO / "docs" / "examples" / "endpoints-ise.csv", ISE)
+    assert counted.columns == {
+        "os": "OperatingSystem",
+        "group": "IdentityGroup",
+        "mac": "MACAddress",
+        "host": "HostName",
+    }
+    assert counted.rows == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "bom", "expected"),
+    [
+        ("OS;Group\nmacOS 15.1;Staff\n", False, {("macOS 15.1", "Staff"): 1}),
+        ("OS\tGroup\nmacOS 15.1\tStaff\n", False, {("macOS 15.1", "Staff"): 1}),
+        ("OS,Group\nmacOS 15.1,Staff\n", True, {("macOS 15.1", "Staff"): 1}),
+        ("OS,Group\r\n macOS  15.1 , Staff \r\n", False, {("macOS 15.1", "Staff"): 1}),
+        ("OS,Group\nmacOS 15.1,\n", False, {("macOS 15.1", NO_GROUP): 1}),
+        ('OS,Group\n"Mac OSX, 15.1",Staff\n', False, {("Mac OSX, 15.1", "Staff"): 1}),
+    ],
+)
+def test_dialects_bom_spacing_and_blank_groups(
+    tmp_path: Path, text: str, bom: bool, expected: dict[tuple[str, str], int]
+) -> None:
+    """Semicolon/tab delimiters, a BOM, CRLF and stray spaces are handled; blank groups
+    become "(none)"."""
+    assert dict(read_inventory(_write(tmp_path, text, bom=bom), GENERIC).counts) == expected
+
+
+def test_short_and_blank_rows_are_skipped_and_counted(tmp_path: Path) -> None:
+    """Rows too short for the mapped columns are skipped; the rest still count."""
+    path = _write(tmp_path, "os,group\nmacOS 15.1,A\n\nonly-one\nmacOS 15.1,A\n")
+    counted = read_inventory(path, GENERIC)
+    assert dict(counted.counts) == {("macOS 15.1", "A"): 2}
+    assert counted.skipped == 2
+
+
+def test_column_overrides_replace_the_preset(tmp_path: Path) -> None:
+    """--os-column/--group-column name the headers exactly (case-insensitive)."""
+    path = _write(tmp_path, "Posture OS,Dept\nmacOS 15.1,IT\n")
+    columns = GENERIC.with_overrides(os="posture os", group="DEPT")
+    assert dict(read_inventory(path, columns).counts) == {("macOS 15.1", "IT"): 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "expected"),
+    [
+        ("", InputRejected, "empty inventory"),
+        ("host,group\nx,y\n", InputRejected, "no os column: expected 'os'"),
+        ("os,dept\nx,y\n", InputRejected, "no group column"),
+        ('os,group\n"unterminated,x\n', ParseError, "malformed CSV"),
+    ],
+)
+def test_bad_inventories_are_rejected(
+    tmp_path: Path, text: str, error: type[InputRejected], expected: str
+) -> None:
+    """Missing columns and malformed CSV are one clear rejected-input error."""
+    path = _write(tmp_path, text)
+    with pytest.raises(error, match=expected) as caught:
+        read_inventory(path, GENERIC)
+    assert caught.value.subject == str(path)
+
+
+def test_non_utf8_inventory_is_rejected(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 are a ParseError."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"os,group\nmac\xe9,x\n")
+    with pytest.raises(ParseError, match="not UTF-8"):
+        read_inventory(path, GENERIC)
+
+
+def test_missing_inventory_file_is_rejected(tmp_path: Path) -> None:
+    """A missing file is rejected input."""
+    with pytest.raises(InputRejected, match="cannot read the inventory"):
+        read_inventory(tmp_path / "nope.csv", GENERIC)
+
+
+def test_distinct_key_limit_stops_a_runaway_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_DISTINCT_KEYS distinct pairs the reader stops instead of growing."""
+    monkeypatch.setattr(inventory, "MAX_DISTINCT_KEYS", 10)
+    monkeypatch.setattr(inventory, "_CHUNK", 4)
+    lines = ["os,group\n", *(f"os{i},g\n" for i in range(50))]
+    with pytest.raises(InputRejected, match="more than 10 distinct"):
+        read_inventory_text(lines, GENERIC, "big.csv")
+
+
+def test_unknown_preset_is_a_usage_error() -> None:
+    """Asking for a preset that does not exist is a usage error."""
+    with pytest.raises(UsageError, match="expected one of generic, ise"):
+        preset("sccm")
+
+
+def test_counts_stream_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting in chunks gives the same totals as one pass (chunk boundary, short rows)."""
+    monkeypatch.setattr(inventory, "_CHUNK", 3)
+    lines = [
+        "os,group\n",
+        *(("bad\n" if i % 7 == 0 else f"os{i % 3},g{i % 2}\n") for i in range(100)),
+    ]
+    counted = read_inventory_text(lines, GENERIC, "x.csv")
+    assert counted.rows + counted.skipped == 100
+    assert counted.skipped == 15
+
+
+@given(st.text(max_size=400))
+def test_no_text_makes_the_reader_raise_anything_but_rejected_input(text: str) -> None:
+    """Arbitrary text after a valid header counts or raises InputRejected."""
+    columns = ColumnMap(os=("os",), group=("group",))
+    try:
+        counted = read_inventory_text(
+            ["os,group\n", *text.splitlines(keepends=True)], columns, "fuzz"
+        )
+    except InputRejected:
+        return
+    assert counted.rows >= 0
