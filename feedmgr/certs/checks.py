@@ -613,7 +613,7 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             "cert.chain",
             Severity.FAIL,
             f"a path to {_short(chain.path[-1])} exists but path validation refused it: "
-            f"{chain.reason}",
+            f"{_brief(chain.reason)}",
             "fix the CA certificate named in the reason (basicConstraints, keyUsage, "
             "validity, algorithms)",
             **data,
@@ -647,6 +647,13 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             "remove certificates that do not belong to this chain",
             **data,
         )
+
+
+def _brief(reason: str | None, limit: int = 160) -> str:
+    """The verifier's reason without its generic prefixes, cut to one readable line."""
+    text = (reason or "unknown reason").replace("validation failed: ", "")
+    text = text.replace("candidates exhausted: ", "")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,14 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_BUNDLE_CERTS = 64
 
 _T = TypeVar("_T")
+# What cryptography raises for input it cannot parse (several are not ValueErrors).
+_BAD_INPUT = (
+    ValueError,
+    UnsupportedAlgorithm,
+    x509.InvalidVersion,
+    x509.UnsupportedGeneralNameType,
+    x509.DuplicateExtension,
+)
 
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
@@ -69,7 +77,7 @@ def _touch(cert: x509.Certificate, source: str, index: int) -> x509.Certificate:
             _ = cert.extensions, cert.serial_number
             _ = cert.not_valid_before_utc, cert.not_valid_after_utc
             _ = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except _BAD_INPUT as exc:
         raise ParseError(source, f"certificate #{index + 1} is malformed: {exc}") from exc
     return cert
 
@@ -79,7 +87,7 @@ def _pkcs7(
 ) -> list[x509.Certificate]:
     try:
         return list(_quiet_load(loader, blob))
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except _BAD_INPUT as exc:
         raise ParseError(source, f"not a readable PKCS#7 bundle: {exc}") from exc
 
 
@@ -101,7 +109,7 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
                 pem = block.replace(b"X509 CERTIFICATE", b"CERTIFICATE")
                 try:
                     certs.append(_quiet_load(x509.load_pem_x509_certificate, pem))
-                except ValueError as exc:
+                except _BAD_INPUT as exc:
                     raise ParseError(
                         source, f"PEM certificate #{len(certs) + 1} is malformed: {exc}"
                     ) from exc
@@ -113,10 +121,10 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
     else:
         try:
             certs.append(_quiet_load(x509.load_der_x509_certificate, data))
-        except ValueError:
+        except _BAD_INPUT:
             try:
                 certs.extend(_quiet_load(pkcs7.load_der_pkcs7_certificates, data))
-            except (ValueError, UnsupportedAlgorithm) as exc:
+            except _BAD_INPUT as exc:
                 raise ParseError(source, "not a certificate: neither PEM, DER nor PKCS#7") from exc
     return tuple(_touch(cert, source, i) for i, cert in enumerate(certs))
 
@@ -284,7 +292,7 @@ def system_anchors() -> tuple[tuple[x509.Certificate, ...], str | None]:
             if match.group(1) in _CERT_LABELS:
                 try:
                     anchors.append(_quiet_load(x509.load_pem_x509_certificate, match.group(0)))
-                except ValueError:
+                except _BAD_INPUT:
                     continue
         if anchors:
             return tuple(anchors), str(path)

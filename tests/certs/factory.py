@@ -170,6 +170,7 @@ class Leaf:
     digest: str = "sha256"
     not_before: dt.datetime = NOW - 10 * DAY
     days: int = 365
+    extra_seconds: int = 0
     eku: Sequence[x509.ObjectIdentifier] | None = (ExtendedKeyUsageOID.SERVER_AUTH,)
     ca: bool = False
     key_usage: dict[str, bool] | None = field(
@@ -188,7 +189,9 @@ def make_leaf(recipe: Leaf, issuer: Issued, slot: int = 1) -> Issued:
         .public_key(public)
         .serial_number(x509.random_serial_number())
         .not_valid_before(recipe.not_before)
-        .not_valid_after(recipe.not_before + recipe.days * DAY)
+        .not_valid_after(
+            recipe.not_before + recipe.days * DAY + dt.timedelta(seconds=recipe.extra_seconds)
+        )
         .add_extension(x509.BasicConstraints(ca=recipe.ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(
