@@ -323,6 +323,17 @@ def check_expiring(ctx: CertContext) -> Iterator[Finding]:
 # -- policy ------------------------------------------------------------------------------
 
 
+_EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH.dotted_string: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH.dotted_string: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING.dotted_string: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION.dotted_string: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING.dotted_string: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING.dotted_string: "OCSPSigning",
+    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE.dotted_string: "anyExtendedKeyUsage",
+}
+
+
 def check_eku(ctx: CertContext) -> Iterator[Finding]:
     """``cert.eku``: serverAuth in the EKU (required by Apple from 2019-07-01)."""
     leaf = ctx.leaf
@@ -340,7 +351,7 @@ def check_eku(ctx: CertContext) -> Iterator[Finding]:
                 usages=None,
             )
         return
-    usages = [oid.dotted_string for oid in eku]
+    usages = [_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in eku]
     if ExtendedKeyUsageOID.SERVER_AUTH not in list(eku):
         yield _finding(
             ctx,
@@ -592,8 +603,8 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             ctx,
             "cert.chain",
             Severity.FAIL,
-            f"missing intermediate: no presented certificate was issued to "
-            f"{chain.missing_issuer} (needed by {_short(chain.path[-1])})",
+            f"missing intermediate: the issuer of {_short(chain.path[-1])} "
+            f"({chain.missing_issuer}) was not presented and is not a trust anchor",
             fix_intermediate,
             missing_issuer=chain.missing_issuer,
             **data,
@@ -614,8 +625,8 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             Severity.FAIL,
             f"a path to {_short(chain.path[-1])} exists but path validation refused it: "
             f"{_brief(chain.reason)}",
-            "fix the CA certificate named in the reason (basicConstraints, keyUsage, "
-            "validity, algorithms)",
+            "reissue the CA certificate the reason points at (key size, signature algorithm, "
+            "basicConstraints, keyUsage, validity)",
             **data,
         )
     else:

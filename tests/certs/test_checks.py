@@ -150,6 +150,12 @@ CASES: list[tuple[str, Leaf, tuple[str, ...], dict[str, str]]] = [
         ("psn1.corp.example",),
         {"cert.eku": "fail"},
     ),
+    (
+        "anyExtendedKeyUsage only",
+        Leaf(eku=(ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,)),
+        ("psn1.corp.example",),
+        {"cert.eku": "fail"},
+    ),
     ("826 days", Leaf(days=826), ("psn1.corp.example",), {"cert.validity-825": "fail"}),
     (
         "826 days before 2019-07-01",
@@ -297,6 +303,14 @@ def test_identity_finding_data() -> None:
         {"presented": "*.corp.example", "reason": "wildcard matches exactly one label"}
     ]
     assert "DNS:a.b.corp.example" in identity.fix
+
+
+def test_eku_data_names_usages() -> None:
+    """cert.eku says which usages the certificate has, by name."""
+    findings = grade(Leaf(eku=(ExtendedKeyUsageOID.CLIENT_AUTH,)))
+    (eku,) = [f for f in findings if f.check == "cert.eku"]
+    assert eku.data["usages"] == ["clientAuth"]
+    assert "got clientAuth" in eku.message
 
 
 def test_matches_are_reported_as_info() -> None:
