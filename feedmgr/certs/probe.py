@@ -129,19 +129,27 @@ def _client_context() -> ssl.SSLContext:
 
 
 def _presented_chain(tls: ssl.SSLSocket) -> tuple[tuple[bytes, ...], bool]:
-    getter = getattr(tls, "get_unverified_chain", None)
+    """The chain as sent (DER, leaf first), and whether it is the whole chain."""
+    getter = getattr(tls, "get_unverified_chain", None)  # public from Python 3.13
     if getter is None:
         getter = getattr(getattr(tls, "_sslobj", None), "get_unverified_chain", None)
     if getter is not None:
-        chain = getter() or []
-        ders = tuple(
-            item if isinstance(item, bytes) else item.public_bytes(ssl._ssl.ENCODING_DER)  # type: ignore[attr-defined]
-            for item in chain
-        )
+        try:
+            ders = tuple(_der(item) for item in getter() or ())
+        except (AttributeError, TypeError, ValueError, ssl.SSLError):
+            ders = ()
         if ders:
             return ders, True
     leaf = tls.getpeercert(binary_form=True)
     return ((leaf,) if leaf else ()), False
+
+
+def _der(item: object) -> bytes:
+    if isinstance(item, bytes):
+        return item
+    # Python 3.10-3.12: _ssl.Certificate objects.
+    encoding = ssl._ssl.ENCODING_DER  # type: ignore[attr-defined]
+    return bytes(item.public_bytes(encoding))  # type: ignore[attr-defined]
 
 
 def probe(target: ProbeTarget, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:

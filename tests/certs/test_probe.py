@@ -116,11 +116,25 @@ def test_refused_port_is_a_finding(tmp_path: Path) -> None:
 
 
 def test_silent_target_times_out() -> None:
-    """A port that never answers the handshake ends in a timeout finding, not a hang."""
+    """A port that never answers the handshake ends in a timeout result, not a hang."""
     with silent_server() as target:
         result = probe(_target(target), timeout=0.3)
     assert result.error is ProbeError.TIMEOUT
     assert "0.3s" in result.detail
+
+
+def test_silent_target_is_a_timeout_finding(tmp_path: Path) -> None:
+    """Through the report, a silent target is one cert.probe fail carrying its timeout."""
+    with silent_server() as target:
+        report = probe_targets([_target(target)], [], [], GradeOptions(NOW), timeout=0.3)
+    (finding,) = report.findings
+    assert (finding.check, finding.severity, finding.subject) == (
+        "cert.probe",
+        Severity.FAIL,
+        target,
+    )
+    assert finding.data["error"] == "timeout"
+    assert finding.data["timeout_s"] == 0.3
 
 
 def test_targets_are_probed_concurrently(tmp_path: Path) -> None:
@@ -208,3 +222,24 @@ def test_private_root_given_with_ca(tmp_path: Path) -> None:
     with serve_chain(tmp_path, leaf) as server:
         report = _grade(tmp_path, [_target(server.target, "psn1.corp.example")], own.cert)
     assert _problems(report) == {}
+
+
+class _LeafOnlySocket:
+    """Stands in for an SSLSocket of a Python without any chain API (only getpeercert)."""
+
+    def __init__(self, der: bytes) -> None:
+        self.der = der
+
+    def getpeercert(self, binary_form: bool = False) -> bytes:
+        assert binary_form
+        return self.der
+
+
+def test_leaf_only_fallback_is_flagged() -> None:
+    """Without get_unverified_chain the leaf is still graded, marked as an incomplete chain."""
+    from cryptography.hazmat.primitives import serialization
+
+    from feedmgr.certs.probe import _presented_chain
+
+    der = pki().leaf().cert.public_bytes(serialization.Encoding.DER)
+    assert _presented_chain(_LeafOnlySocket(der)) == ((der,), False)  # type: ignore[arg-type]
