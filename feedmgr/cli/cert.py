@@ -39,7 +39,9 @@ def _ips(values: tuple[str, ...]) -> list[IpReference]:
     return refs
 
 
-@click.group()
+@click.group(
+    epilog="Example: feedmgr cert check psn.pem --host psn1.corp.example --ca root.pem",
+)
 def cert() -> None:
     """Grade PSN certificates for the posture agent (files or live servers)."""
 

@@ -79,6 +79,24 @@ def test_private_key_blocks_are_skipped(tmp_path: Path) -> None:
     assert read_certificates(path) == (leaf.cert,)
 
 
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda pem: pem.replace(b"\n", b"\r\n"), id="crlf"),
+        pytest.param(
+            lambda pem: b"Bag Attributes\n    friendlyName: psn\n" + pem, id="openssl bag"
+        ),
+        pytest.param(lambda pem: pem.replace(b"CERTIFICATE", b"X509 CERTIFICATE"), id="x509 label"),
+    ],
+)
+def test_pem_variants(tmp_path: Path, wrap: Callable[[bytes], bytes]) -> None:
+    """CRLF line ends, OpenSSL bag attributes and the old X509 label all load."""
+    leaf = pki().leaf()
+    path = tmp_path / "variant.pem"
+    path.write_bytes(wrap(leaf.pem()))
+    assert read_certificates(path) == (leaf.cert,)
+
+
 def test_duplicates_are_dropped(tmp_path: Path) -> None:
     """The same intermediate twice is presented once."""
     ca = pki()

@@ -174,12 +174,12 @@ def test_usage_errors_exit_2(run_cli: RunCli, files: dict[str, Path], extra: lis
     assert result.err.startswith("feedmgr: error:")
 
 
-@pytest.mark.parametrize("command", ["check", "probe"])
+@pytest.mark.parametrize("command", ["check", "probe", ""])
 def test_help_has_an_example(run_cli: RunCli, command: str) -> None:
-    """Every cert command's --help shows an example line."""
-    result = run_cli("cert", command, "--help")
+    """The cert group's and every cert command's --help show an example line."""
+    result = run_cli("cert", *([command] if command else []), "--help")
     assert result.code == 0
-    assert "Example: feedmgr cert " + command in result.out
+    assert "Example: feedmgr cert " + (command or "check") in result.out
 
 
 def test_probe_cli_live_and_dead(run_cli: RunCli, tmp_path: Path, files: dict[str, Path]) -> None:
