@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from feedmgr.errors import UsageError
@@ -58,7 +58,7 @@ class DnsReference:
     """
 
     name: str
-    text: str
+    text: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.name
@@ -224,7 +224,14 @@ def match_ip(presented: IPAddress, address: IPAddress) -> bool:
     return presented.packed == address.packed
 
 
+def _naive_glob(pattern: str, name: str) -> bool:
+    """What a lax matcher would accept: ``*`` as any run of characters within one label."""
+    regex = "[^.]*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, name) is not None
+
+
 def _dns_near_misses(presented: Presented, name: str) -> tuple[NearMiss, ...]:
+    """Presented dNSNames that were evidently meant to cover ``name`` but do not."""
     misses: list[NearMiss] = []
     for pattern in presented.dns:
         kind = classify_pattern(pattern)
@@ -233,13 +240,14 @@ def _dns_near_misses(presented: Presented, name: str) -> tuple[NearMiss, ...]:
         if kind is PatternKind.WILDCARD:
             if name == suffix:
                 misses.append(NearMiss(pattern, "wildcard does not match the bare domain"))
-            elif name.endswith("." + suffix) and name.count(".") > lowered.count("."):
+            elif name.endswith("." + suffix):
                 misses.append(NearMiss(pattern, "wildcard matches exactly one label"))
-        elif kind in (PatternKind.PARTIAL_WILDCARD, PatternKind.MISPLACED_WILDCARD):
-            if suffix and (name.endswith("." + suffix) or "*" in suffix):
-                misses.append(NearMiss(pattern, f"{kind.value} is invalid and never matches"))
-        elif kind is PatternKind.INVALID and "*" in lowered:
-            misses.append(NearMiss(pattern, "invalid wildcard never matches"))
+        elif "*" in lowered and _naive_glob(lowered, name):
+            reason = {
+                PatternKind.PARTIAL_WILDCARD: "partial wildcard is invalid and never matches",
+                PatternKind.MISPLACED_WILDCARD: "wildcard not in the left-most label never matches",
+            }.get(kind, "invalid wildcard never matches")
+            misses.append(NearMiss(pattern, reason))
     return tuple(misses)
 
 

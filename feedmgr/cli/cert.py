@@ -112,8 +112,10 @@ def check(
 
     if not hosts and not ips:
         raise UsageError("cert check", "give at least one --host FQDN or --ip ADDR")
-    refs: list[Reference] = [reference(h) for h in hosts]
-    refs.extend(r for r in _ips(ips) if r not in refs)
+    refs: list[Reference] = []
+    for ref in [*(reference(h) for h in hosts), *_ips(ips)]:
+        if ref not in refs:  # PSN1.corp.example and psn1.corp.example. are one identity
+            refs.append(ref)
     report = check_files(cert_file, chain_files, refs, ca_files, _options(at, public_ca))
     finish_report(report, output_format)
 

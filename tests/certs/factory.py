@@ -164,6 +164,7 @@ class Leaf:
 
     dns: Sequence[str] = ("psn1.corp.example",)
     ips: Sequence[str] = ()
+    uris: Sequence[str] = ()
     cn: str | None = "psn1.corp.example"
     san: bool = True
     key_kind: str = "ec256"
@@ -202,6 +203,7 @@ def make_leaf(recipe: Leaf, issuer: Issued, slot: int = 1) -> Issued:
     if recipe.san:
         general: list[x509.GeneralName] = [x509.DNSName(d) for d in recipe.dns]
         general += [x509.IPAddress(ipaddress.ip_address(i)) for i in recipe.ips]
+        general += [x509.UniformResourceIdentifier(u) for u in recipe.uris]
         builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
     if recipe.eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(recipe.eku)), critical=False)

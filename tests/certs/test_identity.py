@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from feedmgr.certs.identity import (
@@ -18,6 +18,7 @@ from feedmgr.certs.identity import (
     match_dns,
     match_ip,
     match_reference,
+    parse_ip,
     reference,
 )
 from feedmgr.errors import UsageError
@@ -165,7 +166,7 @@ def test_reference_kinds(text: str, expected: object) -> None:
             Presented(dns=("psn*.corp.example",), has_san=True),
             "psn1.corp.example",
             None,
-            ["partial-wildcard is invalid and never matches"],
+            ["partial wildcard is invalid and never matches"],
             None,
         ),
         (
@@ -174,6 +175,13 @@ def test_reference_kinds(text: str, expected: object) -> None:
             None,
             ["IP literal in a dNSName SAN is ignored by clients"],
             "10.1.1.21",
+        ),
+        (
+            Presented(dns=("psn1.*.example", "other*.corp.example"), has_san=True),
+            "psn1.corp.example",
+            None,
+            ["wildcard not in the left-most label never matches"],
+            None,
         ),
         (
             Presented(ips=(ipaddress.ip_address("10.1.1.21"),), has_san=True),
@@ -245,3 +253,26 @@ def test_match_reference_never_raises(dns: list[str], cns: list[str], ref: str) 
     presented = Presented(dns=tuple(dns), common_names=tuple(cns), has_san=True)
     result = match_reference(presented, reference(ref))
     assert result.matched in (True, False)
+
+
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+_domain = st.lists(_label, min_size=1, max_size=4).map(".".join)
+
+
+@given(domain=_domain, label=_label, extra=_label)
+def test_wildcard_matches_exactly_one_label(domain: str, label: str, extra: str) -> None:
+    """``*.D`` matches ``L.D`` (any case) and never ``D`` or ``X.L.D``."""
+    pattern = f"*.{domain}"
+    assert match_dns(pattern, f"{label}.{domain}")
+    assert match_dns(pattern.upper(), f"{label}.{domain}.")
+    assert not match_dns(pattern, domain)
+    assert not match_dns(pattern, f"{extra}.{label}.{domain}")
+
+
+@given(domain=_domain, label=_label)
+def test_exact_names_match_only_themselves(domain: str, label: str) -> None:
+    """An exact dNSName matches the same name and no name below or beside it."""
+    assume(parse_ip(domain) is None)  # an IP literal in a dNSName never matches (tested above)
+    assert match_dns(domain, domain.upper())
+    assert not match_dns(domain, f"{label}.{domain}")
+    assert not match_dns(f"{label}.{domain}", domain)

@@ -79,6 +79,27 @@ def test_failures_exit_1_with_json_findings(run_cli: RunCli, files: dict[str, Pa
     assert document["facts"]["now"].startswith(AT)
 
 
+def test_same_identity_given_twice_is_graded_once(run_cli: RunCli, files: dict[str, Path]) -> None:
+    """PSN1.corp.example and psn1.corp.example. are one reference identity."""
+    result = run_cli(
+        "cert",
+        "check",
+        files["fullchain"],
+        "--host",
+        "PSN1.corp.example",
+        "--host",
+        "psn1.corp.example.",
+        "--ca",
+        files["root"],
+        "--at",
+        AT,
+        "--format",
+        "json",
+    )
+    identity = [f for f in result.json()["findings"] if f["check"] == "cert.identity"]
+    assert len(identity) == 1
+
+
 def test_missing_chain_reported(run_cli: RunCli, files: dict[str, Path]) -> None:
     """Without the intermediate, cert.chain names the missing issuer."""
     result = run_cli(
