@@ -91,6 +91,12 @@ def _pkcs7(
         raise ParseError(source, f"not a readable PKCS#7 bundle: {exc}") from exc
 
 
+def _pem(label: bytes, body: bytes) -> bytes:
+    # Rebuild the block under the label cryptography expects (aliases such as "X509
+    # CERTIFICATE" or "CMS" carry the same DER).
+    return b"-----BEGIN " + label + b"-----\n" + body + b"-----END " + label + b"-----\n"
+
+
 def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]:
     """All certificates in ``data``: PEM (any number of blocks), DER or PKCS#7 (PEM or DER).
 
@@ -104,9 +110,9 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
     certs: list[x509.Certificate] = []
     if b"-----BEGIN " in data:
         for match in _PEM_BLOCK.finditer(data):
-            label, block = match.group(1), match.group(0)
+            label, body = match.group(1), match.group(2)
             if label in _CERT_LABELS:
-                pem = block.replace(b"X509 CERTIFICATE", b"CERTIFICATE")
+                pem = _pem(b"CERTIFICATE", body)
                 try:
                     certs.append(_quiet_load(x509.load_pem_x509_certificate, pem))
                 except _BAD_INPUT as exc:
@@ -114,7 +120,7 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
                         source, f"PEM certificate #{len(certs) + 1} is malformed: {exc}"
                     ) from exc
             elif label in _PKCS7_LABELS:
-                pem = block.replace(b"PKCS #7 SIGNED DATA", b"PKCS7").replace(b"CMS", b"PKCS7")
+                pem = _pem(b"PKCS7", body)
                 certs.extend(_pkcs7(pkcs7.load_pem_pkcs7_certificates, pem, source))
         if not certs:
             raise ParseError(source, "no PEM certificate found")
@@ -291,7 +297,11 @@ def system_anchors() -> tuple[tuple[x509.Certificate, ...], str | None]:
         for match in _PEM_BLOCK.finditer(data):
             if match.group(1) in _CERT_LABELS:
                 try:
-                    anchors.append(_quiet_load(x509.load_pem_x509_certificate, match.group(0)))
+                    anchors.append(
+                        _quiet_load(
+                            x509.load_pem_x509_certificate, _pem(b"CERTIFICATE", match.group(2))
+                        )
+                    )
                 except _BAD_INPUT:
                     continue
         if anchors:

@@ -52,6 +52,17 @@ def test_leaf_is_found_not_assumed_first(
     assert set(bundle.presented) == {ca.intermediate.cert, ca.root.cert}
 
 
+@pytest.mark.parametrize("label", [b"PKCS7", b"CMS", b"PKCS #7 SIGNED DATA"])
+def test_pkcs7_pem_labels(tmp_path: Path, label: bytes) -> None:
+    """PEM PKCS#7 loads under each label OpenSSL and Windows use."""
+    ca = pki()
+    leaf = ca.leaf()
+    pem = write_p7b(tmp_path / "b.p7b", ca.intermediate.cert, leaf.cert, pem=True).read_bytes()
+    path = tmp_path / "relabelled.p7b"
+    path.write_bytes(pem.replace(b"PKCS7", label))
+    assert load_bundle(path).leaf == leaf.cert
+
+
 def test_der_single_certificate(tmp_path: Path) -> None:
     """A DER file holds exactly one certificate, which is the leaf."""
     leaf = pki().leaf()
@@ -87,6 +98,7 @@ def test_private_key_blocks_are_skipped(tmp_path: Path) -> None:
             lambda pem: b"Bag Attributes\n    friendlyName: psn\n" + pem, id="openssl bag"
         ),
         pytest.param(lambda pem: pem.replace(b"CERTIFICATE", b"X509 CERTIFICATE"), id="x509 label"),
+        pytest.param(lambda pem: pem + b"-----BEGIN CERTIFICATE-----\nAAAA\n", id="unterminated"),
     ],
 )
 def test_pem_variants(tmp_path: Path, wrap: Callable[[bytes], bytes]) -> None:
