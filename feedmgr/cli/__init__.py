@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "posture": (
+        "feedmgr.cli.posture:posture",
+        "Model, render and evaluate macOS service posture conditions.",
+    ),
 }
 
 
