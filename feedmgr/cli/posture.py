@@ -1,0 +1,216 @@
+"""``feedmgr posture``: model, render and evaluate macOS service posture conditions."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from feedmgr.cli._common import emit, format_option
+from feedmgr.errors import ExitCode, UsageError
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@click.group(
+    epilog="Example: feedmgr posture eval docs/examples/macos-service-condition.yaml "
+    "--dumpstate dumpstate.txt"
+)
+def posture() -> None:
+    """Model, render and evaluate macOS service posture conditions."""
+
+
+@posture.command(
+    epilog="Example: feedmgr posture render docs/examples/macos-service-condition.yaml"
+)
+@click.argument("condition_file", type=_FILE)
+@click.option(
+    "--ise-version",
+    "ise_version",
+    default="3.3.0.430",
+    show_default=True,
+    help="ISE version written in <version2>.",
+)
+@format_option
+def render(*, condition_file: Path, ise_version: str, output_format: str) -> None:
+    """Print the <cleanmachines> XML the posture agent receives for CONDITION_FILE.
+
+    One <package> per requirement of an enabled macOS policy, one <check> per condition.
+    With --format json, the same packages as JSON.
+    """
+    from feedmgr.posture.agentxml import packages_for, render_cleanmachines
+    from feedmgr.posture.files import load_spec
+
+    spec = load_spec(condition_file)
+    if output_format == "json":
+        from feedmgr.posture.report import package_json
+        from feedmgr.render.json import dumps
+
+        emit(dumps({"packages": [package_json(p) for p in packages_for(spec)]}))
+        return
+    emit(render_cleanmachines(spec, ise_version))
+
+
+@posture.command(
+    "parse-log",
+    epilog="Example: feedmgr posture parse-log unified_log.log "
+    "--against docs/examples/macos-service-condition.yaml",
+)
+@click.argument("log_file", type=_FILE)
+@click.option(
+    "--against",
+    "against",
+    type=_FILE,
+    help="Condition file to compare with: exit 1 unless every package it renders is in the log.",
+)
+@format_option
+def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> None:
+    """Extract the conditions and requirements the agent received from a Secure Client
+    unified_log.log (DART bundle) or an ISE ise-psc.log, and the lines about check results.
+
+    Never fails on log content: truncated or damaged XML is listed under problems.
+    """
+    from feedmgr.posture.launchd import open_text, read_lines
+    from feedmgr.posture.logscan import scan_log
+    from feedmgr.posture.report import render_scan_text, scan_json
+
+    with open_text(log_file) as handle:
+        scan = scan_log(read_lines(handle), str(log_file))
+    comparison = None
+    if against is not None:
+        from feedmgr.posture.agentxml import AgentPackage, packages_for
+        from feedmgr.posture.files import load_spec
+
+        expected = packages_for(load_spec(against))
+        found = {f.item for f in scan.packages if isinstance(f.item, AgentPackage)}
+        by_name = {f.item.name for f in scan.packages if isinstance(f.item, AgentPackage)}
+        comparison = {
+            p.name: "same" if p in found else ("differs" if p.name in by_name else "missing")
+            for p in expected
+        }
+    if output_format == "json":
+        from feedmgr.render.json import dumps
+
+        document = scan_json(scan)
+        if comparison is not None:
+            document["against"] = {"file": str(against), "requirements": comparison}
+        emit(dumps(document))
+    else:
+        text = render_scan_text(scan)
+        if comparison is not None:
+            text += f"\nCompared with {against}\n"
+            text += "".join(f"  {name}: {state}\n" for name, state in comparison.items())
+        emit(text)
+    if comparison is not None and any(state != "same" for state in comparison.values()):
+        raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+def _list_spec(value: str) -> tuple[str, Path]:
+    from feedmgr.posture.launchd import check_domain
+
+    domain, sep, path = value.partition("=")
+    if not sep:
+        return "system", Path(value)
+    try:
+        return check_domain(domain), Path(path)
+    except ValueError as exc:
+        raise UsageError("--list", str(exc)) from exc
+
+
+@posture.command(
+    "eval",
+    epilog="Example: feedmgr posture eval docs/examples/macos-service-condition.yaml "
+    "--dumpstate dumpstate.txt --list system=list-system.txt --list gui/501=list-gui.txt",
+)
+@click.argument("condition_file", type=_FILE)
+@click.option(
+    "--dumpstate", "dumpstates", multiple=True, type=_FILE, help="launchctl dumpstate output."
+)
+@click.option(
+    "--list",
+    "lists",
+    multiple=True,
+    metavar="[DOMAIN=]FILE",
+    help="launchctl list output; DOMAIN is system (default, as with sudo) or gui/UID.",
+)
+@click.option(
+    "--print", "prints", multiple=True, type=_FILE, help="launchctl print DOMAIN/LABEL output."
+)
+@click.option("--live", "live", is_flag=True, help="Run launchctl on this Mac instead.")
+@click.option("--uid", "uid", type=int, default=None, help="User for gui/UID with --live.")
+@click.option(
+    "--identity-group",
+    "identity_group",
+    default=None,
+    help="Evaluate as an endpoint in this identity group (default: every policy applies).",
+)
+@format_option
+def eval_command(
+    *,
+    condition_file: Path,
+    dumpstates: tuple[Path, ...],
+    lists: tuple[str, ...],
+    prints: tuple[Path, ...],
+    live: bool,
+    uid: int | None,
+    identity_group: str | None,
+    output_format: str,
+) -> None:
+    """Evaluate CONDITION_FILE against launchd state: each condition with its evidence,
+    each requirement's criteria, and the ISE-style posture report.
+
+    Exits 1 when the endpoint is NonCompliant (a mandatory policy failed).
+    """
+    from contextlib import ExitStack
+
+    from feedmgr.posture.collect import file_streams, live_streams, system_runner
+    from feedmgr.posture.evaluate import evaluate_spec, gather
+    from feedmgr.posture.files import load_spec
+    from feedmgr.posture.report import eval_json, render_eval_text
+
+    spec = load_spec(condition_file)
+    list_files = [_list_spec(value) for value in lists]
+    for _, path in list_files:
+        if not path.is_file():
+            raise UsageError("--list", f"{path}: no such file")
+    given = bool(dumpstates or list_files or prints)
+    if live == given:
+        raise UsageError(
+            "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
+        )
+    with ExitStack() as stack:
+        if live:
+            streams = live_streams(spec, system_runner(), uid if uid is not None else os.getuid())
+        else:
+            streams = file_streams(stack, dumpstates=dumpstates, lists=list_files, prints=prints)
+        evidence = gather(spec, streams)
+    result = evaluate_spec(spec, evidence, identity_group)
+    if output_format == "json":
+        from feedmgr.render.json import dumps
+
+        emit(dumps(eval_json(result, str(condition_file))))
+    else:
+        emit(render_eval_text(result, str(condition_file)))
+    if not result.compliant:
+        raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+@posture.command(
+    "collect-script",
+    epilog="Example: feedmgr posture collect-script docs/examples/macos-service-condition.yaml "
+    "> collect.sh",
+)
+@click.argument("condition_file", type=_FILE, required=False)
+def collect_script_command(*, condition_file: Path | None) -> None:
+    """Print the shell script an admin runs on a Mac to capture launchctl dumpstate, list
+    and print output for 'posture eval'. With CONDITION_FILE it also prints each service.
+    """
+    from feedmgr.posture.collect import collect_script
+
+    spec = None
+    if condition_file is not None:
+        from feedmgr.posture.files import load_spec
+
+        spec = load_spec(condition_file)
+    emit(collect_script(spec, str(condition_file) if condition_file else "CONDITIONS.yaml"))
