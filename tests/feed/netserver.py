@@ -282,8 +282,12 @@ class ConnectProxy:
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        threading.Thread(target=_pipe, args=(upstream, conn), daemon=True).start()
+        back = threading.Thread(target=_pipe, args=(upstream, conn), daemon=True)
+        back.start()
         _pipe(conn, upstream)
+        back.join(timeout=5)
+        upstream.close()
+        conn.close()
 
     def close(self) -> None:
         """Stop accepting."""
