@@ -10,7 +10,7 @@ from feedmgr.cli._common import AppContext, emit, format_option
 # test checks that both lists agree.
 KEYS = ("feed.url", "feed.ca_bundle", "feed.proxy", "feed.max_download_bytes")
 
-key_argument = click.argument("key", type=click.Choice(KEYS))
+key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 
 
 def _shown(key: str, value: object) -> object:
