@@ -74,6 +74,8 @@ TEMP_SUFFIX = ".part"
 # A temporary download older than this belongs to a process that died; remove it.
 STALE_TEMP_SECONDS = 24 * 3600
 
+# OpenSSL X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH = (62, 64)
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
@@ -316,7 +318,9 @@ def _innermost(exc: BaseException) -> BaseException:
 def _tls_problem(exc: BaseException) -> str:
     inner = _innermost(exc)
     if isinstance(inner, ssl.SSLCertVerificationError):
-        detail = inner.verify_message or str(inner)
+        detail = (inner.verify_message or str(inner)).rstrip(".")
+        if inner.verify_code in _NAME_MISMATCH:
+            return f"TLS certificate is not valid for this host ({detail})"
         return (
             f"TLS certificate not trusted ({detail}); if the server uses a private CA, "
             "pass --ca-bundle FILE or set feed.ca_bundle"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ssl
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+import trustme
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
@@ -404,6 +406,23 @@ def test_untrusted_certificate_is_refused(https_server: HTTPServer, sleeps: Slee
     assert caught.value.details["reason"] == "tls"
     assert "--ca-bundle" in caught.value.problem
     assert sleeps.calls == []
+
+
+def test_certificate_for_another_host_is_refused(
+    tls_ca: trustme.CA, fetch_settings: FetchSettings
+) -> None:
+    """A certificate from a trusted CA but for another name is refused (no CN fallback)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls_ca.issue_cert("feeds.example.net", common_name="127.0.0.1").configure_cert(context)
+    server = ScriptedServer(context)
+    server.start()
+    try:
+        with FeedClient(fetch_settings) as client, pytest.raises(NetworkError) as caught:
+            client.resolve_index(server.url_for("/i.xml"))
+    finally:
+        server.stop()
+    assert caught.value.details["reason"] == "tls"
+    assert "not valid for this host" in caught.value.problem
 
 
 def test_server_error_then_success_is_retried_with_backoff(
