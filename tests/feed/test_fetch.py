@@ -512,7 +512,7 @@ def test_slow_server_times_out(
     """A server that does not answer within the read timeout fails with a timeout error."""
 
     def stall(handler: BaseHTTPRequestHandler) -> None:
-        time.sleep(1.5)
+        time.sleep(3)
         handler.send_response(200)
         handler.end_headers()
 
@@ -522,7 +522,7 @@ def test_slow_server_times_out(
     with FeedClient(quick) as client, pytest.raises(NetworkError) as caught:
         client.resolve_index(scripted.url_for("/i.xml"))
     assert caught.value.details["reason"] == "timeout"
-    assert time.monotonic() - started < 1.4
+    assert time.monotonic() - started < 2.5
     assert sleeps.calls == [1.0]
 
 
