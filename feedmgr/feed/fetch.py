@@ -998,6 +998,7 @@ def online_update(
                 extra_keys=extra_keys,
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
+                source=package.url,
             )
         except InputRejected as exc:
             raise _as_remote(exc, package.url) from exc

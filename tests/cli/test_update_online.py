@@ -93,6 +93,9 @@ def test_update_downloads_verifies_and_activates_the_newer_feed(
     assert document["sha256"] == packages.new.sha256
     assert _active(home) == NEW_VERSION
     assert leftovers(home) == []
+    history = run_cli("history", "--format", "json").json()
+    sources = {feed["version"]: feed["source"] for feed in history["feeds"]}
+    assert sources[NEW_VERSION] == https_server.url_for("/feeds/new.zip")
 
 
 def test_update_text_output_names_the_feed(
