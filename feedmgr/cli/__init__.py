@@ -36,6 +36,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "feedmgr.cli.posture:posture",
         "Model, render and evaluate macOS service posture conditions.",
     ),
+    "download": (
+        "feedmgr.cli.download:download",
+        "Download and verify the newest feed for an air-gapped network.",
+    ),
+    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
 }
 
 

@@ -11,6 +11,17 @@ from typing import Any, Protocol
 import pytest
 
 from tests.conftest import REPO, RunCli
+from tests.feed.netserver import (  # noqa: F401 - re-exported as fixtures
+    _no_proxy_environment,
+    _session_https_server,
+    ca_bundle,
+    connect_proxy,
+    https_server,
+    packages,
+    scripted,
+    server_context,
+    tls_ca,
+)
 
 SAMPLE = REPO / "feeds" / "sample"
 DEMO_KEY = SAMPLE / "demo-publisher.key.pem"
