@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,63 @@ def _bundle_from_probe(result: ProbeResult) -> CertBundle:
     return bundle_from(certs[:1], label, certs[1:])
 
 
+@dataclass(frozen=True)
+class GradedTarget:
+    """What probing one target found: its findings and, when a chain came back, the leaf."""
+
+    label: str
+    findings: tuple[Finding, ...]
+    leaf: Mapping[str, str] | None
+    summary: str
+
+
+def grade_probes(
+    targets: Sequence[ProbeTarget],
+    extra_ips: Sequence[IpReference],
+    trust: Trust,
+    options: GradeOptions,
+    timeout: float,
+) -> list[GradedTarget]:
+    """Probe every target concurrently and grade what each presents, in target order."""
+    graded: list[GradedTarget] = []
+    for result in probe_all(targets, timeout):
+        label = result.target.label
+        if not result.ok:
+            error = result.error.value if result.error else "?"
+            graded.append(
+                GradedTarget(
+                    label, (probe_failure(result, timeout),), None, f"no certificate ({error})"
+                )
+            )
+            continue
+        try:
+            bundle = _bundle_from_probe(result)
+        except InputRejected as exc:
+            failure = Finding(
+                PROBE_CHECK,
+                Severity.FAIL,
+                label,
+                exc.problem,
+                "check what the server presents",
+                {"error": "malformed"},
+            )
+            graded.append(GradedTarget(label, (failure,), None, "malformed certificate"))
+            continue
+        refs = probe_references(result.target, extra_ips)
+        summary = leaf_facts(bundle)
+        graded.append(
+            GradedTarget(
+                label,
+                grade_bundle(bundle, refs, trust, options, label=label),
+                summary,
+                f"{summary['subject']} | {summary['san']} | {result.protocol} | "
+                f"{len(result.chain_der)} certificate(s) presented"
+                + ("" if result.chain_complete else " (leaf only: no chain API)"),
+            )
+        )
+    return graded
+
+
 def probe_targets(
     targets: Sequence[ProbeTarget],
     extra_ips: Sequence[IpReference],
@@ -174,39 +231,13 @@ def probe_targets(
         ParseError: when a ``--ca`` file is unreadable.
     """
     trust = Trust.from_options(ca_paths)
-    results = probe_all(targets, timeout)
     findings: list[Finding] = []
     facts: dict[str, str] = {
         "trust anchors": trust.source,
         "now": options.now.isoformat(),
         "timeout": f"{timeout:g}s",
     }
-    for result in results:
-        label = result.target.label
-        if not result.ok:
-            findings.append(probe_failure(result, timeout))
-            facts[label] = f"no certificate ({result.error.value if result.error else '?'})"
-            continue
-        try:
-            bundle = _bundle_from_probe(result)
-        except InputRejected as exc:
-            findings.append(
-                Finding(
-                    PROBE_CHECK,
-                    Severity.FAIL,
-                    label,
-                    exc.problem,
-                    "check what the server presents",
-                    {"error": "malformed"},
-                )
-            )
-            continue
-        refs = probe_references(result.target, extra_ips)
-        findings.extend(grade_bundle(bundle, refs, trust, options, label=label))
-        summary = leaf_facts(bundle)
-        facts[label] = (
-            f"{summary['subject']} | {summary['san']} | {result.protocol} | "
-            f"{len(result.chain_der)} certificate(s) presented"
-            + ("" if result.chain_complete else " (leaf only: no chain API)")
-        )
+    for target in grade_probes(targets, extra_ips, trust, options, timeout):
+        findings.extend(target.findings)
+        facts[target.label] = target.summary
     return Report("cert probe", tuple(findings), facts)
