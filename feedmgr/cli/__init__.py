@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "preflight": (
+        "feedmgr.cli.preflight:preflight",
+        "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",
+    ),
     "provisioning": (
         "feedmgr.cli.provisioning:provisioning",
         "Audit client-provisioning coverage: who would bypass posture.",

@@ -66,7 +66,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or "(document)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {first['msg']}{more}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}{more}"
 
 
 def parse_manifest(data: bytes, subject: str) -> Manifest:

@@ -19,8 +19,12 @@ from feedmgr.findings import Finding, Report, Severity
 
 @dataclass(frozen=True)
 class TimelinePoint:
-    """One released OS version, and whether the feed classifies it."""
+    """One released OS version, and whether the feed classifies it.
 
+    ``row`` groups points on one line of the timeline ("macOS 15", "Windows 11").
+    """
+
+    row: str
     label: str
     released: date
     classified: bool
@@ -155,20 +159,19 @@ def _timeline(points: Sequence[TimelinePoint]) -> str:
     first, last = ordered[0].released.toordinal(), ordered[-1].released.toordinal()
     span = max(last - first, 1)
     width, left, row_height = 1000, 150, 18
-    families = sorted({p.label.rsplit(" ", 1)[0] for p in ordered})
+    families = sorted({p.row for p in ordered})
     height = 40 + row_height * len(families)
     marks = []
     for year in range(ordered[0].released.year, ordered[-1].released.year + 2):
         x = left + (date(year, 1, 1).toordinal() - first) / span * (width - left - 20)
-        if left <= x <= width:
+        if left <= x <= width - 30:
             marks.append(
                 f'<line x1="{x:.1f}" y1="20" x2="{x:.1f}" y2="{height - 10}" stroke="#d0d5dd"/>'
                 f'<text x="{x + 2:.1f}" y="14">{year}</text>'
             )
     dots = []
     for point in ordered:
-        family = point.label.rsplit(" ", 1)[0]
-        y = 30 + row_height * families.index(family)
+        y = 30 + row_height * families.index(point.row)
         x = left + (point.released.toordinal() - first) / span * (width - left - 20)
         colour = "#067647" if point.classified else "#d92d20"
         state = "classified" if point.classified else "unknown to the feed"

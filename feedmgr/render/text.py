@@ -28,3 +28,25 @@ def render_report(report: Report) -> str:
     lines.append("")
     lines.append(f"{counts['fail']} fail, {counts['warn']} warn, {counts['info']} info")
     return "\n".join(lines) + "\n"
+
+
+def render_grouped(report: Report) -> str:
+    """The report grouped by area (the check id's prefix), worst area first, worst first."""
+    areas: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        areas.setdefault(finding.check.split(".", 1)[0], []).append(finding)
+    ordered = sorted(areas.items(), key=lambda item: -max(f.severity for f in item[1]))
+    lines = [report.title]
+    lines.extend(f"  {key}: {value}" for key, value in report.facts.items())
+    for area, findings in ordered:
+        per_severity = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+        summary = ", ".join(
+            f"{n} {s.label}" for s, n in sorted(per_severity.items(), reverse=True) if n
+        )
+        lines.append("")
+        lines.append(f"== {area} ({summary})")
+        lines.extend(render_finding(f) for f in sorted(findings, key=lambda f: -f.severity))
+    counts = report.counts()
+    lines.append("")
+    lines.append(f"{counts['fail']} fail, {counts['warn']} warn, {counts['info']} info")
+    return "\n".join(lines) + "\n"

@@ -49,8 +49,8 @@ def test_all_sections_render_with_their_data() -> None:
         HtmlSections(
             coverage=COVERAGE,
             timeline=[
-                TimelinePoint("macOS 26.1", date(2025, 11, 3), True),
-                TimelinePoint("macOS 26.2", date(2025, 12, 12), False),
+                TimelinePoint("macOS 26", "macOS 26.1", date(2025, 11, 3), True),
+                TimelinePoint("macOS 26", "macOS 26.2", date(2025, 12, 12), False),
             ],
             certificates=[
                 CertificateRow(

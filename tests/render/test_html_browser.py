@@ -34,8 +34,8 @@ def report_file(tmp_path: Path) -> Path:
         HtmlSections(
             coverage=COVERAGE,
             timeline=[
-                TimelinePoint("macOS 15.7", date(2025, 9, 15), True),
-                TimelinePoint("macOS 26.2", date(2025, 12, 12), False),
+                TimelinePoint("macOS 15", "macOS 15.7", date(2025, 9, 15), True),
+                TimelinePoint("macOS 26", "macOS 26.2", date(2025, 12, 12), False),
             ],
             certificates=[
                 CertificateRow(

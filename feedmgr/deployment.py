@@ -1,0 +1,111 @@
+"""The deployment file ``preflight`` reads (TOML; documented in docs/preflight.md).
+
+Paths in the file are relative to the file's own folder. Every section is optional; a
+section that is present is checked, one that is absent is skipped (and said so).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from feedmgr.errors import InputRejected, SchemaError
+from feedmgr.feed._model import EdgeModel
+from feedmgr.feed.manifest import describe_validation_error
+
+Days = Annotated[int, Field(ge=1, le=3650)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class FeedSection(EdgeModel):
+    """Which feed to check and how old things may be."""
+
+    package: str | None = None
+    trust: list[str] = Field(default_factory=list)
+    allow_unsigned: bool = False
+    max_lag_days: Days = 30
+    stale_days: Days = 90
+    releases: list[str] = Field(default_factory=list)
+    shipped_releases: bool = True
+
+
+class ProvisioningSection(EdgeModel):
+    """The client-provisioning policy and, optionally, the endpoint inventory."""
+
+    policy: str
+    inventory: str | None = None
+    preset: Literal["generic", "ise"] = "generic"
+    os_column: str | None = None
+    group_column: str | None = None
+    groups: list[str] = Field(default_factory=list)
+
+
+class PsnSection(EdgeModel):
+    """One Policy Service Node: how agents find it and which certificates it presents."""
+
+    name: Annotated[str, Field(min_length=1)]
+    fqdn: str | None = None
+    ips: list[str] = Field(default_factory=list)
+    discovery: Literal["fqdn", "ip", "both"] = "fqdn"
+    probe_ports: list[Port] = Field(default_factory=list)
+    certificates: list[str] = Field(default_factory=list)
+    chain: list[str] = Field(default_factory=list)
+    ca: list[str] = Field(default_factory=list)
+    public_ca: bool = False
+    timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+    @model_validator(mode="after")
+    def _identity_matches_discovery(self) -> PsnSection:
+        if self.discovery in ("fqdn", "both") and not self.fqdn:
+            raise ValueError(f"psn {self.name!r}: discovery by FQDN needs 'fqdn'")
+        if self.discovery in ("ip", "both") and not self.ips:
+            raise ValueError(f"psn {self.name!r}: discovery by IP needs 'ips'")
+        if not self.probe_ports and not self.certificates:
+            raise ValueError(f"psn {self.name!r}: give 'probe_ports' or 'certificates'")
+        return self
+
+
+class PostureSection(EdgeModel):
+    """macOS service conditions and, optionally, captured launchctl output to evaluate."""
+
+    conditions: Annotated[list[str], Field(min_length=1)]
+    dumpstate: list[str] = Field(default_factory=list)
+    # "launchctl list" captures: FILE (system domain) or DOMAIN=FILE, as `posture eval --list`.
+    lists: list[str] = Field(default_factory=list, alias="list")
+    prints: list[str] = Field(default_factory=list, alias="print")
+    identity_group: str | None = None
+
+
+class Deployment(EdgeModel):
+    """A whole deployment description."""
+
+    name: str = "deployment"
+    feed: FeedSection = Field(default_factory=FeedSection)
+    provisioning: ProvisioningSection | None = None
+    psn: list[PsnSection] = Field(default_factory=list)
+    posture: PostureSection | None = None
+
+
+def load_deployment(path: Path) -> Deployment:
+    """Read and validate a deployment file.
+
+    Raises:
+        InputRejected: unreadable file, not TOML, or not following the schema.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputRejected(str(path), f"cannot read the file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputRejected(str(path), "not UTF-8 text") from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(str(path), f"not valid TOML: {exc}") from exc
+    try:
+        return Deployment.model_validate(document)
+    except ValidationError as exc:
+        raise SchemaError(str(path), describe_validation_error(exc)) from exc
