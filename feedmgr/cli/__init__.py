@@ -25,6 +25,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "checks": ("feedmgr.cli.checks:checks", "List every check id with its severity and fix."),
     "preflight": (
         "feedmgr.cli.preflight:preflight",
         "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",

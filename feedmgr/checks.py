@@ -1,0 +1,318 @@
+"""The registry of every check id feedmgr reports: severity, meaning and fix.
+
+``docs/checks.md`` is generated from this table (``feedmgr checks --format markdown``); a
+test fails when a check id appears in the code without an entry here, or the page is stale.
+Each area's page in docs/ has the details (data fields, thresholds, sources).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One check id as users see it documented."""
+
+    id: str
+    severity: str
+    meaning: str
+    fix: str
+    doc: str
+    command: str
+
+
+_FEED = ("os-matrix.md", "feedmgr os lag")
+_CP = ("provisioning.md", "feedmgr provisioning audit")
+_CERT = ("certificates.md", "feedmgr cert check / probe")
+_PRE = ("preflight.md", "feedmgr preflight")
+
+
+def _spec(where: tuple[str, str], check: str, severity: str, meaning: str, fix: str) -> CheckSpec:
+    return CheckSpec(check, severity, meaning, fix, where[0], where[1])
+
+
+REGISTRY: tuple[CheckSpec, ...] = (
+    _spec(
+        _FEED,
+        "feed.os-lag",
+        "warn within --max-days (default 30) of the release, fail after",
+        "a released OS version the feed cannot classify: endpoints on it match no OS "
+        'condition and get "Bypassing Cisco Secure Client Scan"',
+        "install a posture feed that lists the version (feedmgr update), then update ISE's "
+        "posture feed",
+    ),
+    _spec(
+        _FEED,
+        "feed.expired",
+        "fail when expired; warn within 14 days of expiry",
+        "nobody is updating posture content; new OS releases will not be classified",
+        "install a current feed",
+    ),
+    _spec(
+        _FEED,
+        "feed.stale",
+        "warn when published more than --stale-days (default 60) ago",
+        "new OS releases arrive every few weeks; an old feed will soon lag",
+        "check for a newer posture feed",
+    ),
+    _spec(
+        _FEED,
+        "releases.stale",
+        "warn when the newest release catalog is more than 90 days old",
+        "lag detection only sees the releases its catalogs list",
+        "feedmgr releases import --sofa macos_data_feed.json (or --catalog FILE)",
+    ),
+    _spec(
+        _CP,
+        "cp.uncovered",
+        "fail",
+        'no enabled client-provisioning rule matches: the endpoint gets "Bypassing Cisco '
+        'Secure Client Scan"',
+        "add a rule for this OS (or a parent node) and group, or widen an existing rule",
+    ),
+    _spec(
+        _CP,
+        "cp.os-unknown",
+        "fail",
+        "the feed does not know the endpoint's OS version, so no rule can match it",
+        "update the posture feed (feedmgr update; see feedmgr os lag), then ISE's feed",
+    ),
+    _spec(
+        _CP,
+        "cp.conditional",
+        "warn",
+        "covered only through rules with other conditions; when they are false the "
+        "endpoint bypasses posture",
+        "add a rule without other conditions after the conditional ones",
+    ),
+    _spec(
+        _CP,
+        "cp.shadowed",
+        "warn",
+        "a rule can never match because earlier rules take all its cases",
+        "move the rule up, narrow the earlier rules, or delete it",
+    ),
+    _spec(
+        _CP,
+        "cp.disabled-only",
+        "fail",
+        "only a disabled rule would have covered these endpoints",
+        "enable the rule, or add an enabled rule for this OS and group",
+    ),
+    _spec(
+        _CP,
+        "cp.no-agent",
+        "fail",
+        "the matching rule installs no agent package or no agent configuration/profile",
+        "give the rule's result an agent package and an agent configuration or profile",
+    ),
+    _spec(
+        _CP,
+        "cp.module-too-old",
+        "fail",
+        "the rule's compliance module is older than the feed's minimum for that OS",
+        "upload a newer compliance module to ISE and select it in the rule",
+    ),
+    _spec(
+        _CP,
+        "cp.agent-too-old",
+        "fail",
+        "the rule's Secure Client agent is older than the feed's minimum for that OS",
+        "upload a newer Secure Client package to ISE and select it in the rule",
+    ),
+    _spec(
+        _CP,
+        "cp.unknown-node",
+        "warn",
+        "a rule names an OS node the feed does not have (a typo matches nothing)",
+        "use the OS node name exactly as the feed spells it (feedmgr os list)",
+    ),
+    _spec(
+        _CERT,
+        "cert.identity",
+        "fail per unmatched FQDN/IP; info per match",
+        "the FQDN or IP the agent uses matches no SAN entry (RFC 9525; the CN never counts)",
+        "reissue with every PSN FQDN (DNS:) and IP (IP:) in the subjectAltName",
+    ),
+    _spec(
+        _CERT,
+        "cert.ip-as-dns",
+        "warn",
+        "an IP literal written in a dNSName SAN entry: clients ignore it",
+        "put the address in an iPAddress SAN entry",
+    ),
+    _spec(
+        _CERT,
+        "cert.no-san",
+        "fail",
+        "no subjectAltName with DNS or IP entries: nothing a client may match",
+        "reissue with a subjectAltName holding every FQDN and IP",
+    ),
+    _spec(
+        _CERT,
+        "cert.cn-only-match",
+        "fail",
+        "the name is only in the subject CN: macOS rejects it while Windows may accept it",
+        "add the name (or IP) to the subjectAltName",
+    ),
+    _spec(
+        _CERT,
+        "cert.wildcard-cn",
+        "warn",
+        "a wildcard subject CN: Windows EAP supplicants reject it",
+        "put a real host name in the CN; keep wildcards in the SAN only",
+    ),
+    _spec(
+        _CERT,
+        "cert.expired",
+        "fail",
+        "the leaf or a chain certificate is past notAfter",
+        "renew and bind the new certificate to the PSN's Admin/Portal usages",
+    ),
+    _spec(
+        _CERT,
+        "cert.not-yet-valid",
+        "fail",
+        "notBefore is in the future",
+        "check NTP on the CA and the PSN, or wait until notBefore",
+    ),
+    _spec(
+        _CERT,
+        "cert.expiring",
+        "warn under 60 days left, fail under 30",
+        "expiry breaks posture for every endpoint at once",
+        "renew and bind now",
+    ),
+    _spec(
+        _CERT,
+        "cert.eku",
+        "fail",
+        "no serverAuth EKU (required by Apple for certificates issued from 2019-07-01)",
+        'reissue with EKU serverAuth (the "Web Server" template)',
+    ),
+    _spec(
+        _CERT,
+        "cert.validity-825",
+        "fail",
+        "valid for more than 825 days (Apple, issued from 2019-07-01, private CAs too)",
+        "reissue with at most 825 days",
+    ),
+    _spec(
+        _CERT,
+        "cert.validity-398",
+        "fail (with --public-ca)",
+        "valid for more than 398 days under a public root (Apple, issued from 2020-09-01)",
+        "reissue with at most 398 days",
+    ),
+    _spec(
+        _CERT,
+        "cert.sc081",
+        "fail (with --public-ca)",
+        "longer than CA/B Forum SC-081 allows: 200/100/47 days from 2026-03-15/2027-03-15/"
+        "2029-03-15",
+        "reissue within the limit and automate renewal",
+    ),
+    _spec(
+        _CERT,
+        "cert.key-size",
+        "fail",
+        "an RSA (or DSA) key under 2048 bits on the leaf or an issuing CA",
+        "reissue with RSA 2048+ or ECDSA P-256/P-384; replace weak CA certificates",
+    ),
+    _spec(
+        _CERT,
+        "cert.curve",
+        "fail (warn for EdDSA)",
+        "an EC key not on P-256, P-384 or P-521",
+        "reissue with ECDSA P-256 or P-384 (or RSA 2048+)",
+    ),
+    _spec(
+        _CERT,
+        "cert.signature-hash",
+        "fail",
+        "a SHA-1 or MD5 signature on the leaf or an intermediate",
+        "reissue with SHA-256; have the CA reissue a SHA-1 intermediate",
+    ),
+    _spec(
+        _CERT,
+        "cert.basic-constraints",
+        "fail",
+        "the server certificate is a CA (cA=TRUE)",
+        "reissue as an end-entity certificate",
+    ),
+    _spec(
+        _CERT,
+        "cert.key-usage",
+        "fail",
+        "keyUsage lacks digitalSignature, or has keyCertSign on a leaf",
+        "reissue with digitalSignature (plus keyEncipherment for RSA), without keyCertSign",
+    ),
+    _spec(
+        _CERT,
+        "cert.chain",
+        "fail (missing intermediate, untrusted root, refused); warn (misordered); info",
+        "no path from the leaf to a trust anchor, or intermediates missing or out of order",
+        "make the PSN send the full chain, leaf first; give a private root with --ca",
+    ),
+    _spec(
+        _CERT,
+        "cert.probe",
+        "fail",
+        "a PSN port the agent needs gave no certificate (down, filtered, not TLS)",
+        "check the PSN is up and 8443, 8905 and 443 are reachable from the endpoints",
+    ),
+    _spec(
+        _PRE,
+        "posture.policy",
+        "fail for a failed mandatory policy, warn for optional/audit, info when passed",
+        "a posture policy's conditions evaluated against captured launchctl output",
+        "see feedmgr posture eval for each condition's evidence",
+    ),
+    _spec(
+        _PRE,
+        "preflight.section",
+        "fail",
+        "a section of the deployment file could not run (missing file, no feed, bad input)",
+        "fix the input named in the message, then rerun preflight",
+    ),
+    _spec(
+        _PRE,
+        "preflight.skipped",
+        "info",
+        "the deployment file has no such section, so its checks did not run",
+        "add the section if the deployment needs those checks",
+    ),
+)
+
+
+def by_id() -> dict[str, CheckSpec]:
+    """The registry keyed by check id."""
+    return {spec.id: spec for spec in REGISTRY}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown() -> str:
+    """docs/checks.md: every check, grouped by area."""
+    lines = [
+        "# Check reference",
+        "",
+        "Generated from the check registry (`feedmgr/checks.py`) by "
+        "`feedmgr checks --format markdown`; do not edit by hand. Every finding carries one of "
+        "these ids (`check` in JSON output). The linked pages give data fields and sources.",
+    ]
+    areas: dict[str, list[CheckSpec]] = {}
+    for spec in REGISTRY:
+        areas.setdefault(spec.id.split(".", 1)[0], []).append(spec)
+    for area, specs in areas.items():
+        lines += ["", f"## `{area}.*`", "", "| id | severity | meaning | fix | from |"]
+        lines.append("|---|---|---|---|---|")
+        lines += [
+            f"| `{s.id}` | {_cell(s.severity)} | {_cell(s.meaning)} | {_cell(s.fix)} | "
+            f"[{s.command}]({s.doc}) |"
+            for s in specs
+        ]
+    return "\n".join(lines) + "\n"
