@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feedmgr.osmatrix.identifier import FAMILIES, LINUX_DISTROS, OsIdentifier
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
@@ -66,6 +66,10 @@ class Classification:
     def describe(self) -> str:
         """The chain as text: "Mac OSX 15 -> Mac OSX"."""
         return " -> ".join(self.names)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"node": name, "chain": [names, deepest first]}`` for JSON output."""
+        return {"node": self.node.name, "chain": list(self.names)}
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,10 @@ def test_deepest_node_wins() -> None:
     assert found.is_under("Mac OSX 15")
     assert not found.is_under("Mac OSX 14")
     assert found.describe() == "Mac OSX 15.6 -> Mac OSX 15 -> Mac OSX"
+    assert found.to_json() == {
+        "node": "Mac OSX 15.6",
+        "chain": ["Mac OSX 15.6", "Mac OSX 15", "Mac OSX"],
+    }
 
 
 def test_umbrella_covers_only_what_children_cover(sample_catalog: OsCatalog) -> None:
