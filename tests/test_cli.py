@@ -38,8 +38,8 @@ def test_help_and_version_do_not_import_heavy_libraries() -> None:
         "from feedmgr.cli import main\n"
         "for argv in (['--help'], ['--version']):\n"
         "    assert main(argv) == 0\n"
-        "heavy = [m for m in ('cryptography', 'requests', 'rich', 'pydantic')"
-        " if m in sys.modules]\n"
+        "names = ('cryptography', 'requests', 'rich', 'pydantic')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
