@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Download and verify the newest feed for an air-gapped network.",
     ),
     "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
 }
 
 
