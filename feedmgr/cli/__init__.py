@@ -25,6 +25,12 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "download": (
+        "feedmgr.cli.download:download",
+        "Download and verify the newest feed for an air-gapped network.",
+    ),
+    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
     "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
     "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
 }
