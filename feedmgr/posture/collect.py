@@ -134,15 +134,13 @@ def file_streams(
     streams: list[Stream] = []
     for path in dumpstates:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (dumpstate)", iter_blocks(read_lines(handle), str(path))))
+        streams.append((f"{path} (dumpstate)", iter_blocks(handle, str(path))))
     for domain, path in lists:
         handle = stack.enter_context(open_text(path))
-        streams.append(
-            (f"{path} (list, {domain})", iter_list(read_lines(handle), str(path), domain))
-        )
+        streams.append((f"{path} (list, {domain})", iter_list(handle, str(path), domain)))
     for path in prints:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (print)", iter_print(read_lines(handle), str(path))))
+        streams.append((f"{path} (print)", iter_print(handle, str(path))))
     return streams
 
 

@@ -16,16 +16,20 @@ Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.model import JobKind
 
 MAX_LINE = 64 * 1024
+# Inputs are read in chunks of this many characters and split into lines in C: per-line
+# Python work is the cost that matters on a 100 MB dumpstate (benchmarks/posture.md).
+CHUNK = 1024 * 1024
 _SERVICE_HEADER = re.compile(
     r"^(?P<domain>system|(?:gui|user|login|pid|session)/[^/\s]+)/(?P<label>\S(?:.*\S)?) = \{$"
 )
@@ -134,18 +138,53 @@ def check_domain(domain: str) -> str:
     return domain
 
 
-def read_lines(handle: IO[str]) -> Iterator[str]:
-    """Lines of a text stream, each cut to ``MAX_LINE`` characters (the rest is skipped)."""
-    while True:
-        line = handle.readline(MAX_LINE)
-        if not line:
-            return
-        if len(line) == MAX_LINE and not line.endswith("\n"):
-            while True:
-                rest = handle.readline(MAX_LINE)
-                if not rest or rest.endswith("\n"):
-                    break
-        yield line
+class Readable(Protocol):
+    """A text stream: what ``open()`` returns, a subprocess pipe, ``io.StringIO``."""
+
+    def read(self, size: int = -1, /) -> str:
+        """Read up to ``size`` characters."""
+        ...
+
+
+def read_chunks(handle: Readable) -> Iterator[str]:
+    """A text stream as chunks of about ``CHUNK`` characters, each ending at a line end.
+
+    A line longer than ``MAX_LINE`` that straddles chunks is cut there and the rest of it
+    skipped, so memory stays bounded by ``CHUNK + MAX_LINE`` whatever the input.
+    """
+    carry = ""
+    skipping = False
+    while chunk := handle.read(CHUNK):
+        if skipping:
+            newline = chunk.find("\n")
+            if newline == -1:
+                continue
+            chunk = chunk[newline:]
+            skipping = False
+        last = chunk.rfind("\n")
+        if last != -1:
+            yield carry + chunk[: last + 1]
+            carry = ""
+        carry += chunk[last + 1 :]
+        if len(carry) > MAX_LINE:
+            carry = carry[:MAX_LINE]
+            skipping = True
+    if carry:
+        yield carry + "\n"
+
+
+def read_lines(handle: Readable) -> Iterator[str]:
+    """Lines of a text stream, each ending in a newline, cut to ``MAX_LINE`` characters."""
+    for chunk in read_chunks(handle):
+        for line in chunk[:-1].split("\n"):
+            yield line[:MAX_LINE] + "\n"
+
+
+def _lines(source: Iterable[str]) -> Iterable[str]:
+    """The lines of a text stream (read in chunks, the fast path) or of any line iterable."""
+    if isinstance(source, io.TextIOBase):
+        return (line for chunk in read_chunks(source) for line in chunk[:-1].split("\n"))
+    return source
 
 
 def open_text(path: Path) -> IO[str]:
@@ -191,7 +230,7 @@ def iter_blocks(
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
-    for raw in lines:
+    for raw in _lines(lines):
         number += 1
         text = raw.strip()
         if not text:
@@ -280,7 +319,7 @@ def iter_list(lines: Iterable[str], origin: str, domain: str = "system") -> Iter
     """
     header_seen = False
     number = 0
-    for raw in lines:
+    for raw in _lines(lines):
         number += 1
         text = raw.strip()
         if not text:

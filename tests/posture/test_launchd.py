@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.launchd import (
+    CHUNK,
     MAX_LINE,
     JobRecord,
     check_domain,
@@ -196,10 +197,11 @@ def test_check_domain_rejects(domain: str) -> None:
 
 
 def test_read_lines_cuts_overlong_lines() -> None:
-    """A line longer than MAX_LINE is cut; the next line is read normally."""
-    text = "x" * (MAX_LINE * 3 + 5) + "\nsystem/a = {\n}\n"
-    lines = list(read_lines(io.StringIO(text)))
-    assert [len(line) for line in lines] == [MAX_LINE, 13, 2]
+    """A line longer than MAX_LINE is cut (also across chunks); later lines read normally."""
+    for size in (MAX_LINE * 3 + 5, CHUNK * 2 + 7):
+        text = "x" * size + "\nsystem/a = {\n}\nno newline at end"
+        lines = list(read_lines(io.StringIO(text)))
+        assert [len(line) for line in lines] == [MAX_LINE + 1, 13, 2, 18]
 
 
 def test_parsers_are_lazy() -> None:
@@ -250,3 +252,16 @@ def test_no_text_raises_anything_but_parse_error(lines: list[str], which: str) -
             assert isinstance(record.kind, JobKind)
     except ParseError:
         pass
+
+
+@given(st.lists(_vocabulary, max_size=40))
+def test_stream_and_line_inputs_agree(lines: list[str]) -> None:
+    """A file-like stream (chunked fast path) and a list of lines give the same records."""
+
+    def run(source: object) -> object:
+        try:
+            return list(iter_blocks(source, "h"))  # type: ignore[arg-type]
+        except ParseError as exc:
+            return exc.problem
+
+    assert run(io.StringIO("\n".join(lines))) == run(lines)
