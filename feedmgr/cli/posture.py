@@ -183,7 +183,9 @@ def eval_command(
         if live:
             streams = live_streams(spec, system_runner(), uid if uid is not None else os.getuid())
         else:
-            streams = file_streams(stack, dumpstates=dumpstates, lists=list_files, prints=prints)
+            streams = file_streams(
+                stack, spec, dumpstates=dumpstates, lists=list_files, prints=prints
+            )
         evidence = gather(spec, streams)
     result = evaluate_spec(spec, evidence, identity_group)
     if output_format == "json":

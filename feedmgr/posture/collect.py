@@ -13,6 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from feedmgr.errors import ParseError, UsageError
+from feedmgr.posture.evaluate import label_filter
 from feedmgr.posture.launchd import (
     JobRecord,
     iter_blocks,
@@ -103,7 +104,10 @@ def live_streams(spec: PostureSpec, runner: Runner, uid: int) -> list[Stream]:
     in the domains its service type allows (a job print cannot find is simply not loaded).
     """
     streams: list[Stream] = [
-        ("launchctl dumpstate", iter_blocks(runner(["dumpstate"]), "launchctl dumpstate")),
+        (
+            "launchctl dumpstate",
+            iter_blocks(runner(["dumpstate"]), "launchctl dumpstate", wanted=label_filter(spec)),
+        ),
         ("launchctl list", iter_list(runner(["list"]), "launchctl list", "system")),
     ]
     for label, service_type in _exact_labels(spec):
@@ -125,16 +129,19 @@ def _print_or_absent(runner: Runner, target: str) -> Iterator[JobRecord]:
 
 def file_streams(
     stack: ExitStack,
+    spec: PostureSpec,
     *,
     dumpstates: Sequence[Path],
     lists: Sequence[tuple[str, Path]],
     prints: Sequence[Path],
 ) -> list[Stream]:
-    """Record streams over captured files (opened on ``stack``, parsed lazily)."""
+    """Record streams over captured files (opened on ``stack``, parsed lazily); dumpstate
+    jobs that no condition of ``spec`` names are not even built."""
+    wanted = label_filter(spec)
     streams: list[Stream] = []
     for path in dumpstates:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (dumpstate)", iter_blocks(handle, str(path))))
+        streams.append((f"{path} (dumpstate)", iter_blocks(handle, str(path), wanted=wanted)))
     for domain, path in lists:
         handle = stack.enter_context(open_text(path))
         streams.append((f"{path} (list, {domain})", iter_list(handle, str(path), domain)))

@@ -14,7 +14,7 @@ audit policies are reported but never make the endpoint non-compliant (as ISE do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,20 +42,29 @@ class Evidence:
     inputs: tuple[str, ...]
 
 
+def label_filter(spec: PostureSpec) -> Callable[[str], bool]:
+    """A predicate: is a launchd label named by some condition of ``spec`` (exact or glob)?"""
+    exact = frozenset(c.service for c in spec.conditions if not c.is_glob)
+    globs = tuple(c for c in spec.conditions if c.is_glob)
+
+    def wanted(label: str) -> bool:
+        return label in exact or any(c.matches(label) for c in globs)
+
+    return wanted
+
+
 def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]) -> Evidence:
     """Consume record streams, keeping only jobs some condition names (memory stays bounded).
 
     ``streams`` pairs an input description with its parser's records; parsing happens here,
     so the parsers' ``ParseError`` propagates from this call.
     """
-    conditions = spec.conditions
-    exact = {c.service for c in conditions if not c.is_glob}
-    globs = [c for c in conditions if c.is_glob]
+    wanted = label_filter(spec)
     kept: dict[tuple[str, str], JobRecord] = {}
     for _, records in streams:
         for record in records:
             label = record.label
-            if label not in exact and not any(c.matches(label) for c in globs):
+            if not wanted(label):
                 continue
             key = (record.domain, label)
             known = kept.get(key)

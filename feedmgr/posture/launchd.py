@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
@@ -211,12 +211,16 @@ def _signal(value: str) -> int | None:
 
 
 def iter_blocks(
-    lines: Iterable[str], origin: str, source: str = "dumpstate"
+    lines: Iterable[str],
+    origin: str,
+    source: str = "dumpstate",
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[JobRecord]:
     """Job records of ``launchctl dumpstate`` or ``launchctl print`` text, streamed.
 
     Blocks that are not jobs (``com.apple.xpc.launchd.domain.system = {``) and lines
-    outside blocks are skipped.
+    outside blocks are skipped; so are jobs whose label ``wanted`` rejects (their
+    structure is still checked).
 
     Raises:
         ParseError: for a ``}`` that closes no block, a block still open at the end (the
@@ -241,7 +245,7 @@ def iter_blocks(
                 blocks += 1
                 header_line, header = number, text
                 match = _SERVICE_HEADER.match(text)
-                in_job = match is not None
+                in_job = match is not None and (wanted is None or wanted(match.group("label")))
                 if match is not None:
                     domain, label = match.group("domain", "label")
                     fields = {}
