@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -282,3 +283,16 @@ def test_collect_script_runs_and_its_output_evaluates(
     result = run_cli(*command[1:], "--format", "json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["posture_status"] == "Compliant"
+
+
+def test_posture_help_stays_light() -> None:
+    """'feedmgr posture --help' imports neither pydantic nor yaml nor defusedxml."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "assert main(['posture', '--help']) == 0\n"
+        "names = ('pydantic', 'yaml', 'defusedxml')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
