@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from feedmgr.findings import Finding, Report, Severity
 from feedmgr.posture.criteria import evaluate as evaluate_criteria
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.launchd import JobRecord
@@ -255,3 +256,63 @@ def _policy_result(
     failed = tuple(c.condition.name for c in requirement.conditions if not c.passed)
     status = PolicyStatus.PASSED if requirement.passed else PolicyStatus.FAILED
     return PolicyResult(policy, status, passed, failed, ())
+
+
+def to_report(result: PostureResult, title: str) -> Report:
+    """The evaluation as findings, for runs that combine several checks into one Report.
+
+    ``posture.policy``: fail for a failed mandatory policy, warn for a failed optional one,
+    info otherwise (passed, skipped, audit). ``posture.condition``: info, one per
+    condition, with its evidence (a failed condition is not a problem by itself: criteria
+    may allow it). Check ids are documented in docs/posture.md.
+    """
+    findings: list[Finding] = []
+    requirements = {r.requirement.name: r for r in result.requirements}
+    for policy in result.policies:
+        requirement = requirements[policy.policy.requirement]
+        severity = Severity.INFO
+        if policy.status is PolicyStatus.FAILED:
+            severity = {
+                Enforcement.MANDATORY: Severity.FAIL,
+                Enforcement.OPTIONAL: Severity.WARN,
+                Enforcement.AUDIT: Severity.INFO,
+            }[policy.policy.enforcement]
+        if policy.status is PolicyStatus.SKIPPED:
+            message = f"skipped: {policy.note}"
+        else:
+            message = (
+                f"{policy.policy.enforcement.ise_name} requirement {requirement.requirement.name} "
+                f"{policy.status.value.lower()}: criteria {requirement.criteria_text}, "
+                f"failed conditions: {', '.join(policy.failed) or 'none'}"
+            )
+        findings.append(
+            Finding(
+                check="posture.policy",
+                severity=severity,
+                subject=policy.policy.name,
+                message=message,
+                fix=requirement.requirement.message if policy.status is PolicyStatus.FAILED else "",
+                data={
+                    "status": policy.status.value,
+                    "enforcement": policy.policy.enforcement.value,
+                    "passed_conditions": list(policy.passed),
+                    "failed_conditions": list(policy.failed),
+                    "skipped_conditions": list(policy.skipped),
+                },
+            )
+        )
+    for condition in result.conditions:
+        findings.append(
+            Finding(
+                check="posture.condition",
+                severity=Severity.INFO,
+                subject=condition.condition.name,
+                message=("passed: " if condition.passed else "failed: ") + condition.reason,
+                data={
+                    "passed": condition.passed,
+                    "evidence": [r.describe() for r in condition.matched],
+                },
+            )
+        )
+    facts = {"posture status": result.status.value, "inputs": ", ".join(result.inputs)}
+    return Report(title, tuple(findings), facts)

@@ -146,15 +146,15 @@ class Readable(Protocol):
         ...
 
 
-def read_chunks(handle: Readable) -> Iterator[str]:
-    """A text stream as chunks of about ``CHUNK`` characters, each ending at a line end.
+def read_chunks(handle: Readable, size: int = CHUNK) -> Iterator[str]:
+    """A text stream as chunks of about ``size`` characters, each ending at a line end.
 
     A line longer than ``MAX_LINE`` that straddles chunks is cut there and the rest of it
     skipped, so memory stays bounded by ``CHUNK + MAX_LINE`` whatever the input.
     """
     carry = ""
     skipping = False
-    while chunk := handle.read(CHUNK):
+    while chunk := handle.read(size):
         if skipping:
             newline = chunk.find("\n")
             if newline == -1:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from feedmgr.findings import Severity
 from feedmgr.posture.criteria import parse_criteria
 from feedmgr.posture.evaluate import (
     Evidence,
@@ -18,6 +19,7 @@ from feedmgr.posture.evaluate import (
     evaluate_condition,
     evaluate_spec,
     gather,
+    to_report,
 )
 from feedmgr.posture.launchd import iter_blocks, iter_list
 from feedmgr.posture.model import (
@@ -321,3 +323,32 @@ def test_requirements_without_policies_are_mandatory(asset: Asset) -> None:
     assert [p.policy.name for p in result.policies] == ["req"]
     assert result.status is PostureStatus.NON_COMPLIANT
     assert not result.requirements[0].passed
+
+
+@pytest.mark.parametrize(
+    ("enforcement", "severity"),
+    [
+        (Enforcement.MANDATORY, Severity.FAIL),
+        (Enforcement.OPTIONAL, Severity.WARN),
+        (Enforcement.AUDIT, Severity.INFO),
+    ],
+)
+def test_report_findings_follow_enforcement(
+    asset: Asset, enforcement: Enforcement, severity: Severity
+) -> None:
+    """A failed policy is a fail (mandatory), warn (optional) or info (audit) finding,
+    whose fix is the requirement's remediation message; conditions are info findings."""
+    spec = _full_spec(Policy("pol", "req", enforcement))
+    report = to_report(evaluate_spec(spec, _evidence(asset, *spec.conditions)), "t")
+    (policy,) = report.by_check("posture.policy")
+    # "up & !zoom" fails although no condition failed: zoom is loaded, so !zoom is false.
+    assert (policy.severity, policy.fix, policy.data["failed_conditions"]) == (
+        severity,
+        "fix it",
+        [],
+    )
+    assert "criteria (up & !zoom), failed conditions: none" in policy.message
+    conditions = report.by_check("posture.condition")
+    assert [c.subject for c in conditions] == ["up", "zoom"]
+    assert {c.severity for c in conditions} == {Severity.INFO}
+    assert report.exit_code() == (1 if severity is Severity.FAIL else 0)

@@ -21,6 +21,7 @@ from feedmgr.posture.launchd import (
     iter_blocks,
     iter_list,
     iter_print,
+    read_chunks,
     read_lines,
 )
 from feedmgr.posture.model import JobKind
@@ -265,3 +266,12 @@ def test_stream_and_line_inputs_agree(lines: list[str]) -> None:
             return exc.problem
 
     assert run(io.StringIO("\n".join(lines))) == run(lines)
+
+
+@given(st.text(alphabet="ab{}\n \t", max_size=200), st.integers(min_value=1, max_value=20))
+def test_read_chunks_keeps_text_and_ends_at_lines(text: str, size: int) -> None:
+    """Chunks of any size end at a line end and join back to the text (plus a final newline)."""
+    chunks = list(read_chunks(io.StringIO(text), size))
+    assert all(chunk.endswith("\n") for chunk in chunks)
+    expected = text if not text or text.endswith("\n") else text + "\n"
+    assert "".join(chunks) == expected
