@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -138,7 +137,13 @@ def _list_spec(value: str) -> tuple[str, Path]:
     "--print", "prints", multiple=True, type=_FILE, help="launchctl print DOMAIN/LABEL output."
 )
 @click.option("--live", "live", is_flag=True, help="Run launchctl on this Mac instead.")
-@click.option("--uid", "uid", type=int, default=None, help="User for gui/UID with --live.")
+@click.option(
+    "--uid",
+    "uid",
+    type=int,
+    default=None,
+    help="User for gui/UID with --live (default: the sudo caller, else you).",
+)
 @click.option(
     "--identity-group",
     "identity_group",
@@ -164,7 +169,12 @@ def eval_command(
     """
     from contextlib import ExitStack
 
-    from feedmgr.posture.collect import file_streams, live_streams, system_runner
+    from feedmgr.posture.collect import (
+        default_uid,
+        file_streams,
+        live_streams,
+        system_runner,
+    )
     from feedmgr.posture.evaluate import evaluate_spec, gather
     from feedmgr.posture.files import load_spec
     from feedmgr.posture.report import eval_json, render_eval_text
@@ -181,7 +191,7 @@ def eval_command(
         )
     with ExitStack() as stack:
         if live:
-            streams = live_streams(spec, system_runner(), uid if uid is not None else os.getuid())
+            streams = live_streams(spec, system_runner(), uid if uid is not None else default_uid())
         else:
             streams = file_streams(
                 stack, spec, dumpstates=dumpstates, lists=list_files, prints=prints

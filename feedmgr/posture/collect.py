@@ -86,6 +86,12 @@ def system_runner() -> Runner:
     return subprocess_runner("/bin/launchctl")
 
 
+def default_uid() -> int:
+    """The user whose ``gui/UID`` domain ``--live`` inspects: the sudo caller, else us."""
+    sudo_uid = os.environ.get("SUDO_UID", "")
+    return int(sudo_uid) if sudo_uid.isdigit() else os.getuid()
+
+
 def _exact_labels(spec: PostureSpec) -> list[tuple[str, ServiceType]]:
     return [(c.service, c.service_type) for c in spec.conditions if not c.is_glob]
 

@@ -1,8 +1,9 @@
 """Streaming parsers for ``launchctl list``, ``launchctl print`` and ``launchctl dumpstate``.
 
-Each parser reads its input line by line and yields one ``JobRecord`` per launchd job, so
-memory stays bounded whatever the input size (lines longer than ``MAX_LINE`` are cut).
-The only exception a parser raises is ``feedmgr.errors.ParseError``.
+Each parser reads its input line by line (a file in ``CHUNK``-sized pieces) and yields one
+``JobRecord`` per launchd job, so memory stays bounded whatever the input size (a line
+spanning pieces is cut at ``MAX_LINE``). The only exception a parser raises is
+``feedmgr.errors.ParseError``.
 
 Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
 - ``print``/``dumpstate`` blocks open with ``DOMAIN/LABEL = {`` at column 0 and close with a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from feedmgr.errors import UsageError
 from feedmgr.posture.collect import (
     LaunchctlFailed,
     collect_script,
+    default_uid,
     live_streams,
     subprocess_runner,
     system_runner,
@@ -117,3 +119,12 @@ def test_collect_script_without_file_skips_prints() -> None:
     script = collect_script(None)
     assert "launchctl dumpstate" in script
     assert "launchctl print" not in script
+
+
+@pytest.mark.parametrize(("sudo_uid", "expected"), [("501", 501), ("", None), ("x", None)])
+def test_default_uid_prefers_the_sudo_caller(
+    monkeypatch: pytest.MonkeyPatch, sudo_uid: str, expected: int | None
+) -> None:
+    """Under sudo, --live looks at the caller's gui/UID domain, not root's."""
+    monkeypatch.setenv("SUDO_UID", sudo_uid)
+    assert default_uid() == (expected if expected is not None else os.getuid())
