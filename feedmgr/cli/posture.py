@@ -78,43 +78,22 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         scan = scan_log(read_lines(handle), str(log_file))
     comparison = None
     if against is not None:
-        from feedmgr.posture.agentxml import AgentPackage, packages_for
+        from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
+        from feedmgr.posture.logscan import compare
 
-        expected = packages_for(load_spec(against))
-        found = {f.item for f in scan.packages if isinstance(f.item, AgentPackage)}
-        by_name = {f.item.name for f in scan.packages if isinstance(f.item, AgentPackage)}
-        comparison = {
-            p.name: "same" if p in found else ("differs" if p.name in by_name else "missing")
-            for p in expected
-        }
+        comparison = compare(scan, packages_for(load_spec(against)))
     if output_format == "json":
         from feedmgr.render.json import dumps
 
         document = scan_json(scan)
         if comparison is not None:
-            document["against"] = {"file": str(against), "requirements": comparison}
+            document["against"] = {"file": str(against), "requirements": dict(comparison)}
         emit(dumps(document))
     else:
-        text = render_scan_text(scan)
-        if comparison is not None:
-            text += f"\nCompared with {against}\n"
-            text += "".join(f"  {name}: {state}\n" for name, state in comparison.items())
-        emit(text)
+        emit(render_scan_text(scan, comparison, str(against)))
     if comparison is not None and any(state != "same" for state in comparison.values()):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
-
-
-def _list_spec(value: str) -> tuple[str, Path]:
-    from feedmgr.posture.launchd import check_domain
-
-    domain, sep, path = value.partition("=")
-    if not sep:
-        return "system", Path(value)
-    try:
-        return check_domain(domain), Path(path)
-    except ValueError as exc:
-        raise UsageError("--list", str(exc)) from exc
 
 
 @posture.command(
@@ -172,6 +151,7 @@ def eval_command(
     from feedmgr.posture.collect import (
         default_uid,
         file_streams,
+        list_option,
         live_streams,
         system_runner,
     )
@@ -180,10 +160,7 @@ def eval_command(
     from feedmgr.posture.report import eval_json, render_eval_text
 
     spec = load_spec(condition_file)
-    list_files = [_list_spec(value) for value in lists]
-    for _, path in list_files:
-        if not path.is_file():
-            raise UsageError("--list", f"{path}: no such file")
+    list_files = [list_option(value) for value in lists]
     given = bool(dumpstates or list_files or prints)
     if live == given:
         raise UsageError(

@@ -16,6 +16,7 @@ from feedmgr.errors import ParseError, UsageError
 from feedmgr.posture.evaluate import label_filter
 from feedmgr.posture.launchd import (
     JobRecord,
+    check_domain_or_none,
     iter_blocks,
     iter_list,
     iter_print,
@@ -84,6 +85,27 @@ def system_runner() -> Runner:
             "'feedmgr posture collect-script' on the Mac and pass --dumpstate/--list/--print",
         )
     return subprocess_runner("/bin/launchctl")
+
+
+def list_option(value: str) -> tuple[str, Path]:
+    """Split an ``--list [DOMAIN=]FILE`` value; without a domain prefix it is ``system``
+    (``sudo launchctl list``).
+
+    Raises:
+        UsageError: for a prefix that is not a launchd domain, or a file that does not exist.
+    """
+    domain, sep, rest = value.partition("=")
+    if sep and check_domain_or_none(domain) is not None:
+        path = Path(rest)
+    elif sep and not Path(value).is_file():
+        raise UsageError(
+            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
+        )
+    else:
+        domain, path = "system", Path(value)
+    if not path.is_file():
+        raise UsageError("--list", f"{path}: no such file")
+    return domain, path
 
 
 def default_uid() -> int:

@@ -126,17 +126,10 @@ def domain_kind(domain: str) -> JobKind:
     return JobKind.UNKNOWN
 
 
-def check_domain(domain: str) -> str:
-    """Validate a domain given on the command line (``system``, ``gui/501``, ``user/501``).
-
-    Raises:
-        ValueError: for anything else.
-    """
-    if not _DOMAIN.match(domain):
-        raise ValueError(
-            f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
-        )
-    return domain
+def check_domain_or_none(domain: str) -> str | None:
+    """``domain`` when it is one ``launchctl list`` can be run in (``system``, ``gui/UID``,
+    ``user/UID``), else None."""
+    return domain if _DOMAIN.match(domain) else None
 
 
 class Readable(Protocol):

@@ -10,7 +10,7 @@ any text; damaged fragments are reported as problems with their line numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from feedmgr.errors import ParseError
@@ -189,3 +189,14 @@ def scan_log(lines: Iterable[str], origin: str) -> LogScan:
         number += 1
         scanner.feed(number, line)
     return scanner.end(number)
+
+
+def compare(scan: LogScan, expected: Sequence[AgentPackage]) -> dict[str, str]:
+    """For each expected package, by name: ``same`` (in the log unchanged), ``differs`` (a
+    package of that name with other content) or ``missing``."""
+    found = {f.item for f in scan.packages}
+    names = {f.item.name for f in scan.packages if isinstance(f.item, AgentPackage)}
+    return {
+        p.name: "same" if p in found else ("differs" if p.name in names else "missing")
+        for p in expected
+    }

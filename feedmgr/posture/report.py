@@ -3,6 +3,7 @@ documented in docs/posture.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from feedmgr.posture.agentxml import AgentPackage
@@ -217,8 +218,10 @@ def scan_json(scan: LogScan) -> dict[str, Any]:
     }
 
 
-def render_scan_text(scan: LogScan) -> str:
-    """The log scan as text."""
+def render_scan_text(
+    scan: LogScan, comparison: Mapping[str, str] | None = None, against: str = ""
+) -> str:
+    """The log scan as text, and the comparison with a condition file when there is one."""
     lines = [
         f"{scan.origin}: {scan.lines} lines, {scan.documents} <cleanmachines> document(s)"
         + (f" from {', '.join(scan.ise_versions)}" if scan.ise_versions else ""),
@@ -246,6 +249,9 @@ def render_scan_text(scan: LogScan) -> str:
     if scan.problems:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
+    if comparison is not None:
+        lines += ["", f"Compared with {against}"]
+        lines += [f"  {name}: {state}" for name, state in comparison.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -154,6 +154,7 @@ def test_eval_non_compliant_exits_1(run_cli: RunCli, asset: Asset, tmp_path: Pat
         ([], "give --live, or at least one of --dumpstate, --list, --print"),
         (["--live", "--dumpstate", "{dump}"], "give --live, or at least one of"),
         (["--list", "pid/1={dump}"], "--list: 'pid/1' is not a launchd domain"),
+        (["--list", "gui/501=/no/such/file"], "--list: /no/such/file: no such file"),
         (["--list", "system=/no/such/file"], "--list: /no/such/file: no such file"),
     ],
 )

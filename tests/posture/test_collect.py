@@ -16,6 +16,7 @@ from feedmgr.posture.collect import (
     LaunchctlFailed,
     collect_script,
     default_uid,
+    list_option,
     live_streams,
     subprocess_runner,
     system_runner,
@@ -128,3 +129,16 @@ def test_default_uid_prefers_the_sudo_caller(
     """Under sudo, --live looks at the caller's gui/UID domain, not root's."""
     monkeypatch.setenv("SUDO_UID", sudo_uid)
     assert default_uid() == (expected if expected is not None else os.getuid())
+
+
+def test_list_option_forms(tmp_path: Path) -> None:
+    """--list takes FILE (system) or DOMAIN=FILE; a file whose name has '=' still works."""
+    plain = tmp_path / "list.txt"
+    odd = tmp_path / "a=b.txt"
+    for path in (plain, odd):
+        path.write_text("PID\tStatus\tLabel\n")
+    assert list_option(str(plain)) == ("system", plain)
+    assert list_option(f"gui/501={plain}") == ("gui/501", plain)
+    assert list_option(str(odd)) == ("system", odd)
+    with pytest.raises(UsageError, match="'pid/1' is not a launchd domain"):
+        list_option(f"pid/1={plain}")
