@@ -127,16 +127,23 @@ def _print_domains(service_type: ServiceType, uid: int) -> list[str]:
     return domains
 
 
-def live_streams(spec: PostureSpec, runner: Runner, uid: int) -> list[Stream]:
+def live_streams(
+    spec: PostureSpec, runner: Runner, uid: int, *, as_root: bool | None = None
+) -> list[Stream]:
     """Record streams from launchctl itself: dumpstate, list, and print of each exact label
     in the domains its service type allows (a job print cannot find is simply not loaded).
+
+    ``launchctl list`` shows the ``system`` domain when run as root, else the caller's
+    ``gui/UID`` domain; ``as_root`` defaults to whether this process runs as root.
     """
+    root = os.geteuid() == 0 if as_root is None else as_root
+    list_domain = "system" if root else f"gui/{uid}"
     streams: list[Stream] = [
         (
             "launchctl dumpstate",
             iter_blocks(runner(["dumpstate"]), "launchctl dumpstate", wanted=label_filter(spec)),
         ),
-        ("launchctl list", iter_list(runner(["list"]), "launchctl list", "system")),
+        ("launchctl list", iter_list(runner(["list"]), "launchctl list", list_domain)),
     ]
     for label, service_type in _exact_labels(spec):
         for domain in _print_domains(service_type, uid):

@@ -63,7 +63,7 @@ def test_live_streams_print_each_exact_label_in_its_domains(asset: Asset) -> Non
         ServiceCondition("d", "com.apple.sysmond", Operator.LOADED, ServiceType.DAEMON),
         ServiceCondition("z", "us.zoom.*", Operator.NOT_LOADED),
     )
-    evidence = gather(spec, live_streams(spec, runner, uid=501))
+    evidence = gather(spec, live_streams(spec, runner, uid=501, as_root=True))
     assert runner.calls == [
         ("dumpstate",),
         ("list",),
@@ -142,3 +142,14 @@ def test_list_option_forms(tmp_path: Path) -> None:
     assert list_option(str(odd)) == ("system", odd)
     with pytest.raises(UsageError, match="'pid/1' is not a launchd domain"):
         list_option(f"pid/1={plain}")
+
+
+@pytest.mark.parametrize(("as_root", "domain"), [(True, "system"), (False, "gui/501")])
+def test_live_list_domain_follows_the_user(asset: Asset, as_root: bool, domain: str) -> None:
+    """launchctl list run as root lists daemons (system), as a user that user's agents."""
+    runner = FakeLaunchctl(
+        {("dumpstate",): asset("posture/dumpstate.txt"), ("list",): asset("posture/list-gui.txt")}
+    )
+    spec = _spec(ServiceCondition("c", "com.example.terminated.agent", Operator.LOADED))
+    evidence = gather(spec, live_streams(spec, runner, uid=501, as_root=as_root))
+    assert [r.target for r in evidence.records] == [f"{domain}/com.example.terminated.agent"]
