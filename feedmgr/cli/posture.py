@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import emit, format_option
+from feedmgr.cli._common import AppContext, emit, format_option
 from feedmgr.errors import ExitCode, UsageError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -32,7 +32,8 @@ def posture() -> None:
     help="ISE version written in <version2>.",
 )
 @format_option
-def render(*, condition_file: Path, ise_version: str, output_format: str) -> None:
+@click.pass_obj
+def render(app: AppContext, *, condition_file: Path, ise_version: str, output_format: str) -> None:
     """Print the <cleanmachines> XML the posture agent receives for CONDITION_FILE.
 
     One <package> per requirement of an enabled macOS policy, one <check> per condition.
@@ -42,6 +43,12 @@ def render(*, condition_file: Path, ise_version: str, output_format: str) -> Non
     from feedmgr.posture.files import load_spec
 
     spec = load_spec(condition_file)
+    for condition in spec.conditions:
+        if condition.is_glob:
+            app.warn(
+                f"{condition.name}: service {condition.service!r} is a glob; ISE and the agent "
+                "match exact labels only (CSCwf01373), so it will be taken literally"
+            )
     if output_format == "json":
         from feedmgr.posture.report import package_json
         from feedmgr.render.json import dumps

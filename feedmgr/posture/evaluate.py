@@ -55,7 +55,8 @@ def label_filter(spec: PostureSpec) -> Callable[[str], bool]:
 
 
 def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]) -> Evidence:
-    """Consume record streams, keeping only jobs some condition names (memory stays bounded).
+    """Consume record streams, keeping only jobs some condition names (memory grows with
+    those jobs only, not with the input).
 
     ``streams`` pairs an input description with its parser's records; parsing happens here,
     so the parsers' ``ParseError`` propagates from this call.

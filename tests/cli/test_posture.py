@@ -68,6 +68,19 @@ def test_render_json(run_cli: RunCli) -> None:
     assert package["checks"][0]["operator_ise"] == "Loaded & Running"
 
 
+def test_render_warns_about_globs(run_cli: RunCli, tmp_path: Path) -> None:
+    """A glob service renders (taken literally by the agent) with a warning on stderr."""
+    path = _conditions(
+        tmp_path,
+        {"name": "zoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        criteria="zoom",
+    )
+    result = run_cli("posture", "render", path)
+    assert result.code == 0
+    assert "<param>us.zoom.*</param>" in result.out
+    assert "feedmgr: warning: zoom: service 'us.zoom.*' is a glob" in result.err
+
+
 @pytest.mark.parametrize("log", ["posture/unified_log.log", "posture/ise-psc.log"])
 def test_parse_log_round_trips_the_example(run_cli: RunCli, asset: Asset, log: str) -> None:
     """parse-log finds in both field-document logs what render produces (exit 0, 'same')."""
