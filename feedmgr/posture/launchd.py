@@ -244,8 +244,8 @@ def iter_blocks(
                     domain, label = match.group("domain", "label")
                     fields = {}
             continue
-        if text == "}":
-            depth -= 1
+        if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
+            depth -= closes
             if depth < 0:
                 raise ParseError(origin, f"line {number}: '}}' closes no block")
             if depth == 0 and in_job:
@@ -269,6 +269,24 @@ def iter_blocks(
         )
     if blocks == 0:
         raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def _glued_closers(text: str) -> int:
+    """How many ``}`` end a line after whitespace: ``"key" => \t\t\t}``.
+
+    launchctl prints an empty value (binary data it does not show) with no line end, so the
+    ``}`` closing the enclosing block lands on the same line (seen in real dumpstates, in
+    ``event triggers`` descriptors). ``a = {}`` or ``x}`` close nothing.
+    """
+    count = 0
+    while text.endswith("}"):
+        if text == "}":
+            return count + 1
+        if text[-2] not in " \t":
+            break
+        count += 1
+        text = text[:-1].rstrip()
+    return count
 
 
 def _record(

@@ -120,6 +120,38 @@ def test_print_fields(body: tuple[str, ...], expected: _Fields) -> None:
     assert record.source == "print"
 
 
+def test_closing_brace_glued_to_an_empty_value() -> None:
+    """launchctl prints empty values without a line end, so a nested block's '}' can end
+    the line ('"key" => <tabs>}'); it still closes the block and the next job parses."""
+    lines = [
+        "system/com.example.proxy = {",
+        "\tstate = running",
+        "\tevent triggers = {",
+        "\t\tFileHandles => {",
+        "\t\t\tdescriptor = {",
+        '\t\t\t\t"aux" => {',
+        '\t\t\t\t\t"first" => \t\t\t\t\t"second" => \t\t\t\t}',
+        '\t\t\t\t"list" => [',
+        "\t\t\t\t\t0 = {",
+        '\t\t\t\t\t\t"fd" => \t\t\t\t\t\t"type" => 1',
+        '\t\t\t\t\t\t"key" => \t\t\t\t\t}',
+        "\t\t\t\t]",
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+        "\tpid = 141",
+        "\tvalue = {}",
+        "\tnote = ends in}",
+        "}",
+        "system/com.example.next = {",
+        "\tstate = not running",
+        "}",
+    ]
+    first, second = iter_blocks(lines, "d")
+    assert (first.label, first.state, first.pid) == ("com.example.proxy", "running", 141)
+    assert (second.label, second.state, second.line) == ("com.example.next", "not running", 20)
+
+
 def test_first_key_wins_within_a_block() -> None:
     """A repeated key keeps its first value (the job's own line comes first)."""
     (record,) = iter_blocks(_block("system/a", "state = running", "state = exited"), "d")
