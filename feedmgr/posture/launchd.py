@@ -31,6 +31,7 @@ MAX_LINE = 64 * 1024
 # Inputs are read in chunks of this many characters and split into lines in C: per-line
 # Python work is the cost that matters on a 100 MB dumpstate (benchmarks/posture.md).
 CHUNK = 1024 * 1024
+BATCH = 4096
 _SERVICE_HEADER = re.compile(
     r"^(?P<domain>system|(?:gui|user|login|pid|session)/[^/\s]+)/(?P<label>\S(?:.*\S)?) = \{$"
 )
@@ -174,11 +175,20 @@ def read_lines(handle: Readable) -> Iterator[str]:
             yield line[:MAX_LINE] + "\n"
 
 
-def _lines(source: Iterable[str]) -> Iterable[str]:
-    """The lines of a text stream (read in chunks, the fast path) or of any line iterable."""
+def _batches(source: Iterable[str]) -> Iterator[list[str]]:
+    """Lists of lines: per chunk of a text stream (the fast path: split in C, no per-line
+    generator step), or ``BATCH`` lines at a time from any line iterable."""
     if isinstance(source, io.TextIOBase):
-        return (line for chunk in read_chunks(source) for line in chunk[:-1].split("\n"))
-    return source
+        for chunk in read_chunks(source):
+            yield chunk[:-1].split("\n")
+        return
+    batch: list[str] = []
+    for line in source:
+        batch.append(line)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    yield batch
 
 
 def open_text(path: Path) -> IO[str]:
@@ -228,40 +238,41 @@ def iter_blocks(
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
-    for raw in _lines(lines):
-        number += 1
-        text = raw.strip()
-        if not text:
-            continue
-        if text[-1] == "{":
-            depth += 1
-            if depth == 1:
-                blocks += 1
-                header_line, header = number, text
-                match = _SERVICE_HEADER.match(text)
-                in_job = match is not None and (wanted is None or wanted(match.group("label")))
-                if match is not None:
-                    domain, label = match.group("domain", "label")
-                    fields = {}
-            continue
-        if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
-            depth -= closes
-            if depth < 0:
-                raise ParseError(origin, f"line {number}: '}}' closes no block")
-            if depth == 0 and in_job:
-                in_job = False
-                yield _record(
-                    domain=domain,
-                    label=label,
-                    source=source,
-                    origin=origin,
-                    line=header_line,
-                    fields=fields,
-                )
-            continue
-        if depth == 1 and in_job and text.startswith(_KEYS):
-            key, _, value = text.partition(" = ")
-            fields.setdefault(key, value)
+    for batch in _batches(lines):
+        for raw in batch:
+            number += 1
+            text = raw.strip()
+            if not text:
+                continue
+            if text[-1] == "{":
+                depth += 1
+                if depth == 1:
+                    blocks += 1
+                    header_line, header = number, text
+                    match = _SERVICE_HEADER.match(text)
+                    in_job = match is not None and (wanted is None or wanted(match.group("label")))
+                    if match is not None:
+                        domain, label = match.group("domain", "label")
+                        fields = {}
+                continue
+            if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
+                depth -= closes
+                if depth < 0:
+                    raise ParseError(origin, f"line {number}: '}}' closes no block")
+                if depth == 0 and in_job:
+                    in_job = False
+                    yield _record(
+                        domain=domain,
+                        label=label,
+                        source=source,
+                        origin=origin,
+                        line=header_line,
+                        fields=fields,
+                    )
+                continue
+            if depth == 1 and in_job and text.startswith(_KEYS):
+                key, _, value = text.partition(" = ")
+                fields.setdefault(key, value)
     if depth > 0:
         raise ParseError(
             origin,
@@ -335,7 +346,7 @@ def iter_list(lines: Iterable[str], origin: str, domain: str = "system") -> Iter
     """
     header_seen = False
     number = 0
-    for raw in _lines(lines):
+    for raw in (line for batch in _batches(lines) for line in batch):
         number += 1
         text = raw.strip()
         if not text:
