@@ -19,6 +19,7 @@ from feedmgr.posture.evaluate import (
     evaluate_condition,
     evaluate_spec,
     gather,
+    label_filter,
     to_report,
 )
 from feedmgr.posture.launchd import iter_blocks, iter_list
@@ -352,3 +353,24 @@ def test_report_findings_follow_enforcement(
     assert [c.subject for c in conditions] == ["up", "zoom"]
     assert {c.severity for c in conditions} == {Severity.INFO}
     assert report.exit_code() == (1 if severity is Severity.FAIL else 0)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "label", "expected"),
+    [
+        ("us.zoom.*", "us.zoom.ZoomDaemon", True),
+        ("us.zoom.*", "us.zoomx", False),
+        ("us.zoom.*", "US.ZOOM.Daemon", False),  # labels are case-sensitive
+        ("com.apple.sysm?nd", "com.apple.sysmond", True),
+        ("com.[ab].x", "com.b.x", True),
+        ("com.[ab].x", "com.c.x", False),
+        ("com.apple.sysmond", "com.apple.sysmond.helper", False),
+    ],
+)
+def test_label_filter_agrees_with_condition_matching(
+    pattern: str, label: str, expected: bool
+) -> None:
+    """The compiled label filter keeps exactly the labels a condition matches."""
+    condition = _condition(pattern, L)
+    assert condition.matches(label) is expected
+    assert label_filter(_spec(condition))(label) is expected
