@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -44,23 +45,26 @@ def subprocess_runner(launchctl: str) -> Runner:
 
     def run(args: Sequence[str]) -> Iterator[str]:
         command = [launchctl, *args]
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
-        except OSError as exc:
-            raise UsageError(launchctl, f"cannot run: {exc.strerror or exc}") from exc
-        with process:
-            assert process.stdout is not None
-            yield from read_lines(process.stdout)
-            assert process.stderr is not None
-            error = process.stderr.read(4096).strip()
-            status = process.wait()
+        # stderr goes to a file, not a pipe: a pipe nobody reads while stdout streams could
+        # fill up and stall launchctl.
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                )
+            except OSError as exc:
+                raise UsageError(launchctl, f"cannot run: {exc.strerror or exc}") from exc
+            with process:
+                assert process.stdout is not None
+                yield from read_lines(process.stdout)
+                status = process.wait()
+            stderr.seek(0)
+            error = stderr.read(4096).decode("utf-8", "replace").strip()
         if status != 0:
             raise LaunchctlFailed(
                 "launchctl " + " ".join(args), f"exit status {status}: {error[:300]}"

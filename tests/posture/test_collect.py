@@ -84,6 +84,14 @@ def test_subprocess_runner_reports_failure() -> None:
         list(run(["print", "system/x"]))
 
 
+def test_subprocess_runner_reports_stderr_even_when_large() -> None:
+    """A launchctl that writes much to stderr does not stall; its first words are reported."""
+    script = "import sys; sys.stderr.write('Could not find service' + 'x' * 200000); sys.exit(113)"
+    run = subprocess_runner(sys.executable)
+    with pytest.raises(LaunchctlFailed, match="exit status 113: Could not find service"):
+        list(run(["-c", script]))
+
+
 def test_subprocess_runner_streams_stdout() -> None:
     """The subprocess runner yields stdout lines as they come."""
     run = subprocess_runner(sys.executable)
