@@ -27,6 +27,7 @@ _LOG_PREFIX = re.compile(
     r"^\s*(?:\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) |\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})"
 )
 _OPEN = re.compile(r"<(package|check)>")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]*/?>")
 _VERSION2 = re.compile(r"<version2>([^<]{0,200})</version2>")
 # Lines that say something about check results: the agent's doCheck / completeCheck
 # functions, the CheckSvc source file, ISE's posture StatusUtil / status words.
@@ -109,9 +110,14 @@ class _Scanner:
             self.outside(number, line)
             return
         if _LOG_PREFIX.match(line):
-            self.abandon(f"truncated: a log line starts at line {number} before </{self.root}>")
-            self.outside(number, line)
-            return
+            # Logs shown with a timestamp on every line carry the XML after the prefix; a
+            # log line with no tag in it means the XML was cut off.
+            tag = _TAG.search(line)
+            if tag is None:
+                self.abandon(f"truncated: a log line starts at line {number} before </{self.root}>")
+                self.outside(number, line)
+                return
+            line = line[tag.start() :]
         self.inside(number, line)
 
     def outside(self, number: int, line: str) -> None:
