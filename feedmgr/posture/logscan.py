@@ -40,6 +40,8 @@ MAX_FRAGMENT_CHARS = 256 * 1024
 MAX_FRAGMENT_LINES = 5_000
 MAX_NOTED = 1_000
 MAX_LINES_PER_ITEM = 100
+MAX_CACHED = 256
+MAX_CACHED_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class _Scanner:
         self.start = 0
         self.buffer: list[str] = []
         self.size = 0
+        self.cache: dict[str, AgentPackage | ServiceCondition | str] = {}
 
     def note(self, target: list[tuple[int, str]], line: int, text: str) -> None:
         if len(target) < MAX_NOTED:
@@ -156,21 +159,22 @@ class _Scanner:
         self.root = None
         self.buffer = []
         self.size = 0
-        subject = f"{self.origin}:{start}"
-        try:
-            element = parse_xml(text, subject)
-            if root == "package":
-                package = package_from_element(element, subject)
-                self.packages.add(package, start)
-                for check in package.checks:
-                    self.checks.add(check, start)
-            else:
-                self.checks.add(check_from_element(element, subject), start)
-        except ParseError as exc:
-            self.note(self.problems, start, f"<{root}> at line {start}: {exc.problem}")
-        except (RecursionError, MemoryError, ValueError, TypeError):
-            # Defence in depth: the XML parser must not take the scanner down on odd input.
-            self.note(self.problems, start, f"<{root}> at line {start}: unparseable")
+        # Logs repeat the same document many times; parse each distinct fragment once.
+        parsed = self.cache.get(text)
+        if parsed is None:
+            parsed = _parse_fragment(root or "", text, f"{self.origin}:{start}")
+            if len(text) <= MAX_CACHED_CHARS:
+                if len(self.cache) >= MAX_CACHED:
+                    self.cache.clear()
+                self.cache[text] = parsed
+        if isinstance(parsed, str):
+            self.note(self.problems, start, f"<{root}> at line {start}: {parsed}")
+        elif isinstance(parsed, AgentPackage):
+            self.packages.add(parsed, start)
+            for check in parsed.checks:
+                self.checks.add(check, start)
+        else:
+            self.checks.add(parsed, start)
 
     def end(self, lines: int) -> LogScan:
         if self.root is not None:
@@ -185,6 +189,20 @@ class _Scanner:
             result_lines=tuple(self.results),
             problems=tuple(self.problems),
         )
+
+
+def _parse_fragment(root: str, text: str, subject: str) -> AgentPackage | ServiceCondition | str:
+    """A package or check from XML text, or the problem with it (never raises)."""
+    try:
+        element = parse_xml(text, subject)
+        if root == "package":
+            return package_from_element(element, subject)
+        return check_from_element(element, subject)
+    except ParseError as exc:
+        return exc.problem
+    except (RecursionError, MemoryError, ValueError, TypeError):
+        # Defence in depth: the XML parser must not take the scanner down on odd input.
+        return "unparseable"
 
 
 def scan_log(lines: Iterable[str], origin: str) -> LogScan:

@@ -101,7 +101,7 @@ def test_reopened_tag_means_truncated() -> None:
 
 
 def test_bad_check_is_reported_with_its_line() -> None:
-    """A complete but invalid check is a problem naming the line and the reason."""
+    """A complete but invalid check is a problem naming the line and the reason, every time."""
     scan = _scan("noise\n<check><id>x</id><category>9</category></check>\n")
     assert scan.problems == (
         (2, "<check> at line 2: check 'x': category 9 is not a service check (3)"),
