@@ -122,6 +122,12 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
 @click.option(
     "--print", "prints", multiple=True, type=_FILE, help="launchctl print DOMAIN/LABEL output."
 )
+@click.option(
+    "--plists",
+    "plists_file",
+    type=_FILE,
+    help="Listing of plist files (one path per line, as collect-script writes it).",
+)
 @click.option("--live", "live", is_flag=True, help="Run launchctl on this Mac instead.")
 @click.option(
     "--uid",
@@ -143,6 +149,7 @@ def eval_command(
     dumpstates: tuple[Path, ...],
     lists: tuple[str, ...],
     prints: tuple[Path, ...],
+    plists_file: Path | None,
     live: bool,
     uid: int | None,
     identity_group: str | None,
@@ -159,8 +166,11 @@ def eval_command(
         default_uid,
         file_streams,
         list_option,
+        live_plists,
         live_streams,
+        read_plists,
         system_runner,
+        user_home,
     )
     from feedmgr.posture.evaluate import evaluate_spec, gather
     from feedmgr.posture.files import load_spec
@@ -173,14 +183,17 @@ def eval_command(
         raise UsageError(
             "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
         )
+    plists = read_plists(plists_file) if plists_file is not None else None
     with ExitStack() as stack:
         if live:
-            streams = live_streams(spec, system_runner(), uid if uid is not None else default_uid())
+            user = uid if uid is not None else default_uid()
+            streams = live_streams(spec, system_runner(), user)
+            plists = live_plists(user_home(user))
         else:
             streams = file_streams(
                 stack, spec, dumpstates=dumpstates, lists=list_files, prints=prints
             )
-        evidence = gather(spec, streams)
+        evidence = gather(spec, streams, plists)
     result = evaluate_spec(spec, evidence, identity_group)
     if output_format == "json":
         from feedmgr.render.json import dumps

@@ -23,7 +23,7 @@ from enum import StrEnum
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.posture.criteria import evaluate as evaluate_criteria
 from feedmgr.posture.criteria import to_agent_text
-from feedmgr.posture.launchd import JobRecord
+from feedmgr.posture.launchd import JobRecord, PlistFile
 from feedmgr.posture.model import (
     Enforcement,
     Operator,
@@ -43,6 +43,8 @@ class Evidence:
 
     records: tuple[JobRecord, ...]
     inputs: tuple[str, ...]
+    plists: tuple[PlistFile, ...] = ()
+    plist_listing: bool = False
 
 
 def label_filter(spec: PostureSpec) -> Callable[[str], bool]:
@@ -58,12 +60,17 @@ def label_filter(spec: PostureSpec) -> Callable[[str], bool]:
     return wanted
 
 
-def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]) -> Evidence:
+def gather(
+    spec: PostureSpec,
+    streams: Sequence[tuple[str, Iterable[JobRecord]]],
+    plists: Iterable[PlistFile] | None = None,
+) -> Evidence:
     """Consume record streams, keeping only jobs some condition names (memory grows with
     those jobs only, not with the input).
 
     ``streams`` pairs an input description with its parser's records; parsing happens here,
-    so the parsers' ``ParseError`` propagates from this call.
+    so the parsers' ``ParseError`` propagates from this call. ``plists`` is an optional
+    listing of plist files on the Mac (None: no listing was captured).
     """
     wanted = label_filter(spec)
     kept: dict[tuple[str, str], JobRecord] = {}
@@ -81,7 +88,8 @@ def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]
             else:
                 kept[key] = known.merged(record)
     ordered = sorted(kept.values(), key=lambda r: (r.label, r.domain))
-    return Evidence(tuple(ordered), tuple(name for name, _ in streams))
+    files = tuple(p for p in plists or () if wanted(p.label))
+    return Evidence(tuple(ordered), tuple(name for name, _ in streams), files, plists is not None)
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class ConditionResult:
     matched: tuple[JobRecord, ...]
     ignored: tuple[JobRecord, ...]
     deciding: tuple[JobRecord, ...]
+    plists: tuple[PlistFile, ...] = ()
 
 
 def _exit_matches(record: JobRecord, code: int) -> bool:
@@ -109,6 +118,11 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
     labelled = [r for r in evidence.records if condition.matches(r.label)]
     matched = tuple(r for r in labelled if condition.service_type.admits(r.kind))
     ignored = tuple(r for r in labelled if not condition.service_type.admits(r.kind))
+    plists = tuple(
+        p
+        for p in evidence.plists
+        if condition.matches(p.label) and condition.service_type.admits(p.kind)
+    )
     what = f"{_kinds(condition)} {condition.service}" + (" (glob)" if condition.is_glob else "")
     inputs = ", ".join(evidence.inputs) or "no input"
     operator = condition.operator
@@ -119,7 +133,15 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
     elif operator is Operator.NOT_LOADED:
         deciding = matched
         reason = f"not loaded in {inputs}" if not matched else f"{what} is loaded"
-        return ConditionResult(condition, not matched, reason, matched, ignored, deciding)
+        return ConditionResult(
+            condition,
+            not matched,
+            _with_plists(reason, matched, plists, evidence),
+            matched,
+            ignored,
+            deciding,
+            plists,
+        )
     elif operator is Operator.RUNNING:
         deciding = tuple(r for r in matched if r.running)
         reason = (
@@ -141,7 +163,21 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
             if deciding
             else _why_not(what, matched, inputs, f"running or stopped with exit code {code}")
         )
-    return ConditionResult(condition, bool(deciding), reason, matched, ignored, deciding)
+    if not deciding:
+        reason = _with_plists(reason, matched, plists, evidence)
+    return ConditionResult(condition, bool(deciding), reason, matched, ignored, deciding, plists)
+
+
+def _with_plists(
+    reason: str, matched: Sequence[JobRecord], plists: Sequence[PlistFile], evidence: Evidence
+) -> str:
+    """Say whether a job that is not loaded has a plist on disk (the field document's two
+    kinds of "not loaded": plist present but not loaded, or no plist at all)."""
+    if matched or not evidence.plist_listing:
+        return reason
+    if plists:
+        return f"{reason}; plist present but not loaded: " + ", ".join(p.path for p in plists)
+    return f"{reason}; no plist for it in the plist listing"
 
 
 def _why_not(what: str, matched: Sequence[JobRecord], inputs: str, wanted: str) -> str:
@@ -201,6 +237,7 @@ class PostureResult:
     requirements: tuple[RequirementResult, ...]
     policies: tuple[PolicyResult, ...]
     inputs: tuple[str, ...]
+    plist_listing: bool = False
 
     @property
     def compliant(self) -> bool:
@@ -241,7 +278,9 @@ def evaluate_spec(
         status = PostureStatus.NON_COMPLIANT
     else:
         status = PostureStatus.COMPLIANT
-    return PostureResult(status, conditions, requirements, policies, evidence.inputs)
+    return PostureResult(
+        status, conditions, requirements, policies, evidence.inputs, evidence.plist_listing
+    )
 
 
 def _policy_result(

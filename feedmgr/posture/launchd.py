@@ -118,6 +118,37 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True)
+class PlistFile:
+    """A launchd property list found on disk: ``/Library/LaunchDaemons/LABEL.plist``.
+
+    The label is taken from the file name (the usual convention; the plist's own ``Label``
+    key is authoritative), the kind from the directory: ``LaunchDaemons`` or
+    ``LaunchAgents``.
+    """
+
+    path: str
+    label: str
+    kind: JobKind
+
+
+_PLIST_DIRS = {"LaunchDaemons": JobKind.DAEMON, "LaunchAgents": JobKind.USER_AGENT}
+
+
+def iter_plists(lines: Iterable[str]) -> Iterator[PlistFile]:
+    """Plist files from a listing with one path per line (what ``collect-script`` writes).
+
+    Lines that are not paths to ``.plist`` files are skipped; this never raises.
+    """
+    for raw in (line for batch in _batches(lines) for line in batch):
+        path = raw.strip()
+        if not path.endswith(".plist") or "/" not in path:
+            continue
+        directory, _, name = path.rpartition("/")
+        kind = _PLIST_DIRS.get(directory.rpartition("/")[2], JobKind.UNKNOWN)
+        yield PlistFile(path, name.removesuffix(".plist"), kind)
+
+
 def domain_kind(domain: str) -> JobKind:
     """``system`` -> daemon, ``gui/UID`` and ``user/UID`` -> user agent, else unknown."""
     if domain == "system":

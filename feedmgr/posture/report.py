@@ -38,6 +38,8 @@ def _condition_text(result: ConditionResult) -> list[str]:
     lines.append(f"        {result.reason}")
     for record in result.matched:
         lines.append(f"        {record.describe()}  [{_where(record)}]")
+    for plist in result.plists:
+        lines.append(f"        plist: {plist.path}")
     for record in result.ignored:
         lines.append(
             f"        ignored (a {record.kind.value}, not a "
@@ -147,6 +149,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
         "posture_status": result.status.value,
         "compliant": result.compliant,
         "inputs": list(result.inputs),
+        "plist_listing": result.plist_listing,
         "conditions": [
             {
                 **condition_json(c.condition),
@@ -154,6 +157,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "reason": c.reason,
                 "evidence": [record_json(r) for r in c.matched],
                 "ignored": [record_json(r) for r in c.ignored],
+                "plists": [p.path for p in c.plists],
             }
             for c in result.conditions
         ],

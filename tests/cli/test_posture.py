@@ -158,6 +158,10 @@ def test_eval_non_compliant_exits_1(run_cli: RunCli, asset: Asset, tmp_path: Pat
     }
     text = run_cli("posture", "eval", path, *_inputs(asset)).out
     assert "us.zoom.* (glob), Not Loaded" in text
+    with_plists = run_cli(
+        "posture", "eval", path, *_inputs(asset), "--plists", asset("posture/plists.txt")
+    )
+    assert "plist: /Library/LaunchDaemons/us.zoom.ZoomDaemon.plist" in with_plists.out
     assert "remediation (message text only): fix it" in text
 
 
@@ -278,6 +282,7 @@ def test_collect_script_runs_and_its_output_evaluates(
         "stat": "echo tester",
         "hostname": "echo mac01",
         "id": "echo 501",
+        "dscl": "echo 'NFSHomeDirectory: /Users/tester'",
     }
     for name, body in stand_ins.items():
         tool = bin_dir / name
@@ -293,6 +298,7 @@ def test_collect_script_runs_and_its_output_evaluates(
     command = run.stdout.splitlines()[-1].split()
     assert command[:3] == ["feedmgr", "posture", "eval"]
     assert "--print" in command
+    assert "--plists" in command
     monkeypatch.chdir(work)
     result = run_cli(*command[1:], "--format", "json")
     assert result.code == 0, result.err

@@ -17,12 +17,13 @@ from feedmgr.posture.collect import (
     collect_script,
     default_uid,
     list_option,
+    live_plists,
     live_streams,
     subprocess_runner,
     system_runner,
 )
 from feedmgr.posture.evaluate import evaluate_condition, gather
-from feedmgr.posture.model import Operator, PostureSpec, ServiceCondition, ServiceType
+from feedmgr.posture.model import JobKind, Operator, PostureSpec, ServiceCondition, ServiceType
 
 Asset = Callable[[str], Path]
 
@@ -161,3 +162,22 @@ def test_live_list_domain_follows_the_user(asset: Asset, as_root: bool, domain: 
     spec = _spec(ServiceCondition("c", "com.example.terminated.agent", Operator.LOADED))
     evidence = gather(spec, live_streams(spec, runner, uid=501, as_root=as_root))
     assert [r.target for r in evidence.records] == [f"{domain}/com.example.terminated.agent"]
+
+
+def test_live_plists_lists_the_five_directories(tmp_path: Path) -> None:
+    """Live plist discovery looks in ~/Library/LaunchAgents and the four system directories."""
+    root, home = tmp_path / "root", tmp_path / "home"
+    for directory, name in [
+        (home / "Library/LaunchAgents", "com.example.user.plist"),
+        (root / "Library/LaunchDaemons", "com.example.daemon.plist"),
+        (root / "System/Library/LaunchAgents", "com.apple.agent.plist"),
+        (root / "Library/LaunchDaemons", "README.txt"),
+    ]:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("<plist/>")
+    found = {p.label: p.kind for p in live_plists(home, root)}
+    assert found == {
+        "com.example.user": JobKind.USER_AGENT,
+        "com.example.daemon": JobKind.DAEMON,
+        "com.apple.agent": JobKind.USER_AGENT,
+    }

@@ -22,7 +22,7 @@ from feedmgr.posture.evaluate import (
     label_filter,
     to_report,
 )
-from feedmgr.posture.launchd import iter_blocks, iter_list
+from feedmgr.posture.launchd import iter_blocks, iter_list, iter_plists
 from feedmgr.posture.model import (
     Enforcement,
     Operator,
@@ -374,3 +374,43 @@ def test_label_filter_agrees_with_condition_matching(
     condition = _condition(pattern, L)
     assert condition.matches(label) is expected
     assert label_filter(_spec(condition))(label) is expected
+
+
+def _with_plists(asset: Asset, condition: ServiceCondition, listing: bool) -> str:
+    evidence = _evidence(asset, condition)
+    if listing:
+        dumpstate = asset("posture/dumpstate.txt").read_text().splitlines()
+        plists = asset("posture/plists.txt").read_text().splitlines()
+        evidence = gather(
+            _spec(condition),
+            [("dumpstate", iter_blocks(dumpstate, "d"))],
+            list(iter_plists(plists)),
+        )
+    return evaluate_condition(condition, evidence).reason
+
+
+@pytest.mark.parametrize(
+    ("condition", "listing", "suffix"),
+    [
+        (
+            _condition("com.apple.dhcp6d", NL),
+            True,
+            "; plist present but not loaded: /System/Library/LaunchDaemons/com.apple.dhcp6d.plist",
+        ),
+        (
+            _condition("com.apple.dhcp6d", R, D),
+            True,
+            "; plist present but not loaded: /System/Library/LaunchDaemons/com.apple.dhcp6d.plist",
+        ),
+        (_condition("com.apple.dhcp6d", R, A), True, "; no plist for it in the plist listing"),
+        (_condition("com.example.absent", L), True, "; no plist for it in the plist listing"),
+        (_condition("com.example.absent", L), False, "loaded in dumpstate, list-system, list-gui"),
+        (_condition("com.apple.sysmond", R), True, "loaded and running (1 job(s))"),
+    ],
+)
+def test_plist_listing_explains_not_loaded(
+    asset: Asset, condition: ServiceCondition, listing: bool, suffix: str
+) -> None:
+    """With a plist listing, a job that is not loaded is told apart: plist present but not
+    loaded, or no plist at all (the field document's two kinds of "not loaded")."""
+    assert _with_plists(asset, condition, listing).endswith(suffix)

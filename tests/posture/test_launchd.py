@@ -16,10 +16,12 @@ from feedmgr.posture.launchd import (
     CHUNK,
     MAX_LINE,
     JobRecord,
+    PlistFile,
     check_domain_or_none,
     domain_kind,
     iter_blocks,
     iter_list,
+    iter_plists,
     iter_print,
     read_chunks,
     read_lines,
@@ -312,3 +314,17 @@ def test_read_chunks_keeps_text_and_ends_at_lines(text: str, size: int) -> None:
     assert all(chunk.endswith("\n") for chunk in chunks)
     expected = text if not text or text.endswith("\n") else text + "\n"
     assert "".join(chunks) == expected
+
+
+def test_plist_listing(asset: Callable[[str], Path]) -> None:
+    """A plist listing gives label (file name) and kind (LaunchDaemons or LaunchAgents
+    directory); other lines are skipped."""
+    with asset("posture/plists.txt").open() as handle:
+        plists = {p.label: p for p in iter_plists(handle)}
+    assert len(plists) == 6
+    assert plists["com.apple.dhcp6d"].kind is JobKind.DAEMON
+    assert plists["com.example.user"].kind is JobKind.USER_AGENT
+    assert plists["us.zoom.updater"].path == "/Library/LaunchAgents/us.zoom.updater.plist"
+    assert list(iter_plists(["/tmp/x.plist", "no-slash.plist", ""])) == [
+        PlistFile("/tmp/x.plist", "x", JobKind.UNKNOWN)
+    ]
