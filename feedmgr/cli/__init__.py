@@ -33,6 +33,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
     "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
     "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
+    "posture": (
+        "feedmgr.cli.posture:posture",
+        "Model, render and evaluate macOS service posture conditions.",
+    ),
 }
 
 

@@ -1,0 +1,423 @@
+"""Streaming parsers for ``launchctl list``, ``launchctl print`` and ``launchctl dumpstate``.
+
+Each parser reads its input line by line (a file in ``CHUNK``-sized pieces) and yields one
+``JobRecord`` per launchd job, so memory stays bounded whatever the input size (a line
+spanning pieces is cut at ``MAX_LINE``). The only exception a parser raises is
+``feedmgr.errors.ParseError``.
+
+Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
+- ``print``/``dumpstate`` blocks open with ``DOMAIN/LABEL = {`` at column 0 and close with a
+  ``}`` line; nested blocks (``endpoints = {``, ``event triggers = {``...) can hold their
+  own ``state = `` lines, so only the job block's own (depth 1) keys are read.
+- Domains: ``system`` holds daemons; ``gui/UID`` and ``user/UID`` hold a user's agents;
+  ``type = LaunchDaemon`` / ``type = LaunchAgent`` in the block is more precise.
+- ``launchctl list`` prints ``PID Status Label``; PID ``-`` means not running; a negative
+  status means the last instance was killed by that signal, otherwise it is the exit code.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Protocol
+
+from feedmgr.errors import ParseError
+from feedmgr.posture.model import JobKind
+
+MAX_LINE = 64 * 1024
+# Inputs are read in chunks of this many characters and split into lines in C: per-line
+# Python work is the cost that matters on a 100 MB dumpstate (benchmarks/posture.md).
+CHUNK = 1024 * 1024
+BATCH = 4096
+_SERVICE_HEADER = re.compile(
+    r"^(?P<domain>system|(?:gui|user|login|pid|session)/[^/\s]+)/(?P<label>\S(?:.*\S)?) = \{$"
+)
+_USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
+_DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
+_KEYS = ("state = ", "pid = ", "type = ", "last exit code = ", "last terminating signal = ")
+_LEADING_INT = re.compile(r"^-?[0-9]{1,18}")
+_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What one input says about one launchd job in one domain.
+
+    ``state`` is launchd's own word (``running``, ``not running``, ``waiting``, ``exited``,
+    ``spawn scheduled``...), None when the input does not say (``launchctl list``).
+    ``signal`` is set when the last instance was killed by a signal.
+    """
+
+    domain: str
+    label: str
+    source: str
+    origin: str
+    line: int
+    state: str | None = None
+    pid: int | None = None
+    last_exit_code: int | None = None
+    signal: int | None = None
+    job_type: str | None = None
+
+    @property
+    def target(self) -> str:
+        """``DOMAIN/LABEL``, the name ``launchctl print`` takes."""
+        return f"{self.domain}/{self.label}"
+
+    @property
+    def kind(self) -> JobKind:
+        """Daemon or user agent: from ``type = Launch...`` when known, else the domain."""
+        if self.job_type == "LaunchDaemon":
+            return JobKind.DAEMON
+        if self.job_type == "LaunchAgent":
+            return JobKind.USER_AGENT
+        return domain_kind(self.domain)
+
+    @property
+    def running(self) -> bool:
+        """Running: ``state = running``, or a PID where the input gives no state."""
+        if self.state is not None:
+            return self.state == "running"
+        return self.pid is not None
+
+    def describe(self) -> str:
+        """Evidence text: ``gui/501/com.apple.sysmond: state = running, pid 412``."""
+        parts = [f"state = {self.state}" if self.state is not None else None]
+        if self.pid is not None:
+            parts.append(f"pid {self.pid}")
+        elif self.state is None:
+            parts.append("not running (pid -)")
+        if self.last_exit_code is not None:
+            parts.append(f"last exit code = {self.last_exit_code}")
+        if self.signal is not None:
+            parts.append(f"killed by signal {self.signal}")
+        if self.job_type is not None:
+            parts.append(f"type = {self.job_type}")
+        return f"{self.target}: " + ", ".join(p for p in parts if p)
+
+    def merged(self, other: JobRecord) -> JobRecord:
+        """This record with gaps filled from ``other`` (same job, a lower-priority input)."""
+        # A print/dumpstate block always states its exit history ("(never exited)" is None
+        # there); only a list record may take it from elsewhere.
+        block = self.source.split("+")[0] != "list"
+        return replace(
+            self,
+            source=f"{self.source}+{other.source}",
+            state=self.state if self.state is not None else other.state,
+            pid=self.pid if self.pid is not None else other.pid,
+            last_exit_code=(
+                self.last_exit_code
+                if self.last_exit_code is not None or block
+                else other.last_exit_code
+            ),
+            signal=self.signal if self.signal is not None or block else other.signal,
+            job_type=self.job_type if self.job_type is not None else other.job_type,
+        )
+
+
+@dataclass(frozen=True)
+class PlistFile:
+    """A launchd property list found on disk: ``/Library/LaunchDaemons/LABEL.plist``.
+
+    The label is taken from the file name (the usual convention; the plist's own ``Label``
+    key is authoritative), the kind from the directory: ``LaunchDaemons`` or
+    ``LaunchAgents``.
+    """
+
+    path: str
+    label: str
+    kind: JobKind
+
+
+_PLIST_DIRS = {"LaunchDaemons": JobKind.DAEMON, "LaunchAgents": JobKind.USER_AGENT}
+
+
+def iter_plists(lines: Iterable[str]) -> Iterator[PlistFile]:
+    """Plist files from a listing with one path per line (what ``collect-script`` writes).
+
+    Lines that are not paths to ``.plist`` files are skipped; this never raises.
+    """
+    for raw in (line for batch in _batches(lines) for line in batch):
+        path = raw.strip()
+        if not path.endswith(".plist") or "/" not in path:
+            continue
+        directory, _, name = path.rpartition("/")
+        kind = _PLIST_DIRS.get(directory.rpartition("/")[2], JobKind.UNKNOWN)
+        yield PlistFile(path, name.removesuffix(".plist"), kind)
+
+
+def domain_kind(domain: str) -> JobKind:
+    """``system`` -> daemon, ``gui/UID`` and ``user/UID`` -> user agent, else unknown."""
+    if domain == "system":
+        return JobKind.DAEMON
+    if _USER_DOMAIN.match(domain):
+        return JobKind.USER_AGENT
+    return JobKind.UNKNOWN
+
+
+def check_domain_or_none(domain: str) -> str | None:
+    """``domain`` when it is one ``launchctl list`` can be run in (``system``, ``gui/UID``,
+    ``user/UID``), else None."""
+    return domain if _DOMAIN.match(domain) else None
+
+
+class Readable(Protocol):
+    """A text stream: what ``open()`` returns, a subprocess pipe, ``io.StringIO``."""
+
+    def read(self, size: int = -1, /) -> str:
+        """Read up to ``size`` characters."""
+        ...
+
+
+def read_chunks(handle: Readable, size: int = CHUNK) -> Iterator[str]:
+    """A text stream as chunks of about ``size`` characters, each ending at a line end.
+
+    A line longer than ``MAX_LINE`` that straddles chunks is cut there and the rest of it
+    skipped, so memory stays bounded by ``CHUNK + MAX_LINE`` whatever the input.
+    """
+    carry = ""
+    skipping = False
+    while chunk := handle.read(size):
+        if skipping:
+            newline = chunk.find("\n")
+            if newline == -1:
+                continue
+            chunk = chunk[newline:]
+            skipping = False
+        last = chunk.rfind("\n")
+        if last != -1:
+            yield carry + chunk[: last + 1]
+            carry = ""
+        carry += chunk[last + 1 :]
+        if len(carry) > MAX_LINE:
+            carry = carry[:MAX_LINE]
+            skipping = True
+    if carry:
+        yield carry + "\n"
+
+
+def read_lines(handle: Readable) -> Iterator[str]:
+    """Lines of a text stream, each ending in a newline, cut to ``MAX_LINE`` characters."""
+    for chunk in read_chunks(handle):
+        for line in chunk[:-1].split("\n"):
+            yield line[:MAX_LINE] + "\n"
+
+
+def _batches(source: Iterable[str]) -> Iterator[list[str]]:
+    """Lists of lines: per chunk of a text stream (the fast path: split in C, no per-line
+    generator step), or ``BATCH`` lines at a time from any line iterable."""
+    if isinstance(source, io.TextIOBase):
+        for chunk in read_chunks(source):
+            yield chunk[:-1].split("\n")
+        return
+    batch: list[str] = []
+    for line in source:
+        batch.append(line)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    yield batch
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open an input for the parsers: UTF-8, undecodable bytes replaced, never fails on content.
+
+    Raises:
+        ParseError: when the file cannot be opened.
+    """
+    try:
+        return path.open(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _int(value: str) -> int | None:
+    match = _LEADING_INT.match(value)
+    return int(match.group()) if match else None
+
+
+def _signal(value: str) -> int | None:
+    # "Killed: 9" / "Terminated: 15": the number comes last.
+    tail = value.rsplit(":", 1)[-1].strip()
+    return int(tail) if _NUMBER.fullmatch(tail) else None
+
+
+def iter_blocks(
+    lines: Iterable[str],
+    origin: str,
+    source: str = "dumpstate",
+    wanted: Callable[[str], bool] | None = None,
+) -> Iterator[JobRecord]:
+    """Job records of ``launchctl dumpstate`` or ``launchctl print`` text, streamed.
+
+    Blocks that are not jobs (``com.apple.xpc.launchd.domain.system = {``) and lines
+    outside blocks are skipped; so are jobs whose label ``wanted`` rejects (their
+    structure is still checked).
+
+    Raises:
+        ParseError: for a ``}`` that closes no block, a block still open at the end (the
+            output was truncated), or text with no block at all.
+    """
+    depth = 0
+    blocks = 0
+    number = 0
+    header_line = 0
+    header = ""
+    domain = label = ""
+    fields: dict[str, str] = {}
+    in_job = False
+    for batch in _batches(lines):
+        for raw in batch:
+            number += 1
+            text = raw.strip()
+            if not text:
+                continue
+            if text[-1] == "{":
+                depth += 1
+                if depth == 1:
+                    blocks += 1
+                    header_line, header = number, text
+                    match = _SERVICE_HEADER.match(text)
+                    in_job = match is not None and (wanted is None or wanted(match.group("label")))
+                    if match is not None:
+                        domain, label = match.group("domain", "label")
+                        fields = {}
+                continue
+            if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
+                depth -= closes
+                if depth < 0:
+                    raise ParseError(origin, f"line {number}: '}}' closes no block")
+                if depth == 0 and in_job:
+                    in_job = False
+                    yield _record(
+                        domain=domain,
+                        label=label,
+                        source=source,
+                        origin=origin,
+                        line=header_line,
+                        fields=fields,
+                    )
+                continue
+            if depth == 1 and in_job and text.startswith(_KEYS):
+                key, _, value = text.partition(" = ")
+                fields.setdefault(key, value)
+    if depth > 0:
+        raise ParseError(
+            origin,
+            f"truncated: block {header[:200]!r} opened at line {header_line} is not closed",
+        )
+    if blocks == 0:
+        raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def _glued_closers(text: str) -> int:
+    """How many ``}`` end a line after whitespace: ``"key" => \t\t\t}``.
+
+    launchctl prints an empty value (binary data it does not show) with no line end, so the
+    ``}`` closing the enclosing block lands on the same line (seen in real dumpstates, in
+    ``event triggers`` descriptors). ``a = {}`` or ``x}`` close nothing.
+    """
+    count = 0
+    while text.endswith("}"):
+        if text == "}":
+            return count + 1
+        if text[-2] not in " \t":
+            break
+        count += 1
+        text = text[:-1].rstrip()
+    return count
+
+
+def _record(
+    *, domain: str, label: str, source: str, origin: str, line: int, fields: dict[str, str]
+) -> JobRecord:
+    exit_text = fields.get("last exit code")
+    pid_text = fields.get("pid")
+    signal_text = fields.get("last terminating signal")
+    return JobRecord(
+        domain=domain,
+        label=label,
+        source=source,
+        origin=origin,
+        line=line,
+        state=fields.get("state"),
+        pid=_int(pid_text) if pid_text is not None else None,
+        last_exit_code=_int(exit_text) if exit_text is not None else None,
+        signal=_signal(signal_text) if signal_text is not None else None,
+        job_type=fields.get("type"),
+    )
+
+
+def iter_print(lines: Iterable[str], origin: str) -> Iterator[JobRecord]:
+    """Job records of ``launchctl print DOMAIN/LABEL`` output (normally exactly one).
+
+    Raises:
+        ParseError: as ``iter_blocks``, or when the text holds no ``DOMAIN/LABEL`` block.
+    """
+    found = False
+    for record in iter_blocks(lines, origin, source="print"):
+        found = True
+        yield record
+    if not found:
+        raise ParseError(origin, "no 'DOMAIN/LABEL = {' block: not launchctl print output")
+
+
+def iter_list(lines: Iterable[str], origin: str, domain: str = "system") -> Iterator[JobRecord]:
+    """Job records of ``launchctl list`` output; ``domain`` is where it was run.
+
+    ``sudo launchctl list`` lists the ``system`` domain; run as a user it lists that user's
+    ``gui/UID`` domain.
+
+    Raises:
+        ParseError: when the ``PID Status Label`` header is missing or a line is not
+            ``PID STATUS LABEL`` with PID ``-`` or a number and STATUS ``-`` or a number.
+    """
+    header_seen = False
+    number = 0
+    for raw in (line for batch in _batches(lines) for line in batch):
+        number += 1
+        text = raw.strip()
+        if not text:
+            continue
+        if not header_seen:
+            if text.split() != ["PID", "Status", "Label"]:
+                raise ParseError(
+                    origin,
+                    f"line {number}: expected the 'PID Status Label' header of launchctl list",
+                )
+            header_seen = True
+            continue
+        parts = text.split("\t") if "\t" in text else text.split(None, 2)
+        parts = [p.strip() for p in parts]
+        if len(parts) != 3 or not parts[2]:
+            raise ParseError(
+                origin, f"line {number}: expected 'PID Status Label', got {text[:80]!r}"
+            )
+        pid_text, status_text, label = parts
+        pid = _list_int(pid_text, origin, number, "PID")
+        status = _list_int(status_text, origin, number, "status")
+        yield JobRecord(
+            domain=domain,
+            label=label,
+            source="list",
+            origin=origin,
+            line=number,
+            pid=pid,
+            last_exit_code=status if status is not None and status >= 0 else None,
+            signal=-status if status is not None and status < 0 else None,
+        )
+    if not header_seen:
+        raise ParseError(origin, "empty: expected launchctl list output")
+
+
+def _list_int(text: str, origin: str, number: int, what: str) -> int | None:
+    if text == "-":
+        return None
+    if not _NUMBER.fullmatch(text):
+        raise ParseError(
+            origin, f"line {number}: {what} must be '-' or a number, got {text[:40]!r}"
+        )
+    return int(text)

@@ -1,0 +1,263 @@
+"""Text and JSON renderings of evaluation results and log scans (stable JSON contract,
+documented in docs/posture.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from feedmgr.posture.agentxml import AgentPackage
+from feedmgr.posture.criteria import to_agent_text
+from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
+from feedmgr.posture.launchd import JobRecord
+from feedmgr.posture.logscan import LogScan
+from feedmgr.posture.model import ServiceCondition
+
+EVAL_SCHEMA = "feedmgr-posture-eval/1"
+SCAN_SCHEMA = "feedmgr-posture-log/1"
+
+
+def _where(record: JobRecord) -> str:
+    return f"{record.origin}:{record.line}"
+
+
+def _service(condition: ServiceCondition) -> str:
+    return condition.service + (" (glob)" if condition.is_glob else "")
+
+
+def _condition_head(condition: ServiceCondition) -> str:
+    operator = condition.operator.ise_name
+    if condition.operator.uses_exit_code:
+        operator += f" {condition.exit_code}"
+    return f"{_service(condition)}, {operator}, {condition.service_type.ise_name}"
+
+
+def _condition_text(result: ConditionResult) -> list[str]:
+    tag = "PASS" if result.passed else "FAIL"
+    lines = [f"  {tag}  {result.condition.name}: {_condition_head(result.condition)}"]
+    lines.append(f"        {result.reason}")
+    for record in result.matched:
+        lines.append(f"        {record.describe()}  [{_where(record)}]")
+    for plist in result.plists:
+        lines.append(f"        plist: {plist.path}")
+    for record in result.ignored:
+        lines.append(
+            f"        ignored (a {record.kind.value}, not a "
+            f"{result.condition.service_type.ise_name}): {record.describe()}  [{_where(record)}]"
+        )
+    return lines
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names) or "-"
+
+
+def _policy_row(result: PolicyResult) -> list[str]:
+    return [
+        result.policy.name,
+        result.policy.requirement,
+        result.policy.enforcement.ise_name,
+        result.status.value,
+        _names(result.passed),
+        _names(result.failed),
+        _names(result.skipped),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [
+        "  "
+        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+
+
+def render_eval_text(result: PostureResult, subject: str) -> str:
+    """The evaluation as text: conditions with evidence, requirements, ISE-style report."""
+    lines = [f"Posture evaluation of {subject}", "  inputs: " + (", ".join(result.inputs) or "-")]
+    lines += ["", "Conditions"]
+    for condition in result.conditions:
+        lines += _condition_text(condition)
+    lines += ["", "Requirements"]
+    for requirement in result.requirements:
+        tag = "PASS" if requirement.passed else "FAIL"
+        values = ", ".join(
+            f"{c.condition.name}={'true' if c.passed else 'false'}" for c in requirement.conditions
+        )
+        lines.append(
+            f"  {tag}  {requirement.requirement.name}: {requirement.criteria_text} "
+            f"-> {'true' if requirement.passed else 'false'} ({values})"
+        )
+        if not requirement.passed:
+            lines.append(
+                f"        remediation (message text only): {requirement.requirement.message}"
+            )
+    lines += ["", "Posture Report", f"  Posture Status: {result.status.value}", ""]
+    header = [
+        "Policy",
+        "Name",
+        "Enforcement Type",
+        "Status",
+        "Passed Conditions",
+        "Failed Conditions",
+        "Skipped Conditions",
+    ]
+    lines += _table(header, [_policy_row(p) for p in result.policies])
+    for policy in result.policies:
+        if policy.note:
+            lines.append(f"  {policy.policy.name}: skipped: {policy.note}")
+    return "\n".join(lines) + "\n"
+
+
+def record_json(record: JobRecord) -> dict[str, Any]:
+    """One job record as JSON."""
+    return {
+        "target": record.target,
+        "evidence": record.describe(),
+        "kind": record.kind.value,
+        "source": record.source,
+        "origin": record.origin,
+        "line": record.line,
+        "state": record.state,
+        "pid": record.pid,
+        "last_exit_code": record.last_exit_code,
+        "signal": record.signal,
+        "type": record.job_type,
+    }
+
+
+def condition_json(condition: ServiceCondition) -> dict[str, Any]:
+    """A condition as JSON (feedmgr names plus ISE display names)."""
+    return {
+        "name": condition.name,
+        "service": condition.service,
+        "glob": condition.is_glob,
+        "service_type": condition.service_type.value,
+        "service_type_ise": condition.service_type.ise_name,
+        "operator": condition.operator.value,
+        "operator_ise": condition.operator.ise_name,
+        "exit_code": condition.exit_code,
+    }
+
+
+def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
+    """The documented JSON document of ``posture eval``."""
+    return {
+        "schema": EVAL_SCHEMA,
+        "file": subject,
+        "posture_status": result.status.value,
+        "compliant": result.compliant,
+        "inputs": list(result.inputs),
+        "plist_listing": result.plist_listing,
+        "conditions": [
+            {
+                **condition_json(c.condition),
+                "passed": c.passed,
+                "reason": c.reason,
+                "evidence": [record_json(r) for r in c.matched],
+                "ignored": [record_json(r) for r in c.ignored],
+                "plists": [p.path for p in c.plists],
+            }
+            for c in result.conditions
+        ],
+        "requirements": [
+            {
+                "name": r.requirement.name,
+                "criteria": r.criteria_text,
+                "passed": r.passed,
+                "conditions": {c.condition.name: c.passed for c in r.conditions},
+                "message": r.requirement.message,
+            }
+            for r in result.requirements
+        ],
+        "policies": [
+            {
+                "policy": p.policy.name,
+                "name": p.policy.requirement,
+                "enforcement_type": p.policy.enforcement.ise_name,
+                "status": p.status.value,
+                "passed_conditions": list(p.passed),
+                "failed_conditions": list(p.failed),
+                "skipped_conditions": list(p.skipped),
+                "note": p.note,
+            }
+            for p in result.policies
+        ],
+    }
+
+
+def package_json(package: AgentPackage) -> dict[str, Any]:
+    """A package (requirement as the agent sees it) as JSON."""
+    return {
+        "id": package.package_id,
+        "name": package.name,
+        "message": package.description,
+        "optional": package.optional,
+        "criteria": to_agent_text(package.criteria),
+        "checks": [condition_json(c) for c in package.checks],
+    }
+
+
+def scan_json(scan: LogScan) -> dict[str, Any]:
+    """The documented JSON document of ``posture parse-log``."""
+    return {
+        "schema": SCAN_SCHEMA,
+        "log": scan.origin,
+        "lines": scan.lines,
+        "documents": scan.documents,
+        "ise_versions": list(scan.ise_versions),
+        "requirements": [
+            {**package_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
+            for f in scan.packages
+            if isinstance(f.item, AgentPackage)
+        ],
+        "conditions": [
+            {**condition_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
+            for f in scan.checks
+            if isinstance(f.item, ServiceCondition)
+        ],
+        "result_lines": [{"line": n, "text": t} for n, t in scan.result_lines],
+        "problems": [{"line": n, "problem": t} for n, t in scan.problems],
+    }
+
+
+def render_scan_text(
+    scan: LogScan, comparison: Mapping[str, str] | None = None, against: str = ""
+) -> str:
+    """The log scan as text, and the comparison with a condition file when there is one."""
+    lines = [
+        f"{scan.origin}: {scan.lines} lines, {scan.documents} <cleanmachines> document(s)"
+        + (f" from {', '.join(scan.ise_versions)}" if scan.ise_versions else ""),
+        "",
+        f"Requirements ({len(scan.packages)})",
+    ]
+    for found in scan.packages:
+        if isinstance(found.item, AgentPackage):
+            package = found.item
+            lines.append(
+                f"  {package.name} (package {package.package_id}): "
+                f"criteria {to_agent_text(package.criteria)}, message {package.description!r}, "
+                f"seen {found.count}x at lines {_lines(found.lines)}"
+            )
+    lines += ["", f"Conditions ({len(scan.checks)})"]
+    for found in scan.checks:
+        if isinstance(found.item, ServiceCondition):
+            condition = found.item
+            lines.append(
+                f"  {condition.name}: {_condition_head(condition)}, "
+                f"seen {found.count}x at lines {_lines(found.lines)}"
+            )
+    lines += ["", f"Check result lines ({len(scan.result_lines)})"]
+    lines += [f"  {n}: {t}" for n, t in scan.result_lines]
+    if scan.problems:
+        lines += ["", f"Problems ({len(scan.problems)})"]
+        lines += [f"  {t}" for _, t in scan.problems]
+    if comparison is not None:
+        lines += ["", f"Compared with {against}"]
+        lines += [f"  {name}: {state}" for name, state in comparison.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _lines(numbers: tuple[int, ...]) -> str:
+    return ", ".join(str(n) for n in numbers)

@@ -1,0 +1,318 @@
+"""``feedmgr posture``: render, parse-log, eval (files and --live), collect-script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, RunCli
+
+EXAMPLE = REPO / "docs/examples/macos-service-condition.yaml"
+Asset = Callable[[str], Path]
+
+
+def _inputs(asset: Asset) -> list[str]:
+    return [
+        "--dumpstate",
+        str(asset("posture/dumpstate.txt")),
+        "--list",
+        str(asset("posture/list-system.txt")),
+        "--list",
+        f"gui/501={asset('posture/list-gui.txt')}",
+    ]
+
+
+def _conditions(tmp_path: Path, *conditions: dict[str, object], criteria: str) -> Path:
+    document = {
+        "format": "feedmgr-posture/1",
+        "conditions": list(conditions),
+        "requirements": [{"name": "req", "criteria": criteria, "message": "fix it"}],
+        "policies": [{"name": "pol", "requirement": "req"}],
+    }
+    path = tmp_path / "conditions.yaml"
+    path.write_text(yaml.dump(document))
+    return path
+
+
+@pytest.mark.parametrize("command", ["render", "parse-log", "eval", "collect-script"])
+def test_help_has_an_example(run_cli: RunCli, command: str) -> None:
+    """Every posture command's --help shows an example line."""
+    result = run_cli("posture", command, "--help")
+    assert result.code == 0
+    assert "Example: feedmgr posture" in result.out
+
+
+def test_render_prints_the_agent_document(run_cli: RunCli, asset: Asset) -> None:
+    """posture render prints the <cleanmachines> document exactly as ISE logs it."""
+    result = run_cli("posture", "render", EXAMPLE)
+    assert result.code == 0
+    log = asset("posture/ise-psc.log").read_text()
+    start = log.index("<cleanmachines>")
+    assert result.out == log[start : log.index("</cleanmachines>", start) + 17]
+
+
+def test_render_json(run_cli: RunCli) -> None:
+    """posture render --format json lists the packages with ISE names."""
+    result = run_cli("posture", "render", EXAMPLE, "--format", "json")
+    (package,) = result.json()["packages"]
+    assert package["criteria"] == "(macOS-Service-Condition)"
+    assert package["checks"][0]["operator_ise"] == "Loaded & Running"
+
+
+def test_render_warns_about_globs(run_cli: RunCli, tmp_path: Path) -> None:
+    """A glob service renders (taken literally by the agent) with a warning on stderr."""
+    path = _conditions(
+        tmp_path,
+        {"name": "zoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        criteria="zoom",
+    )
+    result = run_cli("posture", "render", path)
+    assert result.code == 0
+    assert "<param>us.zoom.*</param>" in result.out
+    assert "feedmgr: warning: zoom: service 'us.zoom.*' is a glob" in result.err
+
+
+@pytest.mark.parametrize("log", ["posture/unified_log.log", "posture/ise-psc.log"])
+def test_parse_log_round_trips_the_example(run_cli: RunCli, asset: Asset, log: str) -> None:
+    """parse-log finds in both field-document logs what render produces (exit 0, 'same')."""
+    result = run_cli("posture", "parse-log", asset(log), "--against", EXAMPLE)
+    assert result.code == 0, result.out
+    assert "macOS-Service-Requirement: same" in result.out
+    assert "macOS-Service-Condition: com.apple.sysmond, Loaded & Running" in result.out
+    document = run_cli("posture", "parse-log", asset(log), "--format", "json").json()
+    assert document["schema"] == "feedmgr-posture-log/1"
+    assert document["requirements"][0]["message"] == "macOS Service is non compliant"
+    assert document["conditions"][0]["service"] == "com.apple.sysmond"
+
+
+def test_parse_log_against_a_different_file_fails(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """A condition file that differs from what the agent received exits 1 with 'differs'."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["conditions"][0]["operator"] = "loaded"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.dump(document))
+    result = run_cli("posture", "parse-log", asset("posture/unified_log.log"), "--against", changed)
+    assert result.code == 1
+    assert "macOS-Service-Requirement: differs" in result.out
+
+
+def test_parse_log_survives_binary_garbage(run_cli: RunCli, tmp_path: Path) -> None:
+    """Binary garbage and truncated XML are scanned without error (exit 0)."""
+    path = tmp_path / "garbage.log"
+    path.write_bytes(os.urandom(4096) + b"\n<cleanmachines>\n<package>\n<check>\n\xff\x00")
+    result = run_cli("posture", "parse-log", path, "--format", "json")
+    assert result.code == 0
+    assert result.json()["problems"]
+
+
+def test_eval_compliant_with_evidence(run_cli: RunCli, asset: Asset) -> None:
+    """eval passes the example with evidence, the criteria result and a Compliant report."""
+    result = run_cli("posture", "eval", EXAMPLE, *_inputs(asset))
+    assert result.code == 0, result.err
+    assert "PASS  macOS-Service-Condition" in result.out
+    assert "system/com.apple.sysmond: state = running, pid 412" in result.out
+    assert "(macOS-Service-Condition) -> true" in result.out
+    assert "Posture Status: Compliant" in result.out
+    assert "macOS-Service-PosturePolicy  macOS-Service-Requirement  Mandatory" in result.out
+
+
+def test_eval_non_compliant_exits_1(run_cli: RunCli, asset: Asset, tmp_path: Path) -> None:
+    """A failed mandatory policy is NonCompliant (exit 1); JSON shows the ISE report fields."""
+    path = _conditions(
+        tmp_path,
+        {"name": "zoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        {
+            "name": "posture",
+            "service": "com.cisco.secureclient.iseposture",
+            "operator": "running",
+            "service_type": "user-agent",
+        },
+        criteria="posture & zoom",
+    )
+    result = run_cli("posture", "eval", path, *_inputs(asset), "--format", "json")
+    assert result.code == 1
+    document = result.json()
+    assert document["posture_status"] == "NonCompliant"
+    (policy,) = document["policies"]
+    assert (policy["status"], policy["passed_conditions"], policy["failed_conditions"]) == (
+        "Failed",
+        ["posture"],
+        ["zoom"],
+    )
+    zoom = document["conditions"][0]
+    assert zoom["glob"] is True
+    assert {e["target"] for e in zoom["evidence"]} == {
+        "system/us.zoom.ZoomDaemon",
+        "gui/501/us.zoom.updater",
+    }
+    text = run_cli("posture", "eval", path, *_inputs(asset)).out
+    assert "us.zoom.* (glob), Not Loaded" in text
+    with_plists = run_cli(
+        "posture", "eval", path, *_inputs(asset), "--plists", asset("posture/plists.txt")
+    )
+    assert "plist: /Library/LaunchDaemons/us.zoom.ZoomDaemon.plist" in with_plists.out
+    assert "remediation (message text only): fix it" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ([], "give --live, or at least one of --dumpstate, --list, --print"),
+        (["--live", "--dumpstate", "{dump}"], "give --live, or at least one of"),
+        (["--list", "pid/1={dump}"], "--list: 'pid/1' is not a launchd domain"),
+        (["--list", "gui/501=/no/such/file"], "--list: /no/such/file: no such file"),
+        (["--list", "system=/no/such/file"], "--list: /no/such/file: no such file"),
+    ],
+)
+def test_eval_usage_errors(run_cli: RunCli, asset: Asset, args: list[str], problem: str) -> None:
+    """Contradictory or missing inputs are usage errors (exit 2) with one line."""
+    dump = str(asset("posture/dumpstate.txt"))
+    result = run_cli("posture", "eval", EXAMPLE, *(a.format(dump=dump) for a in args))
+    assert result.code == 2
+    assert problem in result.err
+
+
+def test_live_off_macos_is_a_usage_error(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--live on Linux without an injected launchctl says why and what to do instead."""
+    monkeypatch.delenv("FEEDMGR_LAUNCHCTL", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    result = run_cli("posture", "eval", EXAMPLE, "--live")
+    assert result.code == 2
+    assert "feedmgr: error: --live: needs macOS (this is linux)" in result.err
+
+
+def _fake_launchctl(tmp_path: Path, asset: Asset) -> Path:
+    script = tmp_path / "launchctl"
+    script.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in\n'
+        f"  dumpstate) cat '{asset('posture/dumpstate.txt')}' ;;\n"
+        f"  list) cat '{asset('posture/list-system.txt')}' ;;\n"
+        "  print)\n"
+        f'    awk -v t="$2 = {{" \'$0 == t {{ p = 1 }} p {{ print }} p && $0 == "}}" {{ exit }}\' '
+        f"'{asset('posture/dumpstate.txt')}' > \"$0.out\"\n"
+        '    if [ -s "$0.out" ]; then cat "$0.out";'
+        ' rm -f "$0.out"\n'
+        '    else rm -f "$0.out"; echo "Could not find service \\"$2\\"" >&2;'
+        " exit 113; fi ;;\n"
+        '  asuser) shift 2; exec "$@" ;;\n'
+        "  *) exit 64 ;;\n"
+        "esac\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def test_live_runs_the_injected_launchctl(
+    run_cli: RunCli, asset: Asset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--live runs $FEEDMGR_LAUNCHCTL dumpstate / list / print DOMAIN/LABEL for each label."""
+    monkeypatch.setenv("FEEDMGR_LAUNCHCTL", str(_fake_launchctl(tmp_path, asset)))
+    path = _conditions(
+        tmp_path,
+        {"name": "posture", "service": "com.cisco.secureclient.iseposture", "operator": "running"},
+        criteria="posture",
+    )
+    result = run_cli("posture", "eval", path, "--live", "--uid", "501", "--format", "json")
+    assert result.code == 0, result.err
+    document = result.json()
+    assert "launchctl print gui/501/com.cisco.secureclient.iseposture" in document["inputs"]
+    (evidence,) = document["conditions"][0]["evidence"]
+    assert evidence["source"] == "print+dumpstate"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("conditions: [", "not valid YAML"),
+        (
+            "format: feedmgr-posture/1\n"
+            "conditions:\n- {name: a, service: b, operator: exit-code}\n",
+            "conditions[0] (a).exit_code: required for operator exit-code",
+        ),
+    ],
+)
+def test_invalid_condition_file_exits_3(
+    run_cli: RunCli, tmp_path: Path, content: str, problem: str
+) -> None:
+    """An invalid condition file: exit 3, 'feedmgr: error: FILE: item: reason', no traceback."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    for command in ("render", "collect-script"):
+        result = run_cli("posture", command, path)
+        assert result.code == 3
+        assert result.err.startswith(f"feedmgr: error: {path}: ")
+        assert problem in result.err
+        assert "Traceback" not in result.err
+
+
+def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Path) -> None:
+    """A dumpstate cut off inside a block is rejected (exit 3) naming file and block."""
+    text = asset("posture/dumpstate.txt").read_text()
+    cut = tmp_path / "cut.txt"
+    cut.write_text(text[: text.index("state = running")])
+    result = run_cli("posture", "eval", EXAMPLE, "--dumpstate", cut)
+    assert result.code == 3
+    assert f"feedmgr: error: {cut}: truncated: block 'system/com.apple.sysmond = {{'" in result.err
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+def test_collect_script_runs_and_its_output_evaluates(
+    run_cli: RunCli, asset: Asset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collect script, run with stand-ins for sudo/launchctl/stat/hostname, captures
+    files that 'posture eval' then evaluates with the command the script prints."""
+    script = run_cli("posture", "collect-script", EXAMPLE).out
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _fake_launchctl(bin_dir, asset)
+    stand_ins = {
+        "sudo": 'exec "$@"',
+        "stat": "echo tester",
+        "hostname": "echo mac01",
+        "id": "echo 501",
+        "dscl": "echo 'NFSHomeDirectory: /Users/tester'",
+    }
+    for name, body in stand_ins.items():
+        tool = bin_dir / name
+        tool.write_text(f"#!/bin/sh\n{body}\n")
+        tool.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "collect.sh").write_text(script)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = subprocess.run(
+        ["sh", "collect.sh"], cwd=work, env=env, capture_output=True, text=True, check=True
+    )
+    command = run.stdout.splitlines()[-1].split()
+    assert command[:3] == ["feedmgr", "posture", "eval"]
+    assert "--print" in command
+    assert "--plists" in command
+    monkeypatch.chdir(work)
+    result = run_cli(*command[1:], "--format", "json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["posture_status"] == "Compliant"
+
+
+def test_posture_help_stays_light() -> None:
+    """'feedmgr posture --help' imports neither pydantic nor yaml nor defusedxml."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "assert main(['posture', '--help']) == 0\n"
+        "names = ('pydantic', 'yaml', 'defusedxml')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
