@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def sample_strings(count: int) -> list[str]:
     """Realistic OS strings, mostly distinct (versions and builds vary)."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # reproducible test data, not cryptography
     out = []
     for _ in range(count):
         kind = rng.random()

@@ -25,6 +25,7 @@ class CheckSpec:
 _FEED = ("os-matrix.md", "feedmgr os lag")
 _CP = ("provisioning.md", "feedmgr provisioning audit")
 _CERT = ("certificates.md", "feedmgr cert check / probe")
+_POSTURE = ("posture.md", "feedmgr posture eval / preflight")
 _PRE = ("preflight.md", "feedmgr preflight")
 
 
@@ -263,11 +264,27 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "check the PSN is up and 8443, 8905 and 443 are reachable from the endpoints",
     ),
     _spec(
-        _PRE,
+        _POSTURE,
         "posture.policy",
-        "fail for a failed mandatory policy, warn for optional/audit, info when passed",
-        "a posture policy's conditions evaluated against captured launchctl output",
-        "see feedmgr posture eval for each condition's evidence",
+        "fail for a failed mandatory policy, warn for a failed optional one, info otherwise",
+        "a posture policy's requirement evaluated against captured launchctl state",
+        "the requirement's remediation message; feedmgr posture eval shows each condition's "
+        "evidence",
+    ),
+    _spec(
+        _POSTURE,
+        "posture.condition",
+        "info",
+        "one service condition's result with its launchd evidence (criteria decide whether "
+        "a failed condition matters)",
+        "none needed by itself; see the policy finding",
+    ),
+    _spec(
+        _PRE,
+        "posture.conditions",
+        "info",
+        "the condition files are valid, but no launchctl captures were given to evaluate them",
+        "capture a Mac with feedmgr posture collect-script and list the files in [posture]",
     ),
     _spec(
         _PRE,

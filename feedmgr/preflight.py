@@ -31,7 +31,7 @@ from feedmgr.render.html import CertificateRow, HtmlSections, TimelinePoint
 
 SECTION_CHECK = "preflight.section"
 SKIPPED_CHECK = "preflight.skipped"
-POSTURE_CHECK = "posture.policy"
+CONDITIONS_CHECK = "posture.conditions"
 
 
 @dataclass
@@ -223,25 +223,9 @@ def _certificate_row(run: _Run, label: str, findings: Sequence[Finding], leaf: A
     )
 
 
-def _list_capture(run: _Run, value: str) -> tuple[str, Path]:
-    from feedmgr.posture.launchd import check_domain
-
-    domain, sep, path = value.partition("=")
-    if not sep:
-        return "system", run.existing(value, "launchctl list capture")
-    try:
-        return check_domain(domain), run.existing(path, "launchctl list capture")
-    except ValueError as exc:
-        raise InputRejected(value, str(exc)) from exc
-
-
-def _names(names: Sequence[str]) -> str:
-    return ", ".join(names) or "-"
-
-
 def _posture(run: _Run, section: PostureSection) -> None:
-    from feedmgr.posture.collect import file_streams
-    from feedmgr.posture.evaluate import PolicyStatus, evaluate_spec, gather
+    from feedmgr.posture.collect import file_streams, list_option
+    from feedmgr.posture.evaluate import evaluate_spec, gather, to_report
     from feedmgr.posture.files import load_spec
 
     captures = bool(section.dumpstate or section.lists or section.prints)
@@ -251,12 +235,12 @@ def _posture(run: _Run, section: PostureSection) -> None:
         if not captures:
             run.outcome.findings.append(
                 Finding(
-                    POSTURE_CHECK,
+                    CONDITIONS_CHECK,
                     Severity.INFO,
                     str(path),
                     f"valid: {len(spec.conditions)} condition(s), "
                     f"{len(spec.requirements)} requirement(s); no launchctl captures to "
-                    "evaluate against",
+                    "evaluate them against",
                     "capture a Mac with 'feedmgr posture collect-script' to evaluate them",
                 )
             )
@@ -264,36 +248,15 @@ def _posture(run: _Run, section: PostureSection) -> None:
         with ExitStack() as stack:
             streams = file_streams(
                 stack,
+                spec,
                 dumpstates=[run.existing(d, "dumpstate capture") for d in section.dumpstate],
-                lists=[_list_capture(run, value) for value in section.lists],
+                lists=[list_option(value, run.base) for value in section.lists],
                 prints=[run.existing(p, "launchctl print capture") for p in section.prints],
             )
             evidence = gather(spec, streams)
         result = evaluate_spec(spec, evidence, section.identity_group)
-        for policy in result.policies:
-            failed = policy.status is PolicyStatus.FAILED
-            mandatory = policy.policy.enforcement.value == "mandatory"
-            severity = (
-                Severity.FAIL
-                if failed and mandatory
-                else Severity.WARN
-                if failed
-                else Severity.INFO
-            )
-            message = (
-                f"{policy.status.value}: passed {_names(policy.passed)}; "
-                f"failed {_names(policy.failed)}; skipped {_names(policy.skipped)}"
-            )
-            run.outcome.findings.append(
-                Finding(
-                    POSTURE_CHECK,
-                    severity,
-                    f"{path.name}: {policy.policy.name}",
-                    message,
-                    "see 'feedmgr posture eval' for each condition's evidence" if failed else "",
-                    {"status": policy.status.value, "enforcement": policy.policy.enforcement.value},
-                )
-            )
+        report = to_report(result, str(path))
+        run.outcome.findings.extend(f for f in report.findings if f.check == "posture.policy")
         run.outcome.facts[f"posture {path.name}"] = result.status.value
 
 

@@ -20,32 +20,32 @@ from feedmgr.errors import ExitCode, FeedmgrError
 # does not import them.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "update": ("feedmgr.cli.feed:update", "Ingest a posture feed (offline zip or online)."),
+    "download": (
+        "feedmgr.cli.download:download",
+        "Download and verify the newest feed for an air-gapped network.",
+    ),
     "status": ("feedmgr.cli.feed:status", "Show the active feed."),
     "history": ("feedmgr.cli.feed:history", "List stored feeds and activations."),
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
-    "checks": ("feedmgr.cli.checks:checks", "List every check id with its severity and fix."),
-    "preflight": (
-        "feedmgr.cli.preflight:preflight",
-        "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",
-    ),
+    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
+    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
     "provisioning": (
         "feedmgr.cli.provisioning:provisioning",
         "Audit client-provisioning coverage: who would bypass posture.",
     ),
-    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
-    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
     "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
     "posture": (
         "feedmgr.cli.posture:posture",
         "Model, render and evaluate macOS service posture conditions.",
     ),
-    "download": (
-        "feedmgr.cli.download:download",
-        "Download and verify the newest feed for an air-gapped network.",
+    "preflight": (
+        "feedmgr.cli.preflight:preflight",
+        "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",
     ),
-    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "checks": ("feedmgr.cli.checks:checks", "List every check id with its severity and fix."),
 }
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import emit, format_option
+from feedmgr.cli._common import AppContext, emit, format_option
 from feedmgr.errors import ExitCode, UsageError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -33,7 +32,8 @@ def posture() -> None:
     help="ISE version written in <version2>.",
 )
 @format_option
-def render(*, condition_file: Path, ise_version: str, output_format: str) -> None:
+@click.pass_obj
+def render(app: AppContext, *, condition_file: Path, ise_version: str, output_format: str) -> None:
     """Print the <cleanmachines> XML the posture agent receives for CONDITION_FILE.
 
     One <package> per requirement of an enabled macOS policy, one <check> per condition.
@@ -43,6 +43,12 @@ def render(*, condition_file: Path, ise_version: str, output_format: str) -> Non
     from feedmgr.posture.files import load_spec
 
     spec = load_spec(condition_file)
+    for condition in spec.conditions:
+        if condition.is_glob:
+            app.warn(
+                f"{condition.name}: service {condition.service!r} is a glob; ISE and the agent "
+                "match exact labels only (CSCwf01373), so it will be taken literally"
+            )
     if output_format == "json":
         from feedmgr.posture.report import package_json
         from feedmgr.render.json import dumps
@@ -79,43 +85,22 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         scan = scan_log(read_lines(handle), str(log_file))
     comparison = None
     if against is not None:
-        from feedmgr.posture.agentxml import AgentPackage, packages_for
+        from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
+        from feedmgr.posture.logscan import compare
 
-        expected = packages_for(load_spec(against))
-        found = {f.item for f in scan.packages if isinstance(f.item, AgentPackage)}
-        by_name = {f.item.name for f in scan.packages if isinstance(f.item, AgentPackage)}
-        comparison = {
-            p.name: "same" if p in found else ("differs" if p.name in by_name else "missing")
-            for p in expected
-        }
+        comparison = compare(scan, packages_for(load_spec(against)))
     if output_format == "json":
         from feedmgr.render.json import dumps
 
         document = scan_json(scan)
         if comparison is not None:
-            document["against"] = {"file": str(against), "requirements": comparison}
+            document["against"] = {"file": str(against), "requirements": dict(comparison)}
         emit(dumps(document))
     else:
-        text = render_scan_text(scan)
-        if comparison is not None:
-            text += f"\nCompared with {against}\n"
-            text += "".join(f"  {name}: {state}\n" for name, state in comparison.items())
-        emit(text)
+        emit(render_scan_text(scan, comparison, str(against)))
     if comparison is not None and any(state != "same" for state in comparison.values()):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
-
-
-def _list_spec(value: str) -> tuple[str, Path]:
-    from feedmgr.posture.launchd import check_domain
-
-    domain, sep, path = value.partition("=")
-    if not sep:
-        return "system", Path(value)
-    try:
-        return check_domain(domain), Path(path)
-    except ValueError as exc:
-        raise UsageError("--list", str(exc)) from exc
 
 
 @posture.command(
@@ -137,8 +122,20 @@ def _list_spec(value: str) -> tuple[str, Path]:
 @click.option(
     "--print", "prints", multiple=True, type=_FILE, help="launchctl print DOMAIN/LABEL output."
 )
+@click.option(
+    "--plists",
+    "plists_file",
+    type=_FILE,
+    help="Listing of plist files (one path per line, as collect-script writes it).",
+)
 @click.option("--live", "live", is_flag=True, help="Run launchctl on this Mac instead.")
-@click.option("--uid", "uid", type=int, default=None, help="User for gui/UID with --live.")
+@click.option(
+    "--uid",
+    "uid",
+    type=int,
+    default=None,
+    help="User for gui/UID with --live (default: the sudo caller, else you).",
+)
 @click.option(
     "--identity-group",
     "identity_group",
@@ -152,6 +149,7 @@ def eval_command(
     dumpstates: tuple[Path, ...],
     lists: tuple[str, ...],
     prints: tuple[Path, ...],
+    plists_file: Path | None,
     live: bool,
     uid: int | None,
     identity_group: str | None,
@@ -164,27 +162,38 @@ def eval_command(
     """
     from contextlib import ExitStack
 
-    from feedmgr.posture.collect import file_streams, live_streams, system_runner
+    from feedmgr.posture.collect import (
+        default_uid,
+        file_streams,
+        list_option,
+        live_plists,
+        live_streams,
+        read_plists,
+        system_runner,
+        user_home,
+    )
     from feedmgr.posture.evaluate import evaluate_spec, gather
     from feedmgr.posture.files import load_spec
     from feedmgr.posture.report import eval_json, render_eval_text
 
     spec = load_spec(condition_file)
-    list_files = [_list_spec(value) for value in lists]
-    for _, path in list_files:
-        if not path.is_file():
-            raise UsageError("--list", f"{path}: no such file")
+    list_files = [list_option(value) for value in lists]
     given = bool(dumpstates or list_files or prints)
     if live == given:
         raise UsageError(
             "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
         )
+    plists = read_plists(plists_file) if plists_file is not None else None
     with ExitStack() as stack:
         if live:
-            streams = live_streams(spec, system_runner(), uid if uid is not None else os.getuid())
+            user = uid if uid is not None else default_uid()
+            streams = live_streams(spec, system_runner(), user)
+            plists = live_plists(user_home(user))
         else:
-            streams = file_streams(stack, dumpstates=dumpstates, lists=list_files, prints=prints)
-        evidence = gather(spec, streams)
+            streams = file_streams(
+                stack, spec, dumpstates=dumpstates, lists=list_files, prints=prints
+            )
+        evidence = gather(spec, streams, plists)
     result = evaluate_spec(spec, evidence, identity_group)
     if output_format == "json":
         from feedmgr.render.json import dumps

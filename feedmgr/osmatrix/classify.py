@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from feedmgr.errors import ParseError, SchemaError
 from feedmgr.osmatrix.identifier import FAMILIES, LINUX_DISTROS, OsIdentifier
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
 
@@ -67,6 +68,10 @@ class Classification:
         """The chain as text: "Mac OSX 15 -> Mac OSX"."""
         return " -> ".join(self.names)
 
+    def to_json(self) -> dict[str, Any]:
+        """``{"node": name, "chain": [names, deepest first]}`` for JSON output."""
+        return {"node": self.node.name, "chain": list(self.names)}
+
 
 @dataclass(frozen=True)
 class NodeRange:
@@ -86,7 +91,9 @@ class NodeRange:
 class OsTree:
     """A catalog prepared for many look-ups (build once, classify many times).
 
-    Raises nothing on construction for a catalog that passed schema validation.
+    Raises:
+        SchemaError: when a node's range is PEP 440 but not a plain numeric OS version
+            (such as "15.0rc1"), which no endpoint reports.
     """
 
     def __init__(self, catalog: OsCatalog) -> None:
@@ -99,9 +106,13 @@ class OsTree:
         self._ranges: dict[str, NodeRange] = {}
         for node in self.nodes:
             if node.min_version is not None and node.max_version is not None:
-                self._ranges[node.name] = NodeRange(
-                    parse_version(node.min_version), parse_version(node.max_version)
-                )
+                try:
+                    low, high = parse_version(node.min_version), parse_version(node.max_version)
+                except ParseError as exc:
+                    raise SchemaError(
+                        "os/catalog.json", f"node {node.name!r}: {exc.problem}"
+                    ) from exc
+                self._ranges[node.name] = NodeRange(low, high)
         self._depth: dict[str, int] = {n.name: len(self.ancestors(n.name)) for n in self.nodes}
         # (family, distro) -> ranged nodes with range and depth, for fast classification
         self._pool: dict[tuple[str, str | None], list[tuple[OsNode, NodeRange, int]]] = {}

@@ -44,6 +44,11 @@ _MAC_CODENAME = re.compile(
     + r")(?![a-z])",
     _FLAGS,
 )
+_ARCH = re.compile(
+    r"\(?(?<![a-z\d])(?:(?:64|32)[- ]?bit|x64|x86_64|x86|amd64|arm64|aarch64|intel|apple silicon)"
+    r"(?![a-z\d])\)?",
+    _FLAGS,
+)
 _RSR = re.compile(r"\(\s*([a-z])\s*\)", _FLAGS)
 _WORDS = re.compile(r"^[a-z][a-z\s\-/]*$", _FLAGS)
 _NOISE = re.compile(r"[\s(),:;\-]+", _FLAGS)
@@ -94,6 +99,8 @@ def parse_os_string(text: str) -> OsIdentifier:
         raise _reject(text, "empty OS string")
     if not clean.isprintable() or not clean.isascii():
         raise _reject(text, "OS strings are plain printable ASCII")
+    # The CPU architecture ("64-bit", "x64", "arm64") says nothing about the OS version.
+    clean = " ".join(_ARCH.sub(" ", clean).split()) or clean
     if match := _MACOS.match(clean):
         return _parse_macos(clean, clean[match.end() :])
     if match := _WINDOWS.match(clean):

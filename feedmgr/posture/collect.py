@@ -8,15 +8,20 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from feedmgr.errors import ParseError, UsageError
+from feedmgr.posture.evaluate import label_filter
 from feedmgr.posture.launchd import (
     JobRecord,
+    PlistFile,
+    check_domain_or_none,
     iter_blocks,
     iter_list,
+    iter_plists,
     iter_print,
     open_text,
     read_lines,
@@ -42,23 +47,26 @@ def subprocess_runner(launchctl: str) -> Runner:
 
     def run(args: Sequence[str]) -> Iterator[str]:
         command = [launchctl, *args]
-        try:
-            process = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-            )
-        except OSError as exc:
-            raise UsageError(launchctl, f"cannot run: {exc.strerror or exc}") from exc
-        with process:
-            assert process.stdout is not None
-            yield from read_lines(process.stdout)
-            assert process.stderr is not None
-            error = process.stderr.read(4096).strip()
-            status = process.wait()
+        # stderr goes to a file, not a pipe: a pipe nobody reads while stdout streams could
+        # fill up and stall launchctl.
+        with tempfile.TemporaryFile() as stderr:
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    encoding="utf-8",
+                    errors="replace",
+                )
+            except OSError as exc:
+                raise UsageError(launchctl, f"cannot run: {exc.strerror or exc}") from exc
+            with process:
+                assert process.stdout is not None
+                yield from read_lines(process.stdout)
+                status = process.wait()
+            stderr.seek(0)
+            error = stderr.read(4096).decode("utf-8", "replace").strip()
         if status != 0:
             raise LaunchctlFailed(
                 "launchctl " + " ".join(args), f"exit status {status}: {error[:300]}"
@@ -85,6 +93,39 @@ def system_runner() -> Runner:
     return subprocess_runner("/bin/launchctl")
 
 
+def list_option(value: str, base: Path | None = None) -> tuple[str, Path]:
+    """Split an ``--list [DOMAIN=]FILE`` value; without a domain prefix it is ``system``
+    (``sudo launchctl list``). A relative FILE is taken relative to ``base`` when given
+    (the folder of a deployment file), else to the working directory.
+
+    Raises:
+        UsageError: for a prefix that is not a launchd domain, or a file that does not exist.
+    """
+
+    def located(text: str) -> Path:
+        path = Path(text)
+        return base / path if base is not None and not path.is_absolute() else path
+
+    domain, sep, rest = value.partition("=")
+    if sep and check_domain_or_none(domain) is not None:
+        path = located(rest)
+    elif sep and not located(value).is_file():
+        raise UsageError(
+            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
+        )
+    else:
+        domain, path = "system", located(value)
+    if not path.is_file():
+        raise UsageError("--list", f"{path}: no such file")
+    return domain, path
+
+
+def default_uid() -> int:
+    """The user whose ``gui/UID`` domain ``--live`` inspects: the sudo caller, else us."""
+    sudo_uid = os.environ.get("SUDO_UID", "")
+    return int(sudo_uid) if sudo_uid.isdigit() else os.getuid()
+
+
 def _exact_labels(spec: PostureSpec) -> list[tuple[str, ServiceType]]:
     return [(c.service, c.service_type) for c in spec.conditions if not c.is_glob]
 
@@ -98,13 +139,23 @@ def _print_domains(service_type: ServiceType, uid: int) -> list[str]:
     return domains
 
 
-def live_streams(spec: PostureSpec, runner: Runner, uid: int) -> list[Stream]:
+def live_streams(
+    spec: PostureSpec, runner: Runner, uid: int, *, as_root: bool | None = None
+) -> list[Stream]:
     """Record streams from launchctl itself: dumpstate, list, and print of each exact label
     in the domains its service type allows (a job print cannot find is simply not loaded).
+
+    ``launchctl list`` shows the ``system`` domain when run as root, else the caller's
+    ``gui/UID`` domain; ``as_root`` defaults to whether this process runs as root.
     """
+    root = os.geteuid() == 0 if as_root is None else as_root
+    list_domain = "system" if root else f"gui/{uid}"
     streams: list[Stream] = [
-        ("launchctl dumpstate", iter_blocks(runner(["dumpstate"]), "launchctl dumpstate")),
-        ("launchctl list", iter_list(runner(["list"]), "launchctl list", "system")),
+        (
+            "launchctl dumpstate",
+            iter_blocks(runner(["dumpstate"]), "launchctl dumpstate", wanted=label_filter(spec)),
+        ),
+        ("launchctl list", iter_list(runner(["list"]), "launchctl list", list_domain)),
     ]
     for label, service_type in _exact_labels(spec):
         for domain in _print_domains(service_type, uid):
@@ -125,32 +176,77 @@ def _print_or_absent(runner: Runner, target: str) -> Iterator[JobRecord]:
 
 def file_streams(
     stack: ExitStack,
+    spec: PostureSpec,
     *,
     dumpstates: Sequence[Path],
     lists: Sequence[tuple[str, Path]],
     prints: Sequence[Path],
 ) -> list[Stream]:
-    """Record streams over captured files (opened on ``stack``, parsed lazily)."""
+    """Record streams over captured files (opened on ``stack``, parsed lazily); dumpstate
+    jobs that no condition of ``spec`` names are not even built."""
+    wanted = label_filter(spec)
     streams: list[Stream] = []
     for path in dumpstates:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (dumpstate)", iter_blocks(read_lines(handle), str(path))))
+        streams.append((f"{path} (dumpstate)", iter_blocks(handle, str(path), wanted=wanted)))
     for domain, path in lists:
         handle = stack.enter_context(open_text(path))
-        streams.append(
-            (f"{path} (list, {domain})", iter_list(read_lines(handle), str(path), domain))
-        )
+        streams.append((f"{path} (list, {domain})", iter_list(handle, str(path), domain)))
     for path in prints:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (print)", iter_print(read_lines(handle), str(path))))
+        streams.append((f"{path} (print)", iter_print(handle, str(path))))
     return streams
+
+
+PLIST_DIRS = (
+    "Library/LaunchAgents",  # under the user's home
+    "/Library/LaunchAgents",
+    "/Library/LaunchDaemons",
+    "/System/Library/LaunchAgents",
+    "/System/Library/LaunchDaemons",
+)
+"""Where launchd property lists live (the field document's table of locations)."""
+
+
+def read_plists(path: Path) -> list[PlistFile]:
+    """The plist listing ``collect-script`` writes (one path per line).
+
+    Raises:
+        ParseError: when the file cannot be read.
+    """
+    with open_text(path) as handle:
+        return list(iter_plists(handle))
+
+
+def user_home(uid: int) -> Path:
+    """The home directory of ``uid`` (for its ``~/Library/LaunchAgents``)."""
+    import pwd
+
+    try:
+        return Path(pwd.getpwuid(uid).pw_dir)
+    except KeyError:
+        return Path.home()
+
+
+def live_plists(home: Path, root: Path = Path("/")) -> list[PlistFile]:
+    """The plists on this Mac, in the five launchd directories (``home`` for the user's own
+    agents; ``root`` lets tests point elsewhere). Unreadable directories are skipped."""
+    paths: list[str] = []
+    for directory in PLIST_DIRS:
+        base = home / directory if not directory.startswith("/") else root / directory[1:]
+        try:
+            paths.extend(str(p) for p in sorted(base.glob("*.plist")))
+        except OSError:
+            continue
+    return list(iter_plists(paths))
 
 
 def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.yaml") -> str:
     """A POSIX shell script that captures the evaluation inputs on a Mac.
 
-    It writes ``dumpstate.txt``, ``list-system.txt``, ``list-gui.txt`` and one
-    ``print-DOMAIN-LABEL.txt`` per exact service label of ``spec``, then prints the
+    It writes ``dumpstate.txt``, ``list-system.txt``, ``list-gui.txt``, ``plists.txt`` (the
+    plist files in the five launchd directories) and one ``print-DOMAIN-LABEL.txt`` per
+    exact service label of ``spec``, then prints the
     ``feedmgr posture eval`` command to run on them. Quoting is done with ``shlex.quote``.
     """
     labels = _exact_labels(spec) if spec is not None else []
@@ -159,12 +255,18 @@ def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.y
         "# Capture launchd state for 'feedmgr posture eval' (generated by feedmgr).",
         "# Run on the Mac as the logged-in user; it asks for sudo once (dumpstate needs root).",
         "set -eu",
-        'uid=$(id -u "${SUDO_USER:-$(stat -f %Su /dev/console)}")',
+        'user="${SUDO_USER:-$(stat -f %Su /dev/console)}"',
+        'uid=$(id -u "$user")',
         'out="feedmgr-posture-$(hostname -s)-$(date +%Y%m%d-%H%M%S)"',
         'mkdir -p "$out"',
         'sudo launchctl dumpstate > "$out/dumpstate.txt"',
         'sudo launchctl list > "$out/list-system.txt"',
         'sudo launchctl asuser "$uid" launchctl list > "$out/list-gui.txt"',
+        'home=$(dscl . -read "/Users/$user" NFSHomeDirectory | sed "s/^[^:]*: *//")',
+        'for d in "$home/Library/LaunchAgents" /Library/LaunchAgents /Library/LaunchDaemons \\',
+        "  /System/Library/LaunchAgents /System/Library/LaunchDaemons; do",
+        '  if [ -d "$d" ]; then find "$d" -maxdepth 1 -name "*.plist"; fi',
+        'done > "$out/plists.txt"',
     ]
     for label, service_type in labels:
         for domain in _print_domains(service_type, 0):
@@ -177,7 +279,7 @@ def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.y
             )
     lines += [
         'set -- --dumpstate "$out/dumpstate.txt" --list "system=$out/list-system.txt" \\',
-        '  --list "gui/$uid=$out/list-gui.txt"',
+        '  --list "gui/$uid=$out/list-gui.txt" --plists "$out/plists.txt"',
         'for f in "$out"/print-*.txt; do if [ -e "$f" ]; then set -- "$@" --print "$f"; fi; done',
         'echo "Captured into $out. Evaluate with:"',
         f'echo "feedmgr posture eval {shlex.quote(condition_file)} $*"',

@@ -14,13 +14,16 @@ audit policies are reported but never make the endpoint non-compliant (as ISE do
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import fnmatch
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from feedmgr.findings import Finding, Report, Severity
 from feedmgr.posture.criteria import evaluate as evaluate_criteria
 from feedmgr.posture.criteria import to_agent_text
-from feedmgr.posture.launchd import JobRecord
+from feedmgr.posture.launchd import JobRecord, PlistFile
 from feedmgr.posture.model import (
     Enforcement,
     Operator,
@@ -40,22 +43,41 @@ class Evidence:
 
     records: tuple[JobRecord, ...]
     inputs: tuple[str, ...]
+    plists: tuple[PlistFile, ...] = ()
+    plist_listing: bool = False
 
 
-def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]) -> Evidence:
-    """Consume record streams, keeping only jobs some condition names (memory stays bounded).
+def label_filter(spec: PostureSpec) -> Callable[[str], bool]:
+    """A predicate: is a launchd label named by some condition of ``spec`` (exact or glob)?"""
+    exact = frozenset(c.service for c in spec.conditions if not c.is_glob)
+    globs = [fnmatch.translate(c.service) for c in spec.conditions if c.is_glob]
+    # One compiled alternation: this runs once per job of a dumpstate (about 100 000).
+    pattern = re.compile("|".join(globs)) if globs else None
+
+    def wanted(label: str) -> bool:
+        return label in exact or (pattern is not None and pattern.match(label) is not None)
+
+    return wanted
+
+
+def gather(
+    spec: PostureSpec,
+    streams: Sequence[tuple[str, Iterable[JobRecord]]],
+    plists: Iterable[PlistFile] | None = None,
+) -> Evidence:
+    """Consume record streams, keeping only jobs some condition names (memory grows with
+    those jobs only, not with the input).
 
     ``streams`` pairs an input description with its parser's records; parsing happens here,
-    so the parsers' ``ParseError`` propagates from this call.
+    so the parsers' ``ParseError`` propagates from this call. ``plists`` is an optional
+    listing of plist files on the Mac (None: no listing was captured).
     """
-    conditions = spec.conditions
-    exact = {c.service for c in conditions if not c.is_glob}
-    globs = [c for c in conditions if c.is_glob]
+    wanted = label_filter(spec)
     kept: dict[tuple[str, str], JobRecord] = {}
     for _, records in streams:
         for record in records:
             label = record.label
-            if label not in exact and not any(c.matches(label) for c in globs):
+            if not wanted(label):
                 continue
             key = (record.domain, label)
             known = kept.get(key)
@@ -66,7 +88,8 @@ def gather(spec: PostureSpec, streams: Sequence[tuple[str, Iterable[JobRecord]]]
             else:
                 kept[key] = known.merged(record)
     ordered = sorted(kept.values(), key=lambda r: (r.label, r.domain))
-    return Evidence(tuple(ordered), tuple(name for name, _ in streams))
+    files = tuple(p for p in plists or () if wanted(p.label))
+    return Evidence(tuple(ordered), tuple(name for name, _ in streams), files, plists is not None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,7 @@ class ConditionResult:
     matched: tuple[JobRecord, ...]
     ignored: tuple[JobRecord, ...]
     deciding: tuple[JobRecord, ...]
+    plists: tuple[PlistFile, ...] = ()
 
 
 def _exit_matches(record: JobRecord, code: int) -> bool:
@@ -94,6 +118,11 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
     labelled = [r for r in evidence.records if condition.matches(r.label)]
     matched = tuple(r for r in labelled if condition.service_type.admits(r.kind))
     ignored = tuple(r for r in labelled if not condition.service_type.admits(r.kind))
+    plists = tuple(
+        p
+        for p in evidence.plists
+        if condition.matches(p.label) and condition.service_type.admits(p.kind)
+    )
     what = f"{_kinds(condition)} {condition.service}" + (" (glob)" if condition.is_glob else "")
     inputs = ", ".join(evidence.inputs) or "no input"
     operator = condition.operator
@@ -104,7 +133,15 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
     elif operator is Operator.NOT_LOADED:
         deciding = matched
         reason = f"not loaded in {inputs}" if not matched else f"{what} is loaded"
-        return ConditionResult(condition, not matched, reason, matched, ignored, deciding)
+        return ConditionResult(
+            condition,
+            not matched,
+            _with_plists(reason, matched, plists, evidence),
+            matched,
+            ignored,
+            deciding,
+            plists,
+        )
     elif operator is Operator.RUNNING:
         deciding = tuple(r for r in matched if r.running)
         reason = (
@@ -126,7 +163,21 @@ def evaluate_condition(condition: ServiceCondition, evidence: Evidence) -> Condi
             if deciding
             else _why_not(what, matched, inputs, f"running or stopped with exit code {code}")
         )
-    return ConditionResult(condition, bool(deciding), reason, matched, ignored, deciding)
+    if not deciding:
+        reason = _with_plists(reason, matched, plists, evidence)
+    return ConditionResult(condition, bool(deciding), reason, matched, ignored, deciding, plists)
+
+
+def _with_plists(
+    reason: str, matched: Sequence[JobRecord], plists: Sequence[PlistFile], evidence: Evidence
+) -> str:
+    """Say whether a job that is not loaded has a plist on disk (the field document's two
+    kinds of "not loaded": plist present but not loaded, or no plist at all)."""
+    if matched or not evidence.plist_listing:
+        return reason
+    if plists:
+        return f"{reason}; plist present but not loaded: " + ", ".join(p.path for p in plists)
+    return f"{reason}; no plist for it in the plist listing"
 
 
 def _why_not(what: str, matched: Sequence[JobRecord], inputs: str, wanted: str) -> str:
@@ -186,6 +237,7 @@ class PostureResult:
     requirements: tuple[RequirementResult, ...]
     policies: tuple[PolicyResult, ...]
     inputs: tuple[str, ...]
+    plist_listing: bool = False
 
     @property
     def compliant(self) -> bool:
@@ -226,7 +278,9 @@ def evaluate_spec(
         status = PostureStatus.NON_COMPLIANT
     else:
         status = PostureStatus.COMPLIANT
-    return PostureResult(status, conditions, requirements, policies, evidence.inputs)
+    return PostureResult(
+        status, conditions, requirements, policies, evidence.inputs, evidence.plist_listing
+    )
 
 
 def _policy_result(
@@ -246,3 +300,63 @@ def _policy_result(
     failed = tuple(c.condition.name for c in requirement.conditions if not c.passed)
     status = PolicyStatus.PASSED if requirement.passed else PolicyStatus.FAILED
     return PolicyResult(policy, status, passed, failed, ())
+
+
+def to_report(result: PostureResult, title: str) -> Report:
+    """The evaluation as findings, for runs that combine several checks into one Report.
+
+    ``posture.policy``: fail for a failed mandatory policy, warn for a failed optional one,
+    info otherwise (passed, skipped, audit). ``posture.condition``: info, one per
+    condition, with its evidence (a failed condition is not a problem by itself: criteria
+    may allow it). Check ids are documented in docs/posture.md.
+    """
+    findings: list[Finding] = []
+    requirements = {r.requirement.name: r for r in result.requirements}
+    for policy in result.policies:
+        requirement = requirements[policy.policy.requirement]
+        severity = Severity.INFO
+        if policy.status is PolicyStatus.FAILED:
+            severity = {
+                Enforcement.MANDATORY: Severity.FAIL,
+                Enforcement.OPTIONAL: Severity.WARN,
+                Enforcement.AUDIT: Severity.INFO,
+            }[policy.policy.enforcement]
+        if policy.status is PolicyStatus.SKIPPED:
+            message = f"skipped: {policy.note}"
+        else:
+            message = (
+                f"{policy.policy.enforcement.ise_name} requirement {requirement.requirement.name} "
+                f"{policy.status.value.lower()}: criteria {requirement.criteria_text}, "
+                f"failed conditions: {', '.join(policy.failed) or 'none'}"
+            )
+        findings.append(
+            Finding(
+                check="posture.policy",
+                severity=severity,
+                subject=policy.policy.name,
+                message=message,
+                fix=requirement.requirement.message if policy.status is PolicyStatus.FAILED else "",
+                data={
+                    "status": policy.status.value,
+                    "enforcement": policy.policy.enforcement.value,
+                    "passed_conditions": list(policy.passed),
+                    "failed_conditions": list(policy.failed),
+                    "skipped_conditions": list(policy.skipped),
+                },
+            )
+        )
+    for condition in result.conditions:
+        findings.append(
+            Finding(
+                check="posture.condition",
+                severity=Severity.INFO,
+                subject=condition.condition.name,
+                message=("passed: " if condition.passed else "failed: ") + condition.reason,
+                data={
+                    "passed": condition.passed,
+                    "evidence": [r.describe() for r in condition.matched],
+                },
+            )
+        )
+    facts = {"posture status": result.status.value, "inputs": ", ".join(result.inputs)}
+    return Report(title, tuple(findings), facts)

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from feedmgr.errors import SchemaError
+from feedmgr.feed._model import EdgeModel
 from feedmgr.posture.criteria import CriteriaError, all_of, names, parse_criteria
 from feedmgr.posture.model import (
     Enforcement,
@@ -31,7 +32,10 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 _ISE_NAME = r"^[A-Za-z0-9_.\-]{1,200}$"
 IseName = Annotated[str, Field(pattern=_ISE_NAME)]
 Text = Annotated[str, Field(max_length=2000)]
-OsNames = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1)]
+# OS names and identity groups: non-empty lists of short names.
+ShortNames = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1)
+]
 
 
 def _choice(enum: type[Operator] | type[ServiceType] | type[Enforcement]) -> Any:
@@ -47,11 +51,7 @@ def _choice(enum: type[Operator] | type[ServiceType] | type[Enforcement]) -> Any
     return AfterValidator(check)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class ConditionDoc(_Model):
+class ConditionDoc(EdgeModel):
     """One service condition as written in the file."""
 
     name: IseName
@@ -62,11 +62,11 @@ class ConditionDoc(_Model):
     exit_code: int | None = None
 
 
-class RequirementDoc(_Model):
+class RequirementDoc(EdgeModel):
     """One requirement as written in the file."""
 
     name: IseName
-    os: OsNames = ["Mac OSX"]
+    os: ShortNames = Field(default_factory=lambda: ["Mac OSX"])
     compliance_module: Text = "4.x or later"
     posture_type: Literal["Agent", "Agent Stealth"] = "Agent"
     conditions: list[IseName] | None = None
@@ -76,26 +76,24 @@ class RequirementDoc(_Model):
     package_id: Annotated[int, Field(ge=0)] = 0
 
 
-class PolicyDoc(_Model):
+class PolicyDoc(EdgeModel):
     """One posture policy as written in the file."""
 
     name: IseName
     enabled: bool = True
     requirement: IseName
     enforcement: Annotated[str, _choice(Enforcement)] = Enforcement.MANDATORY.value
-    os: OsNames = ["Mac OSX"]
-    identity_groups: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = [
-        "Any"
-    ]
+    os: ShortNames = Field(default_factory=lambda: ["Mac OSX"])
+    identity_groups: ShortNames = Field(default_factory=lambda: ["Any"])
 
 
-class PostureDoc(_Model):
+class PostureDoc(EdgeModel):
     """A whole condition file."""
 
     format: Literal["feedmgr-posture/1"]
     conditions: Annotated[list[ConditionDoc], Field(min_length=1)]
-    requirements: list[RequirementDoc] = []
-    policies: list[PolicyDoc] = []
+    requirements: list[RequirementDoc] = Field(default_factory=list)
+    policies: list[PolicyDoc] = Field(default_factory=list)
 
 
 def _item(document: Any, loc: tuple[int | str, ...]) -> str:

@@ -1,8 +1,9 @@
 """Streaming parsers for ``launchctl list``, ``launchctl print`` and ``launchctl dumpstate``.
 
-Each parser reads its input line by line and yields one ``JobRecord`` per launchd job, so
-memory stays bounded whatever the input size (lines longer than ``MAX_LINE`` are cut).
-The only exception a parser raises is ``feedmgr.errors.ParseError``.
+Each parser reads its input line by line (a file in ``CHUNK``-sized pieces) and yields one
+``JobRecord`` per launchd job, so memory stays bounded whatever the input size (a line
+spanning pieces is cut at ``MAX_LINE``). The only exception a parser raises is
+``feedmgr.errors.ParseError``.
 
 Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
 - ``print``/``dumpstate`` blocks open with ``DOMAIN/LABEL = {`` at column 0 and close with a
@@ -16,16 +17,21 @@ Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.model import JobKind
 
 MAX_LINE = 64 * 1024
+# Inputs are read in chunks of this many characters and split into lines in C: per-line
+# Python work is the cost that matters on a 100 MB dumpstate (benchmarks/posture.md).
+CHUNK = 1024 * 1024
+BATCH = 4096
 _SERVICE_HEADER = re.compile(
     r"^(?P<domain>system|(?:gui|user|login|pid|session)/[^/\s]+)/(?P<label>\S(?:.*\S)?) = \{$"
 )
@@ -112,6 +118,37 @@ class JobRecord:
         )
 
 
+@dataclass(frozen=True)
+class PlistFile:
+    """A launchd property list found on disk: ``/Library/LaunchDaemons/LABEL.plist``.
+
+    The label is taken from the file name (the usual convention; the plist's own ``Label``
+    key is authoritative), the kind from the directory: ``LaunchDaemons`` or
+    ``LaunchAgents``.
+    """
+
+    path: str
+    label: str
+    kind: JobKind
+
+
+_PLIST_DIRS = {"LaunchDaemons": JobKind.DAEMON, "LaunchAgents": JobKind.USER_AGENT}
+
+
+def iter_plists(lines: Iterable[str]) -> Iterator[PlistFile]:
+    """Plist files from a listing with one path per line (what ``collect-script`` writes).
+
+    Lines that are not paths to ``.plist`` files are skipped; this never raises.
+    """
+    for raw in (line for batch in _batches(lines) for line in batch):
+        path = raw.strip()
+        if not path.endswith(".plist") or "/" not in path:
+            continue
+        directory, _, name = path.rpartition("/")
+        kind = _PLIST_DIRS.get(directory.rpartition("/")[2], JobKind.UNKNOWN)
+        yield PlistFile(path, name.removesuffix(".plist"), kind)
+
+
 def domain_kind(domain: str) -> JobKind:
     """``system`` -> daemon, ``gui/UID`` and ``user/UID`` -> user agent, else unknown."""
     if domain == "system":
@@ -121,31 +158,68 @@ def domain_kind(domain: str) -> JobKind:
     return JobKind.UNKNOWN
 
 
-def check_domain(domain: str) -> str:
-    """Validate a domain given on the command line (``system``, ``gui/501``, ``user/501``).
+def check_domain_or_none(domain: str) -> str | None:
+    """``domain`` when it is one ``launchctl list`` can be run in (``system``, ``gui/UID``,
+    ``user/UID``), else None."""
+    return domain if _DOMAIN.match(domain) else None
 
-    Raises:
-        ValueError: for anything else.
+
+class Readable(Protocol):
+    """A text stream: what ``open()`` returns, a subprocess pipe, ``io.StringIO``."""
+
+    def read(self, size: int = -1, /) -> str:
+        """Read up to ``size`` characters."""
+        ...
+
+
+def read_chunks(handle: Readable, size: int = CHUNK) -> Iterator[str]:
+    """A text stream as chunks of about ``size`` characters, each ending at a line end.
+
+    A line longer than ``MAX_LINE`` that straddles chunks is cut there and the rest of it
+    skipped, so memory stays bounded by ``CHUNK + MAX_LINE`` whatever the input.
     """
-    if not _DOMAIN.match(domain):
-        raise ValueError(
-            f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
-        )
-    return domain
+    carry = ""
+    skipping = False
+    while chunk := handle.read(size):
+        if skipping:
+            newline = chunk.find("\n")
+            if newline == -1:
+                continue
+            chunk = chunk[newline:]
+            skipping = False
+        last = chunk.rfind("\n")
+        if last != -1:
+            yield carry + chunk[: last + 1]
+            carry = ""
+        carry += chunk[last + 1 :]
+        if len(carry) > MAX_LINE:
+            carry = carry[:MAX_LINE]
+            skipping = True
+    if carry:
+        yield carry + "\n"
 
 
-def read_lines(handle: IO[str]) -> Iterator[str]:
-    """Lines of a text stream, each cut to ``MAX_LINE`` characters (the rest is skipped)."""
-    while True:
-        line = handle.readline(MAX_LINE)
-        if not line:
-            return
-        if len(line) == MAX_LINE and not line.endswith("\n"):
-            while True:
-                rest = handle.readline(MAX_LINE)
-                if not rest or rest.endswith("\n"):
-                    break
-        yield line
+def read_lines(handle: Readable) -> Iterator[str]:
+    """Lines of a text stream, each ending in a newline, cut to ``MAX_LINE`` characters."""
+    for chunk in read_chunks(handle):
+        for line in chunk[:-1].split("\n"):
+            yield line[:MAX_LINE] + "\n"
+
+
+def _batches(source: Iterable[str]) -> Iterator[list[str]]:
+    """Lists of lines: per chunk of a text stream (the fast path: split in C, no per-line
+    generator step), or ``BATCH`` lines at a time from any line iterable."""
+    if isinstance(source, io.TextIOBase):
+        for chunk in read_chunks(source):
+            yield chunk[:-1].split("\n")
+        return
+    batch: list[str] = []
+    for line in source:
+        batch.append(line)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    yield batch
 
 
 def open_text(path: Path) -> IO[str]:
@@ -172,12 +246,16 @@ def _signal(value: str) -> int | None:
 
 
 def iter_blocks(
-    lines: Iterable[str], origin: str, source: str = "dumpstate"
+    lines: Iterable[str],
+    origin: str,
+    source: str = "dumpstate",
+    wanted: Callable[[str], bool] | None = None,
 ) -> Iterator[JobRecord]:
     """Job records of ``launchctl dumpstate`` or ``launchctl print`` text, streamed.
 
     Blocks that are not jobs (``com.apple.xpc.launchd.domain.system = {``) and lines
-    outside blocks are skipped.
+    outside blocks are skipped; so are jobs whose label ``wanted`` rejects (their
+    structure is still checked).
 
     Raises:
         ParseError: for a ``}`` that closes no block, a block still open at the end (the
@@ -191,40 +269,41 @@ def iter_blocks(
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
-    for raw in lines:
-        number += 1
-        text = raw.strip()
-        if not text:
-            continue
-        if text[-1] == "{":
-            depth += 1
-            if depth == 1:
-                blocks += 1
-                header_line, header = number, text
-                match = _SERVICE_HEADER.match(text)
-                in_job = match is not None
-                if match is not None:
-                    domain, label = match.group("domain", "label")
-                    fields = {}
-            continue
-        if text == "}":
-            depth -= 1
-            if depth < 0:
-                raise ParseError(origin, f"line {number}: '}}' closes no block")
-            if depth == 0 and in_job:
-                in_job = False
-                yield _record(
-                    domain=domain,
-                    label=label,
-                    source=source,
-                    origin=origin,
-                    line=header_line,
-                    fields=fields,
-                )
-            continue
-        if depth == 1 and in_job and text.startswith(_KEYS):
-            key, _, value = text.partition(" = ")
-            fields.setdefault(key, value)
+    for batch in _batches(lines):
+        for raw in batch:
+            number += 1
+            text = raw.strip()
+            if not text:
+                continue
+            if text[-1] == "{":
+                depth += 1
+                if depth == 1:
+                    blocks += 1
+                    header_line, header = number, text
+                    match = _SERVICE_HEADER.match(text)
+                    in_job = match is not None and (wanted is None or wanted(match.group("label")))
+                    if match is not None:
+                        domain, label = match.group("domain", "label")
+                        fields = {}
+                continue
+            if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
+                depth -= closes
+                if depth < 0:
+                    raise ParseError(origin, f"line {number}: '}}' closes no block")
+                if depth == 0 and in_job:
+                    in_job = False
+                    yield _record(
+                        domain=domain,
+                        label=label,
+                        source=source,
+                        origin=origin,
+                        line=header_line,
+                        fields=fields,
+                    )
+                continue
+            if depth == 1 and in_job and text.startswith(_KEYS):
+                key, _, value = text.partition(" = ")
+                fields.setdefault(key, value)
     if depth > 0:
         raise ParseError(
             origin,
@@ -232,6 +311,24 @@ def iter_blocks(
         )
     if blocks == 0:
         raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def _glued_closers(text: str) -> int:
+    """How many ``}`` end a line after whitespace: ``"key" => \t\t\t}``.
+
+    launchctl prints an empty value (binary data it does not show) with no line end, so the
+    ``}`` closing the enclosing block lands on the same line (seen in real dumpstates, in
+    ``event triggers`` descriptors). ``a = {}`` or ``x}`` close nothing.
+    """
+    count = 0
+    while text.endswith("}"):
+        if text == "}":
+            return count + 1
+        if text[-2] not in " \t":
+            break
+        count += 1
+        text = text[:-1].rstrip()
+    return count
 
 
 def _record(
@@ -280,7 +377,7 @@ def iter_list(lines: Iterable[str], origin: str, domain: str = "system") -> Iter
     """
     header_seen = False
     number = 0
-    for raw in lines:
+    for raw in (line for batch in _batches(lines) for line in batch):
         number += 1
         text = raw.strip()
         if not text:

@@ -10,7 +10,7 @@ any text; damaged fragments are reported as problems with their line numbers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from feedmgr.errors import ParseError
@@ -27,6 +27,7 @@ _LOG_PREFIX = re.compile(
     r"^\s*(?:\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) |\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})"
 )
 _OPEN = re.compile(r"<(package|check)>")
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]*/?>")
 _VERSION2 = re.compile(r"<version2>([^<]{0,200})</version2>")
 # Lines that say something about check results: the agent's doCheck / completeCheck
 # functions, the CheckSvc source file, ISE's posture StatusUtil / status words.
@@ -39,6 +40,8 @@ MAX_FRAGMENT_CHARS = 256 * 1024
 MAX_FRAGMENT_LINES = 5_000
 MAX_NOTED = 1_000
 MAX_LINES_PER_ITEM = 100
+MAX_CACHED = 256
+MAX_CACHED_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class _Scanner:
         self.start = 0
         self.buffer: list[str] = []
         self.size = 0
+        self.cache: dict[str, AgentPackage | ServiceCondition | str] = {}
 
     def note(self, target: list[tuple[int, str]], line: int, text: str) -> None:
         if len(target) < MAX_NOTED:
@@ -109,9 +113,14 @@ class _Scanner:
             self.outside(number, line)
             return
         if _LOG_PREFIX.match(line):
-            self.abandon(f"truncated: a log line starts at line {number} before </{self.root}>")
-            self.outside(number, line)
-            return
+            # Logs shown with a timestamp on every line carry the XML after the prefix; a
+            # log line with no tag in it means the XML was cut off.
+            tag = _TAG.search(line)
+            if tag is None:
+                self.abandon(f"truncated: a log line starts at line {number} before </{self.root}>")
+                self.outside(number, line)
+                return
+            line = line[tag.start() :]
         self.inside(number, line)
 
     def outside(self, number: int, line: str) -> None:
@@ -150,21 +159,22 @@ class _Scanner:
         self.root = None
         self.buffer = []
         self.size = 0
-        subject = f"{self.origin}:{start}"
-        try:
-            element = parse_xml(text, subject)
-            if root == "package":
-                package = package_from_element(element, subject)
-                self.packages.add(package, start)
-                for check in package.checks:
-                    self.checks.add(check, start)
-            else:
-                self.checks.add(check_from_element(element, subject), start)
-        except ParseError as exc:
-            self.note(self.problems, start, f"<{root}> at line {start}: {exc.problem}")
-        except (RecursionError, MemoryError, ValueError, TypeError):
-            # Defence in depth: the XML parser must not take the scanner down on odd input.
-            self.note(self.problems, start, f"<{root}> at line {start}: unparseable")
+        # Logs repeat the same document many times; parse each distinct fragment once.
+        parsed = self.cache.get(text)
+        if parsed is None:
+            parsed = _parse_fragment(root or "", text, f"{self.origin}:{start}")
+            if len(text) <= MAX_CACHED_CHARS:
+                if len(self.cache) >= MAX_CACHED:
+                    self.cache.clear()
+                self.cache[text] = parsed
+        if isinstance(parsed, str):
+            self.note(self.problems, start, f"<{root}> at line {start}: {parsed}")
+        elif isinstance(parsed, AgentPackage):
+            self.packages.add(parsed, start)
+            for check in parsed.checks:
+                self.checks.add(check, start)
+        else:
+            self.checks.add(parsed, start)
 
     def end(self, lines: int) -> LogScan:
         if self.root is not None:
@@ -181,6 +191,20 @@ class _Scanner:
         )
 
 
+def _parse_fragment(root: str, text: str, subject: str) -> AgentPackage | ServiceCondition | str:
+    """A package or check from XML text, or the problem with it (never raises)."""
+    try:
+        element = parse_xml(text, subject)
+        if root == "package":
+            return package_from_element(element, subject)
+        return check_from_element(element, subject)
+    except ParseError as exc:
+        return exc.problem
+    except (RecursionError, MemoryError, ValueError, TypeError):
+        # Defence in depth: the XML parser must not take the scanner down on odd input.
+        return "unparseable"
+
+
 def scan_log(lines: Iterable[str], origin: str) -> LogScan:
     """Scan log text line by line; total (never raises on content), memory bounded."""
     scanner = _Scanner(origin)
@@ -189,3 +213,14 @@ def scan_log(lines: Iterable[str], origin: str) -> LogScan:
         number += 1
         scanner.feed(number, line)
     return scanner.end(number)
+
+
+def compare(scan: LogScan, expected: Sequence[AgentPackage]) -> dict[str, str]:
+    """For each expected package, by name: ``same`` (in the log unchanged), ``differs`` (a
+    package of that name with other content) or ``missing``."""
+    found = {f.item for f in scan.packages}
+    names = {f.item.name for f in scan.packages if isinstance(f.item, AgentPackage)}
+    return {
+        p.name: "same" if p in found else ("differs" if p.name in names else "missing")
+        for p in expected
+    }

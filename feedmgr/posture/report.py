@@ -3,6 +3,7 @@ documented in docs/posture.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from feedmgr.posture.agentxml import AgentPackage
@@ -37,6 +38,8 @@ def _condition_text(result: ConditionResult) -> list[str]:
     lines.append(f"        {result.reason}")
     for record in result.matched:
         lines.append(f"        {record.describe()}  [{_where(record)}]")
+    for plist in result.plists:
+        lines.append(f"        plist: {plist.path}")
     for record in result.ignored:
         lines.append(
             f"        ignored (a {record.kind.value}, not a "
@@ -146,6 +149,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
         "posture_status": result.status.value,
         "compliant": result.compliant,
         "inputs": list(result.inputs),
+        "plist_listing": result.plist_listing,
         "conditions": [
             {
                 **condition_json(c.condition),
@@ -153,6 +157,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "reason": c.reason,
                 "evidence": [record_json(r) for r in c.matched],
                 "ignored": [record_json(r) for r in c.ignored],
+                "plists": [p.path for p in c.plists],
             }
             for c in result.conditions
         ],
@@ -217,8 +222,10 @@ def scan_json(scan: LogScan) -> dict[str, Any]:
     }
 
 
-def render_scan_text(scan: LogScan) -> str:
-    """The log scan as text."""
+def render_scan_text(
+    scan: LogScan, comparison: Mapping[str, str] | None = None, against: str = ""
+) -> str:
+    """The log scan as text, and the comparison with a condition file when there is one."""
     lines = [
         f"{scan.origin}: {scan.lines} lines, {scan.documents} <cleanmachines> document(s)"
         + (f" from {', '.join(scan.ise_versions)}" if scan.ise_versions else ""),
@@ -246,6 +253,9 @@ def render_scan_text(scan: LogScan) -> str:
     if scan.problems:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
+    if comparison is not None:
+        lines += ["", f"Compared with {against}"]
+        lines += [f"  {name}: {state}" for name, state in comparison.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import DEMO_PUB, FeedFactory, set_max
+from tests.cli.feedkit import DEMO_PUB, FeedFactory, set_max
 from tests.conftest import RunCli
 
 
@@ -148,6 +148,7 @@ def test_lag_is_clean_for_a_current_feed(run_cli: RunCli, make_feed: FeedFactory
     def current(catalog: dict[str, object]) -> None:
         set_max("Mac OSX 26", "26.2")(catalog)
         set_max("Mac OSX 15", "15.7.3")(catalog)
+        set_max("Mac OSX 14", "14.8.3")(catalog)
 
     make_feed("2026.11.2", edit=current)
     result = run_cli("os", "lag", "--as-of", "2025-12-26", "--format", "json")

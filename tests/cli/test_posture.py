@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,6 +66,19 @@ def test_render_json(run_cli: RunCli) -> None:
     (package,) = result.json()["packages"]
     assert package["criteria"] == "(macOS-Service-Condition)"
     assert package["checks"][0]["operator_ise"] == "Loaded & Running"
+
+
+def test_render_warns_about_globs(run_cli: RunCli, tmp_path: Path) -> None:
+    """A glob service renders (taken literally by the agent) with a warning on stderr."""
+    path = _conditions(
+        tmp_path,
+        {"name": "zoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        criteria="zoom",
+    )
+    result = run_cli("posture", "render", path)
+    assert result.code == 0
+    assert "<param>us.zoom.*</param>" in result.out
+    assert "feedmgr: warning: zoom: service 'us.zoom.*' is a glob" in result.err
 
 
 @pytest.mark.parametrize("log", ["posture/unified_log.log", "posture/ise-psc.log"])
@@ -144,6 +158,10 @@ def test_eval_non_compliant_exits_1(run_cli: RunCli, asset: Asset, tmp_path: Pat
     }
     text = run_cli("posture", "eval", path, *_inputs(asset)).out
     assert "us.zoom.* (glob), Not Loaded" in text
+    with_plists = run_cli(
+        "posture", "eval", path, *_inputs(asset), "--plists", asset("posture/plists.txt")
+    )
+    assert "plist: /Library/LaunchDaemons/us.zoom.ZoomDaemon.plist" in with_plists.out
     assert "remediation (message text only): fix it" in text
 
 
@@ -153,6 +171,7 @@ def test_eval_non_compliant_exits_1(run_cli: RunCli, asset: Asset, tmp_path: Pat
         ([], "give --live, or at least one of --dumpstate, --list, --print"),
         (["--live", "--dumpstate", "{dump}"], "give --live, or at least one of"),
         (["--list", "pid/1={dump}"], "--list: 'pid/1' is not a launchd domain"),
+        (["--list", "gui/501=/no/such/file"], "--list: /no/such/file: no such file"),
         (["--list", "system=/no/such/file"], "--list: /no/such/file: no such file"),
     ],
 )
@@ -263,6 +282,7 @@ def test_collect_script_runs_and_its_output_evaluates(
         "stat": "echo tester",
         "hostname": "echo mac01",
         "id": "echo 501",
+        "dscl": "echo 'NFSHomeDirectory: /Users/tester'",
     }
     for name, body in stand_ins.items():
         tool = bin_dir / name
@@ -278,7 +298,21 @@ def test_collect_script_runs_and_its_output_evaluates(
     command = run.stdout.splitlines()[-1].split()
     assert command[:3] == ["feedmgr", "posture", "eval"]
     assert "--print" in command
+    assert "--plists" in command
     monkeypatch.chdir(work)
     result = run_cli(*command[1:], "--format", "json")
     assert result.code == 0, result.err
     assert json.loads(result.out)["posture_status"] == "Compliant"
+
+
+def test_posture_help_stays_light() -> None:
+    """'feedmgr posture --help' imports neither pydantic nor yaml nor defusedxml."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "assert main(['posture', '--help']) == 0\n"
+        "names = ('pydantic', 'yaml', 'defusedxml')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)

@@ -38,6 +38,7 @@ def test_shipped_snapshot_matches_feeds_releases() -> None:
     ("family", "version", "build", "released"),
     [
         ("macos", "11.0.1", "20B29", date(2020, 11, 12)),
+        ("macos", "14.8.3", "23J220", date(2025, 12, 12)),
         ("macos", "15.0", "24A335", date(2024, 9, 16)),
         ("macos", "15.6.1", "24G90", date(2025, 8, 20)),
         ("macos", "26.0", "25A354", date(2025, 9, 15)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,12 +15,15 @@ from feedmgr.errors import UsageError
 from feedmgr.posture.collect import (
     LaunchctlFailed,
     collect_script,
+    default_uid,
+    list_option,
+    live_plists,
     live_streams,
     subprocess_runner,
     system_runner,
 )
 from feedmgr.posture.evaluate import evaluate_condition, gather
-from feedmgr.posture.model import Operator, PostureSpec, ServiceCondition, ServiceType
+from feedmgr.posture.model import JobKind, Operator, PostureSpec, ServiceCondition, ServiceType
 
 Asset = Callable[[str], Path]
 
@@ -60,7 +64,7 @@ def test_live_streams_print_each_exact_label_in_its_domains(asset: Asset) -> Non
         ServiceCondition("d", "com.apple.sysmond", Operator.LOADED, ServiceType.DAEMON),
         ServiceCondition("z", "us.zoom.*", Operator.NOT_LOADED),
     )
-    evidence = gather(spec, live_streams(spec, runner, uid=501))
+    evidence = gather(spec, live_streams(spec, runner, uid=501, as_root=True))
     assert runner.calls == [
         ("dumpstate",),
         ("list",),
@@ -79,6 +83,14 @@ def test_subprocess_runner_reports_failure() -> None:
     run = subprocess_runner(shutil.which("false") or "false")
     with pytest.raises(LaunchctlFailed, match="exit status 1"):
         list(run(["print", "system/x"]))
+
+
+def test_subprocess_runner_reports_stderr_even_when_large() -> None:
+    """A launchctl that writes much to stderr does not stall; its first words are reported."""
+    script = "import sys; sys.stderr.write('Could not find service' + 'x' * 200000); sys.exit(113)"
+    run = subprocess_runner(sys.executable)
+    with pytest.raises(LaunchctlFailed, match="exit status 113: Could not find service"):
+        list(run(["-c", script]))
 
 
 def test_subprocess_runner_streams_stdout() -> None:
@@ -117,3 +129,55 @@ def test_collect_script_without_file_skips_prints() -> None:
     script = collect_script(None)
     assert "launchctl dumpstate" in script
     assert "launchctl print" not in script
+
+
+@pytest.mark.parametrize(("sudo_uid", "expected"), [("501", 501), ("", None), ("x", None)])
+def test_default_uid_prefers_the_sudo_caller(
+    monkeypatch: pytest.MonkeyPatch, sudo_uid: str, expected: int | None
+) -> None:
+    """Under sudo, --live looks at the caller's gui/UID domain, not root's."""
+    monkeypatch.setenv("SUDO_UID", sudo_uid)
+    assert default_uid() == (expected if expected is not None else os.getuid())
+
+
+def test_list_option_forms(tmp_path: Path) -> None:
+    """--list takes FILE (system) or DOMAIN=FILE; a file whose name has '=' still works."""
+    plain = tmp_path / "list.txt"
+    odd = tmp_path / "a=b.txt"
+    for path in (plain, odd):
+        path.write_text("PID\tStatus\tLabel\n")
+    assert list_option(str(plain)) == ("system", plain)
+    assert list_option(f"gui/501={plain}") == ("gui/501", plain)
+    assert list_option(str(odd)) == ("system", odd)
+    with pytest.raises(UsageError, match="'pid/1' is not a launchd domain"):
+        list_option(f"pid/1={plain}")
+
+
+@pytest.mark.parametrize(("as_root", "domain"), [(True, "system"), (False, "gui/501")])
+def test_live_list_domain_follows_the_user(asset: Asset, as_root: bool, domain: str) -> None:
+    """launchctl list run as root lists daemons (system), as a user that user's agents."""
+    runner = FakeLaunchctl(
+        {("dumpstate",): asset("posture/dumpstate.txt"), ("list",): asset("posture/list-gui.txt")}
+    )
+    spec = _spec(ServiceCondition("c", "com.example.terminated.agent", Operator.LOADED))
+    evidence = gather(spec, live_streams(spec, runner, uid=501, as_root=as_root))
+    assert [r.target for r in evidence.records] == [f"{domain}/com.example.terminated.agent"]
+
+
+def test_live_plists_lists_the_five_directories(tmp_path: Path) -> None:
+    """Live plist discovery looks in ~/Library/LaunchAgents and the four system directories."""
+    root, home = tmp_path / "root", tmp_path / "home"
+    for directory, name in [
+        (home / "Library/LaunchAgents", "com.example.user.plist"),
+        (root / "Library/LaunchDaemons", "com.example.daemon.plist"),
+        (root / "System/Library/LaunchAgents", "com.apple.agent.plist"),
+        (root / "Library/LaunchDaemons", "README.txt"),
+    ]:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text("<plist/>")
+    found = {p.label: p.kind for p in live_plists(home, root)}
+    assert found == {
+        "com.example.user": JobKind.USER_AGENT,
+        "com.example.daemon": JobKind.DAEMON,
+        "com.apple.agent": JobKind.USER_AGENT,
+    }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from feedmgr.findings import Severity
 from feedmgr.posture.criteria import parse_criteria
 from feedmgr.posture.evaluate import (
     Evidence,
@@ -18,8 +19,10 @@ from feedmgr.posture.evaluate import (
     evaluate_condition,
     evaluate_spec,
     gather,
+    label_filter,
+    to_report,
 )
-from feedmgr.posture.launchd import iter_blocks, iter_list
+from feedmgr.posture.launchd import iter_blocks, iter_list, iter_plists
 from feedmgr.posture.model import (
     Enforcement,
     Operator,
@@ -321,3 +324,93 @@ def test_requirements_without_policies_are_mandatory(asset: Asset) -> None:
     assert [p.policy.name for p in result.policies] == ["req"]
     assert result.status is PostureStatus.NON_COMPLIANT
     assert not result.requirements[0].passed
+
+
+@pytest.mark.parametrize(
+    ("enforcement", "severity"),
+    [
+        (Enforcement.MANDATORY, Severity.FAIL),
+        (Enforcement.OPTIONAL, Severity.WARN),
+        (Enforcement.AUDIT, Severity.INFO),
+    ],
+)
+def test_report_findings_follow_enforcement(
+    asset: Asset, enforcement: Enforcement, severity: Severity
+) -> None:
+    """A failed policy is a fail (mandatory), warn (optional) or info (audit) finding,
+    whose fix is the requirement's remediation message; conditions are info findings."""
+    spec = _full_spec(Policy("pol", "req", enforcement))
+    report = to_report(evaluate_spec(spec, _evidence(asset, *spec.conditions)), "t")
+    (policy,) = report.by_check("posture.policy")
+    # "up & !zoom" fails although no condition failed: zoom is loaded, so !zoom is false.
+    assert (policy.severity, policy.fix, policy.data["failed_conditions"]) == (
+        severity,
+        "fix it",
+        [],
+    )
+    assert "criteria (up & !zoom), failed conditions: none" in policy.message
+    conditions = report.by_check("posture.condition")
+    assert [c.subject for c in conditions] == ["up", "zoom"]
+    assert {c.severity for c in conditions} == {Severity.INFO}
+    assert report.exit_code() == (1 if severity is Severity.FAIL else 0)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "label", "expected"),
+    [
+        ("us.zoom.*", "us.zoom.ZoomDaemon", True),
+        ("us.zoom.*", "us.zoomx", False),
+        ("us.zoom.*", "US.ZOOM.Daemon", False),  # labels are case-sensitive
+        ("com.apple.sysm?nd", "com.apple.sysmond", True),
+        ("com.[ab].x", "com.b.x", True),
+        ("com.[ab].x", "com.c.x", False),
+        ("com.apple.sysmond", "com.apple.sysmond.helper", False),
+    ],
+)
+def test_label_filter_agrees_with_condition_matching(
+    pattern: str, label: str, expected: bool
+) -> None:
+    """The compiled label filter keeps exactly the labels a condition matches."""
+    condition = _condition(pattern, L)
+    assert condition.matches(label) is expected
+    assert label_filter(_spec(condition))(label) is expected
+
+
+def _with_plists(asset: Asset, condition: ServiceCondition, listing: bool) -> str:
+    evidence = _evidence(asset, condition)
+    if listing:
+        dumpstate = asset("posture/dumpstate.txt").read_text().splitlines()
+        plists = asset("posture/plists.txt").read_text().splitlines()
+        evidence = gather(
+            _spec(condition),
+            [("dumpstate", iter_blocks(dumpstate, "d"))],
+            list(iter_plists(plists)),
+        )
+    return evaluate_condition(condition, evidence).reason
+
+
+@pytest.mark.parametrize(
+    ("condition", "listing", "suffix"),
+    [
+        (
+            _condition("com.apple.dhcp6d", NL),
+            True,
+            "; plist present but not loaded: /System/Library/LaunchDaemons/com.apple.dhcp6d.plist",
+        ),
+        (
+            _condition("com.apple.dhcp6d", R, D),
+            True,
+            "; plist present but not loaded: /System/Library/LaunchDaemons/com.apple.dhcp6d.plist",
+        ),
+        (_condition("com.apple.dhcp6d", R, A), True, "; no plist for it in the plist listing"),
+        (_condition("com.example.absent", L), True, "; no plist for it in the plist listing"),
+        (_condition("com.example.absent", L), False, "loaded in dumpstate, list-system, list-gui"),
+        (_condition("com.apple.sysmond", R), True, "loaded and running (1 job(s))"),
+    ],
+)
+def test_plist_listing_explains_not_loaded(
+    asset: Asset, condition: ServiceCondition, listing: bool, suffix: str
+) -> None:
+    """With a plist listing, a job that is not loaded is told apart: plist present but not
+    loaded, or no plist at all (the field document's two kinds of "not loaded")."""
+    assert _with_plists(asset, condition, listing).endswith(suffix)

@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.launchd import (
+    CHUNK,
     MAX_LINE,
     JobRecord,
-    check_domain,
+    PlistFile,
+    check_domain_or_none,
     domain_kind,
     iter_blocks,
     iter_list,
+    iter_plists,
     iter_print,
+    read_chunks,
     read_lines,
 )
 from feedmgr.posture.model import JobKind
@@ -118,6 +122,38 @@ def test_print_fields(body: tuple[str, ...], expected: _Fields) -> None:
     assert record.source == "print"
 
 
+def test_closing_brace_glued_to_an_empty_value() -> None:
+    """launchctl prints empty values without a line end, so a nested block's '}' can end
+    the line ('"key" => <tabs>}'); it still closes the block and the next job parses."""
+    lines = [
+        "system/com.example.proxy = {",
+        "\tstate = running",
+        "\tevent triggers = {",
+        "\t\tFileHandles => {",
+        "\t\t\tdescriptor = {",
+        '\t\t\t\t"aux" => {',
+        '\t\t\t\t\t"first" => \t\t\t\t\t"second" => \t\t\t\t}',
+        '\t\t\t\t"list" => [',
+        "\t\t\t\t\t0 = {",
+        '\t\t\t\t\t\t"fd" => \t\t\t\t\t\t"type" => 1',
+        '\t\t\t\t\t\t"key" => \t\t\t\t\t}',
+        "\t\t\t\t]",
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+        "\tpid = 141",
+        "\tvalue = {}",
+        "\tnote = ends in}",
+        "}",
+        "system/com.example.next = {",
+        "\tstate = not running",
+        "}",
+    ]
+    first, second = iter_blocks(lines, "d")
+    assert (first.label, first.state, first.pid) == ("com.example.proxy", "running", 141)
+    assert (second.label, second.state, second.line) == ("com.example.next", "not running", 20)
+
+
 def test_first_key_wins_within_a_block() -> None:
     """A repeated key keeps its first value (the job's own line comes first)."""
     (record,) = iter_blocks(_block("system/a", "state = running", "state = exited"), "d")
@@ -182,24 +218,30 @@ def test_list_errors(lines: list[str], problem: str) -> None:
         list(iter_list(lines, "l"))
 
 
-@pytest.mark.parametrize("domain", ["system", "gui/501", "user/0"])
-def test_check_domain_accepts(domain: str) -> None:
-    """system, gui/UID and user/UID are valid --list domains."""
-    assert check_domain(domain) == domain
-
-
-@pytest.mark.parametrize("domain", ["gui", "gui/x", "pid/1", "", "system/"])
-def test_check_domain_rejects(domain: str) -> None:
-    """Anything else is refused with a message listing the valid forms."""
-    with pytest.raises(ValueError, match="expected system, gui/UID or user/UID"):
-        check_domain(domain)
+@pytest.mark.parametrize(
+    ("domain", "valid"),
+    [
+        ("system", True),
+        ("gui/501", True),
+        ("user/0", True),
+        ("gui", False),
+        ("gui/x", False),
+        ("pid/1", False),
+        ("", False),
+        ("system/", False),
+    ],
+)
+def test_list_domains(domain: str, valid: bool) -> None:
+    """system, gui/UID and user/UID are the domains a launchctl list can come from."""
+    assert check_domain_or_none(domain) == (domain if valid else None)
 
 
 def test_read_lines_cuts_overlong_lines() -> None:
-    """A line longer than MAX_LINE is cut; the next line is read normally."""
-    text = "x" * (MAX_LINE * 3 + 5) + "\nsystem/a = {\n}\n"
-    lines = list(read_lines(io.StringIO(text)))
-    assert [len(line) for line in lines] == [MAX_LINE, 13, 2]
+    """A line longer than MAX_LINE is cut (also across chunks); later lines read normally."""
+    for size in (MAX_LINE * 3 + 5, CHUNK * 2 + 7):
+        text = "x" * size + "\nsystem/a = {\n}\nno newline at end"
+        lines = list(read_lines(io.StringIO(text)))
+        assert [len(line) for line in lines] == [MAX_LINE + 1, 13, 2, 18]
 
 
 def test_parsers_are_lazy() -> None:
@@ -250,3 +292,39 @@ def test_no_text_raises_anything_but_parse_error(lines: list[str], which: str) -
             assert isinstance(record.kind, JobKind)
     except ParseError:
         pass
+
+
+@given(st.lists(_vocabulary, max_size=40))
+def test_stream_and_line_inputs_agree(lines: list[str]) -> None:
+    """A file-like stream (chunked fast path) and a list of lines give the same records."""
+
+    def run(source: object) -> object:
+        try:
+            return list(iter_blocks(source, "h"))  # type: ignore[arg-type]
+        except ParseError as exc:
+            return exc.problem
+
+    assert run(io.StringIO("\n".join(lines))) == run(lines)
+
+
+@given(st.text(alphabet="ab{}\n \t", max_size=200), st.integers(min_value=1, max_value=20))
+def test_read_chunks_keeps_text_and_ends_at_lines(text: str, size: int) -> None:
+    """Chunks of any size end at a line end and join back to the text (plus a final newline)."""
+    chunks = list(read_chunks(io.StringIO(text), size))
+    assert all(chunk.endswith("\n") for chunk in chunks)
+    expected = text if not text or text.endswith("\n") else text + "\n"
+    assert "".join(chunks) == expected
+
+
+def test_plist_listing(asset: Callable[[str], Path]) -> None:
+    """A plist listing gives label (file name) and kind (LaunchDaemons or LaunchAgents
+    directory); other lines are skipped."""
+    with asset("posture/plists.txt").open() as handle:
+        plists = {p.label: p for p in iter_plists(handle)}
+    assert len(plists) == 6
+    assert plists["com.apple.dhcp6d"].kind is JobKind.DAEMON
+    assert plists["com.example.user"].kind is JobKind.USER_AGENT
+    assert plists["us.zoom.updater"].path == "/Library/LaunchAgents/us.zoom.updater.plist"
+    assert list(iter_plists(["/tmp/x.plist", "no-slash.plist", ""])) == [
+        PlistFile("/tmp/x.plist", "x", JobKind.UNKNOWN)
+    ]

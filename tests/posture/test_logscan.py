@@ -75,6 +75,22 @@ def test_log_line_inside_xml_means_truncated() -> None:
     assert scan.result_lines == ((3, "[Tue Feb 27 10:30:58.646 2024][csc_ise]Function: doCheck"),)
 
 
+def test_xml_with_a_timestamp_on_every_line(asset: Asset, field_document: dict[str, Any]) -> None:
+    """When every XML line carries a log prefix (as 'log show' prints), the XML after the
+    prefixes is still put together."""
+    text = asset("posture/ise-psc.log").read_text()
+    start = text.index("<cleanmachines>")
+    xml = text[start : text.index("</cleanmachines>", start) + len("</cleanmachines>")]
+    stamped = "".join(
+        f"2024-02-27 10:30:58.{n:03d} Df csc_iseagentd[412:1a2b] {line}\n"
+        for n, line in enumerate(xml.splitlines())
+    )
+    scan = _scan(stamped)
+    expected = packages_for(spec_from_document(field_document, "x"))
+    assert tuple(f.item for f in scan.packages) == expected
+    assert scan.problems == ()
+
+
 def test_reopened_tag_means_truncated() -> None:
     """A second <package> before </package> marks the first one truncated."""
     scan = _scan("<package><id>1</id>\n<package>\n")
@@ -85,7 +101,7 @@ def test_reopened_tag_means_truncated() -> None:
 
 
 def test_bad_check_is_reported_with_its_line() -> None:
-    """A complete but invalid check is a problem naming the line and the reason."""
+    """A complete but invalid check is a problem naming the line and the reason, every time."""
     scan = _scan("noise\n<check><id>x</id><category>9</category></check>\n")
     assert scan.problems == (
         (2, "<check> at line 2: check 'x': category 9 is not a service check (3)"),
