@@ -10,8 +10,6 @@ dependency is needed; a property test checks that everything written reads back 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -266,26 +264,13 @@ def render_config(values: Mapping[str, Value]) -> str:
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    from feedmgr.atomic import write_text_atomically
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise StoreError(str(path), f"cannot write the settings ({exc.strerror})") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
         # The proxy URL may carry a password.
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_text_atomically(path, text, mode=0o600)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StoreError(str(path), f"cannot write the settings ({exc.strerror})") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def parse_setting(key: str, raw: str) -> Value:

@@ -76,21 +76,10 @@ def preflight(
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
+    from feedmgr.atomic import write_text_atomically
     from feedmgr.errors import UsageError
 
-    tmp: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        write_text_atomically(path, text)
     except OSError as exc:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise UsageError(str(path), f"cannot write the report ({exc.strerror})") from exc

@@ -10,14 +10,14 @@ only ``manifest.sig`` differs between builds.)
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from feedmgr.atomic import write_atomically
 from feedmgr.errors import InputRejected, SchemaError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText
 from feedmgr.feed.archive import CHUNK
@@ -131,20 +131,15 @@ def build_package(src: Path, output: Path, key: PrivateKey) -> Manifest:
     manifest, files = build_manifest(src)
     manifest_bytes = manifest.to_bytes()
     signature = sign(key, manifest_bytes)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".feedmgr-build-", dir=output.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
+
+    def write_zip(raw: BinaryIO) -> None:
+        with zipfile.ZipFile(raw, "w") as archive:
             archive.writestr(_zip_info(MANIFEST_NAME), manifest_bytes)
             archive.writestr(_zip_info(SIGNATURE_NAME), signature)
             for name, path in files:
                 with path.open("rb") as source, archive.open(_zip_info(name), "w") as target:
                     while chunk := source.read(CHUNK):
                         target.write(chunk)
-        tmp.chmod(0o644)
-        tmp.replace(output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    write_atomically(output, write_zip)
     return manifest

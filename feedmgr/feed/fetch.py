@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XmlParseError
@@ -896,25 +896,16 @@ def copy_atomically(source: Path, output: Path) -> None:
     Raises:
         UsageError: the output cannot be written.
     """
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".feedmgr-", suffix=".part", dir=output.parent)
-    except OSError as exc:
-        raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as target, source.open("rb") as origin:
+    from feedmgr.atomic import write_atomically
+
+    def copy(target: BinaryIO) -> None:
+        with source.open("rb") as origin:
             shutil.copyfileobj(origin, target, CHUNK)
-            target.flush()
-            os.fsync(target.fileno())
-        tmp.chmod(0o644)
-        tmp.replace(output)
+
+    try:
+        write_atomically(output, copy)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

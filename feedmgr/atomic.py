@@ -1,0 +1,42 @@
+"""Write files so that readers see the old content or the new, never a part of either."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object], *, mode: int = 0o644) -> None:
+    """Create ``path`` through a temporary file beside it, fsync it, then rename it in place.
+
+    ``write`` receives the open binary file. On any failure (or interruption) the temporary
+    file is removed and ``path`` is untouched.
+
+    Raises:
+        OSError: the folder or the file cannot be written (callers map it to their error).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """``write_atomically`` for UTF-8 text.
+
+    Raises:
+        OSError: as ``write_atomically``.
+    """
+    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
