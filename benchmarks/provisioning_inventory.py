@@ -72,7 +72,7 @@ def _os_strings() -> list[str]:
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:
     """Write a deterministic inventory CSV of ``rows`` endpoints."""
-    rng = random.Random(seed)  # noqa: S311 - benchmark data, not security
+    rng = random.Random(seed)
     oses = _os_strings()
     weights = [1.0 / (i + 1) for i in range(len(oses))]
     with path.open("w", encoding="utf-8", newline="") as out:

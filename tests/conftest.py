@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from feedmgr.cli import main
+from tests.feed.factory import Publisher
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +65,16 @@ def asset() -> Callable[[str], Path]:
         return path
 
     return find
+
+
+@pytest.fixture
+def publisher(tmp_path: Path) -> Publisher:
+    """A fresh Ed25519 feed publisher key pair."""
+    return Publisher.create(tmp_path / "keys")
+
+
+@pytest.fixture
+def trusted_home(run_cli: RunCli, publisher: Publisher, home: Path) -> Path:
+    """A store that trusts ``publisher``."""
+    assert run_cli("trust", "add", publisher.public_pem).code == 0
+    return home

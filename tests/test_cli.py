@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from feedmgr import __version__
 from tests.conftest import RunCli
@@ -43,3 +46,46 @@ def test_help_and_version_do_not_import_heavy_libraries() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+def test_missing_input_file_is_one_line_exit_3(run_cli: RunCli, tmp_path: Path) -> None:
+    """A feed path that does not exist: exit 3, one line naming the file."""
+    missing = tmp_path / "nope.zip"
+    result = run_cli("update", "--offline", missing)
+    assert result.code == 3
+    assert (
+        result.err
+        == f"feedmgr: error: {missing}: cannot read the file (No such file or directory)\n"
+    )
+
+
+def test_debug_adds_a_traceback(run_cli: RunCli, tmp_path: Path) -> None:
+    """--debug prints the traceback before the one-line error."""
+    result = run_cli("--debug", "update", "--offline", tmp_path / "nope.zip")
+    assert result.code == 3
+    assert "Traceback (most recent call last)" in result.err
+    assert result.err.rstrip().splitlines()[-1].startswith("feedmgr: error: ")
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    """``python -m feedmgr`` is the same program, with the same exit codes."""
+    result = subprocess.run(
+        [sys.executable, "-m", "feedmgr", "--home", str(tmp_path), "rollback"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("feedmgr: error: ")
+
+
+def test_home_comes_from_the_environment(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FEEDMGR_HOME picks the store when --home is absent."""
+    from tests.conftest import REPO
+
+    monkeypatch.setenv("FEEDMGR_HOME", str(tmp_path / "envhome"))
+    key = REPO / "feeds" / "sample" / "demo-publisher.pub.pem"
+    assert run_cli("trust", "add", key, use_home=False).code == 0
+    assert (tmp_path / "envhome" / "store.sqlite3").exists()

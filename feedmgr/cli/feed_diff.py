@@ -11,6 +11,7 @@ from feedmgr.cli._common import AppContext, emit, format_option
 
 @click.command(
     "diff",
+    short_help="Compare two feeds: OS nodes and module minimums.",
     epilog="Example: feedmgr feed diff 2026.10.01 2026.11.25 --format json",
 )
 @click.argument("old", required=False)

@@ -39,13 +39,14 @@ def _label(view: FeedView) -> str:
     return f"feed {view.version}{where}"
 
 
-@click.group("os")
+@click.group("os", epilog='Example: feedmgr os resolve "Mac OSX 15.6.1"')
 def os_group() -> None:
     """Resolve OS strings, list the supported-OS matrix, detect new-release lag."""
 
 
 @os_group.command(
     "resolve",
+    short_help="Classify one OS string against the feed's OS tree.",
     epilog='Example: feedmgr os resolve "macOS 26.1 (25B78)" --format json',
 )
 @click.argument("os_string")
@@ -78,7 +79,11 @@ def resolve(
         raise click.exceptions.Exit(1)
 
 
-@os_group.command("list", epilog="Example: feedmgr os list --family macos --format json")
+@os_group.command(
+    "list",
+    short_help="Show the supported-OS matrix of the feed.",
+    epilog="Example: feedmgr os list --family macos --format json",
+)
 @click.option(
     "--family",
     "family",
@@ -124,6 +129,7 @@ def list_matrix(
 
 @os_group.command(
     "lag",
+    short_help="Find released OS versions the feed cannot classify.",
     epilog="Example: feedmgr os lag --max-days 14 --releases my-releases.json --format json",
 )
 @click.option(

@@ -9,13 +9,14 @@ import click
 from feedmgr.cli._common import AppContext, emit, format_option
 
 
-@click.group("releases")
+@click.group("releases", epilog="Example: feedmgr releases import --sofa macos_data_feed.json")
 def releases() -> None:
     """Import and list OS release catalogs used by 'feedmgr os lag'."""
 
 
 @releases.command(
     "import",
+    short_help="Import a SOFA feed or a release catalog file.",
     epilog="Example: feedmgr releases import --sofa macos_data_feed.json",
 )
 @click.option(
@@ -79,7 +80,11 @@ def import_releases(
     emit(f"imported {len(imported.releases)} releases (as of {as_of}) from {source} -> {target}\n")
 
 
-@releases.command("list", epilog="Example: feedmgr releases list --family macos --format json")
+@releases.command(
+    "list",
+    short_help="List the OS releases feedmgr knows.",
+    epilog="Example: feedmgr releases list --family macos --format json",
+)
 @click.option(
     "--family",
     "family",

@@ -9,7 +9,9 @@ Payload members are then streamed once: hashed, counted, schema-checked and hand
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +38,8 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
+# Documents parsed but not yet validated; each is at most MAX_JSON_PAYLOAD_BYTES.
+_VALIDATION_BACKLOG = 2
 
 
 class PayloadSink(Protocol):
@@ -137,31 +141,49 @@ class PackageReader:
     def stream_payload(self, manifest: Manifest, sink: PayloadSink | None = None) -> None:
         """Stream, hash and schema-check every payload member, feeding ``sink``.
 
+        Schema validation of one member runs on a worker thread while the next member is
+        decompressed and hashed (zlib and hashlib release the GIL); at most
+        ``_VALIDATION_BACKLOG`` documents wait, which bounds memory.
+
         Raises:
             ArchiveError, IntegrityError, SchemaError: on the first bad member.
         """
-        for name in sorted(manifest.files):
-            entry = manifest.files[name]
-            digest = hashlib.sha256()
-            size = 0
-            chunks: list[bytes] = []
-            write = sink.begin(name) if sink is not None else None
-            for chunk in self.archive.stream(name):
-                digest.update(chunk)
-                size += len(chunk)
-                chunks.append(chunk)
-                if write is not None:
-                    write(chunk)
-            if size != entry.size or digest.hexdigest() != entry.sha256:
-                raise IntegrityError(
-                    self.subject,
-                    f"{name}: sha256/size do not match the manifest "
-                    f"(got {digest.hexdigest()[:16]}.../{size}, "
-                    f"expected {entry.sha256[:16]}.../{entry.size})",
-                )
-            validate_payload(name, b"".join(chunks), self.subject)
-            if sink is not None:
-                sink.end(name, entry.sha256, size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as validator:
+            pending: deque[Future[object]] = deque()
+            try:
+                for name in sorted(manifest.files):
+                    data = self._read_member(name, manifest, sink)
+                    pending.append(validator.submit(validate_payload, name, data, self.subject))
+                    while len(pending) > _VALIDATION_BACKLOG:
+                        pending.popleft().result()
+                while pending:
+                    pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _read_member(self, name: str, manifest: Manifest, sink: PayloadSink | None) -> bytes:
+        entry = manifest.files[name]
+        digest = hashlib.sha256()
+        size = 0
+        chunks: list[bytes] = []
+        write = sink.begin(name) if sink is not None else None
+        for chunk in self.archive.stream(name):
+            digest.update(chunk)
+            size += len(chunk)
+            chunks.append(chunk)
+            if write is not None:
+                write(chunk)
+        if size != entry.size or digest.hexdigest() != entry.sha256:
+            raise IntegrityError(
+                self.subject,
+                f"{name}: sha256/size do not match the manifest "
+                f"(got {digest.hexdigest()[:16]}.../{size}, "
+                f"expected {entry.sha256[:16]}.../{entry.size})",
+            )
+        if sink is not None:
+            sink.end(name, entry.sha256, size)
+        return b"".join(chunks)
 
 
 def check_dates(manifest: Manifest, subject: str, now: datetime | None = None) -> None:

@@ -23,6 +23,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from feedmgr.feed.signing import TrustedKey
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
+_SYNC_THREADS = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -297,7 +299,11 @@ class FeedStore:
 
 
 class Staging:
-    """Payload blobs of one ingest, written and fsynced before anything is committed."""
+    """Payload blobs of one ingest, written and fsynced before anything is committed.
+
+    fsync waits on the disk, not the CPU, so it runs on a small thread pool while the next
+    member is decompressed; ``flush()`` waits for all of them before the commit.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -305,6 +311,8 @@ class Staging:
         self.blobs: dict[str, Path] = {}
         self._handle: IO[bytes] | None = None
         self._current: Path | None = None
+        self._pool = ThreadPoolExecutor(max_workers=_SYNC_THREADS, thread_name_prefix="fsync")
+        self._syncs: list[Future[None]] = []
 
     def begin(self, path: str) -> Callable[[bytes], object]:
         """Open a staging file for the payload member ``path``."""
@@ -313,23 +321,41 @@ class Staging:
         return self._handle.write
 
     def end(self, path: str, sha256: str, size: int) -> None:
-        """Flush and fsync the member, keyed by its verified digest."""
+        """The member is verified: fsync it in the background, keyed by its digest."""
         assert self._handle is not None
         assert self._current is not None
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        self._handle = None
+        handle, self._handle = self._handle, None
         if sha256 in self.blobs:
+            handle.close()
             self._current.unlink()
         else:
             self.blobs[sha256] = self._current
+            self._syncs.append(self._pool.submit(_sync_and_close, handle))
+
+    def flush(self) -> None:
+        """Wait until every staged blob is on disk.
+
+        Raises:
+            OSError: a write or fsync failed.
+        """
+        for future in self._syncs:
+            future.result()
+        self._syncs.clear()
 
     def discard(self) -> None:
         """Remove everything staged (after a rejected or failed ingest)."""
+        self._pool.shutdown(wait=True, cancel_futures=False)
         if self._handle is not None:
             self._handle.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _sync_and_close(handle: IO[bytes]) -> None:
+    try:
+        handle.flush()
+        os.fsync(handle.fileno())
+    finally:
+        handle.close()
 
 
 class StoreWriter:
@@ -371,6 +397,7 @@ class StoreWriter:
         return Staging(self.store.staging_dir / uuid.uuid4().hex)
 
     def _publish_blobs(self, staging: Staging) -> None:
+        staging.flush()
         touched: set[Path] = set()
         for sha256, staged in staging.blobs.items():
             target = self.store.blob_path(sha256)
@@ -379,8 +406,9 @@ class StoreWriter:
             target.parent.mkdir(exist_ok=True)
             staged.replace(target)
             touched.add(target.parent)
-        for directory in touched:
-            _fsync_dir(directory)
+        # The renames must be durable before the database points at the blobs.
+        with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+            list(pool.map(_fsync_dir, [*touched, self.store.blob_dir]))
 
     def commit_feed(
         self,

@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from feedmgr.errors import ParseError, SchemaError
 from feedmgr.osmatrix.identifier import FAMILIES, LINUX_DISTROS, OsIdentifier
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
 
@@ -67,6 +68,10 @@ class Classification:
         """The chain as text: "Mac OSX 15 -> Mac OSX"."""
         return " -> ".join(self.names)
 
+    def to_json(self) -> dict[str, Any]:
+        """``{"node": name, "chain": [names, deepest first]}`` for JSON output."""
+        return {"node": self.node.name, "chain": list(self.names)}
+
 
 @dataclass(frozen=True)
 class NodeRange:
@@ -86,7 +91,9 @@ class NodeRange:
 class OsTree:
     """A catalog prepared for many look-ups (build once, classify many times).
 
-    Raises nothing on construction for a catalog that passed schema validation.
+    Raises:
+        SchemaError: when a node's range is PEP 440 but not a plain numeric OS version
+            (such as "15.0rc1"), which no endpoint reports.
     """
 
     def __init__(self, catalog: OsCatalog) -> None:
@@ -99,9 +106,22 @@ class OsTree:
         self._ranges: dict[str, NodeRange] = {}
         for node in self.nodes:
             if node.min_version is not None and node.max_version is not None:
-                self._ranges[node.name] = NodeRange(
-                    parse_version(node.min_version), parse_version(node.max_version)
-                )
+                try:
+                    low, high = parse_version(node.min_version), parse_version(node.max_version)
+                except ParseError as exc:
+                    raise SchemaError(
+                        "os/catalog.json", f"node {node.name!r}: {exc.problem}"
+                    ) from exc
+                self._ranges[node.name] = NodeRange(low, high)
+        self._depth: dict[str, int] = {n.name: len(self.ancestors(n.name)) for n in self.nodes}
+        # (family, distro) -> ranged nodes with range and depth, for fast classification
+        self._pool: dict[tuple[str, str | None], list[tuple[OsNode, NodeRange, int]]] = {}
+        for node in self.nodes:
+            span = self._ranges.get(node.name)
+            if span is not None:
+                distro = node_distro(node) if node.family == "linux" else None
+                entry = (node, span, self._depth[node.name])
+                self._pool.setdefault((node.family, distro), []).append(entry)
         self._by_normalised: dict[str, OsNode] = {}
         for node in self.nodes:
             self._by_normalised.setdefault(normalise_name(node.name), node)
@@ -148,7 +168,8 @@ class OsTree:
 
     def depth(self, name: str) -> int:
         """0 for a root."""
-        return len(self.ancestors(name))
+        known = self._depth.get(name)
+        return known if known is not None else len(self.ancestors(name))
 
     @cached_property
     def ordered(self) -> tuple[OsNode, ...]:
@@ -176,11 +197,8 @@ class OsTree:
 
     def candidates(self, os_id: OsIdentifier) -> Iterator[OsNode]:
         """Ranged nodes of the identifier's family (and Linux distribution)."""
-        for node in self.nodes:
-            if node.family != os_id.family or node.name not in self._ranges:
-                continue
-            if os_id.family == "linux" and node_distro(node) != os_id.distro:
-                continue
+        distro = os_id.distro if os_id.family == "linux" else None
+        for node, _span, _depth in self._pool.get((os_id.family, distro), ()):
             yield node
 
     def classify(self, os_id: OsIdentifier) -> Classification | None:
@@ -197,10 +215,10 @@ class OsTree:
             return None
         best: OsNode | None = None
         best_key: tuple[int, OsVersion] | None = None
-        for node in self.candidates(os_id):
-            span = self._ranges[node.name]
+        distro = os_id.distro if os_id.family == "linux" else None
+        for node, span, depth in self._pool.get((os_id.family, distro), ()):
             if span.covers(os_id.version):
-                key = (self.depth(node.name), span.low)
+                key = (depth, span.low)
                 if best_key is None or key > best_key:
                     best, best_key = node, key
         if best is None:

@@ -38,6 +38,17 @@ _WINDOWS = re.compile(r"^(?:microsoft\s+)?windows(?![a-z])", _FLAGS)
 _ALL = re.compile(r"\(\s*all\s*\)|(?<![a-z])all(?![a-z])", _FLAGS)
 _DOTTED = re.compile(r"(?<![\d.])(\d{1,9}(?:\.\d{1,9}){0,5})(?![\d.])", _FLAGS)
 _MAC_BUILD = re.compile(r"(?<![a-z\d])(\d{2}[a-z]\d{1,6}[a-z]?)(?![a-z\d])", _FLAGS)
+_MAC_CODENAME = re.compile(
+    r"(?<![a-z])("
+    + "|".join(re.escape(n) for n in sorted(MACOS_CODENAMES, key=len, reverse=True))
+    + r")(?![a-z])",
+    _FLAGS,
+)
+_ARCH = re.compile(
+    r"\(?(?<![a-z\d])(?:(?:64|32)[- ]?bit|x64|x86_64|x86|amd64|arm64|aarch64|intel|apple silicon)"
+    r"(?![a-z\d])\)?",
+    _FLAGS,
+)
 _RSR = re.compile(r"\(\s*([a-z])\s*\)", _FLAGS)
 _WORDS = re.compile(r"^[a-z][a-z\s\-/]*$", _FLAGS)
 _NOISE = re.compile(r"[\s(),:;\-]+", _FLAGS)
@@ -49,8 +60,10 @@ _WIN_RELEASE = re.compile(
     r"(?:version\s*)?(?<![\d.])(\d{2}h[12]|1[5-9]0[1-9]|2004)(?![\d.a-z])", _FLAGS
 )
 _WIN_MARKETING = re.compile(r"^\s*(11|10|8\.1|8|7|server|vista|xp)(?![\d.a-z])", _FLAGS)
+_WIN_LTSC = re.compile(r"(?<![a-z])(ltsc|ltsb)\s*(20[12]\d)(?![\d.])", _FLAGS)
 _WIN_LEGACY = {"7": (6, 1), "8": (6, 2), "8.1": (6, 3)}
-_ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "iot", "n", "kn", "s", "se", "sp"})
+_ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "n", "kn", "s", "se", "sp"})
+_CASING = {"iot": "IoT", "multi-session": "multi-session"}
 _SUSE_SP = re.compile(r"(?<![\d.])(\d{1,3})\s*sp\s*(\d{1,2})(?![\d.])", _FLAGS)
 
 
@@ -65,7 +78,9 @@ def _leftover_words(text: str, rest: str, *, allowed: bool) -> str | None:
         return None
     if not allowed or not _WORDS.match(left) or len(left.split()) > 6:
         raise _reject(text, f"unrecognised text {left[:40]!r} in the OS string")
-    return " ".join(w.upper() if w in _ACRONYMS else w.capitalize() for w in left.split())
+    return " ".join(
+        _CASING.get(w, w.upper() if w in _ACRONYMS else w.capitalize()) for w in left.split()
+    )
 
 
 def parse_os_string(text: str) -> OsIdentifier:
@@ -84,6 +99,8 @@ def parse_os_string(text: str) -> OsIdentifier:
         raise _reject(text, "empty OS string")
     if not clean.isprintable() or not clean.isascii():
         raise _reject(text, "OS strings are plain printable ASCII")
+    # The CPU architecture ("64-bit", "x64", "arm64") says nothing about the OS version.
+    clean = " ".join(_ARCH.sub(" ", clean).split()) or clean
     if match := _MACOS.match(clean):
         return _parse_macos(clean, clean[match.end() :])
     if match := _WINDOWS.match(clean):
@@ -94,12 +111,9 @@ def parse_os_string(text: str) -> OsIdentifier:
 def _parse_macos(text: str, rest: str) -> OsIdentifier:
     lower = rest.lower()
     codename = None
-    for name in sorted(MACOS_CODENAMES, key=len, reverse=True):
-        found = re.search(rf"(?<![a-z]){name}(?![a-z])", lower)
-        if found:
-            codename = name
-            lower = lower[: found.start()] + " " + lower[found.end() :]
-            break
+    if found_name := _MAC_CODENAME.search(lower):
+        codename = found_name.group(1)
+        lower = lower[: found_name.start()] + " " + lower[found_name.end() :]
     lower = re.sub(r"(?<![a-z])version(?![a-z])", " ", lower)
     build = None
     if found_build := _MAC_BUILD.search(lower):
@@ -205,9 +219,15 @@ def _parse_windows(text: str, rest: str) -> OsIdentifier:
         )
     if release_id is not None:
         build = _windows_release_build(text, marketing, release_id, build)
+    channel = None
+    if found_channel := _WIN_LTSC.search(lower):  # "LTSC 2021": a servicing channel, not a build
+        channel = f"{found_channel.group(1).upper()} {found_channel.group(2)}"
+        lower = lower[: found_channel.start()] + " " + lower[found_channel.end() :]
     edition = _leftover_words(text, lower, allowed=True)
     if edition and edition.lower() in {"windows", "microsoft"}:
         edition = None
+    if channel:
+        edition = f"{edition} {channel}" if edition else channel
     if build is not None:
         if build < WINDOWS_10_RELEASES["1507"]:
             raise _reject(text, f"build {build} is older than Windows 10")

@@ -14,6 +14,7 @@ merges them over the shipped snapshot.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -134,6 +135,7 @@ def merge(catalogs: Iterable[ReleaseCatalog], description: str = "") -> ReleaseC
 # --- our own format -------------------------------------------------------------------------
 
 
+@functools.cache
 def _models() -> tuple[type[Any], type[Any]]:
     """The pydantic models of our format (built lazily: pydantic stays out of --help)."""
     from pydantic import AfterValidator, Field

@@ -24,6 +24,7 @@ class Resolution:
     classification: Classification | None
     feed_label: str
     known_max: str | None
+    nearest: tuple[str, str] | None = None  # (node name, its max version) just below
 
     @property
     def classified(self) -> bool:
@@ -37,6 +38,11 @@ class Resolution:
             return f"{self.os_id.label} is classified as {self.classification.describe()}"
         family = FAMILY_NAMES[self.os_id.family]
         known = f" (it knows {family} up to {self.known_max})" if self.known_max else ""
+        if self.nearest is not None and self.nearest[1] != self.known_max:
+            known = (
+                f" (it knows {self.nearest[0]} up to {self.nearest[1]}, "
+                f"{family} up to {self.known_max})"
+            )
         return (
             f"{self.os_id.label} would not be classified by {self.feed_label}{known}: "
             f'endpoints reporting it match no OS condition ("{BYPASS}")'
@@ -54,6 +60,9 @@ class Resolution:
             "chain": [n.name for n in chain],
             "nodes": [n.model_dump(mode="json", exclude_none=True) for n in chain],
             "feed_knows_up_to": self.known_max,
+            "nearest_node": (
+                {"name": self.nearest[0], "max_version": self.nearest[1]} if self.nearest else None
+            ),
             "message": self.message,
         }
 
@@ -85,4 +94,11 @@ def resolve(catalog: OsCatalog, text: str, feed_label: str = "the feed") -> Reso
     tree = OsTree(catalog)
     found = tree.classify(os_id)
     known = tree.known_max(os_id) if os_id.version is not None else None
-    return Resolution(os_id, found, feed_label, str(known) if known is not None else None)
+    below = tree.nearest_below(os_id) if found is None else None
+    return Resolution(
+        os_id,
+        found,
+        feed_label,
+        str(known) if known is not None else None,
+        (below[0].name, str(below[1])) if below is not None else None,
+    )

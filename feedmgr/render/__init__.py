@@ -12,10 +12,12 @@ ReportRenderer = Callable[[Report], str]
 
 
 class OutputFormat(StrEnum):
-    """The ``--format`` values every reporting command accepts."""
+    """Report formats: every reporting command takes text and json; preflight all four."""
 
     TEXT = "text"
     JSON = "json"
+    JUNIT = "junit"
+    HTML = "html"
 
     def to_renderer(self) -> ReportRenderer:
         """The renderer function for this format."""
@@ -27,4 +29,12 @@ class OutputFormat(StrEnum):
             from feedmgr.render.json import render_report as render_json
 
             return render_json
+        if self is OutputFormat.JUNIT:
+            from feedmgr.render.junit import render_report as render_junit
+
+            return render_junit
+        if self is OutputFormat.HTML:
+            from feedmgr.render.html import render_report as render_html
+
+            return render_html
         assert_never(self)

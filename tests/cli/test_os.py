@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,16 @@ def test_resolve_unknown_version_says_it_would_bypass_posture(run_cli: RunCli) -
     assert "would not be classified" in result.out
     assert "Bypassing Cisco Secure Client Scan" in result.out
     assert "up to 26.1" in result.out
+
+
+@pytest.mark.usefixtures("sample_feed")
+def test_resolve_unknown_point_release_names_the_nearest_node(run_cli: RunCli) -> None:
+    """15.7.3 on a feed knowing 15.0-15.7.2 points at Mac OSX 15, not at Tahoe."""
+    result = run_cli("os", "resolve", "macOS 15.7.3 (24G419)", "--format", "json")
+    assert result.code == 1
+    document = result.json()
+    assert document["nearest_node"] == {"name": "Mac OSX 15", "max_version": "15.7.2"}
+    assert "it knows Mac OSX 15 up to 15.7.2" in document["message"]
 
 
 @pytest.mark.parametrize("os_string", ["garbage", "Windows 22H2", "macOS Sequoia 26.1", ""])
@@ -136,6 +148,7 @@ def test_lag_is_clean_for_a_current_feed(run_cli: RunCli, make_feed: FeedFactory
     def current(catalog: dict[str, object]) -> None:
         set_max("Mac OSX 26", "26.2")(catalog)
         set_max("Mac OSX 15", "15.7.3")(catalog)
+        set_max("Mac OSX 14", "14.8.3")(catalog)
 
     make_feed("2026.11.2", edit=current)
     result = run_cli("os", "lag", "--as-of", "2025-12-26", "--format", "json")
@@ -197,3 +210,28 @@ def test_lag_text_output_names_the_bypass(run_cli: RunCli) -> None:
     assert "FAIL  feed.os-lag  macOS Tahoe 26.2 (25C56)" in result.out
     assert "Bypassing Cisco Secure Client Scan" in result.out
     assert "15.7.2 (Mac OSX 15)" in result.out
+
+
+def test_real_process_rejects_unparseable_string(tmp_path: Path) -> None:
+    """`python -m feedmgr os resolve` in a real process: exit 3, one line, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "feedmgr", "--home", str(tmp_path), "os", "resolve", "Amiga 4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr == "feedmgr: error: 'Amiga 4': not a macOS, Windows or Linux OS string\n"
+
+
+def test_os_help_does_not_import_heavy_libraries() -> None:
+    """`feedmgr os --help` and `releases --help` import neither pydantic nor cryptography."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "for argv in (['os', '--help'], ['os', 'lag', '--help'], ['releases', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        "heavy = [m for m in ('cryptography', 'pydantic', 'requests') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedmgr.errors import ParseError
+from feedmgr.errors import ParseError, SchemaError
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.osmatrix.classify import OsTree, classify
 from feedmgr.osmatrix.identifier import OsIdentifier
@@ -102,6 +102,10 @@ def test_deepest_node_wins() -> None:
     assert found.is_under("Mac OSX 15")
     assert not found.is_under("Mac OSX 14")
     assert found.describe() == "Mac OSX 15.6 -> Mac OSX 15 -> Mac OSX"
+    assert found.to_json() == {
+        "node": "Mac OSX 15.6",
+        "chain": ["Mac OSX 15.6", "Mac OSX 15", "Mac OSX"],
+    }
 
 
 def test_umbrella_covers_only_what_children_cover(sample_catalog: OsCatalog) -> None:
@@ -130,3 +134,11 @@ def test_classification_agrees_with_ranges(major: int, minor: int, patch: int) -
     os_id = OsIdentifier("macos", OsVersion.of(major, minor, patch), "macOS", "generated")
     expected = (major == 15 and (minor, patch) <= (7, 2)) or (major == 26 and minor <= 1)
     assert (classify(catalog, os_id) is not None) is expected
+
+
+def test_non_numeric_node_range_is_a_schema_error() -> None:
+    """A PEP 440 pre-release in a node range is rejected with the node named."""
+    catalog = make_catalog(MAC_ROOT, mac(15, "15.0rc1", "15.7"))
+    with pytest.raises(SchemaError) as info:
+        OsTree(catalog)
+    assert "Mac OSX 15" in info.value.problem

@@ -42,6 +42,19 @@ from feedmgr.osmatrix.version import parse_version
         ("Windows 10 Pro 10.0.26100.4946", "windows", "Windows 11", "10.0.26100.4946", None),
         ("Windows 10 Enterprise 10.0.19045.5371", "windows", "Windows 10", "10.0.19045.5371", None),
         ("Windows All", "windows", "Windows", None, None),
+        (
+            "Windows 10 Enterprise LTSC 2021 10.0.19044",
+            "windows",
+            "Windows 10",
+            "10.0.19044",
+            None,
+        ),
+        ("Debian GNU/Linux 12 (bookworm)", "linux", "Debian", "12", None),
+        ("Windows 10 Enterprise 64-bit 10.0.19045", "windows", "Windows 10", "10.0.19045", None),
+        ("Windows 11 Pro (x64) 24H2", "windows", "Windows 11", "10.0.26100", None),
+        ("macOS 15.6.1 arm64", "macos", "macOS", "15.6.1", None),
+        ("Ubuntu 24.04 LTS x86_64", "linux", "Ubuntu", "24.04", None),
+        ("Ubuntu 24.04.1 LTS (Noble Numbat)", "linux", "Ubuntu", "24.04.1", None),
         ("Windows 7 Professional", "windows", "Windows 7", "6.1", None),
         ("Ubuntu 22.04.4 LTS", "linux", "Ubuntu", "22.04.4", None),
         ("Red Hat Enterprise Linux 9.4 (Plow)", "linux", "Red Hat Enterprise Linux", "9.4", None),
@@ -137,6 +150,10 @@ def test_label_is_canonical() -> None:
     assert (
         parse_os_string("windows 11 enterprise 10.0.26100").label
         == "Windows 11 Enterprise 24H2 10.0.26100"
+    )
+    assert (
+        parse_os_string("Windows 11 IoT Enterprise LTSC 2024 10.0.26100.1742").label
+        == "Windows 11 IoT Enterprise LTSC 2024 24H2 10.0.26100.1742"
     )
 
 

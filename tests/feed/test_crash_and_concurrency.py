@@ -1,0 +1,156 @@
+"""The store survives kill -9 at any moment, and concurrent updates are serialised."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.feed.factory import Publisher, build_feed
+
+
+def feedmgr(home: Path, *args: str | Path) -> subprocess.Popen[str]:
+    """Start ``python -m feedmgr --home HOME ARGS`` as a real process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "feedmgr", "--home", str(home), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run feedmgr to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "feedmgr", "--home", str(home), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def bulky_feed(directory: Path, publisher: Publisher, version: str) -> Path:
+    """A feed with enough payload that ingesting it takes a noticeable time."""
+    rng = random.Random(version)
+    conditions = [
+        {
+            "name": f"pc_bulk_{i}",
+            "kind": "file",
+            "platforms": ["windows"],
+            "description": "".join(rng.choice("abcdefghij ") for _ in range(400)),
+        }
+        for i in range(300)
+    ]
+    extra = {
+        f"checks/bulk-{n:03d}.json": json.dumps(
+            {"format": "feedmgr-checks/1", "conditions": conditions}
+        ).encode()
+        for n in range(40)
+    }
+    return build_feed(directory, publisher, version, extra_files=extra)
+
+
+def status(home: Path) -> dict[str, object]:
+    """``status --verify --format json``, asserting the store is sound."""
+    result = run(home, "status", "--verify", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, object] = json.loads(result.stdout)
+    assert document["damaged_files"] == []
+    return document
+
+
+@pytest.mark.slow
+def test_kill_during_ingest_leaves_previous_feed_active(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """kill -9 at many points of an ingest: the old or the new feed is active, never a mix."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    first = bulky_feed(tmp_path, publisher, "1.0")
+    started = time.monotonic()
+    assert run(home, "update", "--offline", first).returncode == 0
+    # Spread the kills over the time a whole ingest takes on this machine.
+    full = time.monotonic() - started
+    seen_versions = set()
+    fractions = [0.2, 0.4, 0.55, 0.65, 0.75, 0.85, 0.92, 1.0]
+    for attempt, delay in enumerate(full * f for f in fractions):
+        version = f"2.{attempt}"
+        package = bulky_feed(tmp_path, publisher, version)
+        process = feedmgr(home, "update", "--offline", package)
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate()
+        active = status(home)["active"]
+        assert isinstance(active, dict)
+        seen_versions.add(active["version"])
+        assert active["version"] in {"1.0", *(f"2.{n}" for n in range(attempt + 1))}
+    # After all the crashes, a normal update still works and leaves nothing behind.
+    final = bulky_feed(tmp_path, publisher, "3.0")
+    result = run(home, "update", "--offline", final)
+    assert result.returncode == 0, result.stderr
+    assert status(home)["active"]["version"] == "3.0"  # type: ignore[index]
+    assert not any((home / "staging").iterdir())
+    referenced = run(home, "history", "--format", "json")
+    assert referenced.returncode == 0
+
+
+@pytest.mark.slow
+def test_concurrent_updates_are_serialised_and_none_is_lost(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """Four updates started together all succeed, one at a time; every feed is stored."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    packages = [bulky_feed(tmp_path, publisher, f"1.{n}") for n in range(4)]
+    processes = [feedmgr(home, "update", "--offline", p, "--allow-downgrade") for p in packages]
+    for process in processes:
+        _out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    history = json.loads(run(home, "history", "--format", "json").stdout)
+    assert sorted(f["version"] for f in history["feeds"]) == ["1.0", "1.1", "1.2", "1.3"]
+    assert len(history["activations"]) == 4
+    status(home)
+
+
+@pytest.mark.slow
+def test_concurrent_same_feed_activates_once(tmp_path: Path, publisher: Publisher) -> None:
+    """The same package ingested three times at once: one activation, two 'unchanged'."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    package = bulky_feed(tmp_path, publisher, "1.0")
+    processes = [
+        feedmgr(home, "update", "--offline", package, "--format", "json") for _ in range(3)
+    ]
+    statuses = []
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        statuses.append(json.loads(out)["status"])
+    assert sorted(statuses) == ["activated", "unchanged", "unchanged"]
+
+
+def test_lock_held_too_long_is_a_store_error(tmp_path: Path, publisher: Publisher) -> None:
+    """When another process holds the store lock past the timeout, update exits 5."""
+    from filelock import FileLock
+
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    package = build_feed(tmp_path, publisher, "1.0")
+    with FileLock(str(home / "store.lock")):
+        result = subprocess.run(
+            [sys.executable, "-m", "feedmgr", "--home", str(home), "update", "--offline", package],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "FEEDMGR_LOCK_TIMEOUT": "0.5"},
+        )
+    assert result.returncode == 5
+    assert "locked by another feedmgr process" in result.stderr

@@ -1,0 +1,88 @@
+"""The HTML report as a document: sections present, data escaped, nothing fetched."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from feedmgr.findings import Finding, Report, Severity
+from feedmgr.render.html import CertificateRow, HtmlSections, TimelinePoint, render_html
+
+COVERAGE = {
+    "rows": [{"os": "Mac OSX 26"}, {"os": "macOS 26.2 (unknown)"}],
+    "groups": ["Employees", None],
+    "cells": [
+        {
+            "os": "Mac OSX 26",
+            "group": "Employees",
+            "outcome": "matched",
+            "rule": "Mac-Emp",
+            "endpoints": 12,
+        },
+        {"os": "Mac OSX 26", "group": None, "outcome": "uncovered", "rule": None, "endpoints": 3},
+        {
+            "os": "macOS 26.2 (unknown)",
+            "group": "Employees",
+            "outcome": "os-unknown",
+            "endpoints": 7,
+        },
+        {"os": "macOS 26.2 (unknown)", "group": None, "outcome": "os-unknown", "endpoints": 0},
+    ],
+}
+
+
+def _report() -> Report:
+    return Report(
+        "Campus preflight",
+        (
+            Finding("cp.uncovered", Severity.FAIL, "Mac OSX 26 / Any", "no rule", "add a rule"),
+            Finding("cert.expiring", Severity.WARN, "psn1:8443", "<script>alert(1)</script>", ""),
+        ),
+        {"feed": "2026.11.25"},
+    )
+
+
+def test_all_sections_render_with_their_data() -> None:
+    """Banner, heatmap, timeline, certificates and findings all appear."""
+    html = render_html(
+        _report(),
+        HtmlSections(
+            coverage=COVERAGE,
+            timeline=[
+                TimelinePoint("macOS 26.1", date(2025, 11, 3), True),
+                TimelinePoint("macOS 26.2", date(2025, 12, 12), False),
+            ],
+            certificates=[
+                CertificateRow(
+                    "psn1:8443", "psn1.example.com", "2027-01-01", Severity.WARN, ("cert.expiring",)
+                )
+            ],
+        ),
+    )
+    for section in ("summary", "coverage", "timeline", "certificates", "findings"):
+        assert f'id="{section}"' in html
+    assert html.count('class="gap"') == 1
+    assert html.count('class="os-unknown"') == 2
+    assert "Mac-Emp [12]" in html
+    assert 'class="release unknown"' in html
+
+
+def test_untrusted_text_is_escaped() -> None:
+    """A message containing markup is shown as text, never executed."""
+    html = render_html(_report())
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_the_document_is_self_contained() -> None:
+    """No external URLs, scripts or stylesheets: it opens offline."""
+    html = render_html(_report(), HtmlSections(coverage=COVERAGE))
+    assert not re.search(r"""(src|href)=["']?https?:""", html)
+    assert "<script" not in html
+    assert "default-src 'none'" in html
+
+
+def test_banner_reflects_the_worst_severity() -> None:
+    """The banner is red with failures and green without findings."""
+    assert 'class="banner fail"' in render_html(_report())
+    assert 'class="banner ok"' in render_html(Report("empty"))
