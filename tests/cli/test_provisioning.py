@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,42 @@ def test_provisioning_is_listed_in_root_help(run_cli: RunCli) -> None:
     result = run_cli("--help")
     assert "provisioning" in result.out
     assert "who would bypass posture" in result.out
+
+
+def test_provisioning_help_does_not_import_heavy_libraries() -> None:
+    """`feedmgr provisioning ... --help` imports neither pydantic, pyarrow nor cryptography."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "for argv in (['provisioning', '--help'], ['provisioning', 'audit', '--help'],\n"
+        "             ['provisioning', 'match', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        "heavy = [m for m in ('cryptography', 'pydantic', 'pyarrow', 'requests')\n"
+        "         if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+def test_real_process_audit_of_a_missing_inventory(tmp_path: Path) -> None:
+    """`python -m feedmgr provisioning audit` in a real process: exit 3, one line, no
+    traceback, when the inventory does not exist."""
+    home = tmp_path / "home"
+    feed = REPO / "feeds" / "sample" / "sample-feed.zip"
+    key = REPO / "feeds" / "sample" / "demo-publisher.pub.pem"
+    base = [sys.executable, "-m", "feedmgr", "--home", str(home)]
+    subprocess.run(
+        [*base, "update", "--offline", str(feed), "--trust", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    missing = tmp_path / "missing.csv"
+    result = subprocess.run(
+        [*base, "provisioning", "audit", str(POLICY), "--inventory", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"feedmgr: error: {missing}: cannot read the inventory")
+    assert result.stderr.count("\n") == 1
