@@ -150,10 +150,12 @@ class InventoryCounts:
     rows: int
     skipped: int = 0
     columns: Mapping[str, str] = field(default_factory=dict)
+    examples: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "examples", MappingProxyType(dict(self.examples)))
 
     def os_strings(self) -> tuple[str, ...]:
         """Distinct OS strings, in first-seen order."""
@@ -208,21 +210,32 @@ def _arrow_counts(
     resolved: ResolvedColumns,
     delimiter: str,
     subject: str,
-) -> tuple[Counter[tuple[str, str]], int]:
+    *,
+    examples: int = 0,
+) -> tuple[Counter[tuple[str, str]], int, dict[tuple[str, str], list[str]]]:
     """Count (OS, group) pairs of the data rows with pyarrow's streaming CSV reader.
 
-    Only the two mapped columns are converted; each block of rows is grouped in Arrow and
-    folded into one Counter, so memory is a block plus the distinct keys.
+    Only the mapped columns are converted; each block of rows is grouped in Arrow and
+    folded into one Counter, so memory is a block plus the distinct keys. With
+    ``examples``, up to that many endpoint ids (MAC, else host) are kept per pair.
 
     Raises:
         ParseError: malformed CSV or text that is not UTF-8.
         InputRejected: more than MAX_DISTINCT_KEYS distinct pairs.
     """
     import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
     from pyarrow import csv as pacsv
 
     names = [f"c{i}" for i in range(len(header))]
     os_col, group_col = names[resolved.os], names[resolved.group]
+    ident = resolved.mac if resolved.mac is not None else resolved.host
+    id_col = (
+        names[ident] if examples > 0 and ident not in (None, resolved.os, resolved.group) else None
+    )
+    wanted = [os_col, group_col, *((id_col,) if id_col else ())]
+    aggregates = [(os_col, "count"), *(((id_col, "distinct"),) if id_col else ())]
+    samples: dict[tuple[str, str], list[str]] = {}
     skipped = 0
 
     def skip(row: Any) -> str:
@@ -243,20 +256,27 @@ def _arrow_counts(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
             ),
             convert_options=pacsv.ConvertOptions(
-                include_columns=[os_col, group_col],
-                column_types={os_col: pa.string(), group_col: pa.string()},
+                include_columns=wanted,
+                column_types=dict.fromkeys(wanted, pa.string()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
         for batch in reader:
             grouped = (
-                pa.Table.from_batches([batch])
-                .group_by([os_col, group_col])
-                .aggregate([(os_col, "count")])
+                pa.Table.from_batches([batch]).group_by([os_col, group_col]).aggregate(aggregates)
             )
-            keys = zip(grouped[os_col].to_pylist(), grouped[group_col].to_pylist(), strict=True)
+            keys = list(
+                zip(grouped[os_col].to_pylist(), grouped[group_col].to_pylist(), strict=True)
+            )
             counts.update(dict(zip(keys, grouped[f"{os_col}_count"].to_pylist(), strict=True)))
+            if id_col is not None:
+                firsts = pc.list_slice(grouped[f"{id_col}_distinct"].combine_chunks(), 0, examples)
+                for key, values in zip(keys, firsts.to_pylist(), strict=True):
+                    kept = samples.setdefault(key, [])
+                    for value in values:
+                        if value and len(kept) < examples and value not in kept:
+                            kept.append(value)
             if len(counts) > MAX_DISTINCT_KEYS:
                 raise InputRejected(subject, _too_many())
     except UnicodeDecodeError as exc:
@@ -266,11 +286,17 @@ def _arrow_counts(
         if "UTF8" in message or "UTF-8" in message:
             raise ParseError(subject, f"not UTF-8 text: {message}") from exc
         raise ParseError(subject, f"malformed CSV: {message}") from exc
-    return counts, skipped
+    return counts, skipped, samples
 
 
 def _count(
-    source: BinaryIO, header_text: str, columns: ColumnMap, subject: str, delimiter: str
+    source: BinaryIO,
+    header_text: str,
+    columns: ColumnMap,
+    subject: str,
+    *,
+    delimiter: str,
+    examples: int,
 ) -> InventoryCounts:
     try:
         header = next(csv.reader([header_text], delimiter=delimiter, strict=True), [])
@@ -282,16 +308,25 @@ def _count(
     if resolved.os == resolved.group:
         raise InputRejected(subject, "the OS and group columns are the same column")
     checked = _Utf8Checked(source)
-    raw_counts, skipped = _arrow_counts(checked, header, resolved, delimiter, subject)
+    raw_counts, skipped, samples = _arrow_counts(
+        checked, header, resolved, delimiter, subject, examples=examples
+    )
     counts: Counter[tuple[str, str]] = Counter()
+    merged: dict[tuple[str, str], list[str]] = {}
     for key, value in raw_counts.items():
-        counts[_clean(key)] += value
+        clean = _clean(key)
+        counts[clean] += value
+        kept = merged.setdefault(clean, [])
+        for sample in samples.get(key, ()):
+            if len(kept) < examples and sample not in kept:
+                kept.append(sample)
     return InventoryCounts(
         source=subject,
         counts=counts,
         rows=raw_counts.total(),
         skipped=skipped,
         columns=resolved.names,
+        examples={key: tuple(value) for key, value in merged.items() if value},
     )
 
 
@@ -300,7 +335,12 @@ def _sniff(header_text: str) -> str:
 
 
 def read_inventory_bytes(
-    data: bytes, columns: ColumnMap, subject: str, *, delimiter: str | None = None
+    data: bytes,
+    columns: ColumnMap,
+    subject: str,
+    *,
+    delimiter: str | None = None,
+    examples: int = 0,
 ) -> InventoryCounts:
     """Count an inventory held in memory (for small inputs and tests).
 
@@ -313,17 +353,21 @@ def read_inventory_bytes(
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} in the header") from exc
     chosen = delimiter or _sniff(header_text)
-    return _count(io.BytesIO(data), header_text, columns, subject, chosen)
+    return _count(
+        io.BytesIO(data), header_text, columns, subject, delimiter=chosen, examples=examples
+    )
 
 
 def read_inventory(
-    path: Path, columns: ColumnMap, *, delimiter: str | None = None
+    path: Path, columns: ColumnMap, *, delimiter: str | None = None, examples: int = 0
 ) -> InventoryCounts:
     """Stream a CSV inventory file into counts (UTF-8, a BOM allowed).
 
     The delimiter is sniffed from the header line (comma, semicolon or tab) unless given.
     Rows whose number of fields differs from the header's are skipped and counted; blank
-    lines are ignored; a field may hold quoted delimiters, quotes and newlines.
+    lines are ignored; a field may hold quoted delimiters, quotes and newlines. With
+    ``examples``, up to that many endpoint ids (the MAC column, else the host column) are
+    kept per (OS, group) pair (costs about 20% more time).
 
     Raises:
         InputRejected: unreadable, not UTF-8, malformed CSV, missing columns, too many keys.
@@ -340,7 +384,7 @@ def read_inventory(
     chosen = delimiter or _sniff(header_text)
     try:
         with path.open("rb") as raw:
-            return _count(raw, header_text, columns, subject, chosen)
+            return _count(raw, header_text, columns, subject, delimiter=chosen, examples=examples)
     except OSError as exc:
         raise InputRejected(subject, f"cannot read the inventory: {exc.strerror or exc}") from exc
 

@@ -243,3 +243,24 @@ def test_real_process_audit_of_a_missing_inventory(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert result.stderr.startswith(f"feedmgr: error: {missing}: cannot read the inventory")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.usefixtures("sample_feed")
+def test_audit_examples_name_affected_endpoints(run_cli: RunCli) -> None:
+    """--examples N names affected endpoints by MAC in each finding."""
+    result = run_cli(
+        "provisioning",
+        "audit",
+        POLICY,
+        "--inventory",
+        INVENTORY,
+        "--preset",
+        "ise",
+        "--examples",
+        "3",
+        "--format",
+        "json",
+    )
+    unknown = next(f for f in result.json()["findings"] if f["check"] == "cp.os-unknown")
+    assert unknown["data"]["examples"] == ["AA:BB:CC:00:00:02"]
+    assert "(e.g. AA:BB:CC:00:00:02)" in unknown["message"]

@@ -198,3 +198,18 @@ def test_no_bytes_make_the_reader_raise_anything_but_rejected_input(data: bytes)
     except InputRejected:
         return
     assert counted.rows >= 0
+
+
+def test_examples_keep_a_few_endpoint_ids_per_pair(tmp_path: Path) -> None:
+    """With examples, up to N MACs (else hosts) are kept per (OS, group), none blank."""
+    path = _write(
+        tmp_path,
+        "mac,host,os,group\nm3,h3,macOS 15.1,A\nm1,h1,macOS 15.1,A\nm2,h2,macOS 15.1,A\n"
+        ",h4,macOS 26.1,A\n",
+    )
+    counted = read_inventory(path, GENERIC, examples=2)
+    assert len(counted.examples[("macOS 15.1", "A")]) == 2
+    assert ("macOS 26.1", "A") not in counted.examples
+    by_host = read_inventory(path, GENERIC.with_overrides(mac="nothing"), examples=1)
+    assert by_host.examples[("macOS 26.1", "A")] == ("h4",)
+    assert read_inventory(path, GENERIC).examples == {}
