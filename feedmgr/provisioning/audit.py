@@ -388,6 +388,9 @@ def _cell_problems(
     decision = cell.decision
     outcome = decision.outcome
     if outcome is Outcome.OS_UNKNOWN:
+        if collect.with_counts and cell.endpoints == 0:
+            # The row exists because the inventory reports this OS; only its groups count.
+            return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
         collect.add(

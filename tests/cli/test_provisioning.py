@@ -69,6 +69,7 @@ def test_audit_json_has_report_and_matrix(run_cli: RunCli) -> None:
     assert document["facts"]["endpoints"] == 8
     unknown = [f for f in document["findings"] if f["check"] == "cp.os-unknown"]
     assert unknown[0]["data"]["endpoints"] == 1
+    assert unknown[0]["data"]["groups"] == ["Employees"]
     cells = {(c["os"], c["group"]): c for c in document["matrix"]["cells"]}
     assert cells[("Mac OSX 26", "Employees")]["rule"] == "macOS Tahoe"
     assert cells[("Mac OSX 26", "Employees")]["endpoints"] == 1
