@@ -190,3 +190,13 @@ def test_no_document_shape_escapes_as_another_error(document: object) -> None:
     data = json.dumps({"format": "feedmgr-cp-policy/1", "rules": [document]}).encode()
     with contextlib.suppress(InputRejected):
         parse_policy(data, "fuzz", as_json=True)
+
+
+@pytest.mark.parametrize("spelling", ["Any", "any", "ANY", " any "])
+def test_any_group_in_any_case(spelling: str) -> None:
+    """identity_groups: Any is accepted in any letter case and means every group."""
+    data = _with(
+        f"  - name: m\n    identity_groups: '{spelling}'\n    operating_systems: [Mac OSX]\n"
+        "    results: {}\n"
+    )
+    assert parse_policy(data, "p.yaml").rules[0].identity_groups is None
