@@ -9,7 +9,7 @@ the rules, the inventory, or asked for. Each cell is one :class:`Decision`; the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +98,8 @@ class Cell:
     decision: Decision
     endpoints: int = 0
     examples: tuple[str, ...] = ()
+    # Check ids of the problems with the results this case may get (cp.no-agent, ...).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -480,7 +482,15 @@ def audit(
     for row in rows:
         mins = minimums(catalog, row.placement.chain)
         for group in groups:
-            _cell_problems(collect, row, group, cells[(row.label, group)], mins)
+            cell = cells[(row.label, group)]
+            found = [
+                check
+                for rule in cell.decision.possible_results
+                for check, _message, _data in result_problems(rule, mins)
+            ]
+            cell = replace(cell, problems=tuple(dict.fromkeys(found)))
+            cells[(row.label, group)] = cell
+            _cell_problems(collect, row, group, cell, mins)
     findings = [
         *_unknown_node_findings(policy, catalog),
         *_shadow_findings(policy, decisions),
