@@ -29,6 +29,12 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "feedmgr.cli.provisioning:provisioning",
         "Audit client-provisioning coverage: who would bypass posture.",
     ),
+    "download": (
+        "feedmgr.cli.download:download",
+        "Download and verify the newest feed for an air-gapped network.",
+    ),
+    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
     "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
     "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
 }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli.download import online_options
 from feedmgr.cli.feed_diff import diff
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ unsigned_option = click.option(
 
 
 @click.command(
-    epilog="Example: feedmgr update --offline posture-feed.zip --trust publisher.pub.pem"
+    epilog="Examples: feedmgr update --offline posture-feed.zip --trust publisher.pub.pem\n\n"
+    "feedmgr update --check --format json"
 )
 @click.option(
     "--offline",
@@ -50,6 +52,7 @@ unsigned_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Ingest this feed package (zip) instead of fetching online.",
 )
+@online_options
 @trust_option
 @unsigned_option
 @click.option(
@@ -68,11 +71,17 @@ def update(
     allow_unsigned: bool,
     allow_downgrade: bool,
     output_format: str,
+    url: str | None,
+    check: bool,
+    ca_bundle: Path | None,
+    proxy: str | None,
 ) -> None:
     """Verify a posture feed and make it the active one.
 
-    Every check (archive safety, digests, signature, schemas, expiry, version order) passes
-    before anything becomes visible; on any failure the store is left exactly as it was.
+    Without --offline, the feed index is fetched over HTTPS and the newest package is
+    downloaded when it is newer than the active feed. Every check (archive safety, digests,
+    signature, schemas, expiry, version order) passes before anything becomes visible; on
+    any failure the store is left exactly as it was.
     """
     from feedmgr.errors import UsageError
     from feedmgr.feed.ingest import ingest_package
@@ -80,9 +89,22 @@ def update(
     from feedmgr.render.json import dumps
 
     if offline is None:
-        raise UsageError(
-            "update", "online updates are not available in this version; use --offline FEED.zip"
+        from feedmgr.cli.download import online_update
+
+        online_update(
+            app,
+            url=url,
+            check=check,
+            ca_bundle=ca_bundle,
+            proxy=proxy,
+            trust=trust,
+            allow_unsigned=allow_unsigned,
+            allow_downgrade=allow_downgrade,
+            output_format=output_format,
         )
+        return
+    if url is not None or check or ca_bundle is not None or proxy is not None:
+        raise UsageError("update", "--url, --check, --ca-bundle and --proxy are for online updates")
     if allow_unsigned:
         app.warn(_UNSIGNED_WARNING)
     outcome = ingest_package(

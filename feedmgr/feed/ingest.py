@@ -55,8 +55,12 @@ def ingest_package(
     allow_downgrade: bool = False,
     now: datetime | None = None,
     limits: ArchiveLimits | None = None,
+    source: str | None = None,
 ) -> IngestOutcome:
     """Verify ``path`` and make it the active feed.
+
+    ``source`` is what the history records as the feed's origin (default: the file's
+    absolute path; the online client passes the package URL).
 
     Raises:
         InputRejected: the package breaks a rule (nothing in the store changes).
@@ -105,7 +109,7 @@ def ingest_package(
                 published=manifest.published,
                 expires=manifest.expires,
                 files={name: (e.sha256, e.size) for name, e in manifest.files.items()},
-                source=str(path.resolve()),
+                source=source or str(path.resolve()),
                 staging=staging,
             )
         finally:

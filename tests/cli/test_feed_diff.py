@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import DEMO_PUB, FeedFactory, drop_node, set_max
+from tests.cli.feedkit import DEMO_PUB, FeedFactory, drop_node, set_max
 from tests.conftest import RunCli
 
 

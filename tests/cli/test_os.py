@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import DEMO_PUB, FeedFactory, set_max
+from tests.cli.feedkit import DEMO_PUB, FeedFactory, set_max
 from tests.conftest import RunCli
 
 

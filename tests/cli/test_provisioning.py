@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import FeedFactory, set_max
+from tests.cli.feedkit import FeedFactory, set_max
 from tests.conftest import REPO, RunCli
 
 EXAMPLES = REPO / "docs" / "examples"

@@ -1,0 +1,283 @@
+"""``feedmgr download`` and the online branch of ``feedmgr update``: fetch feeds over HTTPS."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from feedmgr.cli._common import AppContext, emit, format_option
+
+if TYPE_CHECKING:
+    from feedmgr.feed.fetch import FeedClient, UpdateCheck
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+url_option = click.option(
+    "--url",
+    "url",
+    metavar="URL",
+    help="Feed index URL (https only; default: feed.url, else the vendor index).",
+)
+ca_bundle_option = click.option(
+    "--ca-bundle",
+    "ca_bundle",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Trust only the CA certificates in this PEM file (default: feed.ca_bundle, else "
+    "the system store).",
+)
+proxy_option = click.option(
+    "--proxy",
+    "proxy",
+    metavar="URL",
+    help="HTTPS proxy, http://HOST:PORT (default: feed.proxy, else HTTPS_PROXY/NO_PROXY).",
+)
+
+
+class _StderrProgress:
+    """A one-line progress display on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total:
+            width = 30
+            filled = min(width, done * width // total)
+            text = f"\rdownloading [{'#' * filled}{'.' * (width - filled)}] {done * 100 // total}%"
+        else:
+            text = f"\rdownloading {done / 1e6:.1f} MB"
+        click.echo(text, nl=False, err=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+
+
+def _progress(app: AppContext) -> _StderrProgress | None:
+    return _StderrProgress() if sys.stderr.isatty() and not app.quiet else None
+
+
+def _client(
+    app: AppContext, url: str | None, ca_bundle: Path | None, proxy: str | None
+) -> tuple[FeedClient, str]:
+    from feedmgr.config import check_https_url, check_proxy_url, load_config
+    from feedmgr.feed.fetch import FeedClient, settings_for
+
+    config = load_config(app.home)
+    index_url = check_https_url(url, "--url") if url is not None else config.feed_url
+    if proxy is not None:
+        check_proxy_url(proxy, "--proxy")
+    return FeedClient(settings_for(config, ca_bundle=ca_bundle, proxy=proxy)), index_url
+
+
+def online_update(
+    app: AppContext,
+    *,
+    url: str | None,
+    check: bool,
+    ca_bundle: Path | None,
+    proxy: str | None,
+    trust: Sequence[Path],
+    allow_unsigned: bool,
+    allow_downgrade: bool,
+    output_format: str,
+) -> None:
+    """The online branch of ``feedmgr update`` (called by ``feedmgr.cli.feed.update``)."""
+    from feedmgr.feed import fetch
+    from feedmgr.feed.signing import load_public_key, read_key_file
+    from feedmgr.render.json import dumps
+
+    keys = [load_public_key(read_key_file(path), str(path)) for path in trust]
+    client, index_url = _client(app, url, ca_bundle, proxy)
+    with client:
+        if check:
+            found = fetch.check_update(app.home, client, index_url)
+            fetch.save_cache(app.home, found.index.cache_updates)
+            _show_check(found, index_url, output_format)
+            return
+        progress = _progress(app)
+        try:
+            outcome = fetch.online_update(
+                app.home,
+                client,
+                index_url,
+                extra_keys=keys,
+                allow_unsigned=allow_unsigned,
+                allow_downgrade=allow_downgrade,
+                progress=progress,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+    package = outcome.check.package
+    active = outcome.check.active
+    if outcome.ingest is None:
+        version = active.version if active else None
+        if output_format == "json":
+            emit(
+                dumps(
+                    {
+                        "status": "unchanged",
+                        "version": version,
+                        "previous": version,
+                        "available": package.version,
+                        "url": package.url,
+                        "index": index_url,
+                    }
+                )
+            )
+        else:
+            emit(f"unchanged: feed {version} is active; the index offers {package.version}\n")
+        return
+    ingest = outcome.ingest
+    feed = ingest.feed
+    previous = ingest.previous.version if ingest.previous else None
+    download = outcome.download
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "status": ingest.status.value,
+                    "version": feed.version,
+                    "previous": previous,
+                    "publisher": feed.publisher,
+                    "expires": feed.expires.isoformat(),
+                    "signer": ingest.signed_by.fingerprint if ingest.signed_by else None,
+                    "url": package.url,
+                    "index": index_url,
+                    "bytes": download.size if download else None,
+                    "sha256": package.sha256,
+                }
+            )
+        )
+        return
+    signer = ingest.signed_by.short_id if ingest.signed_by else "UNSIGNED"
+    emit(
+        f"{ingest.status.value}: feed {feed.version} from {feed.publisher} "
+        f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); previous: {previous or 'none'}\n"
+    )
+
+
+def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
+    from feedmgr.render.json import dumps
+
+    active = found.active.version if found.active else None
+    package = found.package
+    status = "update-available" if found.newer else "up-to-date"
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "status": status,
+                    "active": active,
+                    "available": package.version,
+                    "url": package.url,
+                    "sha256": package.sha256,
+                    "length": package.length,
+                    "index": index_url,
+                    "documents": list(found.index.documents),
+                    "not_modified": list(found.index.not_modified),
+                }
+            )
+        )
+    elif found.newer:
+        emit(f"update available: feed {package.version} (active: {active or 'none'})\n")
+    else:
+        emit(f"up to date: feed {active} is active; the index offers {package.version}\n")
+
+
+@click.command(
+    epilog="Example: feedmgr download -o posture-feed.zip --trust publisher.pub.pem\n\n"
+    "Then, in the air-gapped network: feedmgr update --offline posture-feed.zip"
+)
+@url_option
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the verified package (written atomically).",
+)
+@click.option(
+    "--trust",
+    "trust",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also trust this PEM public key (repeatable; the store's trusted keys always count).",
+)
+@ca_bundle_option
+@proxy_option
+@format_option
+@click.pass_obj
+def download(
+    app: AppContext,
+    *,
+    url: str | None,
+    output: Path,
+    trust: tuple[Path, ...],
+    ca_bundle: Path | None,
+    proxy: str | None,
+    output_format: str,
+) -> None:
+    """Download and verify the newest feed for an air-gapped network.
+
+    The package is checked against the index (size, sha256, version) and verified
+    completely (signature, dates, every payload file) before it is written.
+    """
+    from feedmgr.feed import fetch
+    from feedmgr.feed.signing import load_public_key, read_key_file
+    from feedmgr.render.json import dumps
+
+    keys = [load_public_key(read_key_file(path), str(path)) for path in trust]
+    client, index_url = _client(app, url, ca_bundle, proxy)
+    progress = _progress(app)
+    with client:
+        try:
+            fetched = fetch.download_newest(
+                app.home, client, index_url, output, extra_keys=keys, progress=progress
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+    manifest = fetched.signed.manifest
+    signer = fetched.signed.signer
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "output": str(output),
+                    "version": manifest.version,
+                    "publisher": manifest.publisher,
+                    "expires": manifest.expires,
+                    "signer": signer.fingerprint if signer else None,
+                    "url": fetched.package.url,
+                    "sha256": fetched.download.sha256,
+                    "bytes": fetched.download.size,
+                }
+            )
+        )
+        return
+    emit(
+        f"downloaded {output}: feed {manifest.version} from {manifest.publisher}, "
+        f"{fetched.download.size} bytes, signed by {signer.short_id if signer else 'UNSIGNED'}; "
+        f"ingest it with 'feedmgr update --offline {output}'\n"
+    )
+
+
+def online_options(func: F) -> F:
+    """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy."""
+    func = proxy_option(func)
+    func = ca_bundle_option(func)
+    func = click.option(
+        "--check",
+        "check",
+        is_flag=True,
+        help="Only say whether the index offers a newer feed (exit 0); download nothing.",
+    )(func)
+    return url_option(func)

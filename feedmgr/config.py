@@ -1,0 +1,332 @@
+"""User settings: ``config.toml`` in the home directory (docs/online-updates.md, "Settings").
+
+The file holds one ``[feed]`` table with a closed set of keys; anything else is rejected with
+the file's name, so a typo never silently falls back to a default. The file is read with
+``tomllib`` and rewritten atomically (temporary file, fsync, rename) by ``config set``.
+Values are strings and integers only, so a tiny writer suffices and no TOML-writing
+dependency is needed; a property test checks that everything written reads back equal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from feedmgr.errors import SchemaError, StoreError, UsageError
+
+CONFIG_NAME = "config.toml"
+DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
+# A posture feed is a few megabytes; this bounds a download whose index announces no length.
+DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
+# Nothing sensible is larger; the cap exists to bound disk use.
+MAX_DOWNLOAD_BYTES_LIMIT = 64 * 1024 * 1024 * 1024
+
+Value = str | int
+
+
+def _has_bad_characters(text: str) -> bool:
+    return any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
+def check_https_url(text: str, subject: str) -> str:
+    """Return ``text`` when it is an absolute ``https://`` URL with a host.
+
+    Raises:
+        UsageError: any other URL (``http://`` included: feeds are fetched over HTTPS only).
+    """
+    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
+        raise UsageError(subject, f"{text!r} is not a valid URL (control characters or spaces)")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError as exc:
+        raise UsageError(subject, f"{text!r} is not a valid URL ({exc})") from exc
+    if parts.scheme.lower() != "https":
+        raise UsageError(
+            subject, f"{text!r} is not an https:// URL; feeds are fetched over HTTPS only"
+        )
+    if not host:
+        raise UsageError(subject, f"{text!r} has no host name")
+    return text
+
+
+def check_proxy_url(text: str, subject: str) -> str:
+    """Return ``text`` when it is an ``http://`` or ``https://`` proxy URL with a host.
+
+    Raises:
+        UsageError: another scheme or no host.
+    """
+    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
+        raise UsageError(subject, "the proxy URL contains control characters or spaces")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise UsageError(subject, f"not a valid proxy URL ({exc})") from exc
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise UsageError(subject, "a proxy must be given as http://HOST:PORT or https://HOST:PORT")
+    return text
+
+
+def redact_proxy(text: str) -> str:
+    """The proxy URL with any password replaced by ``***`` (for display)."""
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return parts._replace(netloc=f"{user}@{netloc[-1]}").geturl()
+
+
+def _parse_url(raw: str, key: str) -> Value:
+    return check_https_url(raw, key)
+
+
+def _parse_proxy(raw: str, key: str) -> Value:
+    return check_proxy_url(raw, key)
+
+
+def _parse_path(raw: str, key: str) -> Value:
+    if not raw or _has_bad_characters(raw):
+        raise UsageError(key, f"{raw!r} is not a usable file name")
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise UsageError(key, f"{raw}: no such file")
+    return str(path.resolve())
+
+
+def _parse_size(raw: str, key: str) -> Value:
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        raise UsageError(key, f"{raw!r} is not a whole number of bytes") from None
+    if not 1 <= value <= MAX_DOWNLOAD_BYTES_LIMIT:
+        raise UsageError(key, f"must be between 1 and {MAX_DOWNLOAD_BYTES_LIMIT} bytes")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One known key: how to parse it from the command line, its type in the file."""
+
+    key: str
+    help: str
+    parse: Callable[[str, str], Value]
+    kind: type[str] | type[int]
+    default: Value | None = None
+
+
+SETTINGS: Mapping[str, Setting] = {
+    s.key: s
+    for s in (
+        Setting("feed.url", "Feed index URL (https only).", _parse_url, str, DEFAULT_INDEX_URL),
+        Setting(
+            "feed.ca_bundle",
+            "PEM file of CA certificates to trust instead of the system store.",
+            _parse_path,
+            str,
+        ),
+        Setting(
+            "feed.proxy",
+            "HTTPS proxy (http://HOST:PORT); overrides HTTPS_PROXY and NO_PROXY.",
+            _parse_proxy,
+            str,
+        ),
+        Setting(
+            "feed.max_download_bytes",
+            "Absolute cap on the size of a downloaded feed package.",
+            _parse_size,
+            int,
+            DEFAULT_MAX_DOWNLOAD_BYTES,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings in effect: the file's values over the defaults."""
+
+    path: Path
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+    def get(self, key: str) -> Value | None:
+        """The value of ``key``: set in the file, else its default (None when it has none)."""
+        return self.values.get(key, SETTINGS[key].default)
+
+    def source(self, key: str) -> str:
+        """``config`` when the file sets ``key``, else ``default``."""
+        return "config" if key in self.values else "default"
+
+    @property
+    def feed_url(self) -> str:
+        """The feed index URL."""
+        return str(self.get("feed.url"))
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The CA bundle to verify servers with, or None for the system store."""
+        value = self.get("feed.ca_bundle")
+        return Path(str(value)) if value is not None else None
+
+    @property
+    def proxy(self) -> str | None:
+        """The HTTPS proxy, or None to use the environment (HTTPS_PROXY/NO_PROXY)."""
+        value = self.get("feed.proxy")
+        return str(value) if value is not None else None
+
+    @property
+    def max_download_bytes(self) -> int:
+        """The absolute cap on a package download."""
+        value = self.get("feed.max_download_bytes")
+        assert isinstance(value, int)
+        return value
+
+
+def config_path(home: Path) -> Path:
+    """Where the settings file of ``home`` lives."""
+    return home / CONFIG_NAME
+
+
+def _check_document(document: Mapping[str, object], path: Path) -> dict[str, Value]:
+    subject = str(path)
+    values: dict[str, Value] = {}
+    for table, content in document.items():
+        if not isinstance(content, dict):
+            raise SchemaError(subject, f"{table!r} must be a table like [feed]")
+        for name, value in content.items():
+            key = f"{table}.{name}"
+            setting = SETTINGS.get(key)
+            if setting is None:
+                known = ", ".join(SETTINGS)
+                raise SchemaError(subject, f"unknown setting {key!r} (known: {known})")
+            # bool is an int subclass in Python but not a number in TOML.
+            if not isinstance(value, setting.kind) or isinstance(value, bool):
+                raise SchemaError(subject, f"{key} must be a {setting.kind.__name__}")
+            try:
+                # The CA bundle is checked when it is used: a moved file must not make
+                # every other setting unreadable.
+                if key != "feed.ca_bundle":
+                    setting.parse(str(value), key)
+                elif not value or _has_bad_characters(str(value)):
+                    raise UsageError(key, "not a usable file name")
+            except UsageError as exc:
+                raise SchemaError(subject, f"{key}: {exc.problem}") from exc
+            values[key] = value
+    return values
+
+
+def load_config(home: Path) -> Config:
+    """Read the settings of ``home`` (defaults when there is no file).
+
+    Raises:
+        SchemaError: the file is not valid TOML, or has an unknown key or a bad value.
+        StoreError: the file exists but cannot be read.
+    """
+    path = config_path(home)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return Config(path)
+    except OSError as exc:
+        raise StoreError(str(path), f"cannot read the settings ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(str(path), "not UTF-8 text") from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(str(path), f"not valid TOML: {exc}") from exc
+    return Config(path, _check_document(document, path))
+
+
+def _toml_value(value: Value) -> str:
+    if isinstance(value, int):
+        return str(value)
+    # A JSON string is a TOML basic string, except that TOML also wants DEL escaped.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def render_config(values: Mapping[str, Value]) -> str:
+    """The TOML text of a settings file holding ``values``."""
+    lines = ["# feedmgr settings; change them with 'feedmgr config set KEY VALUE'."]
+    tables: dict[str, list[str]] = {}
+    for key in sorted(values):
+        table, name = key.split(".", 1)
+        tables.setdefault(table, []).append(f"{name} = {_toml_value(values[key])}")
+    for table, entries in tables.items():
+        lines += ["", f"[{table}]", *entries]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise StoreError(str(path), f"cannot write the settings ({exc.strerror})") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # The proxy URL may carry a password.
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreError(str(path), f"cannot write the settings ({exc.strerror})") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def parse_setting(key: str, raw: str) -> Value:
+    """Parse a command-line value for ``key``.
+
+    Raises:
+        UsageError: unknown key or a value the key does not accept.
+    """
+    setting = SETTINGS.get(key)
+    if setting is None:
+        raise UsageError(key, f"unknown setting (known: {', '.join(SETTINGS)})")
+    return setting.parse(raw, key)
+
+
+def set_setting(home: Path, key: str, raw: str) -> Config:
+    """Set ``key`` to the parsed ``raw`` value and rewrite the file atomically.
+
+    Raises:
+        UsageError: unknown key or bad value.
+        SchemaError: the existing file is invalid (fix or delete it first).
+        StoreError: the file cannot be written.
+    """
+    value = parse_setting(key, raw)
+    current = load_config(home)
+    values = {**current.values, key: value}
+    _write_atomically(current.path, render_config(values))
+    return Config(current.path, values)
+
+
+def unset_setting(home: Path, key: str) -> Config:
+    """Remove ``key`` from the file (it falls back to its default).
+
+    Raises:
+        UsageError: unknown key.
+        SchemaError, StoreError: as for ``set_setting``.
+    """
+    if key not in SETTINGS:
+        raise UsageError(key, f"unknown setting (known: {', '.join(SETTINGS)})")
+    current = load_config(home)
+    if key not in current.values:
+        return current
+    values = {k: v for k, v in current.values.items() if k != key}
+    _write_atomically(current.path, render_config(values))
+    return Config(current.path, values)

@@ -1,0 +1,490 @@
+"""``feedmgr update`` (online), ``update --check`` and ``download`` against loopback HTTPS."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from feedmgr.feed.store import FeedStore
+from tests.conftest import RunCli
+from tests.feed.netserver import (
+    NEW_VERSION,
+    OLD_VERSION,
+    PUBLIC_KEY,
+    ConnectProxy,
+    Entry,
+    Packages,
+    ScriptedServer,
+    atom_index,
+    leftovers,
+)
+
+INDEX = "/posture-update.xml"
+
+
+@dataclass(frozen=True)
+class Net:
+    """The loopback HTTPS server, the test packages and the CA bundle that trusts the server."""
+
+    server: HTTPServer
+    packages: Packages
+    ca_bundle: Path
+
+
+@pytest.fixture
+def net(https_server: HTTPServer, packages: Packages, ca_bundle: Path) -> Net:
+    """Everything an online test needs, in one fixture."""
+    return Net(https_server, packages, ca_bundle)
+
+
+@pytest.fixture
+def with_old_feed(run_cli: RunCli, packages: Packages, tmp_path: Path) -> Path:
+    """A home whose active feed is the older package, ingested offline."""
+    old = tmp_path / "old.zip"
+    old.write_bytes(packages.old.data)
+    result = run_cli("update", "--offline", old, "--trust", PUBLIC_KEY)
+    assert result.code == 0, result.err
+    return old
+
+
+def _offer(server: HTTPServer, packages: Packages, etag: str = '"index-1"') -> None:
+    server.expect_request(INDEX).respond_with_data(
+        atom_index([packages.old.entry("feeds/old.zip"), packages.new.entry("feeds/new.zip")]),
+        content_type="application/atom+xml",
+        headers={"ETag": etag},
+    )
+    server.expect_request("/feeds/new.zip").respond_with_data(
+        packages.new.data, content_type="application/zip"
+    )
+
+
+def _online(server: HTTPServer, ca_bundle: Path, *args: str | Path) -> list[str | Path]:
+    return ["--url", server.url_for(INDEX), "--ca-bundle", ca_bundle, *args]
+
+
+def _active(home: Path) -> str | None:
+    feed = FeedStore(home).active()
+    return feed.version if feed else None
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_update_downloads_verifies_and_activates_the_newer_feed(
+    run_cli: RunCli,
+    net: Net,
+    home: Path,
+) -> None:
+    """The newest package of the index is fetched and ingested like --offline does."""
+    https_server, packages, ca_bundle = net.server, net.packages, net.ca_bundle
+    _offer(https_server, packages)
+    args = _online(https_server, ca_bundle, "--trust", PUBLIC_KEY, "--format", "json")
+    result = run_cli("update", *args)
+    assert result.code == 0, result.err
+    document = result.json()
+    assert document["status"] == "activated"
+    assert (document["version"], document["previous"]) == (NEW_VERSION, OLD_VERSION)
+    assert document["url"] == https_server.url_for("/feeds/new.zip")
+    assert document["sha256"] == packages.new.sha256
+    assert _active(home) == NEW_VERSION
+    assert leftovers(home) == []
+    history = run_cli("history", "--format", "json").json()
+    sources = {feed["version"]: feed["source"] for feed in history["feeds"]}
+    assert sources[NEW_VERSION] == https_server.url_for("/feeds/new.zip")
+
+
+def test_update_text_output_names_the_feed(
+    run_cli: RunCli, https_server: HTTPServer, packages: Packages, ca_bundle: Path, home: Path
+) -> None:
+    """Text output says what was activated and what was active before."""
+    _offer(https_server, packages)
+    result = run_cli("update", *_online(https_server, ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"activated: feed {NEW_VERSION}")
+    assert "previous: none" in result.out
+
+
+def test_unchanged_index_costs_one_304(
+    run_cli: RunCli,
+    https_server: HTTPServer,
+    packages: Packages,
+    ca_bundle: Path,
+    home: Path,
+) -> None:
+    """After an update, the next run sends the stored ETag, gets one 304 and downloads nothing."""
+    _offer(https_server, packages)
+    assert run_cli("update", *_online(https_server, ca_bundle, "--trust", PUBLIC_KEY)).code == 0
+    https_server.clear()
+    https_server.expect_request(INDEX, headers={"If-None-Match": '"index-1"'}).respond_with_data(
+        "", status=304
+    )
+    result = run_cli("update", *_online(https_server, ca_bundle, "--format", "json"))
+    assert result.code == 0, result.err
+    assert result.json()["status"] == "unchanged"
+    assert [(r.path, resp.status_code) for r, resp in https_server.log] == [(INDEX, 304)]
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_check_shows_both_versions_and_downloads_nothing(
+    run_cli: RunCli,
+    net: Net,
+    home: Path,
+) -> None:
+    """--check exits 0, reports the active and the offered version, fetches only the index."""
+    https_server, packages, ca_bundle = net.server, net.packages, net.ca_bundle
+    _offer(https_server, packages)
+    result = run_cli("update", "--check", *_online(https_server, ca_bundle, "--format", "json"))
+    assert result.code == 0, result.err
+    document = result.json()
+    assert document["status"] == "update-available"
+    assert (document["active"], document["available"]) == (OLD_VERSION, NEW_VERSION)
+    assert [r.path for r, _ in https_server.log] == [INDEX]
+    assert _active(home) == OLD_VERSION
+
+
+def test_check_says_up_to_date_when_nothing_newer(
+    run_cli: RunCli,
+    https_server: HTTPServer,
+    packages: Packages,
+    ca_bundle: Path,
+    with_old_feed: Path,
+) -> None:
+    """--check against an index whose newest feed is the active one says 'up to date'."""
+    https_server.expect_request(INDEX).respond_with_data(
+        atom_index([packages.old.entry("feeds/old.zip")])
+    )
+    result = run_cli("update", "--check", *_online(https_server, ca_bundle))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"up to date: feed {OLD_VERSION}")
+
+
+def test_download_writes_the_verified_package_for_offline_use(
+    run_cli: RunCli,
+    net: Net,
+    home: Path,
+) -> None:
+    """download -o writes exactly the verified package; update --offline then takes it."""
+    https_server, packages, ca_bundle = net.server, net.packages, net.ca_bundle
+    tmp_path = home.parent
+    _offer(https_server, packages)
+    output = tmp_path / "carry" / "feed.zip"
+    args = _online(https_server, ca_bundle, "-o", output, "--trust", PUBLIC_KEY, "--format", "json")
+    result = run_cli("download", *args)
+    assert result.code == 0, result.err
+    assert result.json()["version"] == NEW_VERSION
+    assert output.read_bytes() == packages.new.data
+    assert sorted(p.name for p in output.parent.iterdir()) == ["feed.zip"]
+    assert leftovers(home) == []
+    air_gapped = tmp_path / "air-gapped"
+    offline = run_cli(
+        "--home", air_gapped, "update", "--offline", output, "--trust", PUBLIC_KEY, use_home=False
+    )
+    assert offline.code == 0, offline.err
+    assert _active(air_gapped) == NEW_VERSION
+
+
+def test_download_refuses_a_package_signed_by_an_untrusted_key(
+    run_cli: RunCli,
+    net: Net,
+    home: Path,
+) -> None:
+    """A package that fails verification is not written; exit 3, one line naming the URL."""
+    https_server, packages, ca_bundle = net.server, net.packages, net.ca_bundle
+    tmp_path = home.parent
+    https_server.expect_request(INDEX).respond_with_data(
+        atom_index([packages.rogue.entry("rogue.zip")])
+    )
+    https_server.expect_request("/rogue.zip").respond_with_data(packages.rogue.data)
+    output = tmp_path / "feed.zip"
+    result = run_cli("download", *_online(https_server, ca_bundle, "-o", output))
+    assert result.code == 3
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"feedmgr: error: {https_server.url_for('/rogue.zip')}: ")
+    assert not output.exists()
+    assert list(tmp_path.glob(".feedmgr-*")) == []
+    assert leftovers(home) == []
+
+
+Setup = Callable[[HTTPServer, Packages], None]
+
+
+def _index_with(entry: Entry) -> Setup:
+    def setup(server: HTTPServer, packages: Packages) -> None:
+        del packages
+        server.expect_request(INDEX).respond_with_data(atom_index([entry]))
+
+    return setup
+
+
+def _wrong_sha(server: HTTPServer, packages: Packages) -> None:
+    entry = packages.new.entry("new.zip")
+    server.expect_request(INDEX).respond_with_data(
+        atom_index([Entry(entry.href, entry.version, "0" * 64, entry.length)])
+    )
+    server.expect_request("/new.zip").respond_with_data(packages.new.data)
+
+
+def _truncated(server: HTTPServer, packages: Packages) -> None:
+    server.expect_request(INDEX).respond_with_data(atom_index([packages.new.entry("new.zip")]))
+    server.expect_request("/new.zip").respond_with_data(packages.new.data[:-200])
+
+
+def _oversize(server: HTTPServer, packages: Packages) -> None:
+    server.expect_request(INDEX).respond_with_data(atom_index([packages.new.entry("new.zip")]))
+    server.expect_request("/new.zip").respond_with_data(packages.new.data + b"\0" * 4096)
+
+
+def _rogue(server: HTTPServer, packages: Packages) -> None:
+    server.expect_request(INDEX).respond_with_data(atom_index([packages.rogue.entry("r.zip")]))
+    server.expect_request("/r.zip").respond_with_data(packages.rogue.data)
+
+
+def _version_lie(server: HTTPServer, packages: Packages) -> None:
+    entry = packages.new.entry("new.zip")
+    server.expect_request(INDEX).respond_with_data(
+        atom_index([Entry(entry.href, "2027.1", entry.sha256, entry.length)])
+    )
+    server.expect_request("/new.zip").respond_with_data(packages.new.data)
+
+
+def _not_found(server: HTTPServer, packages: Packages) -> None:
+    del packages
+    server.expect_request(INDEX).respond_with_data("gone", status=404)
+
+
+def _to_http(server: HTTPServer, packages: Packages) -> None:
+    del packages
+    server.expect_request(INDEX).respond_with_data(
+        "", status=301, headers={"Location": "http://127.0.0.1:9/index.xml"}
+    )
+
+
+def _loop(server: HTTPServer, packages: Packages) -> None:
+    del packages
+    server.expect_request(INDEX).respond_with_data("", status=302, headers={"Location": "/b"})
+    server.expect_request("/b").respond_with_data("", status=302, headers={"Location": INDEX})
+
+
+def _not_atom(server: HTTPServer, packages: Packages) -> None:
+    del packages
+    server.expect_request(INDEX).respond_with_data("<html><body>maintenance</body></html>")
+
+
+@pytest.mark.usefixtures("with_old_feed")
+@pytest.mark.parametrize(
+    "case",
+    [
+        (_wrong_sha, 3, "sha256"),
+        (_truncated, 3, "shorter than"),
+        (_oversize, 3, "more than"),
+        (_rogue, 3, "signature"),
+        (_version_lie, 3, "announces version 2027.1"),
+        (_not_atom, 3, "not an Atom feed"),
+        (_not_found, 4, "HTTP 404"),
+        (_to_http, 4, "not https://"),
+        (_loop, 4, "redirect loop"),
+    ],
+    ids=[
+        "wrong-sha256",
+        "truncated",
+        "oversize",
+        "untrusted-signer",
+        "version-mismatch",
+        "not-atom",
+        "404",
+        "redirect-to-http",
+        "redirect-loop",
+    ],
+)
+def test_failures_exit_3_or_4_and_change_nothing(
+    run_cli: RunCli, net: Net, home: Path, case: tuple[Setup, int, str]
+) -> None:
+    """Bad content exits 3, network/remote failures exit 4: one line, store and home unchanged."""
+    setup, code, words = case
+    https_server = net.server
+    setup(https_server, net.packages)
+    before = FeedStore(home).feeds()
+    result = run_cli("update", *_online(https_server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == code, result.err
+    assert result.err.count("\n") == 1
+    assert result.err.startswith("feedmgr: error: ")
+    assert words in result.err
+    assert "Traceback" not in result.err
+    assert FeedStore(home).feeds() == before
+    assert _active(home) == OLD_VERSION
+    assert leftovers(home) == []
+    assert FeedStore(home).cached_response(https_server.url_for(INDEX)) is None
+
+
+def test_untrusted_server_certificate_exits_4(
+    run_cli: RunCli, https_server: HTTPServer, packages: Packages, home: Path
+) -> None:
+    """Without --ca-bundle, the loopback test certificate is not trusted: exit 4, a hint."""
+    _offer(https_server, packages)
+    result = run_cli("update", "--url", https_server.url_for(INDEX))
+    assert result.code == 4
+    assert "TLS certificate not trusted" in result.err
+    assert "--ca-bundle" in result.err
+    assert leftovers(home) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("update", "--url", "http://127.0.0.1:9/index.xml"),
+        ("download", "--url", "http://127.0.0.1:9/index.xml", "-o", "x.zip"),
+        ("update", "--url", "ftp://example.net/index.xml"),
+        ("update", "--url", "https://127.0.0.1:9/i.xml", "--proxy", "socks5://127.0.0.1:9"),
+    ],
+)
+def test_non_https_urls_are_usage_errors(run_cli: RunCli, args: tuple[str, ...]) -> None:
+    """A plain-http (or other scheme) index URL or a bad proxy URL is refused before any I/O."""
+    result = run_cli(*args)
+    assert result.code == 2
+    assert result.err.startswith("feedmgr: error: ")
+
+
+def test_online_options_conflict_with_offline(run_cli: RunCli, tmp_path: Path) -> None:
+    """--check with --offline is a usage error."""
+    result = run_cli("update", "--offline", tmp_path / "f.zip", "--check")
+    assert result.code == 2
+    assert "online" in result.err
+
+
+def test_settings_supply_url_and_ca_bundle(
+    run_cli: RunCli, https_server: HTTPServer, packages: Packages, ca_bundle: Path
+) -> None:
+    """feed.url and feed.ca_bundle from 'config set' are used when no option is given."""
+    _offer(https_server, packages)
+    assert run_cli("config", "set", "feed.url", https_server.url_for(INDEX)).code == 0
+    assert run_cli("config", "set", "feed.ca_bundle", ca_bundle).code == 0
+    result = run_cli("update", "--check", "--format", "json")
+    assert result.code == 0, result.err
+    assert result.json()["available"] == NEW_VERSION
+
+
+def test_proxy_option_is_honoured(
+    run_cli: RunCli,
+    https_server: HTTPServer,
+    packages: Packages,
+    ca_bundle: Path,
+    connect_proxy: ConnectProxy,
+) -> None:
+    """--proxy sends the requests through the proxy's CONNECT tunnel."""
+    _offer(https_server, packages)
+    result = run_cli(
+        "update", "--check", "--proxy", connect_proxy.url, *_online(https_server, ca_bundle)
+    )
+    assert result.code == 0, result.err
+    assert connect_proxy.targets == [f"127.0.0.1:{https_server.port}"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("verbosity", "shown"), [(0, True), (-1, False)])
+def test_progress_bar_only_on_a_terminal_without_quiet(
+    monkeypatch: pytest.MonkeyPatch, verbosity: int, shown: bool
+) -> None:
+    """A progress bar is drawn on stderr when it is a terminal, and never with -q."""
+    import sys
+
+    from feedmgr.cli._common import AppContext
+    from feedmgr.cli.download import _progress
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = _progress(AppContext(home=Path(), verbosity=verbosity))
+    assert (progress is not None) is shown
+    if progress is not None:
+        progress(50, 100)
+        progress.close()
+        assert "50%" in terminal.getvalue()
+
+
+def test_progress_bar_is_silent_when_stderr_is_not_a_terminal(
+    run_cli: RunCli, https_server: HTTPServer, packages: Packages, ca_bundle: Path
+) -> None:
+    """Redirected stderr gets no progress bar, only errors and notes."""
+    _offer(https_server, packages)
+    result = run_cli("update", *_online(https_server, ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0
+    assert "downloading" not in result.err
+    assert json.dumps(result.err) == '""'
+
+
+def test_alternate_chain_and_429_are_handled_end_to_end(
+    run_cli: RunCli, net: Net, home: Path
+) -> None:
+    """The vendor layout (index -> alternate document -> package) works through a 429."""
+    server, packages = net.server, net.packages
+    server.expect_ordered_request(INDEX).respond_with_data(
+        "", status=429, headers={"Retry-After": "0"}
+    )
+    server.expect_ordered_request(INDEX).respond_with_data(
+        atom_index(alternates=["content/feed.xml"])
+    )
+    server.expect_ordered_request("/content/feed.xml").respond_with_data(
+        atom_index([packages.new.entry("new.zip")])
+    )
+    server.expect_ordered_request("/content/new.zip").respond_with_data(packages.new.data)
+    result = run_cli("update", *_online(server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert _active(home) == NEW_VERSION
+
+
+def test_dropped_download_is_retried_end_to_end(
+    run_cli: RunCli, scripted: ScriptedServer, packages: Packages, ca_bundle: Path, home: Path
+) -> None:
+    """A connection dropped mid-package is retried and the feed is activated.
+
+    The sample package is smaller than one read chunk, so this retry starts over; the Range
+    resume of larger packages is tested in tests/feed/test_fetch.py."""
+    data = packages.new.data
+    dropped = [False]
+
+    def index(handler: BaseHTTPRequestHandler) -> None:
+        body = atom_index([packages.new.entry("new.zip")])
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def package(handler: BaseHTTPRequestHandler) -> None:
+        wanted = handler.headers.get("Range")
+        start = int(wanted.removeprefix("bytes=").rstrip("-")) if wanted else 0
+        handler.send_response(206 if start else 200)
+        if start:
+            handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        handler.send_header("Content-Length", str(len(data) - start))
+        handler.send_header("ETag", '"p"')
+        handler.end_headers()
+        if not dropped[0]:
+            dropped[0] = True
+            handler.wfile.write(data[: len(data) // 2])
+            handler.connection.close()
+            return
+        handler.wfile.write(data[start:])
+
+    scripted.routes["/index.xml"] = index
+    scripted.routes["/new.zip"] = package
+    result = run_cli(
+        "update",
+        "--url",
+        scripted.url_for("/index.xml"),
+        "--ca-bundle",
+        ca_bundle,
+        "--trust",
+        PUBLIC_KEY,
+    )
+    assert result.code == 0, result.err
+    assert _active(home) == NEW_VERSION
+    assert dropped[0]
+    assert leftovers(home) == []

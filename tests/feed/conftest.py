@@ -1,0 +1,13 @@
+"""Fixtures for the feed tests: the loopback network fixtures of netserver.py."""
+
+from tests.feed.netserver import (  # noqa: F401 - re-exported as fixtures
+    _no_proxy_environment,
+    _session_https_server,
+    ca_bundle,
+    connect_proxy,
+    https_server,
+    packages,
+    scripted,
+    server_context,
+    tls_ca,
+)
