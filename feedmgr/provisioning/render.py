@@ -57,14 +57,10 @@ def render_matrix(coverage: Coverage) -> str:
         max(len(_fit(t, _CELL_WIDTH)), *(len(line[i]) for line in body))
         for i, t in enumerate(titles)
     ]
-    lines = [
-        "  ".join(
-            [
-                f"{'OS':<{first}}",
-                *(f"{_fit(t, w):<{w}}" for t, w in zip(titles, widths, strict=True)),
-            ]
-        )
-    ]
+    head = "  ".join(
+        [f"{'OS':<{first}}", *(f"{_fit(t, w):<{w}}" for t, w in zip(titles, widths, strict=True))]
+    )
+    lines = [head.rstrip()]
     lines.append("  ".join(["-" * first, *("-" * w for w in widths)]))
     for row, line in zip(coverage.rows, body, strict=True):
         cells = (f"{text:<{w}}" for text, w in zip(line, widths, strict=True))
