@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedmgr.errors import InputRejected, ParseError, UsageError
@@ -164,6 +164,7 @@ def test_counts_stream_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     assert counted.counts[("os0", "g0")] == 17
 
 
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
 @given(
     st.lists(
         st.tuples(st.text(max_size=12), st.text(max_size=12)).filter(
@@ -189,6 +190,7 @@ def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
     assert dict(counted.counts) == dict(expected)
 
 
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
 @given(st.binary(max_size=400))
 def test_no_bytes_make_the_reader_raise_anything_but_rejected_input(data: bytes) -> None:
     """Arbitrary bytes after a valid header count or raise InputRejected."""
