@@ -265,3 +265,28 @@ def test_audit_examples_name_affected_endpoints(run_cli: RunCli) -> None:
     unknown = next(f for f in result.json()["findings"] if f["check"] == "cp.os-unknown")
     assert unknown["data"]["examples"] == ["AA:BB:CC:00:00:02"]
     assert "(e.g. AA:BB:CC:00:00:02)" in unknown["message"]
+
+
+def test_audit_against_a_package_file(
+    run_cli: RunCli, make_feed: FeedFactory, tmp_path: Path
+) -> None:
+    """--feed FILE.zip audits against a verified package instead of the active feed."""
+    from tests.cli.feedkit import DEMO_PUB
+
+    policy = tmp_path / "clean.yaml"
+    policy.write_text(CLEAN_POLICY)
+    package = make_feed("2026.10.5", edit=set_max("Mac OSX 26", "26.2"), ingest=False)
+    assert run_cli("trust", "add", DEMO_PUB).code == 0
+    result = run_cli(
+        "provisioning",
+        "match",
+        policy,
+        "--os",
+        "macOS 26.2",
+        "--feed",
+        package,
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.err
+    assert result.json()["feed"] == "2026.10.5"
