@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "provisioning": (
+        "feedmgr.cli.provisioning:provisioning",
+        "Audit client-provisioning coverage: who would bypass posture.",
+    ),
     "download": (
         "feedmgr.cli.download:download",
         "Download and verify the newest feed for an air-gapped network.",

@@ -1,0 +1,3 @@
+"""Client-provisioning (CP) coverage: the rule model, ISE's first-match engine, the coverage
+audit and the endpoint inventory reader (docs/provisioning.md).
+"""

@@ -1,0 +1,531 @@
+"""The coverage audit: every OS x identity group case through the engine, gaps as findings.
+
+Rows are the OS nodes an endpoint can be classified under (every node with a version range,
+plus any node or unknown OS an inventory brings); columns are the identity groups named in
+the rules, the inventory, or asked for. Each cell is one :class:`Decision`; the findings
+(docs/provisioning.md) aggregate cells per OS row, check and rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
+
+from feedmgr.findings import Finding, Report, Severity
+from feedmgr.provisioning.engine import Case, Decision, Outcome, evaluate
+from feedmgr.provisioning.interface import OsClassifier, Placement
+from feedmgr.provisioning.policy import Policy, Rule, group_key
+
+if TYPE_CHECKING:
+    from feedmgr.feed.payload import OsCatalog, OsNode
+    from feedmgr.provisioning.inventory import InventoryCounts
+
+ANY_COLUMN = "(any group)"
+"""Column title used when no rule and no inventory names an identity group."""
+
+_BYPASS = '"Bypassing Cisco Secure Client Scan"'
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A finding id's fixed severity and its generic fix."""
+
+    severity: Severity
+    fix: str
+
+
+CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
+    {
+        "cp.uncovered": CheckInfo(
+            Severity.FAIL,
+            "add a rule for this OS (or a parent node) and group, or widen an existing rule",
+        ),
+        "cp.os-unknown": CheckInfo(
+            Severity.FAIL,
+            "update the posture feed to one that knows this release (feedmgr update; "
+            "see feedmgr os lag), then update the ISE posture feed",
+        ),
+        "cp.conditional": CheckInfo(
+            Severity.WARN,
+            "add a rule without other conditions after the conditional ones, so endpoints "
+            "failing the conditions still get an agent",
+        ),
+        "cp.shadowed": CheckInfo(
+            Severity.WARN,
+            "move the rule above the rules that take its cases, narrow those, or delete it",
+        ),
+        "cp.disabled-only": CheckInfo(
+            Severity.FAIL, "enable the rule, or add an enabled rule for this OS and group"
+        ),
+        "cp.no-agent": CheckInfo(
+            Severity.FAIL,
+            "give the rule's result an agent package and an agent configuration or profile",
+        ),
+        "cp.module-too-old": CheckInfo(
+            Severity.FAIL,
+            "upload a newer compliance module to ISE and select it in the rule's agent "
+            "configuration",
+        ),
+        "cp.agent-too-old": CheckInfo(
+            Severity.FAIL,
+            "upload a newer Secure Client package to ISE and select it in the rule's result",
+        ),
+        "cp.unknown-node": CheckInfo(
+            Severity.WARN,
+            "use an OS node name exactly as the feed spells it (feedmgr os list)",
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One OS row of the matrix: a feed node, or an OS the feed does not classify."""
+
+    label: str
+    placement: Placement
+    os_strings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One OS x group case: its decision and, with an inventory, its endpoint count."""
+
+    decision: Decision
+    endpoints: int = 0
+    examples: tuple[str, ...] = ()
+    # Check ids of the problems with the results this case may get (cp.no-agent, ...).
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Minimums:
+    """The feed's minimum agent and compliance-module versions for one node chain."""
+
+    node: str
+    agent: Version | None
+    agent_from: str | None
+    module: Version | None
+    module_from: str | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The whole audit: matrix rows, group columns, every cell, and the findings."""
+
+    policy: Policy
+    rows: tuple[Row, ...]
+    groups: tuple[str | None, ...]
+    cells: Mapping[tuple[str, str | None], Cell]
+    report: Report
+    has_inventory: bool = False
+
+    def cell(self, row: str, group: str | None) -> Cell:
+        """The cell of one row label and group column."""
+        return self.cells[(row, group)]
+
+
+def node_chain(catalog: OsCatalog, name: str) -> tuple[str, ...]:
+    """A catalog node's name and its ancestors' names, deepest first."""
+    by_name = {n.name: n for n in catalog.nodes}
+    chain: list[str] = []
+    current: OsNode | None = by_name.get(name)
+    while current is not None and current.name not in chain:
+        chain.append(current.name)
+        current = by_name.get(current.parent) if current.parent is not None else None
+    return tuple(chain)
+
+
+def minimums(catalog: OsCatalog, chain: tuple[str, ...]) -> Minimums | None:
+    """The deepest minimum agent and module versions along a chain (None: empty chain)."""
+    if not chain:
+        return None
+    by_name = {n.name: n for n in catalog.nodes}
+    agent = agent_from = module = module_from = None
+    for name in chain:
+        node = by_name.get(name)
+        if node is None:
+            continue
+        if agent is None and node.min_agent_version is not None:
+            agent, agent_from = Version(node.min_agent_version), name
+        if module is None and node.min_compliance_module_version is not None:
+            module, module_from = Version(node.min_compliance_module_version), name
+    return Minimums(chain[0], agent, agent_from, module, module_from)
+
+
+def result_problems(rule: Rule, mins: Minimums | None) -> list[tuple[str, str, dict[str, Any]]]:
+    """What is wrong with one rule's results for one OS: (check id, message, data)."""
+    problems: list[tuple[str, str, dict[str, Any]]] = []
+    results = rule.results
+    if not results.installs_agent:
+        missing = "agent package" if results.agent_package is None else "configuration/profile"
+        problems.append(
+            (
+                "cp.no-agent",
+                f"{rule.title} installs no agent (no {missing}): {results.describe()}",
+                {"rule": rule.name},
+            )
+        )
+        return problems
+    if mins is None:
+        return problems
+    if (
+        mins.module is not None
+        and results.compliance_module_version is not None
+        and results.compliance_module_version < mins.module
+    ):
+        problems.append(
+            (
+                "cp.module-too-old",
+                f"{rule.title} gives compliance module {results.compliance_module_version}, "
+                f"the feed requires at least {mins.module} for {mins.module_from}",
+                {
+                    "rule": rule.name,
+                    "got": str(results.compliance_module_version),
+                    "minimum": str(mins.module),
+                },
+            )
+        )
+    if (
+        mins.agent is not None
+        and results.agent_version is not None
+        and results.agent_version < mins.agent
+    ):
+        problems.append(
+            (
+                "cp.agent-too-old",
+                f"{rule.title} gives agent {results.agent_version}, "
+                f"the feed requires at least {mins.agent} for {mins.agent_from}",
+                {"rule": rule.name, "got": str(results.agent_version), "minimum": str(mins.agent)},
+            )
+        )
+    return problems
+
+
+@dataclass
+class _Bucket:
+    check: str
+    subject: str
+    message: str
+    data: dict[str, Any]
+    groups: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+
+class _Collector:
+    """Aggregates per-cell problems into one finding per (check, OS row, message)."""
+
+    def __init__(self, with_counts: bool, examples: int = 0) -> None:
+        self.with_counts = with_counts
+        self.examples = examples
+        self.buckets: dict[tuple[str, str, str], _Bucket] = {}
+
+    def add(
+        self,
+        check: str,
+        row: Row,
+        group: str | None,
+        cell: Cell,
+        message: str,
+        **data: Any,
+    ) -> None:
+        key = (check, row.label, message)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = _Bucket(check, row.label, message, data)
+            self.buckets[key] = bucket
+        title = group if group is not None else ANY_COLUMN
+        bucket.groups[title] = bucket.groups.get(title, 0) + cell.endpoints
+        for example in cell.examples:
+            if len(bucket.examples) < self.examples and example not in bucket.examples:
+                bucket.examples.append(example)
+
+    def findings(self) -> list[Finding]:
+        """One finding per (check, message, group set); OS rows alike are merged."""
+        merged: dict[tuple[str, str, tuple[str, ...]], list[_Bucket]] = {}
+        for bucket in self.buckets.values():
+            key = (bucket.check, bucket.message, tuple(bucket.groups))
+            merged.setdefault(key, []).append(bucket)
+        out: list[Finding] = []
+        for (check, text, groups), buckets in merged.items():
+            info = CHECKS[check]
+            rows = [b.subject for b in buckets]
+            message = f"{text} (groups: {', '.join(groups)})"
+            data: dict[str, Any] = {**buckets[0].data, "os": rows, "groups": list(groups)}
+            if "os_strings" in data:
+                data["os_strings"] = [t for b in buckets for t in b.data["os_strings"]]
+            if self.with_counts:
+                by_os = {b.subject: sum(b.groups.values()) for b in buckets}
+                total = sum(by_os.values())
+                message += f"; {total} endpoint{'s' if total != 1 else ''} affected"
+                data["endpoints"] = total
+                data["endpoints_by_os"] = by_os
+            samples: list[str] = []
+            for bucket in buckets:
+                samples.extend(e for e in bucket.examples if e not in samples)
+            if samples and self.examples:
+                data["examples"] = samples[: self.examples]
+                message += f" (e.g. {', '.join(data['examples'])})"
+            out.append(Finding(check, info.severity, ", ".join(rows), message, info.fix, data))
+        return out
+
+
+def _rows(
+    catalog: OsCatalog, classifier: OsClassifier, os_strings: Iterable[str]
+) -> tuple[list[Row], dict[str, str]]:
+    """Matrix rows and the row label of each inventory OS string."""
+    from feedmgr.osmatrix.classify import OsTree
+
+    tree = OsTree(catalog)
+    families = list(dict.fromkeys(n.family for n in catalog.nodes))
+    ordered = sorted(tree.ordered, key=lambda n: families.index(n.family))
+    rows: dict[str, Row] = {}
+    for node in ordered:
+        if tree.range_of(node.name) is not None:
+            chain = node_chain(catalog, node.name)
+            rows[node.name] = Row(node.name, Placement(node.name, node.name, chain))
+    mapped: dict[str, list[str]] = {}
+    label_of: dict[str, str] = {}
+    for text in os_strings:
+        placement = classifier.place(text)
+        label = placement.node if placement.node is not None else placement.label
+        if label not in rows:
+            if placement.classified:
+                chain = node_chain(catalog, label)
+                rows[label] = Row(label, Placement(label, label, chain))
+            else:
+                rows[label] = Row(label, placement)
+        mapped.setdefault(label, []).append(text)
+        label_of[text] = label
+    final = [
+        Row(r.label, r.placement, tuple(mapped.get(r.label, ()))) if r.label in mapped else r
+        for r in rows.values()
+    ]
+    return final, label_of
+
+
+def _columns(
+    policy: Policy, inventory: InventoryCounts | None, extra_groups: Iterable[str]
+) -> tuple[tuple[str | None, ...], dict[str, str]]:
+    columns: dict[str, str] = {}
+    sources: list[Iterable[str]] = [policy.named_groups(), extra_groups]
+    if inventory is not None:
+        sources.append(inventory.groups())
+    for source in sources:
+        for group in source:
+            columns.setdefault(group_key(group), group)
+    if not columns:
+        return (None,), columns
+    return tuple(columns.values()), columns
+
+
+def _shadow_findings(
+    policy: Policy, decide: Mapping[tuple[str, str | None], Decision]
+) -> list[Finding]:
+    info = CHECKS["cp.shadowed"]
+    out: list[Finding] = []
+    for rule in policy.rules:
+        if not rule.enabled:
+            continue
+        cases = [
+            decision
+            for (_label, group), decision in decide.items()
+            if decision.case.placement.classified
+            and rule.os_match(decision.case.placement.chain) is not None
+            and rule.group_matches(group)
+        ]
+        if not cases:
+            continue
+        takers: dict[str, Rule] = {}
+        for decision in cases:
+            matched = decision.matched
+            if matched is None or matched.number >= rule.number:
+                break
+            takers[matched.name] = matched
+        else:
+            names = ", ".join(t.title for t in sorted(takers.values(), key=lambda r: r.number))
+            verb = "takes" if len(takers) == 1 else "take"
+            out.append(
+                Finding(
+                    "cp.shadowed",
+                    info.severity,
+                    rule.title,
+                    f"{rule.title} can never match: {names} {verb} every case it covers",
+                    info.fix,
+                    {"rule": rule.name, "shadowed_by": [t.name for t in takers.values()]},
+                )
+            )
+    return out
+
+
+def _unknown_node_findings(policy: Policy, catalog: OsCatalog) -> list[Finding]:
+    known = {n.name for n in catalog.nodes}
+    info = CHECKS["cp.unknown-node"]
+    out: list[Finding] = []
+    for rule in policy.rules:
+        unknown = [name for name in rule.operating_systems if name not in known]
+        if unknown:
+            names = ", ".join(repr(n) for n in unknown)
+            out.append(
+                Finding(
+                    "cp.unknown-node",
+                    info.severity,
+                    rule.title,
+                    f"{rule.title} names OS nodes the feed does not have: {names}; "
+                    "they match nothing",
+                    info.fix,
+                    {"rule": rule.name, "nodes": unknown},
+                )
+            )
+    return out
+
+
+def _cell_problems(
+    collect: _Collector, row: Row, group: str | None, cell: Cell, mins: Minimums | None
+) -> None:
+    decision = cell.decision
+    outcome = decision.outcome
+    if outcome is Outcome.OS_UNKNOWN:
+        if collect.with_counts and cell.endpoints == 0:
+            # The row exists because the inventory reports this OS; only its groups count.
+            return
+        placement = row.placement
+        why = placement.reason or "the feed does not classify it"
+        collect.add(
+            "cp.os-unknown",
+            row,
+            group,
+            cell,
+            f"{why}; it matches no rule and gets {_BYPASS}",
+            os_strings=list(row.os_strings),
+            unparseable=placement.unparseable,
+        )
+        return
+    if outcome is Outcome.UNCOVERED:
+        collect.add(
+            "cp.uncovered", row, group, cell, f"no enabled rule matches: endpoints get {_BYPASS}"
+        )
+        return
+    if outcome is Outcome.DISABLED_ONLY:
+        rule = decision.disabled_matches[0]
+        collect.add(
+            "cp.disabled-only",
+            row,
+            group,
+            cell,
+            f"no enabled rule matches; only the disabled {rule.title} would: "
+            f"endpoints get {_BYPASS}",
+            rule=rule.name,
+        )
+        return
+    if outcome is Outcome.CONDITIONAL:
+        names = ", ".join(r.title for r in decision.conditional)
+        collect.add(
+            "cp.conditional",
+            row,
+            group,
+            cell,
+            f"covered only through rules with other conditions ({names}); when those are "
+            f"false endpoints get {_BYPASS}",
+            rules=[r.name for r in decision.conditional],
+        )
+    for rule in decision.possible_results:
+        for check, message, data in result_problems(rule, mins):
+            collect.add(check, row, group, cell, message, **data)
+
+
+def audit(
+    policy: Policy,
+    catalog: OsCatalog,
+    classifier: OsClassifier,
+    *,
+    inventory: InventoryCounts | None = None,
+    extra_groups: Iterable[str] = (),
+    facts: Mapping[str, Any] | None = None,
+    examples: int = 0,
+) -> Coverage:
+    """Evaluate every OS row x group column and report the gaps (docs/provisioning.md)."""
+    os_strings = inventory.os_strings() if inventory is not None else ()
+    rows, label_of = _rows(catalog, classifier, os_strings)
+    groups, column_of = _columns(policy, inventory, extra_groups)
+    counts: dict[tuple[str, str | None], int] = {}
+    samples: dict[tuple[str, str | None], list[str]] = {}
+    if inventory is not None:
+        for (os_string, seen_group), n in inventory.counts.items():
+            column = column_of.get(group_key(seen_group)) if groups != (None,) else None
+            key = (label_of[os_string], column)
+            counts[key] = counts.get(key, 0) + n
+            kept = samples.setdefault(key, [])
+            for example in inventory.examples.get((os_string, seen_group), ()):
+                if len(kept) < examples and example not in kept:
+                    kept.append(example)
+    # Shadowing is judged over the displayed groups plus "a group no rule names" (None).
+    universe = (*groups, None) if None not in groups else groups
+    decisions: dict[tuple[str, str | None], Decision] = {}
+    for row in rows:
+        for group in universe:
+            decisions[(row.label, group)] = evaluate(policy, Case(row.placement, group))
+    cells = {
+        (row.label, group): Cell(
+            decisions[(row.label, group)],
+            counts.get((row.label, group), 0),
+            tuple(samples.get((row.label, group), ())),
+        )
+        for row in rows
+        for group in groups
+    }
+    collect = _Collector(with_counts=inventory is not None, examples=examples)
+    for row in rows:
+        mins = minimums(catalog, row.placement.chain)
+        for group in groups:
+            cell = cells[(row.label, group)]
+            found = [
+                check
+                for rule in cell.decision.possible_results
+                for check, _message, _data in result_problems(rule, mins)
+            ]
+            cell = replace(cell, problems=tuple(dict.fromkeys(found)))
+            cells[(row.label, group)] = cell
+            _cell_problems(collect, row, group, cell, mins)
+    findings = [
+        *_unknown_node_findings(policy, catalog),
+        *_shadow_findings(policy, decisions),
+        *collect.findings(),
+    ]
+    enabled = sum(1 for r in policy.rules if r.enabled)
+    all_facts: dict[str, Any] = {
+        "policy": policy.source,
+        "rules": f"{len(policy.rules)} ({enabled} enabled)",
+        "os rows": len(rows),
+        "groups": ", ".join(g if g is not None else ANY_COLUMN for g in groups),
+    }
+    if inventory is not None:
+        all_facts["inventory"] = inventory.source
+        all_facts["endpoints"] = inventory.rows
+        all_facts["distinct (os, group)"] = len(inventory.counts)
+        if inventory.skipped:
+            all_facts["rows skipped"] = inventory.skipped
+    all_facts.update(facts or {})
+    report = Report("Client-provisioning coverage audit", tuple(findings), all_facts)
+    return Coverage(policy, tuple(rows), groups, cells, report, inventory is not None)
+
+
+def explain(
+    policy: Policy,
+    catalog: OsCatalog,
+    classifier: OsClassifier,
+    os_string: str,
+    group: str | None,
+) -> tuple[Decision, list[Finding]]:
+    """One case through the engine, with the problems of the results it may get."""
+    placement = classifier.place(os_string)
+    decision = evaluate(policy, Case(placement, group))
+    row = Row(placement.node or placement.label, placement, (os_string,))
+    collect = _Collector(with_counts=False)
+    mins = minimums(catalog, placement.chain)
+    _cell_problems(collect, row, group, Cell(decision), mins)
+    return decision, collect.findings()

@@ -1,0 +1,56 @@
+"""The provisioning engine's view of the feed: an :class:`OsClassifier` over the OS tree.
+
+Parsing and classification are the OS matrix's (``feedmgr.osmatrix``); this module only
+adapts them to the engine's :class:`Placement` and caches per distinct OS string, so an
+inventory of millions of rows classifies each distinct string once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from feedmgr.errors import ParseError
+from feedmgr.osmatrix.classify import OsTree
+from feedmgr.osmatrix.parse import parse_os_string
+from feedmgr.provisioning.interface import Placement
+
+if TYPE_CHECKING:
+    from feedmgr.feed.payload import OsCatalog
+
+
+class FeedClassifier:
+    """Places OS strings in one catalog's OS tree (implements ``OsClassifier``)."""
+
+    def __init__(self, catalog: OsCatalog) -> None:
+        self.tree = OsTree(catalog)
+        self._cache: dict[str, Placement] = {}
+
+    def place(self, os_string: str) -> Placement:
+        """Parse and classify one OS string; bad text gives an ``unparseable`` placement."""
+        cached = self._cache.get(os_string)
+        if cached is not None:
+            return cached
+        placement = self._place(os_string)
+        self._cache[os_string] = placement
+        return placement
+
+    def _place(self, os_string: str) -> Placement:
+        try:
+            os_id = parse_os_string(os_string)
+        except ParseError as exc:
+            return Placement(
+                text=os_string,
+                label=os_string or "(blank)",
+                unparseable=True,
+                reason=f"not a recognisable OS string ({exc.problem})",
+            )
+        found = self.tree.classify(os_id)
+        if found is None:
+            known = self.tree.known_max(os_id)
+            newest = f"; the newest it knows is {known}" if known is not None else ""
+            return Placement(
+                text=os_string,
+                label=os_id.label,
+                reason=f"the feed does not know this version{newest}",
+            )
+        return Placement(text=os_string, label=os_id.label, chain=found.names)

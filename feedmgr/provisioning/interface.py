@@ -1,0 +1,47 @@
+"""The provisioning area's interface: how the engine asks where an OS lands in the feed.
+
+The engine never parses OS strings itself. It asks an :class:`OsClassifier` for a
+:class:`Placement`: the chain of OS nodes (deepest first) that the feed's OS tree classifies
+the string under, or why it does not classify. ISE matches a rule's operating system only
+through that chain, so an OS the feed does not know matches no rule at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one OS string lands in the feed's OS tree.
+
+    ``chain`` holds node names, deepest first ("Mac OSX 15", "Mac OSX"); it is empty when
+    the feed cannot classify the OS. ``label`` is a canonical description of the OS,
+    ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
+    empty chain in one sentence.
+    """
+
+    text: str
+    label: str
+    chain: tuple[str, ...] = ()
+    unparseable: bool = False
+    reason: str = ""
+
+    @property
+    def classified(self) -> bool:
+        """True when the feed classifies the OS under some node."""
+        return bool(self.chain)
+
+    @property
+    def node(self) -> str | None:
+        """The deepest node, or None when not classified."""
+        return self.chain[0] if self.chain else None
+
+
+class OsClassifier(Protocol):
+    """Anything that can place an endpoint's OS string in the feed's OS tree."""
+
+    def place(self, os_string: str) -> Placement:
+        """Classify one OS string; never raises for bad text (returns ``unparseable``)."""
+        ...

@@ -1,0 +1,54 @@
+"""FeedClassifier: the OS matrix's parser and tree behind the engine's Placement."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedmgr.feed.payload import OsCatalog
+from feedmgr.provisioning.classify import FeedClassifier
+
+
+@pytest.mark.parametrize(
+    ("text", "chain", "unparseable"),
+    [
+        ("macOS 26.1 (25B78)", ("Mac OSX 26", "Mac OSX"), False),
+        ("Mac OSX 15.6.1", ("Mac OSX 15", "Mac OSX"), False),
+        ("Windows 11 Enterprise 10.0.26100", ("Windows 11 (All)", "Windows All"), False),
+        ("macOS 26.2", (), False),
+        ("Mac OSX 27.0", (), False),
+        ("toaster firmware 3", (), True),
+        ("", (), True),
+    ],
+)
+def test_placements_over_the_sample_catalog(
+    sample_catalog: OsCatalog, text: str, chain: tuple[str, ...], unparseable: bool
+) -> None:
+    """Known versions get their node chain; unknown ones none; junk is unparseable."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.chain == chain
+    assert placement.unparseable is unparseable
+    assert placement.classified is bool(chain)
+    if not chain:
+        assert placement.reason
+
+
+def test_unknown_version_names_the_newest_known(sample_catalog: OsCatalog) -> None:
+    """An unknown macOS release says which is the newest the feed knows."""
+    placement = FeedClassifier(sample_catalog).place("macOS 26.2")
+    assert "newest it knows is 26.1" in placement.reason
+
+
+def test_placements_are_cached(sample_catalog: OsCatalog) -> None:
+    """The same string is classified once."""
+    classifier = FeedClassifier(sample_catalog)
+    assert classifier.place("macOS 26.1") is classifier.place("macOS 26.1")
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(st.text(max_size=60))
+def test_no_text_makes_place_raise(sample_catalog: OsCatalog, text: str) -> None:
+    """place() never raises: any text gives a Placement."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.text == text

@@ -1,0 +1,204 @@
+"""The CP policy file: YAML and JSON, validated, errors naming file, rule and field."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
+
+from feedmgr.errors import InputRejected, ParseError, SchemaError
+from feedmgr.provisioning.policy import group_key, load_policy, parse_policy
+from tests.conftest import REPO
+
+GOOD_YAML = """
+format: feedmgr-cp-policy/1
+rules:
+  - name: macOS
+    identity_groups: [Employees]
+    operating_systems: ["Mac OSX"]
+    results:
+      agent_package: CiscoSecureClientDesktopMacOSX 5.1.10.233
+      agent_version: "5.1.10.233"
+      compliance_module_version: "4.3.4200.0"
+      agent_configuration: Mac config
+  - name: Linux
+    enabled: false
+    identity_groups: Any
+    operating_systems: ["Linux All"]
+    other_conditions: ["Network Access:Location EQUALS HQ"]
+    results: {}
+"""
+
+
+def test_yaml_policy_becomes_ordered_rules() -> None:
+    """A valid YAML policy gives numbered rules with parsed versions and Any as None."""
+    parsed = parse_policy(GOOD_YAML.encode(), "p.yaml")
+    first, second = parsed.rules
+    assert (first.number, first.name, first.enabled) == (1, "macOS", True)
+    assert first.identity_groups == ("Employees",)
+    assert first.results.agent_version == Version("5.1.10.233")
+    assert first.results.installs_agent
+    assert (second.number, second.enabled, second.identity_groups) == (2, False, None)
+    assert second.conditional
+    assert not second.results.installs_agent
+    assert parsed.named_groups() == ("Employees",)
+
+
+def test_json_policy_file_is_read_as_json(tmp_path: Path) -> None:
+    """A .json policy file is parsed as JSON."""
+    path = tmp_path / "p.json"
+    path.write_text(
+        '{"format": "feedmgr-cp-policy/1", "rules": [{"name": "a", "identity_groups": "Any",'
+        ' "operating_systems": ["Mac OSX"], "results": {}}]}'
+    )
+    assert load_policy(path).rules[0].name == "a"
+
+
+def test_shipped_example_policy_is_valid() -> None:
+    """docs/examples/cp-policy.yaml parses."""
+    parsed = load_policy(REPO / "docs" / "examples" / "cp-policy.yaml")
+    assert len(parsed.rules) >= 5
+
+
+def _with(rule_yaml: str) -> bytes:
+    return f"format: feedmgr-cp-policy/1\nrules:\n{rule_yaml}".encode()
+
+
+OK_RULE = (
+    "  - name: ok\n    identity_groups: Any\n    operating_systems: [Mac OSX]\n    results: {}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "expected"),
+    [
+        (b"rules: [", ParseError, "not valid YAML at line"),
+        (b"- a\n- b\n", SchemaError, "a policy is a mapping"),
+        (b"format: other/1\nrules: []\n", SchemaError, "format"),
+        (
+            _with(
+                OK_RULE + "  - name: macOS\n    identity_groups: Any\n"
+                "    operating_systems: [Mac OSX]\n    results: {agent_version: 5.1}\n"
+            ),
+            SchemaError,
+            "rule 2 'macOS': results.agent_version: Input should be a valid string (quote it",
+        ),
+        (
+            _with(
+                "  - name: m\n    identity_groups: Any\n    operating_systems: [Mac OSX]\n"
+                "    results: {agent_version: 'five'}\n"
+            ),
+            SchemaError,
+            "rule 1 'm': results.agent_version: 'five' is not a version",
+        ),
+        (
+            _with("  - name: m\n    identity_groups: Any\n    results: {}\n"),
+            SchemaError,
+            "rule 1 'm': operating_systems: Field required",
+        ),
+        (
+            _with(
+                "  - name: m\n    identity_groups: Any\n    operating_systems: [Mac OSX]\n"
+                "    results: {}\n    colour: red\n"
+            ),
+            SchemaError,
+            "rule 1 'm': colour: Extra inputs are not permitted",
+        ),
+        (
+            _with(
+                "  - name: m\n    identity_groups: []\n    operating_systems: [Mac OSX]\n"
+                "    results: {}\n"
+            ),
+            SchemaError,
+            "rule 1 'm': identity_groups",
+        ),
+        (_with(OK_RULE + OK_RULE), SchemaError, "rule 2 'ok': name: repeats rule 1"),
+        (
+            b"format: feedmgr-cp-policy/1\nx: &a [1]\nrules: *a\n",
+            ParseError,
+            "aliases",
+        ),
+        (b"\xff\xfe", ParseError, "not UTF-8"),
+    ],
+)
+def test_bad_policies_are_rejected_naming_rule_and_field(
+    data: bytes, error: type[InputRejected], expected: str
+) -> None:
+    """Each broken policy raises its documented error, naming the file, rule and field."""
+    with pytest.raises(error) as caught:
+        parse_policy(data, "policy.yaml")
+    assert caught.value.subject == "policy.yaml"
+    assert expected in caught.value.problem
+
+
+def test_bad_json_names_the_line() -> None:
+    """Malformed JSON is a ParseError with the line number."""
+    with pytest.raises(ParseError, match="line 2"):
+        parse_policy(b'{\n"format": }', "p.json", as_json=True)
+
+
+def test_missing_file_is_rejected(tmp_path: Path) -> None:
+    """An unreadable policy file is rejected input, not an OSError."""
+    with pytest.raises(InputRejected, match="cannot read the policy"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_oversized_policy_is_rejected() -> None:
+    """A policy over the size limit is refused before parsing."""
+    with pytest.raises(SchemaError, match="byte limit"):
+        parse_policy(b"#" * (4 * 1024 * 1024 + 1), "big.yaml")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Employees", "employees", True),
+        ("User Identity Groups:Employees", "Employees", True),
+        ("Endpoint Identity Groups:Profiled", "profiled", True),
+        ("Employees", "Employee", False),
+        ("  Guest   Users ", "guest users", True),
+    ],
+)
+def test_group_names_compare_loosely(a: str, b: str, same: bool) -> None:
+    """Group names compare without case, extra spaces or the ISE hierarchy prefix."""
+    assert (group_key(a) == group_key(b)) is same
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(st.binary(max_size=300))
+def test_no_bytes_make_the_parser_raise_anything_but_rejected_input(data: bytes) -> None:
+    """Arbitrary bytes either parse or raise InputRejected (YAML and JSON)."""
+    for as_json in (False, True):
+        with contextlib.suppress(InputRejected):
+            parse_policy(data, "fuzz", as_json=as_json)
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    )
+)
+def test_no_document_shape_escapes_as_another_error(document: object) -> None:
+    """Any JSON document shape either validates or raises SchemaError/ParseError."""
+    import json
+
+    data = json.dumps({"format": "feedmgr-cp-policy/1", "rules": [document]}).encode()
+    with contextlib.suppress(InputRejected):
+        parse_policy(data, "fuzz", as_json=True)
+
+
+@pytest.mark.parametrize("spelling", ["Any", "any", "ANY", " any "])
+def test_any_group_in_any_case(spelling: str) -> None:
+    """identity_groups: Any is accepted in any letter case and means every group."""
+    data = _with(
+        f"  - name: m\n    identity_groups: '{spelling}'\n    operating_systems: [Mac OSX]\n"
+        "    results: {}\n"
+    )
+    assert parse_policy(data, "p.yaml").rules[0].identity_groups is None
