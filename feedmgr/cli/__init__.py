@@ -20,23 +20,23 @@ from feedmgr.errors import ExitCode, FeedmgrError
 # does not import them.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "update": ("feedmgr.cli.feed:update", "Ingest a posture feed (offline zip or online)."),
+    "download": (
+        "feedmgr.cli.download:download",
+        "Download and verify the newest feed for an air-gapped network.",
+    ),
     "status": ("feedmgr.cli.feed:status", "Show the active feed."),
     "history": ("feedmgr.cli.feed:history", "List stored feeds and activations."),
     "rollback": ("feedmgr.cli.feed:rollback", "Activate an earlier stored feed."),
     "feed": ("feedmgr.cli.feed:feed", "Build, verify and compare feed packages."),
     "trust": ("feedmgr.cli.trust:trust", "Manage trusted feed publisher keys."),
+    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
+    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
+    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
     "provisioning": (
         "feedmgr.cli.provisioning:provisioning",
         "Audit client-provisioning coverage: who would bypass posture.",
     ),
-    "download": (
-        "feedmgr.cli.download:download",
-        "Download and verify the newest feed for an air-gapped network.",
-    ),
-    "config": ("feedmgr.cli.config:config", "Show and change settings (config.toml)."),
     "cert": ("feedmgr.cli.cert:cert", "Grade PSN certificates for the posture agent."),
-    "os": ("feedmgr.cli.os:os_group", "Resolve OS strings, list the OS matrix, detect lag."),
-    "releases": ("feedmgr.cli.releases:releases", "Import and list OS release catalogs."),
     "posture": (
         "feedmgr.cli.posture:posture",
         "Model, render and evaluate macOS service posture conditions.",
