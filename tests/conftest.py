@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from feedmgr.cli import main
 from tests.feed.factory import Publisher
@@ -78,3 +79,10 @@ def trusted_home(run_cli: RunCli, publisher: Publisher, home: Path) -> Path:
     """A store that trusts ``publisher``."""
     assert run_cli("trust", "add", publisher.public_pem).code == 0
     return home
+
+
+# Hypothesis' 200 ms deadline turns a busy CI machine into flaky failures ("failed on the
+# first call but did not on a subsequent one"); the properties themselves do not depend on
+# speed, so the deadline is off for every property test.
+settings.register_profile("feedmgr", deadline=None)
+settings.load_profile("feedmgr")

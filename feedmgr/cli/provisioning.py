@@ -47,6 +47,14 @@ def provisioning() -> None:
 @click.option("--mac-column", "mac_column", metavar="HEADER", help="Inventory MAC column.")
 @click.option("--host-column", "host_column", metavar="HEADER", help="Inventory host column.")
 @click.option(
+    "--examples",
+    "examples",
+    type=click.IntRange(0, 20),
+    default=0,
+    show_default=True,
+    help="Name up to N affected endpoints (MAC, else host column) per finding.",
+)
+@click.option(
     "--group",
     "groups",
     multiple=True,
@@ -66,6 +74,7 @@ def audit(
     group_column: str | None,
     mac_column: str | None,
     host_column: str | None,
+    examples: int,
     groups: tuple[str, ...],
     feed_ref: str | None,
     output_format: str,
@@ -92,7 +101,7 @@ def audit(
         columns = column_preset(preset).with_overrides(
             os=os_column, group=group_column, mac=mac_column, host=host_column
         )
-        counts = read_inventory(inventory, columns)
+        counts = read_inventory(inventory, columns, examples=examples)
     coverage = run_audit(
         rules,
         feed.catalog,
@@ -100,6 +109,7 @@ def audit(
         inventory=counts,
         extra_groups=groups,
         facts={"feed": feed.version},
+        examples=examples,
     )
     report = coverage.report
     if output_format == "json":

@@ -9,7 +9,7 @@ the rules, the inventory, or asked for. Each cell is one :class:`Decision`; the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +97,9 @@ class Cell:
 
     decision: Decision
     endpoints: int = 0
+    examples: tuple[str, ...] = ()
+    # Check ids of the problems with the results this case may get (cp.no-agent, ...).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,17 +213,25 @@ class _Bucket:
     message: str
     data: dict[str, Any]
     groups: dict[str, int] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
 
 
 class _Collector:
     """Aggregates per-cell problems into one finding per (check, OS row, message)."""
 
-    def __init__(self, with_counts: bool) -> None:
+    def __init__(self, with_counts: bool, examples: int = 0) -> None:
         self.with_counts = with_counts
+        self.examples = examples
         self.buckets: dict[tuple[str, str, str], _Bucket] = {}
 
     def add(
-        self, check: str, row: Row, group: str | None, endpoints: int, message: str, **data: Any
+        self,
+        check: str,
+        row: Row,
+        group: str | None,
+        cell: Cell,
+        message: str,
+        **data: Any,
     ) -> None:
         key = (check, row.label, message)
         bucket = self.buckets.get(key)
@@ -228,7 +239,10 @@ class _Collector:
             bucket = _Bucket(check, row.label, message, data)
             self.buckets[key] = bucket
         title = group if group is not None else ANY_COLUMN
-        bucket.groups[title] = bucket.groups.get(title, 0) + endpoints
+        bucket.groups[title] = bucket.groups.get(title, 0) + cell.endpoints
+        for example in cell.examples:
+            if len(bucket.examples) < self.examples and example not in bucket.examples:
+                bucket.examples.append(example)
 
     def findings(self) -> list[Finding]:
         """One finding per (check, message, group set); OS rows alike are merged."""
@@ -250,6 +264,12 @@ class _Collector:
                 message += f"; {total} endpoint{'s' if total != 1 else ''} affected"
                 data["endpoints"] = total
                 data["endpoints_by_os"] = by_os
+            samples: list[str] = []
+            for bucket in buckets:
+                samples.extend(e for e in bucket.examples if e not in samples)
+            if samples and self.examples:
+                data["examples"] = samples[: self.examples]
+                message += f" (e.g. {', '.join(data['examples'])})"
             out.append(Finding(check, info.severity, ", ".join(rows), message, info.fix, data))
         return out
 
@@ -367,16 +387,19 @@ def _unknown_node_findings(policy: Policy, catalog: OsCatalog) -> list[Finding]:
 def _cell_problems(
     collect: _Collector, row: Row, group: str | None, cell: Cell, mins: Minimums | None
 ) -> None:
-    decision, n = cell.decision, cell.endpoints
+    decision = cell.decision
     outcome = decision.outcome
     if outcome is Outcome.OS_UNKNOWN:
+        if collect.with_counts and cell.endpoints == 0:
+            # The row exists because the inventory reports this OS; only its groups count.
+            return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
         collect.add(
             "cp.os-unknown",
             row,
             group,
-            n,
+            cell,
             f"{why}; it matches no rule and gets {_BYPASS}",
             os_strings=list(row.os_strings),
             unparseable=placement.unparseable,
@@ -384,7 +407,7 @@ def _cell_problems(
         return
     if outcome is Outcome.UNCOVERED:
         collect.add(
-            "cp.uncovered", row, group, n, f"no enabled rule matches: endpoints get {_BYPASS}"
+            "cp.uncovered", row, group, cell, f"no enabled rule matches: endpoints get {_BYPASS}"
         )
         return
     if outcome is Outcome.DISABLED_ONLY:
@@ -393,7 +416,7 @@ def _cell_problems(
             "cp.disabled-only",
             row,
             group,
-            n,
+            cell,
             f"no enabled rule matches; only the disabled {rule.title} would: "
             f"endpoints get {_BYPASS}",
             rule=rule.name,
@@ -405,14 +428,14 @@ def _cell_problems(
             "cp.conditional",
             row,
             group,
-            n,
+            cell,
             f"covered only through rules with other conditions ({names}); when those are "
             f"false endpoints get {_BYPASS}",
             rules=[r.name for r in decision.conditional],
         )
     for rule in decision.possible_results:
         for check, message, data in result_problems(rule, mins):
-            collect.add(check, row, group, n, message, **data)
+            collect.add(check, row, group, cell, message, **data)
 
 
 def audit(
@@ -423,17 +446,23 @@ def audit(
     inventory: InventoryCounts | None = None,
     extra_groups: Iterable[str] = (),
     facts: Mapping[str, Any] | None = None,
+    examples: int = 0,
 ) -> Coverage:
     """Evaluate every OS row x group column and report the gaps (docs/provisioning.md)."""
     os_strings = inventory.os_strings() if inventory is not None else ()
     rows, label_of = _rows(catalog, classifier, os_strings)
     groups, column_of = _columns(policy, inventory, extra_groups)
     counts: dict[tuple[str, str | None], int] = {}
+    samples: dict[tuple[str, str | None], list[str]] = {}
     if inventory is not None:
         for (os_string, seen_group), n in inventory.counts.items():
             column = column_of.get(group_key(seen_group)) if groups != (None,) else None
             key = (label_of[os_string], column)
             counts[key] = counts.get(key, 0) + n
+            kept = samples.setdefault(key, [])
+            for example in inventory.examples.get((os_string, seen_group), ()):
+                if len(kept) < examples and example not in kept:
+                    kept.append(example)
     # Shadowing is judged over the displayed groups plus "a group no rule names" (None).
     universe = (*groups, None) if None not in groups else groups
     decisions: dict[tuple[str, str | None], Decision] = {}
@@ -441,15 +470,27 @@ def audit(
         for group in universe:
             decisions[(row.label, group)] = evaluate(policy, Case(row.placement, group))
     cells = {
-        (row.label, group): Cell(decisions[(row.label, group)], counts.get((row.label, group), 0))
+        (row.label, group): Cell(
+            decisions[(row.label, group)],
+            counts.get((row.label, group), 0),
+            tuple(samples.get((row.label, group), ())),
+        )
         for row in rows
         for group in groups
     }
-    collect = _Collector(with_counts=inventory is not None)
+    collect = _Collector(with_counts=inventory is not None, examples=examples)
     for row in rows:
         mins = minimums(catalog, row.placement.chain)
         for group in groups:
-            _cell_problems(collect, row, group, cells[(row.label, group)], mins)
+            cell = cells[(row.label, group)]
+            found = [
+                check
+                for rule in cell.decision.possible_results
+                for check, _message, _data in result_problems(rule, mins)
+            ]
+            cell = replace(cell, problems=tuple(dict.fromkeys(found)))
+            cells[(row.label, group)] = cell
+            _cell_problems(collect, row, group, cell, mins)
     findings = [
         *_unknown_node_findings(policy, catalog),
         *_shadow_findings(policy, decisions),

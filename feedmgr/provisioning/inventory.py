@@ -1,9 +1,9 @@
 """Endpoint inventory: a CSV export streamed into counts per (OS string, identity group).
 
-Memory is bounded by the number of distinct (OS, group) keys, never by rows: rows are
-counted as they stream past and dropped. The counting loop runs inside C (``csv.reader``,
-``operator.itemgetter`` and ``Counter.update``), which the benchmark in
-``benchmarks/provisioning.md`` measured against pyarrow, polars and DuckDB.
+Memory is bounded by the number of distinct (OS, group) keys, never by rows: pyarrow's
+streaming CSV reader converts only the two mapped columns, block by block; each block is
+grouped in Arrow and folded into one Counter. The reader was chosen on measurements against
+the standard library's csv module, polars and DuckDB (``benchmarks/provisioning.md``).
 
 Columns are found by header name through a :class:`ColumnMap`: each field lists the header
 names it accepts (case and spacing ignored), the first one present wins. Presets cover a
@@ -12,15 +12,15 @@ generic layout and ISE Context Visibility endpoint exports.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, BinaryIO
 
 from feedmgr.errors import InputRejected, ParseError, UsageError
 
@@ -30,9 +30,15 @@ NO_GROUP = "(none)"
 # A hostile or mis-mapped file (a MAC column mapped as the OS) would make every row a new
 # key; past this many distinct keys the reader stops instead of growing without bound.
 MAX_DISTINCT_KEYS = 200_000
-_CHUNK = 65_536
 # The header line is read on its own to sniff the delimiter; no real header is longer.
 _MAX_HEADER = 64 * 1024
+# pyarrow reads this many bytes of rows at a time: 1 MiB kept the 2,000,000-row benchmark
+# fast and far under its memory target (benchmarks/provisioning.md).
+_BLOCK = 1024 * 1024
+
+
+def _too_many() -> str:
+    return f"more than {MAX_DISTINCT_KEYS} distinct (OS, group) pairs: is the column map right?"
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,12 @@ class InventoryCounts:
     rows: int
     skipped: int = 0
     columns: Mapping[str, str] = field(default_factory=dict)
+    examples: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "counts", MappingProxyType(dict(self.counts)))
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
+        object.__setattr__(self, "examples", MappingProxyType(dict(self.examples)))
 
     def os_strings(self) -> tuple[str, ...]:
         """Distinct OS strings, in first-seen order."""
@@ -163,73 +171,203 @@ def _clean(key: tuple[str, str]) -> tuple[str, str]:
     return " ".join(os_string.split()), " ".join(group.split()) or NO_GROUP
 
 
-def count_rows(
-    rows: Iterator[list[str]], resolved: ResolvedColumns, subject: str
-) -> tuple[Counter[tuple[str, str]], int]:
-    """Count (OS, group) pairs of data rows; return raw counts and rows skipped.
+class _Utf8Checked(io.RawIOBase):
+    """A byte stream that fails with UnicodeDecodeError on text that is not UTF-8.
 
-    Blank lines and rows too short to hold both columns are skipped, not fatal.
+    pyarrow checks the converted columns, but decodes a malformed row for its invalid-row
+    handler without a way to report failure; checking every byte as it is read keeps both
+    paths to one error.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
+        try:
+            self._decoder.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            exc.start += self.position
+            raise
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _arrow_counts(
+    source: _Utf8Checked,
+    header: list[str],
+    resolved: ResolvedColumns,
+    delimiter: str,
+    subject: str,
+    *,
+    examples: int = 0,
+) -> tuple[Counter[tuple[str, str]], int, dict[tuple[str, str], list[str]]]:
+    """Count (OS, group) pairs of the data rows with pyarrow's streaming CSV reader.
+
+    Only the mapped columns are converted; each block of rows is grouped in Arrow and
+    folded into one Counter, so memory is a block plus the distinct keys. With
+    ``examples``, up to that many endpoint ids (MAC, else host) are kept per pair.
 
     Raises:
+        ParseError: malformed CSV or text that is not UTF-8.
         InputRejected: more than MAX_DISTINCT_KEYS distinct pairs.
     """
-    getter = itemgetter(resolved.os, resolved.group)
-    counts: Counter[tuple[str, str]] = Counter()
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    from pyarrow import csv as pacsv
+
+    names = [f"c{i}" for i in range(len(header))]
+    os_col, group_col = names[resolved.os], names[resolved.group]
+    ident = resolved.mac if resolved.mac is not None else resolved.host
+    id_col = (
+        names[ident] if examples > 0 and ident not in (None, resolved.os, resolved.group) else None
+    )
+    wanted = [os_col, group_col, *((id_col,) if id_col else ())]
+    aggregates = [(os_col, "count"), *(((id_col, "distinct"),) if id_col else ())]
+    samples: dict[tuple[str, str], list[str]] = {}
     skipped = 0
-    keyed = map(getter, rows)
-    while True:
-        try:
-            before = counts.total()
-            counts.update(islice(keyed, _CHUNK))
-            if counts.total() == before:
-                break
-        except IndexError:
-            # A short row (blank line or truncated record): the ones before it are counted.
-            skipped += 1
-        if len(counts) > MAX_DISTINCT_KEYS:
-            raise InputRejected(
-                subject,
-                f"more than {MAX_DISTINCT_KEYS} distinct (OS, group) pairs: "
-                "is the column map right?",
-            )
-    return counts, skipped
 
+    def skip(row: Any) -> str:
+        # A row whose field count differs from the header's: skipped and counted.
+        del row
+        nonlocal skipped
+        skipped += 1
+        return "skip"
 
-def read_inventory_text(
-    lines: Iterable[str], columns: ColumnMap, subject: str, *, delimiter: str = ","
-) -> InventoryCounts:
-    """Count an inventory given as lines of CSV text (the header first).
-
-    Raises:
-        InputRejected: no header, missing columns, malformed CSV, too many distinct keys.
-    """
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
-    try:
-        header = next(reader, None)
-        if not header:
-            raise InputRejected(subject, "empty inventory: expected a header row")
-        resolved = resolve_columns(header, columns, subject)
-        raw, skipped = count_rows(reader, resolved, subject)
-    except csv.Error as exc:
-        raise ParseError(subject, f"malformed CSV at line {reader.line_num}: {exc}") from exc
     counts: Counter[tuple[str, str]] = Counter()
-    for key, value in raw.items():
-        counts[_clean(key)] += value
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(
+                block_size=_BLOCK, column_names=names, skip_rows=1, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=skip
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted,
+                column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        for batch in reader:
+            grouped = (
+                pa.Table.from_batches([batch]).group_by([os_col, group_col]).aggregate(aggregates)
+            )
+            keys = list(
+                zip(grouped[os_col].to_pylist(), grouped[group_col].to_pylist(), strict=True)
+            )
+            counts.update(dict(zip(keys, grouped[f"{os_col}_count"].to_pylist(), strict=True)))
+            if id_col is not None:
+                firsts = pc.list_slice(grouped[f"{id_col}_distinct"].combine_chunks(), 0, examples)
+                for key, values in zip(keys, firsts.to_pylist(), strict=True):
+                    kept = samples.setdefault(key, [])
+                    for value in values:
+                        if value and len(kept) < examples and value not in kept:
+                            kept.append(value)
+            if len(counts) > MAX_DISTINCT_KEYS:
+                raise InputRejected(subject, _too_many())
+    except UnicodeDecodeError as exc:
+        raise ParseError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except pa.ArrowException as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "UTF8" in message or "UTF-8" in message:
+            raise ParseError(subject, f"not UTF-8 text: {message}") from exc
+        raise ParseError(subject, f"malformed CSV: {message}") from exc
+    return counts, skipped, samples
+
+
+def _count(
+    source: BinaryIO,
+    header_text: str,
+    columns: ColumnMap,
+    subject: str,
+    *,
+    delimiter: str,
+    examples: int,
+) -> InventoryCounts:
+    try:
+        header = next(csv.reader([header_text], delimiter=delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise ParseError(subject, f"malformed CSV header: {exc}") from exc
+    if not header or header == [""]:
+        raise InputRejected(subject, "empty inventory: expected a header row")
+    resolved = resolve_columns(header, columns, subject)
+    if resolved.os == resolved.group:
+        raise InputRejected(subject, "the OS and group columns are the same column")
+    checked = _Utf8Checked(source)
+    raw_counts, skipped, samples = _arrow_counts(
+        checked, header, resolved, delimiter, subject, examples=examples
+    )
+    counts: Counter[tuple[str, str]] = Counter()
+    merged: dict[tuple[str, str], list[str]] = {}
+    for key, value in raw_counts.items():
+        clean = _clean(key)
+        counts[clean] += value
+        kept = merged.setdefault(clean, [])
+        for sample in samples.get(key, ()):
+            if len(kept) < examples and sample not in kept:
+                kept.append(sample)
     return InventoryCounts(
         source=subject,
         counts=counts,
-        rows=raw.total(),
+        rows=raw_counts.total(),
         skipped=skipped,
         columns=resolved.names,
+        examples={key: tuple(value) for key, value in merged.items() if value},
+    )
+
+
+def _sniff(header_text: str) -> str:
+    return max(",;\t", key=header_text.count)
+
+
+def read_inventory_bytes(
+    data: bytes,
+    columns: ColumnMap,
+    subject: str,
+    *,
+    delimiter: str | None = None,
+    examples: int = 0,
+) -> InventoryCounts:
+    """Count an inventory held in memory (for small inputs and tests).
+
+    Raises:
+        InputRejected: as :func:`read_inventory`.
+    """
+    first = data.split(b"\n", 1)[0][:_MAX_HEADER]
+    try:
+        header_text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(subject, f"not UTF-8 text: {exc.reason} in the header") from exc
+    chosen = delimiter or _sniff(header_text)
+    return _count(
+        io.BytesIO(data), header_text, columns, subject, delimiter=chosen, examples=examples
     )
 
 
 def read_inventory(
-    path: Path, columns: ColumnMap, *, delimiter: str | None = None
+    path: Path, columns: ColumnMap, *, delimiter: str | None = None, examples: int = 0
 ) -> InventoryCounts:
     """Stream a CSV inventory file into counts (UTF-8, a BOM allowed).
 
     The delimiter is sniffed from the header line (comma, semicolon or tab) unless given.
+    Rows whose number of fields differs from the header's are skipped and counted; blank
+    lines are ignored; a field may hold quoted delimiters, quotes and newlines. With
+    ``examples``, up to that many endpoint ids (the MAC column, else the host column) are
+    kept per (OS, group) pair (costs about 20% more time).
 
     Raises:
         InputRejected: unreadable, not UTF-8, malformed CSV, missing columns, too many keys.
@@ -237,20 +375,18 @@ def read_inventory(
     subject = str(path)
     try:
         with path.open("rb") as raw:
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            first = text.readline(_MAX_HEADER)
-            if delimiter is None:
-                delimiter = max(",;\t", key=first.count)
-            return read_inventory_text(_chain(first, text), columns, subject, delimiter=delimiter)
+            first = raw.readline(_MAX_HEADER)
+        header_text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ParseError(subject, f"not UTF-8 text: {exc.reason}") from exc
+        raise ParseError(subject, f"not UTF-8 text: {exc.reason} in the header") from exc
     except OSError as exc:
         raise InputRejected(subject, f"cannot read the inventory: {exc.strerror or exc}") from exc
-
-
-def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
-    yield first
-    yield from rest
+    chosen = delimiter or _sniff(header_text)
+    try:
+        with path.open("rb") as raw:
+            return _count(raw, header_text, columns, subject, delimiter=chosen, examples=examples)
+    except OSError as exc:
+        raise InputRejected(subject, f"cannot read the inventory: {exc.strerror or exc}") from exc
 
 
 def preset(name: str) -> ColumnMap:

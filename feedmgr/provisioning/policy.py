@@ -66,6 +66,14 @@ class RuleModel(_Edge):
     other_conditions: list[_Condition] = Field(default_factory=list)
     results: ResultsModel
 
+    @field_validator("identity_groups", mode="before")
+    @classmethod
+    def _any_in_any_case(cls, value: object) -> object:
+        # ISE shows "Any"; accept "any"/"ANY" too rather than fail on spelling.
+        if isinstance(value, str) and value.strip().casefold() == "any":
+            return ANY_GROUP
+        return value
+
 
 class PolicyModel(_Edge):
     """The whole policy file."""

@@ -33,7 +33,12 @@ def cell_text(cell: Cell, *, counts: bool) -> str:
         text = "UNKNOWN OS"
     else:
         text = "GAP"
+    if cell.problems:
+        text = f"{text} !"
     suffix = f" [{cell.endpoints}]" if counts else ""
+    if cell.problems:
+        # Keep the "!" visible when the rule name is cut short.
+        return _fit(text[:-2], _CELL_WIDTH - len(suffix) - 2) + " !" + suffix
     return _fit(text, _CELL_WIDTH - len(suffix)) + suffix
 
 
@@ -52,21 +57,18 @@ def render_matrix(coverage: Coverage) -> str:
         max(len(_fit(t, _CELL_WIDTH)), *(len(line[i]) for line in body))
         for i, t in enumerate(titles)
     ]
-    lines = [
-        "  ".join(
-            [
-                f"{'OS':<{first}}",
-                *(f"{_fit(t, w):<{w}}" for t, w in zip(titles, widths, strict=True)),
-            ]
-        )
-    ]
+    head = "  ".join(
+        [f"{'OS':<{first}}", *(f"{_fit(t, w):<{w}}" for t, w in zip(titles, widths, strict=True))]
+    )
+    lines = [head.rstrip()]
     lines.append("  ".join(["-" * first, *("-" * w for w in widths)]))
     for row, line in zip(coverage.rows, body, strict=True):
         cells = (f"{text:<{w}}" for text, w in zip(line, widths, strict=True))
         lines.append("  ".join([f"{_fit(row.label, first):<{first}}", *cells]).rstrip())
     legend = (
         "cells: the first matching rule; (+cond) conditional rules come first; COND only "
-        "conditional rules; GAP no enabled rule; UNKNOWN OS the feed does not classify it"
+        "conditional rules; GAP no enabled rule; UNKNOWN OS the feed does not classify it; "
+        "! the result has a problem (see the findings)"
     )
     if coverage.has_inventory:
         legend += "; [n] endpoints in the inventory"
@@ -89,6 +91,7 @@ def coverage_json(coverage: Coverage) -> dict[str, Any]:
                 "outcome": decision.outcome.value,
                 "rule": matched.name if matched is not None else None,
                 "conditional_rules": [r.name for r in decision.conditional],
+                "problems": list(cell.problems),
             }
             if coverage.has_inventory:
                 entry["endpoints"] = cell.endpoints

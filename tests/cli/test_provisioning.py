@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import FeedFactory, set_max
+from tests.cli.feedkit import FeedFactory, set_max
 from tests.conftest import REPO, RunCli
 
 EXAMPLES = REPO / "docs" / "examples"
@@ -67,6 +69,7 @@ def test_audit_json_has_report_and_matrix(run_cli: RunCli) -> None:
     assert document["facts"]["endpoints"] == 8
     unknown = [f for f in document["findings"] if f["check"] == "cp.os-unknown"]
     assert unknown[0]["data"]["endpoints"] == 1
+    assert unknown[0]["data"]["groups"] == ["Employees"]
     cells = {(c["os"], c["group"]): c for c in document["matrix"]["cells"]}
     assert cells[("Mac OSX 26", "Employees")]["rule"] == "macOS Tahoe"
     assert cells[("Mac OSX 26", "Employees")]["endpoints"] == 1
@@ -202,3 +205,88 @@ def test_provisioning_is_listed_in_root_help(run_cli: RunCli) -> None:
     result = run_cli("--help")
     assert "provisioning" in result.out
     assert "who would bypass posture" in result.out
+
+
+def test_provisioning_help_does_not_import_heavy_libraries() -> None:
+    """`feedmgr provisioning ... --help` imports neither pydantic, pyarrow nor cryptography."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        "for argv in (['provisioning', '--help'], ['provisioning', 'audit', '--help'],\n"
+        "             ['provisioning', 'match', '--help']):\n"
+        "    assert main(argv) == 0\n"
+        "heavy = [m for m in ('cryptography', 'pydantic', 'pyarrow', 'requests')\n"
+        "         if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+def test_real_process_audit_of_a_missing_inventory(tmp_path: Path) -> None:
+    """`python -m feedmgr provisioning audit` in a real process: exit 3, one line, no
+    traceback, when the inventory does not exist."""
+    home = tmp_path / "home"
+    feed = REPO / "feeds" / "sample" / "sample-feed.zip"
+    key = REPO / "feeds" / "sample" / "demo-publisher.pub.pem"
+    base = [sys.executable, "-m", "feedmgr", "--home", str(home)]
+    subprocess.run(
+        [*base, "update", "--offline", str(feed), "--trust", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    missing = tmp_path / "missing.csv"
+    result = subprocess.run(
+        [*base, "provisioning", "audit", str(POLICY), "--inventory", str(missing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith(f"feedmgr: error: {missing}: cannot read the inventory")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.usefixtures("sample_feed")
+def test_audit_examples_name_affected_endpoints(run_cli: RunCli) -> None:
+    """--examples N names affected endpoints by MAC in each finding."""
+    result = run_cli(
+        "provisioning",
+        "audit",
+        POLICY,
+        "--inventory",
+        INVENTORY,
+        "--preset",
+        "ise",
+        "--examples",
+        "3",
+        "--format",
+        "json",
+    )
+    unknown = next(f for f in result.json()["findings"] if f["check"] == "cp.os-unknown")
+    assert unknown["data"]["examples"] == ["AA:BB:CC:00:00:02"]
+    assert "(e.g. AA:BB:CC:00:00:02)" in unknown["message"]
+
+
+def test_audit_against_a_package_file(
+    run_cli: RunCli, make_feed: FeedFactory, tmp_path: Path
+) -> None:
+    """--feed FILE.zip audits against a verified package instead of the active feed."""
+    from tests.cli.feedkit import DEMO_PUB
+
+    policy = tmp_path / "clean.yaml"
+    policy.write_text(CLEAN_POLICY)
+    package = make_feed("2026.10.5", edit=set_max("Mac OSX 26", "26.2"), ingest=False)
+    assert run_cli("trust", "add", DEMO_PUB).code == 0
+    result = run_cli(
+        "provisioning",
+        "match",
+        policy,
+        "--os",
+        "macOS 26.2",
+        "--feed",
+        package,
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.err
+    assert result.json()["feed"] == "2026.10.5"

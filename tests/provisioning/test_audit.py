@@ -140,6 +140,7 @@ def test_inventory_counts_and_unknown_os_rows(
     assert coverage.cell("mac27", "Guests").decision.outcome is Outcome.OS_UNKNOWN
     (unknown,) = coverage.report.by_check("cp.os-unknown")
     assert unknown.data["endpoints"] == 5
+    assert unknown.data["groups"] == ["Staff", "Guests"]
     assert unknown.data["os_strings"] == ["mac27"]
     (uncovered,) = coverage.report.by_check("cp.uncovered")
     assert uncovered.data["groups"] == ["Guests"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedmgr.errors import InputRejected, ParseError, UsageError
@@ -15,7 +15,7 @@ from feedmgr.provisioning.inventory import (
     ColumnMap,
     preset,
     read_inventory,
-    read_inventory_text,
+    read_inventory_bytes,
 )
 from tests.conftest import REPO
 
@@ -79,12 +79,19 @@ def test_dialects_bom_spacing_and_blank_groups(
     assert dict(read_inventory(_write(tmp_path, text, bom=bom), GENERIC).counts) == expected
 
 
-def test_short_and_blank_rows_are_skipped_and_counted(tmp_path: Path) -> None:
-    """Rows too short for the mapped columns are skipped; the rest still count."""
-    path = _write(tmp_path, "os,group\nmacOS 15.1,A\n\nonly-one\nmacOS 15.1,A\n")
+def test_rows_with_the_wrong_field_count_are_skipped_and_counted(tmp_path: Path) -> None:
+    """Rows whose field count differs from the header's are skipped; blank lines ignored."""
+    path = _write(tmp_path, "os,group\nmacOS 15.1,A\n\nonly-one\nmacOS 15.1,A\na,b,c\n")
     counted = read_inventory(path, GENERIC)
     assert dict(counted.counts) == {("macOS 15.1", "A"): 2}
     assert counted.skipped == 2
+
+
+def test_quoted_fields_may_hold_delimiters_quotes_and_newlines(tmp_path: Path) -> None:
+    """RFC 4180 quoting: commas, doubled quotes and newlines inside a quoted field."""
+    path = _write(tmp_path, 'os,group\n"macOS ""26"", x",A\n"two\nlines",B\n')
+    counted = read_inventory(path, GENERIC)
+    assert dict(counted.counts) == {('macOS "26", x', "A"): 1, ("two lines", "B"): 1}
 
 
 def test_column_overrides_replace_the_preset(tmp_path: Path) -> None:
@@ -100,7 +107,7 @@ def test_column_overrides_replace_the_preset(tmp_path: Path) -> None:
         ("", InputRejected, "empty inventory"),
         ("host,group\nx,y\n", InputRejected, "no os column: expected 'os'"),
         ("os,dept\nx,y\n", InputRejected, "no group column"),
-        ('os,group\n"unterminated,x\n', ParseError, "malformed CSV"),
+        ("os,os\nx,y\n", InputRejected, "no group column"),
     ],
 )
 def test_bad_inventories_are_rejected(
@@ -130,10 +137,16 @@ def test_missing_inventory_file_is_rejected(tmp_path: Path) -> None:
 def test_distinct_key_limit_stops_a_runaway_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past MAX_DISTINCT_KEYS distinct pairs the reader stops instead of growing."""
     monkeypatch.setattr(inventory, "MAX_DISTINCT_KEYS", 10)
-    monkeypatch.setattr(inventory, "_CHUNK", 4)
-    lines = ["os,group\n", *(f"os{i},g\n" for i in range(50))]
+    data = "os,group\n" + "".join(f"os{i},g\n" for i in range(50))
     with pytest.raises(InputRejected, match="more than 10 distinct"):
-        read_inventory_text(lines, GENERIC, "big.csv")
+        read_inventory_bytes(data.encode(), GENERIC, "big.csv")
+
+
+def test_same_column_for_os_and_group_is_rejected(tmp_path: Path) -> None:
+    """Mapping one column as both OS and group is refused."""
+    path = _write(tmp_path, "os,group\nx,y\n")
+    with pytest.raises(InputRejected, match="same column"):
+        read_inventory(path, GENERIC.with_overrides(group="os"))
 
 
 def test_unknown_preset_is_a_usage_error() -> None:
@@ -142,26 +155,63 @@ def test_unknown_preset_is_a_usage_error() -> None:
         preset("sccm")
 
 
-def test_counts_stream_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Counting in chunks gives the same totals as one pass (chunk boundary, short rows)."""
-    monkeypatch.setattr(inventory, "_CHUNK", 3)
-    lines = [
-        "os,group\n",
-        *(("bad\n" if i % 7 == 0 else f"os{i % 3},g{i % 2}\n") for i in range(100)),
-    ]
-    counted = read_inventory_text(lines, GENERIC, "x.csv")
-    assert counted.rows + counted.skipped == 100
-    assert counted.skipped == 15
+def test_counts_stream_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting block by block gives the same totals as one pass."""
+    monkeypatch.setattr(inventory, "_BLOCK", 64)
+    data = "os,group\n" + "".join(f"os{i % 3},g{i % 2}\n" for i in range(100))
+    counted = read_inventory_bytes(data.encode(), GENERIC, "x.csv")
+    assert counted.rows == 100
+    assert counted.counts[("os0", "g0")] == 17
 
 
-@given(st.text(max_size=400))
-def test_no_text_makes_the_reader_raise_anything_but_rejected_input(text: str) -> None:
-    """Arbitrary text after a valid header counts or raises InputRejected."""
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=12), st.text(max_size=12)).filter(
+            lambda row: "\x00" not in "".join(row) and "\r" not in "".join(row)
+        ),
+        max_size=30,
+    )
+)
+def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
+    """Whatever csv.writer writes (quotes, commas, newlines) is counted back exactly."""
+    import csv
+    import io
+    from collections import Counter
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["os", "group"])
+    writer.writerows(rows)
+    counted = read_inventory_bytes(buffer.getvalue().encode(), GENERIC, "w.csv", delimiter=",")
+    expected: Counter[tuple[str, str]] = Counter()
+    for os_string, group in rows:
+        expected[inventory._clean((os_string, group))] += 1
+    assert dict(counted.counts) == dict(expected)
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(st.binary(max_size=400))
+def test_no_bytes_make_the_reader_raise_anything_but_rejected_input(data: bytes) -> None:
+    """Arbitrary bytes after a valid header count or raise InputRejected."""
     columns = ColumnMap(os=("os",), group=("group",))
     try:
-        counted = read_inventory_text(
-            ["os,group\n", *text.splitlines(keepends=True)], columns, "fuzz"
-        )
+        counted = read_inventory_bytes(b"os,group\n" + data, columns, "fuzz")
     except InputRejected:
         return
     assert counted.rows >= 0
+
+
+def test_examples_keep_a_few_endpoint_ids_per_pair(tmp_path: Path) -> None:
+    """With examples, up to N MACs (else hosts) are kept per (OS, group), none blank."""
+    path = _write(
+        tmp_path,
+        "mac,host,os,group\nm3,h3,macOS 15.1,A\nm1,h1,macOS 15.1,A\nm2,h2,macOS 15.1,A\n"
+        ",h4,macOS 26.1,A\n",
+    )
+    counted = read_inventory(path, GENERIC, examples=2)
+    assert len(counted.examples[("macOS 15.1", "A")]) == 2
+    assert ("macOS 26.1", "A") not in counted.examples
+    by_host = read_inventory(path, GENERIC.with_overrides(mac="nothing"), examples=1)
+    assert by_host.examples[("macOS 26.1", "A")] == ("h4",)
+    assert read_inventory(path, GENERIC).examples == {}

@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
@@ -168,6 +168,7 @@ def test_group_names_compare_loosely(a: str, b: str, same: bool) -> None:
     assert (group_key(a) == group_key(b)) is same
 
 
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_parser_raise_anything_but_rejected_input(data: bytes) -> None:
     """Arbitrary bytes either parse or raise InputRejected (YAML and JSON)."""
@@ -176,6 +177,7 @@ def test_no_bytes_make_the_parser_raise_anything_but_rejected_input(data: bytes)
             parse_policy(data, "fuzz", as_json=as_json)
 
 
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=8),
@@ -190,3 +192,13 @@ def test_no_document_shape_escapes_as_another_error(document: object) -> None:
     data = json.dumps({"format": "feedmgr-cp-policy/1", "rules": [document]}).encode()
     with contextlib.suppress(InputRejected):
         parse_policy(data, "fuzz", as_json=True)
+
+
+@pytest.mark.parametrize("spelling", ["Any", "any", "ANY", " any "])
+def test_any_group_in_any_case(spelling: str) -> None:
+    """identity_groups: Any is accepted in any letter case and means every group."""
+    data = _with(
+        f"  - name: m\n    identity_groups: '{spelling}'\n    operating_systems: [Mac OSX]\n"
+        "    results: {}\n"
+    )
+    assert parse_policy(data, "p.yaml").rules[0].identity_groups is None

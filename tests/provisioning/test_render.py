@@ -53,6 +53,7 @@ def test_coverage_json_lists_every_cell(catalog: OsCatalog, classifier: TableCla
         "outcome": "matched",
         "rule": "mac",
         "conditional_rules": ["tahoe"],
+        "problems": [],
     }
 
 
@@ -68,3 +69,16 @@ def test_explanation_text_and_json(catalog: OsCatalog, classifier: TableClassifi
     assert document["rule"] == "mac"
     assert [s["verdict"] for s in document["steps"]] == ["conditional", "match", "disabled"]
     assert document["os"]["classified_as"] == ["Mac OSX 26", "Mac OSX"]
+
+
+def test_cells_with_result_problems_are_marked(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """A cell whose rule gives too old a module shows "!" and lists the problem in JSON."""
+    old = policy(rule("a rule with a rather long name", ["Mac OSX"], agent_version="5.0.0"))
+    coverage = audit(old, catalog, classifier)
+    line = next(x for x in render_matrix(coverage).splitlines() if x.startswith("Mac OSX 26"))
+    assert line.endswith(" !")
+    cells = {c["os"]: c for c in coverage_json(coverage)["cells"]}
+    assert cells["Mac OSX 26"]["problems"] == ["cp.agent-too-old"]
+    assert cells["Mac OSX 15"]["problems"] == []
