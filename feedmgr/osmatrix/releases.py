@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -26,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from feedmgr.atomic import write_atomically
 from feedmgr.errors import ParseError, SchemaError, StoreError
 from feedmgr.osmatrix.identifier import FAMILIES, Family, windows_marketing, windows_release_id
 from feedmgr.osmatrix.version import OsVersion, parse_version
@@ -314,15 +313,8 @@ def save_release_catalog(home: Path, name: str, catalog: ReleaseCatalog) -> Path
     folder = releases_dir(home)
     target = folder / f"{name}.json"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(catalog.to_bytes())
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        data = catalog.to_bytes()
+        write_atomically(target, lambda handle: handle.write(data))
     except OSError as exc:
         raise StoreError(str(target), f"cannot write release catalog: {exc.strerror}") from exc
     return target
