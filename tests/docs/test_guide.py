@@ -61,6 +61,7 @@ INDEX_PATH = "/posture/index.xml"
 PACKAGE_PATH = "/posture/feed-2026.12.01.zip"
 _EXIT = re.compile(r"\s#\s*exit\s+(\d+)\s*$")
 _HEREDOC = re.compile(r"<<-?\s*'?\"?([A-Za-z_]+)'?\"?")
+DEAD_PROXY = "http://127.0.0.1:9"
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -144,13 +145,14 @@ def _parse(text: str) -> tuple[list[Step], set[int]]:
 
 
 def programs(command: str) -> list[str]:
-    """The programs a command line starts: the first word of each pipeline element."""
+    """The programs a command line starts: the first word after each ``|``, ``&&``, ``;``..."""
     first_line = command.split("\n", 1)[0]
-    words = shlex.split(first_line.replace("\\\n", " "), comments=True)
+    lexer = shlex.shlex(first_line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
     found: list[str] = []
     expect_program = True
-    for word in words:
-        if word in ("|", "&&", "||", ";"):
+    for word in lexer:
+        if word in ("|", "||", "&&", ";", "&", "(", ")"):
             expect_program = True
         elif expect_program and not _ASSIGNMENT.match(word):
             found.append(word)
@@ -248,7 +250,8 @@ def peers(
         )
 
 
-def _environment(sandbox: Path, peers: Peers) -> dict[str, str]:
+def _environment(sandbox: Path, extra: dict[str, str]) -> dict[str, str]:
+    """A clean environment: no proxy or CA settings of the developer, homes in the sandbox."""
     keep = ("PATH", "LANG", "SYSTEMROOT", "TMPDIR")
     env = {name: os.environ[name] for name in keep if name in os.environ}
     env["PATH"] = f"{sandbox / '.bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
@@ -260,8 +263,12 @@ def _environment(sandbox: Path, peers: Peers) -> dict[str, str]:
         LC_ALL="C.UTF-8",
         TZ="UTC",
         PYTHONDONTWRITEBYTECODE="1",
+        # A command that tried to leave loopback over HTTPS (a page forgetting --url, say)
+        # would reach the vendor index: send such traffic to a closed port instead.
+        HTTPS_PROXY=DEAD_PROXY,
+        NO_PROXY="127.0.0.1,localhost",
     )
-    env.update(peers.env)
+    env.update(extra)
     return env
 
 
@@ -307,6 +314,21 @@ def test_prompts_outside_console_blocks_are_found(text: str, stray: list[int]) -
 
 
 @pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("feedmgr status  # exit 1", ["feedmgr"]),
+        ("FEEDMGR_HOME=x feedmgr status", ["feedmgr"]),
+        ("echo a; feedmgr status", ["echo", "feedmgr"]),
+        ("feedmgr a | grep -c b && cat c > d", ["feedmgr", "grep", "cat"]),
+        ("cat > f <<'EOF'\nx\nEOF", ["cat"]),
+    ],
+)
+def test_programs_of_a_command(command: str, expected: list[str]) -> None:
+    """Each pipeline element's program is found; assignments and redirections are not."""
+    assert programs(command) == expected
+
+
+@pytest.mark.parametrize(
     ("shown", "printed", "miss"),
     [
         (["a: ...", "c"], "a: 1\nb\nc\n", None),
@@ -319,27 +341,33 @@ def test_shown_output_matching(shown: list[str], printed: str, miss: str | None)
     assert _shown_matches(shown, printed) == miss
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
-def test_page_commands_run(page: Path, sandbox: Path, peers: Peers) -> None:
-    """Every command of the page runs in order and exits as the page says."""
-    steps = parse_page(page.read_text(encoding="utf-8"))
-    if page.name == "README.md" and not steps:
-        assert not stray_prompts(page.read_text(encoding="utf-8"))
-        return
-    assert steps, f"{page.name}: no commands in ```console blocks"
-    stray = stray_prompts(page.read_text(encoding="utf-8"))
-    assert not stray, f"{page.name}: lines {stray} look like commands but are not run"
+def run_page(name: str, text: str, sandbox: Path, extra: dict[str, str]) -> list[str]:
+    """Run a page's commands in order in ``sandbox``; return what went wrong (empty: all good).
+
+    Stops at the first command that misbehaves, since later ones depend on it.
+    """
+    steps = parse_page(text)
+    if not steps:
+        return [f"{name}: no commands in ```console blocks"]
+    problems = [f"{name}:{n}: looks like a command but is not run" for n in stray_prompts(text)]
     expected_runs = 0
     for step in steps:
         names = programs(step.command)
-        assert names, f"{page.name}:{step.line}: no command in {step.command!r}"
-        for name in names:
-            assert name == "feedmgr" or name in SHELL_PROGRAMS, (
-                f"{page.name}:{step.line}: {name!r} is not feedmgr or a known shell command"
-            )
+        if not names:
+            problems.append(f"{name}:{step.line}: no command in {step.command!r}")
+        problems += [
+            f"{name}:{step.line}: {program!r} is not feedmgr or a known shell command"
+            for program in names
+            if program != "feedmgr" and program not in SHELL_PROGRAMS
+        ]
         expected_runs += names.count("feedmgr")
-    assert expected_runs, f"{page.name}: no feedmgr command"
-    env = _environment(sandbox, peers)
+    if not expected_runs:
+        problems.append(f"{name}: no feedmgr command")
+    if problems:
+        return problems
+    env = _environment(sandbox, extra)
+    runs = sandbox / ".feedmgr-runs"
+    runs.unlink(missing_ok=True)
     for step in steps:
         result = subprocess.run(
             ["bash", "-o", "pipefail", "-c", step.command],
@@ -350,12 +378,71 @@ def test_page_commands_run(page: Path, sandbox: Path, peers: Peers) -> None:
             timeout=120,
             check=False,
         )
-        where = f"{page.name}:{step.line}: $ {step.command}"
+        where = f"{name}:{step.line}: $ {step.command}"
         detail = f"\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-        assert result.returncode == step.exit_code, f"{where}: exit {result.returncode}{detail}"
+        if result.returncode != step.exit_code:
+            return [f"{where}: exit {result.returncode}, expected {step.exit_code}{detail}"]
         miss = _shown_matches(step.shown, result.stdout + result.stderr)
-        assert miss is None, f"{where}: shown line not printed: {miss!r}{detail}"
-    runs = (sandbox / ".feedmgr-runs").read_text().splitlines()
-    assert len(runs) == expected_runs, f"{page.name}: feedmgr ran {len(runs)} times"
-    if "FEED_PROXY" in page.read_text(encoding="utf-8"):
+        if miss is not None:
+            return [f"{where}: shown line not printed: {miss!r}{detail}"]
+    ran = runs.read_text().splitlines() if runs.exists() else []
+    if len(ran) != expected_runs:
+        return [f"{name}: feedmgr ran {len(ran)} times, the page has {expected_runs} runs"]
+    return []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("```console\n$ feedmgr --version  # exit 3\n```\n", "exit 0, expected 3"),
+        ("```console\n$ feedmgr os resolve 'Mac OSX 15.1'\n```\n", "exit 2, expected 0"),
+        ("```console\n$ feedmgr --version\nfeedmgr 9\n```\n", "shown line not printed"),
+        ("```console\n$ echo feedmgr\n```\n", "no feedmgr command"),
+        ("```console\n$ curl https://example.net\n```\n", "'curl' is not feedmgr"),
+        ("```console\n$ true && feedmgr --version\n```\n", "'true' is not feedmgr"),
+        ("```console\n$ feedmgr --version\n```\n$ feedmgr status\n", "is not run"),
+        ("```console\n$ echo feedmgr --version; feedmgr --version\n```\n", None),
+        ("text only\n", "no commands"),
+    ],
+)
+def test_runner_reports_what_the_page_gets_wrong(
+    text: str, problem: str | None, sandbox: Path
+) -> None:
+    """The page runner fails on a wrong exit code, missing output, an unknown program, a
+    prompt outside a console block or a page without feedmgr; it passes a correct page."""
+    problems = run_page("page.md", text, sandbox, {})
+    if problem is None:
+        assert problems == []
+    else:
+        assert problems, text
+        assert problem in problems[0]
+
+
+def test_commands_cannot_leave_loopback(sandbox: Path) -> None:
+    """An online command without a loopback URL goes to a dead proxy and fails (exit 4)."""
+    text = "```console\n$ feedmgr update --check  # exit 4\n```\n"
+    assert run_page("page.md", text, sandbox, {}) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_commands_run(page: Path, sandbox: Path, peers: Peers) -> None:
+    """Every command of the page runs in order, exits and prints as the page says."""
+    text = page.read_text(encoding="utf-8")
+    if page.name == "README.md" and not parse_page(text):
+        assert not stray_prompts(text)
+        return
+    problems = run_page(page.name, text, sandbox, peers.env)
+    assert not problems, "\n".join(problems)
+    if "FEED_PROXY" in text:
         assert peers.proxy.targets, f"{page.name}: the proxy was never used"
+
+
+def test_guide_links_resolve() -> None:
+    """Every relative link in the guide leads to an existing file."""
+    broken = [
+        f"{page.name}: {target}"
+        for page in PAGES
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text(encoding="utf-8"))
+        if not (page.parent / target).exists()
+    ]
+    assert not broken
