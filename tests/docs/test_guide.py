@@ -54,6 +54,7 @@ SHELL_PROGRAMS = frozenset(
         "rm",
         "sed",
         "sha256sum",
+        "sort",
         "test",
     }
 )
