@@ -1,0 +1,1 @@
+"""Tests of the documentation: every command of the user guide runs."""
