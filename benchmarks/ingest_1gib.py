@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import platform
@@ -69,6 +70,46 @@ def make_source(root: Path, size_mib: int) -> Path:
     return src
 
 
+def _pss_kib(pid: int) -> int:
+    # PSS splits pages shared by the forked worker and its parent between them, so the sum
+    # over the tree is the memory the ingest really holds (RSS would count them twice).
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            pids.extend(_tree(int(child)))
+    return pids
+
+
+def run_sampling_rss(command: list[str]) -> tuple[float, int]:
+    """Run ``command``; return its wall time and the peak of the summed PSS (KiB) of its
+    process tree (feedmgr plus its validation worker), sampled every 20 ms."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        with contextlib.suppress(OSError):
+            peak = max(peak, sum(_pss_kib(p) for p in _tree(process.pid)))
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return elapsed, peak
+
+
 def best_of(runs: int, command: list[str], env: dict[str, str] | None = None) -> float:
     """Shortest wall time of ``runs`` executions (each must succeed)."""
     times = []
@@ -100,29 +141,31 @@ def main() -> None:
 
         unzip = best_of(args.runs, ["unzip", "-tq", str(feed)])
         ingest_times = []
+        tree_peaks = []
         for run in range(args.runs):
             home = root / f"home-{run}"
             cmd = [sys.executable, "-m", "feedmgr", "--home", str(home)]
             subprocess.run([*cmd, "trust", "add", str(pub)], check=True, stdout=subprocess.DEVNULL)
-            started = time.perf_counter()
-            subprocess.run(
-                [*cmd, "update", "--offline", str(feed)], check=True, stdout=subprocess.DEVNULL
-            )
-            ingest_times.append(time.perf_counter() - started)
+            elapsed, tree_peak = run_sampling_rss([*cmd, "update", "--offline", str(feed)])
+            ingest_times.append(elapsed)
+            tree_peaks.append(tree_peak)
             shutil.rmtree(home)
         ingest = min(ingest_times)
-        # ru_maxrss of children is the largest of any child: unzip is far smaller than ingest.
+        # ru_maxrss of children is the largest single process (feedmgr or its validation
+        # worker; unzip is far smaller); the sampled tree peak adds up their PSS.
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        tree_mib = max(tree_peaks) / 1024
         ratio = ingest / unzip
         cpu = platform.processor() or platform.machine()
         print(
             f"| {zip_mib:.0f} MiB zip | {unzip:.2f} s | {ingest:.2f} s | {ratio:.2f}x "
-            f"| {peak_mib:.0f} MiB | Python {platform.python_version()}, {os.cpu_count()} "
-            f"cores, {cpu} |"
+            f"| {peak_mib:.0f} MiB | {tree_mib:.0f} MiB | Python {platform.python_version()}, "
+            f"{os.cpu_count()} cores, {cpu} |"
         )
         print(
             f"target: ratio <= 1.5 ({'met' if ratio <= 1.5 else 'NOT met'}), "
-            f"peak RSS < 100 MiB ({'met' if peak_mib < 100 else 'NOT met'})"
+            f"peak RSS < 100 MiB ({'met' if peak_mib < 100 else 'NOT met'} per process, "
+            f"{'met' if tree_mib < 100 else 'NOT met'} summed over feedmgr and its worker)"
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -1,3 +1,5 @@
 from feedmgr.cli import main
 
-raise SystemExit(main())
+# Guarded: the ingest's validation worker process re-imports the main module when it starts.
+if __name__ == "__main__":
+    raise SystemExit(main())

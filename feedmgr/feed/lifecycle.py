@@ -14,7 +14,6 @@ from feedmgr.feed.payload import (
     AvChart,
     ComplianceModules,
     OsCatalog,
-    PredefinedChecks,
     validate_payload,
 )
 from feedmgr.feed.store import FeedStore, StoredFeed
@@ -50,8 +49,8 @@ def payload_counts(store: FeedStore, feed: StoredFeed) -> dict[str, int]:
             counts["compliance_modules"] = len(model.modules)
         elif path == AV_CHART_PATH and isinstance(model, AvChart):
             counts["av_products"] = sum(len(v.products) for v in model.vendors)
-        elif isinstance(model, PredefinedChecks):
-            counts["conditions"] += len(model.conditions)
+        elif isinstance(model, dict):
+            counts["conditions"] += len(model["conditions"])
     return counts
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
 
@@ -29,8 +30,8 @@ from feedmgr.feed.manifest import MANIFEST_NAME, SIGNATURE_NAME, Manifest, parse
 from feedmgr.feed.payload import (
     CATALOG_PATH,
     MAX_JSON_PAYLOAD_BYTES,
-    payload_model,
-    validate_payload,
+    is_payload_path,
+    schema_problem,
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
 
@@ -40,6 +41,8 @@ MAX_SIGNATURE_BYTES = 4096
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
 # Documents parsed but not yet validated; each is at most MAX_JSON_PAYLOAD_BYTES.
 _VALIDATION_BACKLOG = 2
+# Below this much payload a validation process costs more to start than it saves.
+PROCESS_VALIDATION_MIN_BYTES = 64 * 1024 * 1024
 
 
 class PayloadSink(Protocol):
@@ -126,7 +129,7 @@ class PackageReader:
         if CATALOG_PATH not in listed:
             raise SchemaError(self.subject, f"the manifest does not list {CATALOG_PATH}")
         for name in sorted(listed):
-            if payload_model(name) is None:
+            if not is_payload_path(name):
                 raise SchemaError(self.subject, f"{name}: not a payload file this format allows")
             entry = manifest.files[name]
             if entry.size > MAX_JSON_PAYLOAD_BYTES:
@@ -141,26 +144,38 @@ class PackageReader:
     def stream_payload(self, manifest: Manifest, sink: PayloadSink | None = None) -> None:
         """Stream, hash and schema-check every payload member, feeding ``sink``.
 
-        Schema validation of one member runs on a worker thread while the next member is
-        decompressed and hashed (zlib and hashlib release the GIL); at most
-        ``_VALIDATION_BACKLOG`` documents wait, which bounds memory.
+        Schema validation runs beside the decompression: in a worker process for large
+        feeds (validation holds the GIL, so a thread could not run in parallel), in a worker
+        thread for small ones (a process costs a fresh interpreter). At most
+        ``_VALIDATION_BACKLOG`` documents wait for validation, which bounds memory.
 
         Raises:
             ArchiveError, IntegrityError, SchemaError: on the first bad member.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate") as validator:
-            pending: deque[Future[object]] = deque()
+        total = sum(entry.size for entry in manifest.files.values())
+        executor: Executor
+        if total >= PROCESS_VALIDATION_MIN_BYTES:
+            executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        else:
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
+        with executor:
+            pending: deque[tuple[str, Future[str | None]]] = deque()
             try:
                 for name in sorted(manifest.files):
                     data = self._read_member(name, manifest, sink)
-                    pending.append(validator.submit(validate_payload, name, data, self.subject))
+                    pending.append((name, executor.submit(schema_problem, name, data)))
                     while len(pending) > _VALIDATION_BACKLOG:
-                        pending.popleft().result()
+                        self._raise_if_invalid(*pending.popleft())
                 while pending:
-                    pending.popleft().result()
+                    self._raise_if_invalid(*pending.popleft())
             finally:
-                for future in pending:
+                for _name, future in pending:
                     future.cancel()
+
+    def _raise_if_invalid(self, name: str, future: Future[str | None]) -> None:
+        problem = future.result()
+        if problem is not None:
+            raise SchemaError(self.subject, problem, member=name)
 
     def _read_member(self, name: str, manifest: Manifest, sink: PayloadSink | None) -> bytes:
         entry = manifest.files[name]

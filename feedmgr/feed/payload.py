@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, VersionText
@@ -139,54 +148,74 @@ class AvChart(EdgeModel):
 Scalar = str | int | bool
 
 
-class PredefinedCondition(EdgeModel):
+# Predefined conditions are most of a large feed's bytes. They are checked as TypedDicts:
+# the same strict, closed schema, validated about twice as fast as models because no object
+# is built per condition (this keeps a 1 GiB ingest within its time budget).
+@with_config(ConfigDict(strict=True, extra="forbid"))
+class PredefinedCondition(TypedDict):
     """A predefined posture condition shipped by the feed; ``definition`` stays opaque."""
 
     name: Name
     kind: Literal["service", "file", "registry", "application", "patch", "antimalware", "script"]
     platforms: Annotated[list[Family], Field(min_length=1)]
-    description: Annotated[str, Field(max_length=2000)] = ""
-    definition: dict[str, Scalar] = Field(default_factory=dict)
+    description: NotRequired[Annotated[str, Field(max_length=2000)]]
+    definition: NotRequired[dict[str, Scalar]]
 
 
-class PredefinedChecks(EdgeModel):
+@with_config(ConfigDict(strict=True, extra="forbid"))
+class PredefinedChecks(TypedDict):
     """``checks/*.json``: a file of predefined conditions."""
 
     format: Literal["feedmgr-checks/1"]
     conditions: list[PredefinedCondition]
 
 
-def payload_model(path: str) -> type[BaseModel] | None:
-    """The schema for a payload path, or None when the path is not allowed in a feed."""
-    fixed: dict[str, type[BaseModel]] = {
-        CATALOG_PATH: OsCatalog,
-        COMPLIANCE_PATH: ComplianceModules,
-        AV_CHART_PATH: AvChart,
-    }
-    if path in fixed:
-        return fixed[path]
-    if _CHECKS_PATH.match(path):
-        return PredefinedChecks
-    return None
+_CHECKS_ADAPTER: TypeAdapter[PredefinedChecks] = TypeAdapter(PredefinedChecks)
+_MODELS: dict[str, type[BaseModel]] = {
+    CATALOG_PATH: OsCatalog,
+    COMPLIANCE_PATH: ComplianceModules,
+    AV_CHART_PATH: AvChart,
+}
 
 
-def validate_payload(path: str, data: bytes, subject: str) -> BaseModel:
+def is_payload_path(path: str) -> bool:
+    """True when a feed may carry a payload file at ``path``."""
+    return path in _MODELS or bool(_CHECKS_PATH.match(path))
+
+
+def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | PredefinedChecks:
     """Parse one payload document against its schema.
 
     Raises:
         SchemaError: unknown path, too large, not JSON, or not following its schema.
     """
-    model = payload_model(path)
-    if model is None:
+    if not is_payload_path(path):
         raise SchemaError(subject, f"{path}: not a payload file this feed format allows")
     if len(data) > MAX_JSON_PAYLOAD_BYTES:
         raise SchemaError(subject, f"{path}: {len(data)} bytes, over the JSON payload limit")
     try:
         # Dates arrive as JSON strings: JSON-mode validation accepts them while strict mode
         # still refuses numbers for strings and the like.
+        model = _MODELS.get(path)
+        if model is None:
+            return _CHECKS_ADAPTER.validate_json(data)
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(subject, f"{path}: {describe_validation_error(exc)}") from exc
+
+
+def schema_problem(path: str, data: bytes) -> str | None:
+    """Why one payload document breaks its schema, or None when it is valid.
+
+    Run in the ingest's validation worker process, which imports only this module (kept
+    free of cryptography and the store); a plain string crosses the process boundary
+    safely, where an exception might not.
+    """
+    try:
+        validate_payload(path, data, path)
+    except SchemaError as exc:
+        return exc.problem
+    return None
 
 
 def load_catalog(data: bytes, subject: str) -> OsCatalog:

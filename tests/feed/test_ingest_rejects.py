@@ -316,3 +316,31 @@ def test_per_call_trust_key_is_not_remembered(
     assert run_cli("update", "--offline", feed).code == 3
     assert run_cli("update", "--offline", feed, "--trust", publisher.public_pem).code == 0
     assert run_cli("trust", "list", "--format", "json").json() == []
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_large_feeds_validate_in_a_worker_process(  # noqa: PLR0917 - pytest fixtures
+    bad: bool,
+    tmp_path: Path,
+    run_cli: RunCli,
+    trusted_home: Path,
+    publisher: Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above the size threshold validation runs in a worker process, with the same verdicts."""
+    import feedmgr.feed.package
+
+    monkeypatch.setattr(feedmgr.feed.package, "PROCESS_VALIDATION_MIN_BYTES", 0)
+    if bad:
+        package = _payload_schema(tmp_path, publisher)
+    else:
+        package = build_feed(tmp_path, publisher, "1.0")
+    before = snapshot(trusted_home)
+    result = run_cli("update", "--offline", package)
+    if bad:
+        assert result.code == 3
+        assert "os/catalog.json: nodes.1.max_version" in result.err
+        assert snapshot(trusted_home) == before
+    else:
+        assert result.code == 0, result.err
+        assert run_cli("status", "--verify").code == 0
