@@ -183,7 +183,9 @@ def _with_plists(
 def _why_not(what: str, matched: Sequence[JobRecord], inputs: str, wanted: str) -> str:
     if not matched:
         return f"no {what} loaded in {inputs}"
-    return f"{what} is loaded but not {wanted}"
+    seen = "; ".join(record.describe() for record in matched[:3])
+    more = f"; and {len(matched) - 3} more" if len(matched) > 3 else ""
+    return f"{what} is loaded but not {wanted} (found {seen}{more})"
 
 
 @dataclass(frozen=True)

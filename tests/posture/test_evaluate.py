@@ -414,3 +414,12 @@ def test_plist_listing_explains_not_loaded(
     """With a plist listing, a job that is not loaded is told apart: plist present but not
     loaded, or no plist at all (the field document's two kinds of "not loaded")."""
     assert _with_plists(asset, condition, listing).endswith(suffix)
+
+
+def test_failed_exit_code_condition_says_what_it_found(asset: Asset) -> None:
+    """A job that exited with another code fails, and the reason shows the code it found."""
+    condition = _condition("com.apple.mdmclient.daemon", X, D, 0)
+    result = evaluate_condition(condition, _evidence(asset, condition))
+    assert not result.passed
+    assert "is loaded but not stopped with exit code 0" in result.reason
+    assert "last exit code = 78" in result.reason
