@@ -290,10 +290,16 @@ def set_setting(home: Path, key: str, raw: str) -> Config:
 
     Raises:
         UsageError: unknown key or bad value.
+        InputRejected: ``feed.ca_bundle`` names a file that holds no PEM CA certificate.
         SchemaError: the existing file is invalid (fix or delete it first).
         StoreError: the file cannot be written.
     """
     value = parse_setting(key, raw)
+    if key == "feed.ca_bundle":
+        # Say now, not at the next update, that the file is no CA bundle.
+        from feedmgr.feed.fetch import ssl_context
+
+        ssl_context(Path(str(value)))
     current = load_config(home)
     values = {**current.values, key: value}
     _write_atomically(current.path, render_config(values))

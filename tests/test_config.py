@@ -61,13 +61,21 @@ def test_set_writes_and_reads_back(tmp_path: Path, key: str, raw: str, expected:
 def test_ca_bundle_is_stored_as_an_absolute_existing_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """feed.ca_bundle must name an existing file and is stored absolute."""
+    """feed.ca_bundle must name an existing PEM CA bundle and is stored absolute."""
+    import trustme
+
+    from feedmgr.errors import InputRejected
+
     monkeypatch.chdir(tmp_path)
-    Path("ca.pem").write_text("x")
+    trustme.CA().cert_pem.write_to_path("ca.pem")
     set_setting(tmp_path / "home", "feed.ca_bundle", "ca.pem")
     assert load_config(tmp_path / "home").ca_bundle == tmp_path / "ca.pem"
     with pytest.raises(UsageError, match="no such file"):
         set_setting(tmp_path / "home", "feed.ca_bundle", "missing.pem")
+    Path("README.txt").write_text("not a certificate")
+    with pytest.raises(InputRejected, match="not a PEM bundle"):
+        set_setting(tmp_path / "home", "feed.ca_bundle", "README.txt")
+    assert load_config(tmp_path / "home").ca_bundle == tmp_path / "ca.pem"
 
 
 @pytest.mark.parametrize(
