@@ -62,6 +62,22 @@ def format_option(func: F) -> F:
     )(func)
 
 
+def trust_option(help_text: str) -> Callable[[F], F]:
+    """``--trust KEY.pem`` (repeatable, keyword ``trust``): extra publisher keys for one run."""
+    return click.option(
+        "--trust",
+        "trust",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def feed_ref_option(help_text: str) -> Callable[[F], F]:
+    """``--feed VERSION|FILE.zip`` (keyword ``feed_ref``): another feed than the active one."""
+    return click.option("--feed", "feed_ref", metavar="VERSION|FILE.zip", help=help_text)
+
+
 def emit(text: str) -> None:
     """Write command output to stdout without adding a newline."""
     click.echo(text, nl=False)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, format_option, trust_option
 
 if TYPE_CHECKING:
     from feedmgr.feed.fetch import FeedClient, UpdateCheck
@@ -204,13 +204,7 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the verified package (written atomically).",
 )
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also trust this PEM public key (repeatable; the store's trusted keys always count).",
-)
+@trust_option("Also trust this PEM public key (repeatable; the store's trusted keys always count).")
 @ca_bundle_option
 @proxy_option
 @format_option

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import trust_option as shared_trust_option
 from feedmgr.cli.download import online_options
 from feedmgr.cli.feed_diff import diff
 
@@ -27,13 +28,7 @@ def _extra_keys(paths: Sequence[Path]) -> list[TrustedKey]:
     return [load_public_key(read_key_file(path), str(path)) for path in paths]
 
 
-trust_option = click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also trust this PEM public key for this run (repeatable).",
-)
+trust_option = shared_trust_option("Also trust this PEM public key for this run (repeatable).")
 unsigned_option = click.option(
     "--allow-unsigned",
     "allow_unsigned",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, format_option, trust_option
 
 
 @click.command(
@@ -16,13 +16,7 @@ from feedmgr.cli._common import AppContext, emit, format_option
 )
 @click.argument("old", required=False)
 @click.argument("new", required=False)
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also trust this PEM public key for zip arguments (repeatable).",
-)
+@trust_option("Also trust this PEM public key for zip arguments (repeatable).")
 @click.option(
     "--exit-code",
     "exit_code",

@@ -9,22 +9,17 @@ from typing import TYPE_CHECKING
 import click
 
 from feedmgr.cli._common import AppContext, emit, finish_report, format_option
+from feedmgr.cli._common import feed_ref_option as shared_feed_ref_option
+from feedmgr.cli._common import trust_option as shared_trust_option
 
 if TYPE_CHECKING:
     from feedmgr.feed.access import FeedView
 
-feed_ref_option = click.option(
-    "--feed",
-    "feed_ref",
-    metavar="REF",
-    help="Use this stored feed version or feed .zip instead of the active feed.",
+feed_ref_option = shared_feed_ref_option(
+    "Use this stored feed version or feed .zip instead of the active feed."
 )
-trust_option = click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also trust this PEM public key when --feed is a zip (repeatable).",
+trust_option = shared_trust_option(
+    "Also trust this PEM public key when --feed is a zip (repeatable)."
 )
 
 

@@ -6,13 +6,10 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, feed_ref_option, format_option
 
-feed_option = click.option(
-    "--feed",
-    "feed_ref",
-    metavar="VERSION|FILE.zip",
-    help="Feed to classify against: a stored version or a package file (default: active).",
+feed_option = feed_ref_option(
+    "Feed to classify against: a stored version or a package file (default: active)."
 )
 
 
