@@ -15,6 +15,7 @@ import click
 from feedmgr import __version__
 from feedmgr.cli._common import AppContext, resolve_home
 from feedmgr.errors import ExitCode, FeedmgrError
+from feedmgr.parallel import allow_worker_processes
 
 # name -> (module:attribute, one-line help). The help is kept here so that listing commands
 # does not import them.
@@ -104,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (callable from tests and ``python -m``)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    # The CLI's entry points (console script, python -m feedmgr) are import-safe.
+    allow_worker_processes()
     try:
         with root.make_context("feedmgr", args) as ctx:
             root.invoke(ctx)

@@ -31,9 +31,10 @@ from feedmgr.feed.payload import (
     CATALOG_PATH,
     MAX_JSON_PAYLOAD_BYTES,
     is_payload_path,
-    schema_problem,
+    member_problem,
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
+from feedmgr.parallel import worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
@@ -144,9 +145,9 @@ class PackageReader:
     def stream_payload(self, manifest: Manifest, sink: PayloadSink | None = None) -> None:
         """Stream, hash and schema-check every payload member, feeding ``sink``.
 
-        Schema validation runs beside the decompression: in a worker process for large
-        feeds (validation holds the GIL, so a thread could not run in parallel), in a worker
-        thread for small ones (a process costs a fresh interpreter). At most
+        Digest and schema checks run beside the decompression: in a worker process for large
+        feeds when ``feedmgr.parallel`` allows worker processes (validation holds the GIL, so a
+        thread cannot run in parallel with decompression), else in a worker thread. At most
         ``_VALIDATION_BACKLOG`` documents wait for validation, which bounds memory.
 
         Raises:
@@ -154,48 +155,52 @@ class PackageReader:
         """
         total = sum(entry.size for entry in manifest.files.values())
         executor: Executor
-        if total >= PROCESS_VALIDATION_MIN_BYTES:
+        if worker_processes_allowed() and total >= PROCESS_VALIDATION_MIN_BYTES:
             executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
         else:
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
         with executor:
-            pending: deque[tuple[str, Future[str | None]]] = deque()
+            pending: deque[tuple[str, Future[tuple[str, str] | None]]] = deque()
             try:
                 for name in sorted(manifest.files):
                     data = self._read_member(name, manifest, sink)
-                    pending.append((name, executor.submit(schema_problem, name, data)))
+                    expected = manifest.files[name].sha256
+                    pending.append((name, executor.submit(member_problem, name, data, expected)))
                     while len(pending) > _VALIDATION_BACKLOG:
-                        self._raise_if_invalid(*pending.popleft())
+                        self._raise_if_bad(*pending.popleft())
                 while pending:
-                    self._raise_if_invalid(*pending.popleft())
+                    self._raise_if_bad(*pending.popleft())
             finally:
                 for _name, future in pending:
                     future.cancel()
 
-    def _raise_if_invalid(self, name: str, future: Future[str | None]) -> None:
+    def _raise_if_bad(self, name: str, future: Future[tuple[str, str] | None]) -> None:
         problem = future.result()
-        if problem is not None:
-            raise SchemaError(self.subject, problem, member=name)
+        if problem is None:
+            return
+        kind, message = problem
+        if kind == "integrity":
+            raise IntegrityError(self.subject, message, member=name)
+        raise SchemaError(self.subject, message, member=name)
 
     def _read_member(self, name: str, manifest: Manifest, sink: PayloadSink | None) -> bytes:
         entry = manifest.files[name]
-        digest = hashlib.sha256()
         size = 0
         chunks: list[bytes] = []
         write = sink.begin(name) if sink is not None else None
         for chunk in self.archive.stream(name):
-            digest.update(chunk)
             size += len(chunk)
             chunks.append(chunk)
             if write is not None:
                 write(chunk)
-        if size != entry.size or digest.hexdigest() != entry.sha256:
+        if size != entry.size:
             raise IntegrityError(
                 self.subject,
                 f"{name}: sha256/size do not match the manifest "
-                f"(got {digest.hexdigest()[:16]}.../{size}, "
-                f"expected {entry.sha256[:16]}.../{entry.size})",
+                f"(got {size} bytes, expected {entry.size})",
             )
+        # The staged blob is keyed by the manifest's digest before the worker confirms it;
+        # a mismatch fails the whole ingest, so no wrongly keyed blob is ever committed.
         if sink is not None:
             sink.end(name, entry.sha256, size)
         return b"".join(chunks)

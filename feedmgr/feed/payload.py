@@ -7,6 +7,7 @@ nothing we do not understand.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from typing import Annotated, Literal, NotRequired
@@ -216,6 +217,23 @@ def schema_problem(path: str, data: bytes) -> str | None:
     except SchemaError as exc:
         return exc.problem
     return None
+
+
+def member_problem(path: str, data: bytes, sha256: str) -> tuple[str, str] | None:
+    """Why one payload member is bad, as ``("integrity" | "schema", problem)``, or None.
+
+    The digest is checked here, beside the schema, so that both run off the thread that
+    decompresses (in the ingest's worker when there is one).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        return (
+            "integrity",
+            f"{path}: sha256/size do not match the manifest "
+            f"(got {digest[:16]}.../{len(data)}, expected {sha256[:16]}...)",
+        )
+    problem = schema_problem(path, data)
+    return None if problem is None else ("schema", problem)
 
 
 def load_catalog(data: bytes, subject: str) -> OsCatalog:

@@ -344,3 +344,30 @@ def test_large_feeds_validate_in_a_worker_process(  # noqa: PLR0917 - pytest fix
     else:
         assert result.code == 0, result.err
         assert run_cli("status", "--verify").code == 0
+
+
+def test_library_callers_validate_in_a_thread_unless_allowed(
+    tmp_path: Path, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without allow_worker_processes() a large ingest never starts a process."""
+    import feedmgr.feed.package
+    from feedmgr.feed.ingest import ingest_package
+    from feedmgr.feed.signing import load_public_key
+    from feedmgr.feed.store import FeedStore
+    from feedmgr.parallel import allow_worker_processes, worker_processes_allowed
+
+    allowed_before = worker_processes_allowed()
+    allow_worker_processes(False)
+    try:
+        monkeypatch.setattr(feedmgr.feed.package, "PROCESS_VALIDATION_MIN_BYTES", 0)
+
+        def no_process(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a worker process was started")
+
+        monkeypatch.setattr(feedmgr.feed.package, "ProcessPoolExecutor", no_process)
+        key = load_public_key(publisher.public_pem.read_bytes(), "key")
+        package = build_feed(tmp_path, publisher, "1.0")
+        outcome = ingest_package(FeedStore(tmp_path / "home"), package, extra_keys=[key])
+        assert outcome.feed.version == "1.0"
+    finally:
+        allow_worker_processes(allowed_before)
