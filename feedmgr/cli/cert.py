@@ -7,13 +7,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feedmgr.cli._common import AppContext, finish_report, format_option
+from feedmgr.cli._common import AppContext, F, finish_report, format_option
 
 if TYPE_CHECKING:
     from feedmgr.certs.grade import GradeOptions
     from feedmgr.certs.identity import IpReference, Reference
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def grading_options(func: F) -> F:
+    """``--public-ca`` and ``--at``: the grading options ``check`` and ``probe`` share."""
+    func = click.option(
+        "--at", "at", metavar="DATE", help="Grade as of this ISO date/time instead of now."
+    )(func)
+    return click.option(
+        "--public-ca",
+        "public_ca",
+        is_flag=True,
+        help="The CA is publicly trusted: apply the 398-day and SC-081 limits.",
+    )(func)
 
 
 def _options(at: str | None, public_ca: bool) -> GradeOptions:
@@ -80,13 +93,7 @@ def cert() -> None:
     type=_FILE,
     help="Trust anchor file (default: the system store); repeatable.",
 )
-@click.option(
-    "--public-ca",
-    "public_ca",
-    is_flag=True,
-    help="The CA is publicly trusted: apply the 398-day and SC-081 limits.",
-)
-@click.option("--at", "at", metavar="DATE", help="Grade as of this ISO date/time instead of now.")
+@grading_options
 @format_option
 @click.pass_obj
 def check(
@@ -160,13 +167,7 @@ def check(
     show_default=True,
     help="Seconds allowed for connecting and for the handshake.",
 )
-@click.option(
-    "--public-ca",
-    "public_ca",
-    is_flag=True,
-    help="The CA is publicly trusted: apply the 398-day and SC-081 limits.",
-)
-@click.option("--at", "at", metavar="DATE", help="Grade as of this ISO date/time instead of now.")
+@grading_options
 @format_option
 @click.pass_obj
 def probe(
