@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from feedmgr.errors import InputRejected, SchemaError
 from feedmgr.feed._model import EdgeModel
 from feedmgr.feed.manifest import describe_validation_error
+from feedmgr.osmatrix.lag import DEFAULT_MAX_DAYS, DEFAULT_STALE_DAYS
 
 Days = Annotated[int, Field(ge=1, le=3650)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -26,8 +27,8 @@ class FeedSection(EdgeModel):
     package: str | None = None
     trust: list[str] = Field(default_factory=list)
     allow_unsigned: bool = False
-    max_lag_days: Days = 30
-    stale_days: Days = 90
+    max_lag_days: Days = DEFAULT_MAX_DAYS
+    stale_days: Days = DEFAULT_STALE_DAYS
     releases: list[str] = Field(default_factory=list)
     shipped_releases: bool = True
 
