@@ -6,7 +6,7 @@ file. Package files are verified completely, with the store's trusted keys plus 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -89,42 +89,26 @@ def open_feed(
     )
 
 
-class _Collector:
-    """A payload sink that keeps the two documents the checks need."""
-
-    def __init__(self) -> None:
-        self.documents: dict[str, bytearray] = {}
-        self._wanted = {CATALOG_PATH, COMPLIANCE_PATH}
-
-    def begin(self, path: str) -> Callable[[bytes], object]:
-        if path not in self._wanted:
-            return _ignore
-        buffer = self.documents.setdefault(path, bytearray())
-        return buffer.extend
-
-    def end(self, path: str, sha256: str, size: int) -> None:
-        del path, sha256, size
-
-
-def _ignore(chunk: bytes) -> None:
-    del chunk
-
-
 def _open_package(
     store: FeedStore, path: Path, trust: Sequence[Path], allow_unsigned: bool
 ) -> FeedView:
-    from feedmgr.feed.package import verify_package
+    from feedmgr.feed.package import PackageReader
     from feedmgr.feed.signing import load_public_key, read_key_file
 
     keys = [*store.trusted_keys()]
     for key_path in trust:
         keys.append(load_public_key(read_key_file(key_path), str(key_path)))
-    collector = _Collector()
-    signed = verify_package(path, keys, allow_unsigned=allow_unsigned, sink=collector)
+    with PackageReader(path) as reader:
+        signed = reader.verify(keys, allow_unsigned=allow_unsigned)
+        manifest = signed.manifest
+        catalog_data = reader.read_verified(CATALOG_PATH, manifest)
+        compliance = (
+            reader.read_verified(COMPLIANCE_PATH, manifest)
+            if COMPLIANCE_PATH in manifest.files
+            else None
+        )
     subject = str(path)
-    catalog = load_catalog(bytes(collector.documents[CATALOG_PATH]), subject)
-    compliance = collector.documents.get(COMPLIANCE_PATH)
-    manifest = signed.manifest
+    catalog = load_catalog(catalog_data, subject)
     return FeedView(
         version=manifest.version,
         publisher=manifest.publisher,
@@ -132,5 +116,5 @@ def _open_package(
         expires=manifest.expires_at,
         source=subject,
         catalog=catalog,
-        compliance=_compliance(bytes(compliance) if compliance is not None else None, subject),
+        compliance=_compliance(compliance, subject),
     )

@@ -5,24 +5,23 @@ Rules (docs/feed-format.md, "Archive rules"): member names are relative POSIX pa
 names equal (also after case folding: they would collide on macOS and Windows); only
 regular files and directory entries (no symlinks, devices, FIFOs); no encryption; only
 stored or deflated members; bounded member count, member size, total size and compression
-ratio; members may not overlap (a zip-bomb technique). Member data is streamed and its size
+ratio; members may not overlap (a zip-bomb technique). Member data is read whole, and its size
 and CRC are enforced while reading.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from feedmgr.errors import ArchiveError
 
-CHUNK = 1024 * 1024
 _LOCAL_HEADER_SIZE = 30
 
 
@@ -75,6 +74,23 @@ def _check_type(info: zipfile.ZipInfo) -> str | None:
 
 
 @dataclass(frozen=True)
+class FileIdentity:
+    """Which file was opened: a worker that reopens it by path checks it got the same one."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path, handle: IO[bytes]) -> FileIdentity:
+        """The identity of the open ``handle`` of ``path``."""
+        info = os.fstat(handle.fileno())
+        return cls(str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+@dataclass(frozen=True)
 class Member:
     """A checked file member of the archive."""
 
@@ -96,15 +112,22 @@ class SafeZip:
         self.subject = str(path)
         self.limits = limits or ArchiveLimits()
         try:
-            self._zip = zipfile.ZipFile(path)
+            self._file = path.open("rb")
+        except OSError as exc:
+            raise ArchiveError(self.subject, f"cannot read the file ({exc.strerror})") from exc
+        try:
+            self.identity = FileIdentity.of(path, self._file)
+            self._zip = zipfile.ZipFile(self._file)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+            self._file.close()
             raise ArchiveError(self.subject, f"not a readable zip archive ({exc})") from exc
         except OSError as exc:
+            self._file.close()
             raise ArchiveError(self.subject, f"cannot read the file ({exc.strerror})") from exc
         try:
             self.members = self._check_structure()
         except ArchiveError:
-            self._zip.close()
+            self.close()
             raise
 
     def __enter__(self) -> SafeZip:
@@ -116,6 +139,7 @@ class SafeZip:
     def close(self) -> None:
         """Close the underlying file."""
         self._zip.close()
+        self._file.close()
 
     def _reject(self, problem: str, member: str | None = None) -> ArchiveError:
         where = f"member {member!r}: " if member is not None else ""
@@ -186,37 +210,31 @@ class SafeZip:
                 raise self._reject("overlaps the next member (zip bomb?)", current.filename)
 
     def read_small(self, name: str, limit: int) -> bytes:
-        """Read a whole member that must not exceed ``limit`` bytes.
+        """Read a whole member that must not exceed ``limit`` bytes, in one piece.
+
+        One read decompresses the member straight into a single buffer: every member is
+        needed whole (to parse it), and reading it in chunks only to join them costs a copy.
 
         Raises:
-            ArchiveError: the member is missing, too large or damaged.
+            ArchiveError: the member is missing, too large, truncated, longer than declared
+                or damaged (bad deflate data or CRC).
         """
         member = self.members.get(name)
         if member is None:
             raise self._reject("required member is missing", name)
         if member.size > limit:
             raise self._reject(f"{member.size} bytes, more than the {limit} allowed", name)
-        return b"".join(self.stream(name))
-
-    def stream(self, name: str) -> Iterator[bytes]:
-        """Yield the member's bytes in chunks, enforcing its declared size and CRC.
-
-        Raises:
-            ArchiveError: the data is truncated, corrupt or longer than declared.
-        """
-        member = self.members[name]
-        produced = 0
         try:
             with self._zip.open(name) as handle:
                 handle_io: IO[bytes] = handle
-                while chunk := handle_io.read(CHUNK):
-                    produced += len(chunk)
-                    if produced > member.size:
-                        raise self._reject("more data than its declared size", name)
-                    yield chunk
+                # One byte more than declared shows a member that runs on.
+                data = handle_io.read(member.size + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
             raise self._reject(f"damaged data ({exc})", name) from exc
         except OSError as exc:
             raise self._reject(f"read failed ({exc})", name) from exc
-        if produced != member.size:
-            raise self._reject(f"{produced} bytes, but {member.size} declared", name)
+        if len(data) > member.size:
+            raise self._reject("more data than its declared size", name)
+        if len(data) != member.size:
+            raise self._reject(f"{len(data)} bytes, but {member.size} declared", name)
+        return data

@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from feedmgr.atomic import write_atomically
 from feedmgr.errors import InputRejected, SchemaError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText
-from feedmgr.feed.archive import CHUNK
 from feedmgr.feed.manifest import (
     FORMAT,
     MANIFEST_NAME,
@@ -36,6 +35,8 @@ SOURCE_META = "feed.toml"
 # The zip format's earliest representable time: a fixed timestamp makes builds reproducible.
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _REGULAR_FILE_MODE = 0o100644
+
+CHUNK = 1024 * 1024
 
 
 class FeedSource(EdgeModel):

@@ -2,24 +2,28 @@
 
 The cheap checks (archive structure, manifest schema, signature, member list, dates) run
 before any payload is decompressed, so a forged or hostile package costs almost nothing.
-Payload members are then streamed once: hashed, counted, schema-checked and handed to a sink
-(the store's staging area during ingest, nothing during ``feed verify``).
+Payload members are then streamed once: hashed, counted, schema-checked and, during an
+ingest, written to the store's staging area (``feedmgr.feed.members`` does the per-member
+work, here or in worker processes).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
 
 from feedmgr.errors import (
     ArchiveError,
+    InputRejected,
     IntegrityError,
     SchemaError,
     SignatureError,
@@ -27,12 +31,16 @@ from feedmgr.errors import (
 )
 from feedmgr.feed.archive import ArchiveLimits, SafeZip
 from feedmgr.feed.manifest import MANIFEST_NAME, SIGNATURE_NAME, Manifest, parse_manifest
-from feedmgr.feed.payload import (
-    CATALOG_PATH,
-    MAX_JSON_PAYLOAD_BYTES,
-    is_payload_path,
-    member_problem,
+from feedmgr.feed.members import (
+    ArchiveWorker,
+    MemberTask,
+    MemberVerdict,
+    MemberVerifier,
+    ProblemKind,
+    available_cores,
+    verify_in_worker_process,
 )
+from feedmgr.feed.payload import CATALOG_PATH, MAX_JSON_PAYLOAD_BYTES, is_payload_path
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.parallel import worker_processes_allowed
 
@@ -40,21 +48,21 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
-# Documents parsed but not yet validated; each is at most MAX_JSON_PAYLOAD_BYTES.
-_VALIDATION_BACKLOG = 2
-# Below this much payload a validation process costs more to start than it saves.
-PROCESS_VALIDATION_MIN_BYTES = 64 * 1024 * 1024
+# Below this much payload a worker costs more to start than it saves.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+# More processes would each hold a document in memory while the disk becomes the limit.
+MAX_WORKER_PROCESSES = 3
+# Members travel to workers in batches of about this much payload.
+_BATCH_BYTES = 2 * 1024 * 1024
 
 
-class PayloadSink(Protocol):
-    """Receives each payload member while it is verified (the store's staging area)."""
+class StagingArea(Protocol):
+    """Where verified payload members are written during an ingest (the store's staging)."""
 
-    def begin(self, path: str) -> Callable[[bytes], object]:
-        """Start a member; return the function that takes its chunks."""
-        ...
+    directory: Path
 
-    def end(self, path: str, sha256: str, size: int) -> None:
-        """The member is complete and verified."""
+    def add(self, sha256: str, staged: str) -> None:
+        """A member verified as ``sha256`` was written to ``directory / staged``."""
         ...
 
 
@@ -142,68 +150,143 @@ class PackageReader:
                     f"manifest says {entry.size}",
                 )
 
-    def stream_payload(self, manifest: Manifest, sink: PayloadSink | None = None) -> None:
-        """Stream, hash and schema-check every payload member, feeding ``sink``.
-
-        Digest and schema checks run beside the decompression: in a worker process for large
-        feeds when ``feedmgr.parallel`` allows worker processes (validation holds the GIL, so a
-        thread cannot run in parallel with decompression), else in a worker thread. At most
-        ``_VALIDATION_BACKLOG`` documents wait for validation, which bounds memory.
+    def verify(
+        self,
+        keys: Sequence[TrustedKey],
+        *,
+        allow_unsigned: bool = False,
+        now: datetime | None = None,
+    ) -> SignedManifest:
+        """Run every check, in order, without staging anything.
 
         Raises:
-            ArchiveError, IntegrityError, SchemaError: on the first bad member.
+            InputRejected (a subclass of it): the first rule the package breaks.
         """
-        total = sum(entry.size for entry in manifest.files.values())
-        executor: Executor
-        if worker_processes_allowed() and total >= PROCESS_VALIDATION_MIN_BYTES:
-            executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-        else:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
-        with executor:
-            pending: deque[tuple[str, Future[tuple[str, str] | None]]] = deque()
+        signed = self.read_signed_manifest(keys, allow_unsigned=allow_unsigned)
+        self.check_members(signed.manifest)
+        check_dates(signed.manifest, self.subject, now)
+        self.stream_payload(signed.manifest)
+        return signed
+
+    def read_verified(self, name: str, manifest: Manifest) -> bytes:
+        """Read one small payload member again, checked against the manifest's digest.
+
+        Raises:
+            ArchiveError: the member is missing, too large or damaged.
+            IntegrityError: its bytes are not the ones the manifest lists.
+        """
+        data = self.archive.read_small(name, MAX_JSON_PAYLOAD_BYTES)
+        if hashlib.sha256(data).hexdigest() != manifest.files[name].sha256:
+            raise IntegrityError(
+                self.subject, f"{name}: changed since it was verified", member=name
+            )
+        return data
+
+    def stream_payload(self, manifest: Manifest, staging: StagingArea | None = None) -> None:
+        """Decompress, hash and schema-check every payload member, staging each if asked.
+
+        For large feeds the work is shared with worker processes when ``feedmgr.parallel``
+        allows them (schema validation holds the GIL, so threads would mostly take turns),
+        else with one worker thread. Each worker takes batches from the front of the member
+        list while this process verifies batches from the back, so all finish together.
+
+        Raises:
+            ArchiveError, IntegrityError, SchemaError: on the first bad member found.
+            OSError: writing a staged copy failed.
+        """
+        batches = _batches(
+            [
+                MemberTask(name, entry.sha256, entry.size)
+                for name, entry in sorted(manifest.files.items())
+            ]
+        )
+        staging_dir = staging.directory if staging is not None else None
+        own = MemberVerifier(self.archive, staging_dir)
+        with self._workers(manifest, staging_dir) as workers:
+            inflight: deque[Future[list[MemberVerdict]]] = deque()
             try:
-                for name in sorted(manifest.files):
-                    data = self._read_member(name, manifest, sink)
-                    expected = manifest.files[name].sha256
-                    pending.append((name, executor.submit(member_problem, name, data, expected)))
-                    while len(pending) > _VALIDATION_BACKLOG:
-                        self._raise_if_bad(*pending.popleft())
-                while pending:
-                    self._raise_if_bad(*pending.popleft())
+                while batches:
+                    while workers and batches and len(inflight) < workers.backlog:
+                        inflight.append(workers.submit(batches.popleft()))
+                    if batches:
+                        self._accept([own.verify(task) for task in batches.pop()], staging)
+                    while inflight and inflight[0].done():
+                        self._accept(inflight.popleft().result(), staging)
+                while inflight:
+                    self._accept(inflight.popleft().result(), staging)
             finally:
-                for _name, future in pending:
+                for future in inflight:
                     future.cancel()
 
-    def _raise_if_bad(self, name: str, future: Future[tuple[str, str] | None]) -> None:
-        problem = future.result()
-        if problem is None:
-            return
-        kind, message = problem
-        if kind == "integrity":
-            raise IntegrityError(self.subject, message, member=name)
-        raise SchemaError(self.subject, message, member=name)
+    @contextmanager
+    def _workers(self, manifest: Manifest, staging_dir: Path | None) -> Iterator[_Workers | None]:
+        total = sum(entry.size for entry in manifest.files.values())
+        limits = self.archive.limits
+        identity = self.archive.identity
+        if total < PARALLEL_MIN_BYTES:
+            yield None
+        elif worker_processes_allowed():
+            count = max(1, min(available_cores() - 1, MAX_WORKER_PROCESSES))
+            with ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn")) as pool:
+                yield _Workers(
+                    pool, partial(verify_in_worker_process, identity, limits, staging_dir), count
+                )
+        else:
+            worker = ArchiveWorker(identity, limits, staging_dir)
+            try:
+                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
+                    yield _Workers(pool, worker, 1)
+            finally:
+                worker.close()
 
-    def _read_member(self, name: str, manifest: Manifest, sink: PayloadSink | None) -> bytes:
-        entry = manifest.files[name]
-        size = 0
-        chunks: list[bytes] = []
-        write = sink.begin(name) if sink is not None else None
-        for chunk in self.archive.stream(name):
-            size += len(chunk)
-            chunks.append(chunk)
-            if write is not None:
-                write(chunk)
-        if size != entry.size:
-            raise IntegrityError(
-                self.subject,
-                f"{name}: sha256/size do not match the manifest "
-                f"(got {size} bytes, expected {entry.size})",
-            )
-        # The staged blob is keyed by the manifest's digest before the worker confirms it;
-        # a mismatch fails the whole ingest, so no wrongly keyed blob is ever committed.
-        if sink is not None:
-            sink.end(name, entry.sha256, size)
-        return b"".join(chunks)
+    def _accept(self, verdicts: list[MemberVerdict], staging: StagingArea | None) -> None:
+        for verdict in verdicts:
+            if verdict.problem is not None:
+                kind, message = verdict.problem
+                raise _PROBLEM_ERRORS[kind](self.subject, message, member=verdict.name)
+            if staging is not None and verdict.staged is not None:
+                staging.add(verdict.sha256, verdict.staged)
+
+
+_PROBLEM_ERRORS: dict[ProblemKind, type[InputRejected]] = {
+    "archive": ArchiveError,
+    "integrity": IntegrityError,
+    "schema": SchemaError,
+}
+
+
+@dataclass(frozen=True)
+class _Workers:
+    """Workers helping one ``stream_payload`` call."""
+
+    executor: Executor
+    work: Callable[[Sequence[MemberTask]], list[MemberVerdict]]
+    count: int
+
+    @property
+    def backlog(self) -> int:
+        """Batches handed out ahead: enough that no worker waits, few enough that the
+        last ones do not keep this process waiting at the end."""
+        return 2 * self.count
+
+    def submit(self, batch: list[MemberTask]) -> Future[list[MemberVerdict]]:
+        """Hand one batch to the next free worker."""
+        return self.executor.submit(self.work, batch)
+
+
+def _batches(tasks: list[MemberTask]) -> deque[list[MemberTask]]:
+    batches: deque[list[MemberTask]] = deque()
+    current: list[MemberTask] = []
+    size = 0
+    for task in tasks:
+        current.append(task)
+        size += task.size
+        if size >= _BATCH_BYTES:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
 
 
 def check_dates(manifest: Manifest, subject: str, now: datetime | None = None) -> None:
@@ -228,7 +311,6 @@ def verify_package(
     allow_unsigned: bool = False,
     now: datetime | None = None,
     limits: ArchiveLimits | None = None,
-    sink: PayloadSink | None = None,
 ) -> SignedManifest:
     """Run every check on a package file and return its verified manifest.
 
@@ -236,8 +318,4 @@ def verify_package(
         InputRejected (a subclass of it): the first rule the package breaks.
     """
     with PackageReader(path, limits) as reader:
-        signed = reader.read_signed_manifest(keys, allow_unsigned=allow_unsigned)
-        reader.check_members(signed.manifest)
-        check_dates(signed.manifest, str(path), now)
-        reader.stream_payload(signed.manifest, sink)
-    return signed
+        return reader.verify(keys, allow_unsigned=allow_unsigned, now=now)

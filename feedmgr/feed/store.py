@@ -22,12 +22,11 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 from packaging.version import Version
 
@@ -301,42 +300,32 @@ class FeedStore:
 class Staging:
     """Payload blobs of one ingest, written and fsynced before anything is committed.
 
+    The verifiers (this process and its workers) write each member into ``directory``;
     fsync waits on the disk, not the CPU, so it runs on a small thread pool while the next
-    member is decompressed; ``flush()`` waits for all of them before the commit.
+    members are verified, and ``flush()`` waits for all of them before the commit.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.directory.mkdir()
         self.blobs: dict[str, Path] = {}
-        self._handle: IO[bytes] | None = None
-        self._current: Path | None = None
         self._pool = ThreadPoolExecutor(max_workers=_SYNC_THREADS, thread_name_prefix="fsync")
         self._syncs: list[Future[None]] = []
 
-    def begin(self, path: str) -> Callable[[bytes], object]:
-        """Open a staging file for the payload member ``path``."""
-        self._current = self.directory / uuid.uuid4().hex
-        self._handle = self._current.open("wb")
-        return self._handle.write
-
-    def end(self, path: str, sha256: str, size: int) -> None:
-        """The member is verified: fsync it in the background, keyed by its digest."""
-        assert self._handle is not None
-        assert self._current is not None
-        handle, self._handle = self._handle, None
+    def add(self, sha256: str, staged: str) -> None:
+        """A member verified as ``sha256`` sits in ``directory / staged``."""
+        file = self.directory / staged
         if sha256 in self.blobs:
-            handle.close()
-            self._current.unlink()
+            file.unlink()
         else:
-            self.blobs[sha256] = self._current
-            self._syncs.append(self._pool.submit(_sync_and_close, handle))
+            self.blobs[sha256] = file
+            self._syncs.append(self._pool.submit(_sync_file, file))
 
     def flush(self) -> None:
         """Wait until every staged blob is on disk.
 
         Raises:
-            OSError: a write or fsync failed.
+            OSError: an fsync failed.
         """
         for future in self._syncs:
             future.result()
@@ -345,17 +334,13 @@ class Staging:
     def discard(self) -> None:
         """Remove everything staged (after a rejected or failed ingest)."""
         self._pool.shutdown(wait=True, cancel_futures=False)
-        if self._handle is not None:
-            self._handle.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def _sync_and_close(handle: IO[bytes]) -> None:
-    try:
-        handle.flush()
+def _sync_file(path: Path) -> None:
+    # fsync needs a writable descriptor on Windows; on POSIX any descriptor of the file will do.
+    with path.open("r+b") as handle:
         os.fsync(handle.fileno())
-    finally:
-        handle.close()
 
 
 class StoreWriter:

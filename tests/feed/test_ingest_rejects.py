@@ -6,8 +6,10 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -318,56 +320,89 @@ def test_per_call_trust_key_is_not_remembered(
     assert run_cli("trust", "list", "--format", "json").json() == []
 
 
-@pytest.mark.parametrize("bad", [False, True])
-def test_large_feeds_validate_in_a_worker_process(  # noqa: PLR0917 - pytest fixtures
-    bad: bool,
+MEMBER_CASES = ["corrupt member data", "wrong sha256", "payload schema"]
+
+
+@dataclass
+class SharedVerification:
+    """How members were shared out during a test (see the ``shared_verification`` fixture)."""
+
+    mode: str
+    pools_started: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(params=["processes", "thread"])
+def shared_verification(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> SharedVerification:
+    """Verify even small feeds the way large ones are: members shared out in one-member
+    batches between this process and worker processes (the CLI allows them) or, as for a
+    library caller that did not allow processes, a worker thread."""
+    import feedmgr.feed.package
+
+    shared = SharedVerification(str(request.param))
+    monkeypatch.setattr(feedmgr.feed.package, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(feedmgr.feed.package, "_BATCH_BYTES", 1)
+    if shared.mode == "thread":
+        monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
+    for kind in ("ProcessPoolExecutor", "ThreadPoolExecutor"):
+        real = getattr(feedmgr.feed.package, kind)
+
+        def spy(*args: Any, _real: Any = real, _kind: str = kind, **kwargs: Any) -> Any:
+            shared.pools_started.append(_kind)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(feedmgr.feed.package, kind, spy)
+    return shared
+
+
+EXPECTED_POOL = {"processes": "ProcessPoolExecutor", "thread": "ThreadPoolExecutor"}
+
+
+@pytest.mark.parametrize("case", MEMBER_CASES)
+def test_shared_verification_rejects_bad_members(  # noqa: PLR0917 - pytest fixtures
+    case: str,
+    shared_verification: SharedVerification,
     tmp_path: Path,
     run_cli: RunCli,
     trusted_home: Path,
     publisher: Publisher,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above the size threshold validation runs in a worker process, with the same verdicts."""
-    import feedmgr.feed.package
-
-    monkeypatch.setattr(feedmgr.feed.package, "PROCESS_VALIDATION_MIN_BYTES", 0)
-    if bad:
-        package = _payload_schema(tmp_path, publisher)
-    else:
-        package = build_feed(tmp_path, publisher, "1.0")
+    """Workers give the same verdicts as in-process verification and leave nothing staged."""
+    assert run_cli("update", "--offline", build_feed(tmp_path, publisher, "1.0")).code == 0
     before = snapshot(trusted_home)
-    result = run_cli("update", "--offline", package)
-    if bad:
-        assert result.code == 3
-        assert "os/catalog.json: nodes.1.max_version" in result.err
-        assert snapshot(trusted_home) == before
-    else:
-        assert result.code == 0, result.err
-        assert run_cli("status", "--verify").code == 0
+    recipe, expected = CASES[case]
+    (tmp_path / "bad").mkdir()
+    bad = recipe(tmp_path / "bad", publisher)
+
+    result = run_cli("update", "--offline", bad)
+
+    assert result.code == 3, result.err
+    assert result.err.strip().splitlines() == [result.err.strip()]
+    assert expected in result.err
+    assert snapshot(trusted_home) == before
+    assert not any((trusted_home / "staging").iterdir())
+    expected_pool = EXPECTED_POOL[shared_verification.mode]
+    assert set(shared_verification.pools_started) == {expected_pool}
 
 
-def test_library_callers_validate_in_a_thread_unless_allowed(
-    tmp_path: Path, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
+def test_shared_verification_stores_every_member(
+    shared_verification: SharedVerification,
+    tmp_path: Path,
+    run_cli: RunCli,
+    trusted_home: Path,
+    publisher: Publisher,
 ) -> None:
-    """Without allow_worker_processes() a large ingest never starts a process."""
-    import feedmgr.feed.package
-    from feedmgr.feed.ingest import ingest_package
-    from feedmgr.feed.signing import load_public_key
-    from feedmgr.feed.store import FeedStore
-    from feedmgr.parallel import allow_worker_processes, worker_processes_allowed
+    """Every member verified by a worker or by this process ends up in the store, intact."""
+    feed = build_feed(tmp_path, publisher, "1.0")
+    with zipfile.ZipFile(feed) as archive:
+        payload = len(archive.namelist()) - 2
 
-    allowed_before = worker_processes_allowed()
-    allow_worker_processes(False)
-    try:
-        monkeypatch.setattr(feedmgr.feed.package, "PROCESS_VALIDATION_MIN_BYTES", 0)
+    assert run_cli("update", "--offline", feed).code == 0
+    status = run_cli("status", "--verify", "--format", "json")
 
-        def no_process(*args: object, **kwargs: object) -> None:
-            raise AssertionError("a worker process was started")
-
-        monkeypatch.setattr(feedmgr.feed.package, "ProcessPoolExecutor", no_process)
-        key = load_public_key(publisher.public_pem.read_bytes(), "key")
-        package = build_feed(tmp_path, publisher, "1.0")
-        outcome = ingest_package(FeedStore(tmp_path / "home"), package, extra_keys=[key])
-        assert outcome.feed.version == "1.0"
-    finally:
-        allow_worker_processes(allowed_before)
+    assert status.code == 0, status.err
+    assert status.json()["active"]["files"] == payload
+    assert status.json()["damaged_files"] == []
+    expected_pool = EXPECTED_POOL[shared_verification.mode]
+    assert set(shared_verification.pools_started) == {expected_pool}

@@ -1,0 +1,95 @@
+"""Per-member verification as the ingesting process and its workers run it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from feedmgr.errors import ArchiveError
+from feedmgr.feed.archive import ArchiveLimits, SafeZip
+from feedmgr.feed.members import ArchiveWorker, MemberTask, MemberVerifier
+from tests.feed.factory import RawMember, write_zip
+
+CHECKS = json.dumps(
+    {
+        "format": "feedmgr-checks/1",
+        "conditions": [{"name": "pc_x", "kind": "file", "platforms": ["macos"]}],
+    }
+).encode()
+
+
+def _task(name: str, data: bytes) -> MemberTask:
+    return MemberTask(name, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _archive(path: Path, data: bytes = CHECKS) -> Path:
+    return write_zip(path, [RawMember("checks/a.json", data)])
+
+
+def test_good_member_is_staged_byte_for_byte(tmp_path: Path) -> None:
+    """A member that matches its digest and schema is written whole into the staging folder."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with SafeZip(_archive(tmp_path / "feed.zip")) as archive:
+        verdict = MemberVerifier(archive, staging).verify(_task("checks/a.json", CHECKS))
+
+    assert verdict.problem is None
+    assert verdict.staged is not None
+    assert (staging / verdict.staged).read_bytes() == CHECKS
+
+
+WRONG_FORMAT = CHECKS.replace(b"feedmgr-checks/1", b"feedmgr-checks/9")
+
+
+@pytest.mark.parametrize(
+    ("data", "listed", "kind", "text"),
+    [
+        (CHECKS, MemberTask("checks/a.json", "0" * 64, len(CHECKS)), "integrity", "do not match"),
+        (WRONG_FORMAT, _task("checks/a.json", WRONG_FORMAT), "schema", "checks/a.json: format"),
+    ],
+)
+def test_bad_member_leaves_nothing_staged(
+    tmp_path: Path, data: bytes, listed: MemberTask, kind: str, text: str
+) -> None:
+    """A member failing its digest or schema is reported and its staged copy removed."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with SafeZip(_archive(tmp_path / "feed.zip", data)) as archive:
+        verdict = MemberVerifier(archive, staging).verify(listed)
+
+    assert verdict.problem is not None
+    assert verdict.problem[0] == kind
+    assert text in verdict.problem[1]
+    assert verdict.staged is None
+    assert list(staging.iterdir()) == []
+
+
+def test_worker_refuses_a_package_replaced_after_it_was_checked(tmp_path: Path) -> None:
+    """A worker reopens the package by name; if another file now sits there, it stops."""
+    package = _archive(tmp_path / "feed.zip")
+    with SafeZip(package) as archive:
+        identity = archive.identity
+    replacement = _archive(tmp_path / "other.zip")
+    replacement.replace(package)
+    worker = ArchiveWorker(identity, ArchiveLimits(), None)
+
+    with pytest.raises(ArchiveError, match="changed while it was being verified"):
+        worker([_task("checks/a.json", CHECKS)])
+    worker.close()
+
+
+def test_worker_verifies_the_same_package(tmp_path: Path) -> None:
+    """The unchanged package passes the identity check and its members verify."""
+    package = _archive(tmp_path / "feed.zip")
+    with SafeZip(package) as archive:
+        identity = archive.identity
+    worker = ArchiveWorker(identity, ArchiveLimits(), None)
+    try:
+        verdicts = worker([_task("checks/a.json", CHECKS)])
+    finally:
+        worker.close()
+
+    assert [v.problem for v in verdicts] == [None]
