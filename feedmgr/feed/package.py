@@ -42,6 +42,7 @@ from feedmgr.feed.members import (
 )
 from feedmgr.feed.payload import CATALOG_PATH, MAX_JSON_PAYLOAD_BYTES, is_payload_path
 from feedmgr.feed.signing import TrustedKey, verify_signature
+from feedmgr.heap import keep_freed_buffers
 from feedmgr.parallel import worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -225,9 +226,15 @@ class PackageReader:
         identity = self.archive.identity
         if total < PARALLEL_MIN_BYTES:
             yield None
-        elif worker_processes_allowed():
+            return
+        keep_freed_buffers()
+        if worker_processes_allowed():
             count = max(1, min(available_cores() - 1, MAX_WORKER_PROCESSES))
-            with ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(
+                max_workers=count,
+                mp_context=get_context("spawn"),
+                initializer=keep_freed_buffers,
+            ) as pool:
                 yield _Workers(
                     pool, partial(verify_in_worker_process, identity, limits, staging_dir), count
                 )
