@@ -228,8 +228,8 @@ class PackageReader:
             yield None
             return
         keep_freed_buffers()
-        if worker_processes_allowed():
-            count = max(1, min(available_cores() - 1, MAX_WORKER_PROCESSES))
+        count = min(available_cores() - 1, MAX_WORKER_PROCESSES)
+        if worker_processes_allowed() and count > 0:
             with ProcessPoolExecutor(
                 max_workers=count,
                 mp_context=get_context("spawn"),
