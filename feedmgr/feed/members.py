@@ -12,7 +12,10 @@ ingesting process raises the matching error.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from typing import Literal
 from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
 from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, schema_problem
+from feedmgr.heap import keep_freed_buffers
 
 ProblemKind = Literal["archive", "integrity", "schema"]
 
@@ -140,6 +144,27 @@ def verify_in_worker_process(
     if _process_worker is None:
         _process_worker = ArchiveWorker(identity, limits, staging_dir)
     return _process_worker(tasks)
+
+
+def start_worker_process() -> None:
+    """Initialiser of each worker process.
+
+    A worker holds both ends of its task queue, so if the ingesting process dies (kill -9,
+    a crash) the worker would wait for its next batch for ever, holding the package open. A
+    watcher thread ends the worker as soon as its parent is gone.
+    """
+    keep_freed_buffers()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_exit_with_parent, args=(parent.sentinel,), name="parent-watch", daemon=True
+        ).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    # Nothing of this worker's is worth finishing: its staging folder is discarded anyway.
+    os._exit(1)
 
 
 def available_cores() -> int:

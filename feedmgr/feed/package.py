@@ -10,6 +10,9 @@ work, here or in worker processes).
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -38,6 +41,7 @@ from feedmgr.feed.members import (
     MemberVerifier,
     ProblemKind,
     available_cores,
+    start_worker_process,
     verify_in_worker_process,
 )
 from feedmgr.feed.payload import CATALOG_PATH, MAX_JSON_PAYLOAD_BYTES, is_payload_path
@@ -233,8 +237,15 @@ class PackageReader:
             with ProcessPoolExecutor(
                 max_workers=count,
                 mp_context=get_context("spawn"),
-                initializer=keep_freed_buffers,
+                initializer=start_worker_process,
             ) as pool:
+                with _sigint_ignored():
+                    # Start the workers now: they inherit the ignored SIGINT, so a Ctrl-C
+                    # is handled here alone (one "interrupted" line, the pool shut down)
+                    # instead of also killing a half-started interpreter that would print
+                    # its own traceback.
+                    for _ in range(count):
+                        pool.submit(os.getpid)
                 yield _Workers(
                     pool, partial(verify_in_worker_process, identity, limits, staging_dir), count
                 )
@@ -279,6 +290,18 @@ class _Workers:
     def submit(self, batch: list[MemberTask]) -> Future[list[MemberVerdict]]:
         """Hand one batch to the next free worker."""
         return self.executor.submit(self.work, batch)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread handles signals (and may change their handlers)
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _batches(tasks: list[MemberTask]) -> deque[list[MemberTask]]:

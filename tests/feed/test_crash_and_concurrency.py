@@ -15,21 +15,37 @@ import pytest
 
 from tests.feed.factory import Publisher, build_feed
 
+# The CLI as ``python -m feedmgr`` runs it, but verifying even these small feeds the way
+# feeds over 64 MiB are: shared out in one-member batches with a worker process.
+_SHARED_VERIFICATION = (
+    "import sys, feedmgr.feed.package as package; "
+    "package.PARALLEL_MIN_BYTES = 0; package._BATCH_BYTES = 1; "
+    "package.available_cores = lambda: 2; "
+    "from feedmgr.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
-def feedmgr(home: Path, *args: str | Path) -> subprocess.Popen[str]:
-    """Start ``python -m feedmgr --home HOME ARGS`` as a real process."""
+
+def command(home: Path, *args: str | Path, shared: bool = False) -> list[str]:
+    """The command line of ``feedmgr --home HOME ARGS`` (with workers if ``shared``)."""
+    launcher = ["-c", _SHARED_VERIFICATION] if shared else ["-m", "feedmgr"]
+    return [sys.executable, *launcher, "--home", str(home), *map(str, args)]
+
+
+def feedmgr(home: Path, *args: str | Path, shared: bool = False) -> subprocess.Popen[str]:
+    """Start feedmgr as a real process, in a session of its own (as a terminal would)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "feedmgr", "--home", str(home), *map(str, args)],
+        command(home, *args, shared=shared),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
-def run(home: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str | Path, shared: bool = False) -> subprocess.CompletedProcess[str]:
     """Run feedmgr to completion."""
     return subprocess.run(
-        [sys.executable, "-m", "feedmgr", "--home", str(home), *map(str, args)],
+        command(home, *args, shared=shared),
         capture_output=True,
         text=True,
         check=False,
@@ -68,15 +84,16 @@ def status(home: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "with-workers"])
 def test_kill_during_ingest_leaves_previous_feed_active(
-    tmp_path: Path, publisher: Publisher
+    shared: bool, tmp_path: Path, publisher: Publisher
 ) -> None:
     """kill -9 at many points of an ingest: the old or the new feed is active, never a mix."""
     home = tmp_path / "home"
     assert run(home, "trust", "add", publisher.public_pem).returncode == 0
     first = bulky_feed(tmp_path, publisher, "1.0")
     started = time.monotonic()
-    assert run(home, "update", "--offline", first).returncode == 0
+    assert run(home, "update", "--offline", first, shared=shared).returncode == 0
     # Spread the kills over the time a whole ingest takes on this machine.
     full = time.monotonic() - started
     seen_versions = set()
@@ -84,10 +101,11 @@ def test_kill_during_ingest_leaves_previous_feed_active(
     for attempt, delay in enumerate(full * f for f in fractions):
         version = f"2.{attempt}"
         package = bulky_feed(tmp_path, publisher, version)
-        process = feedmgr(home, "update", "--offline", package)
+        process = feedmgr(home, "update", "--offline", package, shared=shared)
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
-        process.communicate()
+        # Returns once every process holding feedmgr's output is gone: workers included.
+        process.communicate(timeout=60)
         active = status(home)["active"]
         assert isinstance(active, dict)
         seen_versions.add(active["version"])
@@ -100,6 +118,44 @@ def test_kill_during_ingest_leaves_previous_feed_active(
     assert not any((home / "staging").iterdir())
     referenced = run(home, "history", "--format", "json")
     assert referenced.returncode == 0
+
+
+def _has_children(pid: int) -> bool:
+    try:
+        return any((task / "children").read_text() for task in Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process (or one of its threads) is gone
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_during_shared_verification_prints_one_line(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while workers
+    verify: one "interrupted" line, exit 130, no worker traceback, the store unchanged."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    assert run(home, "update", "--offline", bulky_feed(tmp_path, publisher, "1.0")).returncode == 0
+    active, interrupted = "1.0", 0
+    # The moments after the worker appears cover its interpreter start-up and its work.
+    for attempt, delay in enumerate((0.0, 0.05, 0.1, 0.2, 0.3)):
+        package = bulky_feed(tmp_path, publisher, f"2.{attempt}")
+        process = feedmgr(home, "update", "--offline", package, shared=True)
+        while not _has_children(process.pid) and process.poll() is None:
+            time.sleep(0.005)
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=120)
+        if process.returncode == 0:  # finished before the signal came
+            active = f"2.{attempt}"
+            continue
+        interrupted += 1
+        assert process.returncode == 130, err
+        assert err == "feedmgr: interrupted\n"
+        assert status(home)["active"]["version"] == active  # type: ignore[index]
+        assert not any((home / "staging").iterdir())
+    assert interrupted >= 3
 
 
 @pytest.mark.slow
