@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
-from feedmgr.errors import VersionRejected
+from feedmgr.errors import StoreError, VersionRejected
 from feedmgr.feed.archive import ArchiveLimits
 from feedmgr.feed.package import PackageReader, SignedManifest, check_dates
 from feedmgr.feed.signing import TrustedKey
@@ -66,7 +66,7 @@ def ingest_package(
         InputRejected: the package breaks a rule (nothing in the store changes).
         VersionRejected: expired, older than the active feed without ``allow_downgrade``,
             or a known version with different content.
-        StoreError: the store is locked for too long or damaged.
+        StoreError: the store is locked for too long, damaged, or cannot be written.
     """
     subject = str(path)
     with store.writer() as writer, PackageReader(path, limits) as reader:
@@ -96,22 +96,28 @@ def ingest_package(
             reader.stream_payload(manifest)
             writer.activate(known, "update")
             return IngestOutcome(IngestStatus.REACTIVATED, known, active, signed.signer)
-        staging = writer.new_staging()
         try:
-            reader.stream_payload(manifest, staging)
-            feed = writer.commit_feed(
-                manifest_raw=signed.raw,
-                manifest_sha256=signed.sha256,
-                signature=signed.signature,
-                signer=signed.signer.fingerprint if signed.signer else None,
-                version=manifest.version,
-                publisher=manifest.publisher,
-                published=manifest.published,
-                expires=manifest.expires,
-                files={name: (e.sha256, e.size) for name, e in manifest.files.items()},
-                source=source or str(path.resolve()),
-                staging=staging,
-            )
-        finally:
-            staging.discard()
+            staging = writer.new_staging()
+            try:
+                reader.stream_payload(manifest, staging)
+                feed = writer.commit_feed(
+                    manifest_raw=signed.raw,
+                    manifest_sha256=signed.sha256,
+                    signature=signed.signature,
+                    signer=signed.signer.fingerprint if signed.signer else None,
+                    version=manifest.version,
+                    publisher=manifest.publisher,
+                    published=manifest.published,
+                    expires=manifest.expires,
+                    files={name: (e.sha256, e.size) for name, e in manifest.files.items()},
+                    source=source or str(path.resolve()),
+                    staging=staging,
+                )
+            finally:
+                staging.discard()
+        except OSError as exc:
+            # A full disk or a failing one: the package is fine, the store cannot take it.
+            raise StoreError(
+                str(store.home), f"cannot write the feed into the store ({exc.strerror or exc})"
+            ) from exc
         return IngestOutcome(IngestStatus.ACTIVATED, feed, active, signed.signer)

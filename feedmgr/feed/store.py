@@ -291,10 +291,22 @@ class FeedStore:
             writer.remove_leftovers()
             yield writer
         except sqlite3.DatabaseError as exc:
-            raise StoreError(str(self.db_path), f"store database is damaged ({exc})") from exc
+            raise _database_error(self.db_path, exc) from exc
         finally:
             conn.close()
             lock.release()
+
+
+# SQLite result codes that mean the database could not be written, not that it is damaged.
+_WRITE_FAILURES = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN"}
+
+
+def _database_error(path: Path, exc: sqlite3.DatabaseError) -> StoreError:
+    # Extended codes name the primary one first: SQLITE_IOERR_WRITE is an SQLITE_IOERR.
+    primary = "_".join(getattr(exc, "sqlite_errorname", "").split("_")[:2])
+    if primary in _WRITE_FAILURES:
+        return StoreError(str(path), f"cannot write the store database ({exc})")
+    return StoreError(str(path), f"store database is damaged ({exc})")
 
 
 class Staging:
@@ -343,6 +355,12 @@ def _sync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def _unpublish(blobs: list[Path]) -> None:
+    for blob in blobs:
+        with contextlib.suppress(OSError):  # what stays is removed as a leftover next time
+            blob.unlink()
+
+
 class StoreWriter:
     """Changes to the store, valid only inside ``FeedStore.writer()``."""
 
@@ -381,19 +399,26 @@ class StoreWriter:
         """A fresh staging area for one ingest."""
         return Staging(self.store.staging_dir / uuid.uuid4().hex)
 
-    def _publish_blobs(self, staging: Staging) -> None:
+    def _publish_blobs(self, staging: Staging) -> list[Path]:
+        """Move the staged blobs the store lacks into place; return the ones moved."""
         staging.flush()
-        touched: set[Path] = set()
-        for sha256, staged in staging.blobs.items():
-            target = self.store.blob_path(sha256)
-            if target.exists():
-                continue
-            target.parent.mkdir(exist_ok=True)
-            staged.replace(target)
-            touched.add(target.parent)
-        # The renames must be durable before the database points at the blobs.
-        with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
-            list(pool.map(_fsync_dir, [*touched, self.store.blob_dir]))
+        published: list[Path] = []
+        try:
+            for sha256, staged in staging.blobs.items():
+                target = self.store.blob_path(sha256)
+                if target.exists():
+                    continue
+                target.parent.mkdir(exist_ok=True)
+                staged.replace(target)
+                published.append(target)
+            # The renames must be durable before the database points at the blobs.
+            touched = {target.parent for target in published} | {self.store.blob_dir}
+            with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
+                list(pool.map(_fsync_dir, touched))
+        except BaseException:
+            _unpublish(published)
+            raise
+        return published
 
     def commit_feed(
         self,
@@ -411,10 +436,10 @@ class StoreWriter:
         staging: Staging,
     ) -> StoredFeed:
         """Move staged blobs into place, then record and activate the feed atomically."""
-        self._publish_blobs(staging)
-        previous = self.active()
-        self.conn.execute("BEGIN IMMEDIATE")
+        new_blobs = self._publish_blobs(staging)
         try:
+            previous = self.active()
+            self.conn.execute("BEGIN IMMEDIATE")
             cursor = self.conn.execute(
                 "INSERT INTO feeds(version, publisher, published, expires, manifest,"
                 " manifest_sha256, signature, signer, source, ingested_at)"
@@ -440,7 +465,11 @@ class StoreWriter:
             self._record_activation(feed_id, "update", previous)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite rolls back by itself after some failures (a full disk, an I/O error).
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            # No feed references the new blobs: leave the blob store as it was.
+            _unpublish(new_blobs)
             raise
         feed = _feed_by_version(self.conn, version)
         assert feed is not None
@@ -462,7 +491,9 @@ class StoreWriter:
             self._record_activation(feed.id, action, previous)
             self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite rolls back by itself after some failures (a full disk, an I/O error).
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
 
     def add_key(self, key: TrustedKey) -> bool:

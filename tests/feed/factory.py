@@ -165,3 +165,12 @@ def write_zip(path: Path, members: Iterable[RawMember]) -> Path:
             info.flag_bits |= member.flag_bits
             archive.writestr(info, member.data)
     return path
+
+
+def snapshot(home: Path) -> dict[str, str]:
+    """Every file under the store (but the lock file) with its digest."""
+    return {
+        p.relative_to(home).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and p.name != "store.lock"
+    }

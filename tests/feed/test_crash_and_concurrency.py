@@ -1,4 +1,4 @@
-"""The store survives kill -9 at any moment, and concurrent updates are serialised."""
+"""The store survives kill -9 at any moment and a full disk; concurrent updates are serialised."""
 
 from __future__ import annotations
 
@@ -13,21 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.feed.factory import Publisher, build_feed
+from tests.feed.factory import Publisher, build_feed, snapshot
 
-# The CLI as ``python -m feedmgr`` runs it, but verifying even these small feeds the way
-# feeds over 64 MiB are: shared out in one-member batches with a worker process.
+# Verify even these small feeds the way feeds over 64 MiB are: shared out in one-member
+# batches with a worker process.
 _SHARED_VERIFICATION = (
-    "import sys, feedmgr.feed.package as package; "
+    "import feedmgr.feed.package as package; "
     "package.PARALLEL_MIN_BYTES = 0; package._BATCH_BYTES = 1; "
     "package.available_cores = lambda: 2; "
-    "from feedmgr.cli import main; sys.exit(main(sys.argv[1:]))"
 )
+_RUN_CLI = "import sys; from feedmgr.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
-def command(home: Path, *args: str | Path, shared: bool = False) -> list[str]:
-    """The command line of ``feedmgr --home HOME ARGS`` (with workers if ``shared``)."""
-    launcher = ["-c", _SHARED_VERIFICATION] if shared else ["-m", "feedmgr"]
+def command(home: Path, *args: str | Path, shared: bool = False, setup: str = "") -> list[str]:
+    """The command line of ``feedmgr --home HOME ARGS``, as ``python -m feedmgr`` runs it
+    but with workers if ``shared``, after running the Python statements ``setup``."""
+    launcher = ["-m", "feedmgr"]
+    if shared or setup:
+        launcher = ["-c", setup + (_SHARED_VERIFICATION if shared else "") + _RUN_CLI]
     return [sys.executable, *launcher, "--home", str(home), *map(str, args)]
 
 
@@ -191,6 +194,70 @@ def test_concurrent_same_feed_activates_once(tmp_path: Path, publisher: Publishe
         assert process.returncode == 0, err
         statuses.append(json.loads(out)["status"])
     assert sorted(statuses) == ["activated", "unchanged", "unchanged"]
+
+
+# Runs the CLI with files limited to 64 KiB, as a nearly full disk would: the store's
+# database fits, the bulky feed's 150 KiB payload files do not.
+_SMALL_DISK = (
+    "import resource, signal, sys; "
+    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536)); "
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX")
+@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "with-workers"])
+def test_disk_full_during_ingest_is_a_store_error(
+    shared: bool, tmp_path: Path, publisher: Publisher
+) -> None:
+    """A write that fails while staging exits 5 with one line; the store is as it was."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    assert run(home, "update", "--offline", build_feed(tmp_path, publisher, "1.0")).returncode == 0
+    before = snapshot(home)
+    package = bulky_feed(tmp_path, publisher, "2.0")
+
+    result = subprocess.run(
+        command(home, "update", "--offline", package, shared=shared, setup=_SMALL_DISK),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 5, result.stderr
+    assert result.stderr == (
+        f"feedmgr: error: {home}: cannot write the feed into the store (File too large)\n"
+    )
+    assert snapshot(home) == before
+    assert status(home)["active"]["version"] == "1.0"  # type: ignore[index]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX")
+def test_database_write_failure_is_not_called_damage(tmp_path: Path, publisher: Publisher) -> None:
+    """When SQLite cannot write (its journal hits the limit), the message says so, not
+    "damaged", and the store still works afterwards."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    before = snapshot(home)
+    tiny_files = _SMALL_DISK.replace("65536, 65536", "4096, 4096")
+
+    result = subprocess.run(
+        command(
+            home, "update", "--offline", build_feed(tmp_path, publisher, "1.0"), setup=tiny_files
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.startswith(
+        f"feedmgr: error: {home / 'store.sqlite3'}: cannot write the store database"
+    )
+    assert snapshot(home) == before
+    assert status(home)["active"] is None
 
 
 def test_lock_held_too_long_is_a_store_error(tmp_path: Path, publisher: Publisher) -> None:

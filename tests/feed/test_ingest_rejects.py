@@ -14,18 +14,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import RunCli
-from tests.feed.factory import HandMadeFeed, Publisher, RawMember, build_feed, write_zip
+from tests.feed.factory import (
+    HandMadeFeed,
+    Publisher,
+    RawMember,
+    build_feed,
+    snapshot,
+    write_zip,
+)
 
 Recipe = Callable[[Path, Publisher], Path]
-
-
-def snapshot(home: Path) -> dict[str, str]:
-    """Every file under the store (but the lock file) with its digest."""
-    return {
-        p.relative_to(home).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(home.rglob("*"))
-        if p.is_file() and p.name != "store.lock"
-    }
 
 
 def _members(out: Path, pub: Publisher, change: Callable[[list[RawMember]], None]) -> Path:
