@@ -38,6 +38,11 @@ class FeedmgrError(Exception):
         self.problem = problem
         self.details = details
 
+    def __reduce__(self) -> tuple[type[FeedmgrError], tuple[str, str], dict[str, object]]:
+        # Errors raised in a worker process travel back pickled; the default reduction
+        # would call __init__ with the one formatted message only.
+        return type(self), (self.subject, self.problem), self.__dict__
+
     def diagnostics(self) -> str:
         """Return the one-line explanation printed after ``feedmgr: error:``."""
         return f"{self.subject}: {self.problem}"

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
 
 from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, SafeZip
-from feedmgr.feed.members import ArchiveWorker, MemberTask, MemberVerifier
+from feedmgr.feed.members import (
+    ArchiveWorker,
+    MemberTask,
+    MemberVerifier,
+    verify_in_worker_process,
+)
 from tests.feed.factory import RawMember, write_zip
 
 CHECKS = json.dumps(
@@ -93,3 +100,25 @@ def test_worker_verifies_the_same_package(tmp_path: Path) -> None:
         worker.close()
 
     assert [v.problem for v in verdicts] == [None]
+
+
+def test_worker_process_reports_a_replaced_package_as_an_archive_error(tmp_path: Path) -> None:
+    """The refusal raised in a real worker process reaches this process as the same error."""
+    package = _archive(tmp_path / "feed.zip")
+    with SafeZip(package) as archive:
+        identity = archive.identity
+    _archive(tmp_path / "other.zip").replace(package)
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        future = pool.submit(
+            verify_in_worker_process,
+            identity,
+            ArchiveLimits(),
+            None,
+            [_task("checks/a.json", CHECKS)],
+        )
+        with pytest.raises(ArchiveError) as raised:
+            future.result(timeout=60)
+
+    assert raised.value.subject == str(package)
+    assert raised.value.problem == "the file changed while it was being verified"
