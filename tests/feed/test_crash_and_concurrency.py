@@ -25,6 +25,11 @@ _SHARED_VERIFICATION = (
 _RUN_CLI = "import sys; from feedmgr.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+with_and_without_workers = pytest.mark.parametrize(
+    "shared", [False, True], ids=["in-process", "with-workers"]
+)
+
+
 def command(home: Path, *args: str | Path, shared: bool = False, setup: str = "") -> list[str]:
     """The command line of ``feedmgr --home HOME ARGS``, as ``python -m feedmgr`` runs it
     but with workers if ``shared``, after running the Python statements ``setup``."""
@@ -87,7 +92,7 @@ def status(home: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "with-workers"])
+@with_and_without_workers
 def test_kill_during_ingest_leaves_previous_feed_active(
     shared: bool, tmp_path: Path, publisher: Publisher
 ) -> None:
@@ -206,7 +211,7 @@ _SMALL_DISK = (
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="file size limits are POSIX")
-@pytest.mark.parametrize("shared", [False, True], ids=["in-process", "with-workers"])
+@with_and_without_workers
 def test_disk_full_during_ingest_is_a_store_error(
     shared: bool, tmp_path: Path, publisher: Publisher
 ) -> None:
