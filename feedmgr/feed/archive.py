@@ -87,7 +87,8 @@ class FileIdentity:
     def of(cls, path: Path, handle: IO[bytes]) -> FileIdentity:
         """The identity of the open ``handle`` of ``path``."""
         info = os.fstat(handle.fileno())
-        return cls(str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        # Absolute: a worker reopening a relative path could start in another directory.
+        return cls(str(path.absolute()), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 @dataclass(frozen=True)

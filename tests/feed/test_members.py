@@ -122,3 +122,22 @@ def test_worker_process_reports_a_replaced_package_as_an_archive_error(tmp_path:
 
     assert raised.value.subject == str(package)
     assert raised.value.problem == "the file changed while it was being verified"
+
+
+def test_worker_finds_a_package_given_by_relative_path_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package named relative to where feedmgr started is found by a worker elsewhere."""
+    _archive(tmp_path / "feed.zip")
+    monkeypatch.chdir(tmp_path)
+    with SafeZip(Path("feed.zip")) as archive:
+        identity = archive.identity
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    worker = ArchiveWorker(identity, ArchiveLimits(), None)
+    try:
+        verdicts = worker([_task("checks/a.json", CHECKS)])
+    finally:
+        worker.close()
+
+    assert [v.problem for v in verdicts] == [None]
