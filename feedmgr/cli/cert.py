@@ -17,15 +17,23 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def grading_options(func: F) -> F:
-    """``--public-ca`` and ``--at``: the grading options ``check`` and ``probe`` share."""
+    """``--ca``, ``--public-ca`` and ``--at``: the grading options ``check`` and ``probe``
+    share."""
     func = click.option(
         "--at", "at", metavar="DATE", help="Grade as of this ISO date/time instead of now."
     )(func)
-    return click.option(
+    func = click.option(
         "--public-ca",
         "public_ca",
         is_flag=True,
         help="The CA is publicly trusted: apply the 398-day and SC-081 limits.",
+    )(func)
+    return click.option(
+        "--ca",
+        "ca_files",
+        multiple=True,
+        type=_FILE,
+        help="Trust anchor file (default: the system store); repeatable.",
     )(func)
 
 
@@ -86,13 +94,6 @@ def cert() -> None:
     metavar="ADDR",
     help="An IP address the agent uses for the PSN; repeatable.",
 )
-@click.option(
-    "--ca",
-    "ca_files",
-    multiple=True,
-    type=_FILE,
-    help="Trust anchor file (default: the system store); repeatable.",
-)
 @grading_options
 @format_option
 @click.pass_obj
@@ -145,13 +146,6 @@ def check(
     multiple=True,
     metavar="ADDR",
     help="An IP address the agent also uses for the PSN; repeatable.",
-)
-@click.option(
-    "--ca",
-    "ca_files",
-    multiple=True,
-    type=_FILE,
-    help="Trust anchor file (default: the system store); repeatable.",
 )
 @click.option(
     "--posture-ports",
