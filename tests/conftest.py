@@ -14,6 +14,10 @@ from hypothesis import settings
 from feedmgr.cli import main
 from tests.feed.factory import Publisher
 
+# The loopback network fixtures (HTTPS server, CONNECT proxy, test CA) serve the feed,
+# CLI and docs tests alike; its autouse fixture keeps a developer's proxy out of all tests.
+pytest_plugins = ("tests.feed.netserver",)
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
 
