@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from feedmgr.errors import ArchiveError
-from feedmgr.feed.archive import ArchiveLimits, SafeZip
+from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
 from feedmgr.feed.members import (
     ArchiveWorker,
     MemberTask,
@@ -34,6 +34,19 @@ def _task(name: str, data: bytes) -> MemberTask:
 
 def _archive(path: Path, data: bytes = CHECKS) -> Path:
     return write_zip(path, [RawMember("checks/a.json", data)])
+
+
+def _identity_of(package: Path) -> FileIdentity:
+    with SafeZip(package) as archive:
+        return archive.identity
+
+
+def _problems_found_by_worker(identity: FileIdentity) -> list[object]:
+    worker = ArchiveWorker(identity, ArchiveLimits(), None)
+    try:
+        return [v.problem for v in worker([_task("checks/a.json", CHECKS)])]
+    finally:
+        worker.close()
 
 
 def test_good_member_is_staged_byte_for_byte(tmp_path: Path) -> None:
@@ -77,36 +90,24 @@ def test_bad_member_leaves_nothing_staged(
 def test_worker_refuses_a_package_replaced_after_it_was_checked(tmp_path: Path) -> None:
     """A worker reopens the package by name; if another file now sits there, it stops."""
     package = _archive(tmp_path / "feed.zip")
-    with SafeZip(package) as archive:
-        identity = archive.identity
+    identity = _identity_of(package)
     replacement = _archive(tmp_path / "other.zip")
     replacement.replace(package)
-    worker = ArchiveWorker(identity, ArchiveLimits(), None)
-
     with pytest.raises(ArchiveError, match="changed while it was being verified"):
-        worker([_task("checks/a.json", CHECKS)])
-    worker.close()
+        _problems_found_by_worker(identity)
 
 
 def test_worker_verifies_the_same_package(tmp_path: Path) -> None:
     """The unchanged package passes the identity check and its members verify."""
     package = _archive(tmp_path / "feed.zip")
-    with SafeZip(package) as archive:
-        identity = archive.identity
-    worker = ArchiveWorker(identity, ArchiveLimits(), None)
-    try:
-        verdicts = worker([_task("checks/a.json", CHECKS)])
-    finally:
-        worker.close()
-
-    assert [v.problem for v in verdicts] == [None]
+    identity = _identity_of(package)
+    assert _problems_found_by_worker(identity) == [None]
 
 
 def test_worker_process_reports_a_replaced_package_as_an_archive_error(tmp_path: Path) -> None:
     """The refusal raised in a real worker process reaches this process as the same error."""
     package = _archive(tmp_path / "feed.zip")
-    with SafeZip(package) as archive:
-        identity = archive.identity
+    identity = _identity_of(package)
     _archive(tmp_path / "other.zip").replace(package)
 
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
@@ -130,14 +131,7 @@ def test_worker_finds_a_package_given_by_relative_path_from_anywhere(
     """A package named relative to where feedmgr started is found by a worker elsewhere."""
     _archive(tmp_path / "feed.zip")
     monkeypatch.chdir(tmp_path)
-    with SafeZip(Path("feed.zip")) as archive:
-        identity = archive.identity
+    identity = _identity_of(Path("feed.zip"))
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    worker = ArchiveWorker(identity, ArchiveLimits(), None)
-    try:
-        verdicts = worker([_task("checks/a.json", CHECKS)])
-    finally:
-        worker.close()
-
-    assert [v.problem for v in verdicts] == [None]
+    assert _problems_found_by_worker(identity) == [None]
