@@ -28,7 +28,7 @@ from feedmgr.feed.index import (
     PackageRef,
     resolve_index,
 )
-from feedmgr.net.transport import CHUNK, HttpsClient, TransportSettings
+from feedmgr.net.transport import CHUNK, HttpsClient, TransportSettings, transport_settings
 
 if TYPE_CHECKING:
     from feedmgr.feed.ingest import IngestOutcome
@@ -52,10 +52,7 @@ def settings_for(
 ) -> FetchSettings:
     """Settings from the command line over the config file over the defaults."""
     return FetchSettings(
-        TransportSettings(
-            ca_bundle=ca_bundle if ca_bundle is not None else config.ca_bundle,
-            proxy=proxy if proxy is not None else config.proxy,
-        ),
+        transport_settings(config, ca_bundle=ca_bundle, proxy=proxy),
         max_download_bytes=config.max_download_bytes,
     )
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,6 +31,9 @@ from requests.adapters import HTTPAdapter
 
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
+
+if TYPE_CHECKING:
+    from feedmgr.config import Config
 
 MAX_REDIRECTS = 10
 CHUNK = 64 * 1024
@@ -53,6 +56,17 @@ class TransportSettings:
     backoff: float = 1.0
     max_retry_after: float = 120.0
     sleep: Sleep = field(default=time.sleep, compare=False)
+
+
+def transport_settings(
+    config: Config, *, ca_bundle: Path | None = None, proxy: str | None = None
+) -> TransportSettings:
+    """Settings from the command line (``ca_bundle``, ``proxy``) over the config file over
+    the defaults."""
+    return TransportSettings(
+        ca_bundle=ca_bundle if ca_bundle is not None else config.ca_bundle,
+        proxy=proxy if proxy is not None else config.proxy,
+    )
 
 
 @dataclass(frozen=True)
