@@ -8,7 +8,14 @@ from feedmgr.cli._common import AppContext, emit, format_option
 
 # Kept here (not imported from feedmgr.config) only to build the click choices cheaply; a
 # test checks that both lists agree.
-KEYS = ("feed.url", "feed.ca_bundle", "feed.proxy", "feed.max_download_bytes")
+KEYS = (
+    "feed.url",
+    "feed.ca_bundle",
+    "feed.proxy",
+    "feed.max_download_bytes",
+    "network.deadline",
+    "network.min_rate",
+)
 
 key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 
