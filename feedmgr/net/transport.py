@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import ssl
 import time
 import zlib
@@ -43,6 +44,7 @@ from requests.adapters import HTTPAdapter
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
+from feedmgr.net.urls import redact_proxy
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -226,6 +228,17 @@ def _connection_problem(exc: BaseException, settings: TransportSettings) -> tupl
     return "connection", f"cannot connect ({text})"
 
 
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (4\d\d)\b ?(.*)", re.DOTALL)
+
+
+def _proxy_refusal(exc: BaseException) -> tuple[int, str] | None:
+    """(status, reason phrase) when a proxy answered CONNECT with a final 4xx (not 429)."""
+    match = _TUNNEL_REFUSED.search(str(_innermost(exc)))
+    if match is None or match.group(1) == "429":
+        return None
+    return int(match.group(1)), match.group(2).strip()
+
+
 def retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if value is None:
@@ -349,6 +362,25 @@ class HttpsClient:
                 )
             except requests.exceptions.SSLError as exc:
                 raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+            except requests.exceptions.ProxyError as exc:
+                refusal = _proxy_refusal(exc)
+                if refusal is not None:
+                    # A proxy's 4xx to CONNECT (403 policy, 407 credentials) will not change
+                    # on retry; only the user can fix it.
+                    status, text = refusal
+                    raise NetworkError(
+                        redact_proxy(self.proxy_for(url) or "the proxy"),
+                        f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP "
+                        f"{status} {text}); check feed.proxy / --proxy and its credentials",
+                        reason="proxy-refused",
+                        status=status,
+                    ) from exc
+                deadline.check()
+                reason, problem = _connection_problem(exc, settings)
+                if attempt >= settings.retries:
+                    tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
+                    raise NetworkError(url, problem + tries, reason=reason) from exc
+                delay = self.backoff(attempt)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 deadline.check()
                 reason, problem = _connection_problem(exc, settings)
@@ -382,6 +414,13 @@ class HttpsClient:
                     )
             deadline.wait(delay)
             attempt += 1
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request for ``url`` goes through: the configured one, else the
+        environment's (HTTPS_PROXY, honouring NO_PROXY), else None."""
+        if self.settings.proxy:
+            return self.settings.proxy
+        return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
 
     def deadline(self, url: str) -> Deadline:
         """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""

@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from feedmgr.errors import InputRejected, NetworkError
 from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after
-from tests.feed.netserver import ScriptedServer, drip
+from tests.feed.netserver import ConnectProxy, ScriptedServer, drip
 
 
 @pytest.mark.parametrize(
@@ -170,3 +170,46 @@ def test_identity_is_asked_and_a_gzip_body_is_decoded_within_the_cap(
         with pytest.raises(InputRejected) as caught:
             client.get(https_server.url_for("/bomb.json"), max_bytes=100_000)
     assert caught.value.details["reason"] == "size"
+
+
+# -- proxies ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "refusal", [b"407 Proxy Authentication Required", b"403 Forbidden"], ids=["407", "403"]
+)
+def test_proxy_refusing_connect_is_final_and_hides_the_password(
+    connect_proxy: ConnectProxy, ca_bundle: Path, refusal: bytes
+) -> None:
+    """A proxy answering CONNECT with 403 or 407 is asked once, not retried; the error names
+    the proxy with its password replaced."""
+    connect_proxy.refusal = refusal
+    port = connect_proxy.url.rsplit(":", 1)[1]
+    proxy = f"http://alice:s3cret@127.0.0.1:{port}"
+    sleeps = Sleeps()
+    with _client(ca_bundle, sleeps, proxy=proxy) as client, pytest.raises(NetworkError) as caught:
+        client.get("https://feeds.example.net/index.xml", max_bytes=100)
+    error = caught.value
+    assert error.subject == f"http://alice:***@127.0.0.1:{port}"
+    assert error.details == {"reason": "proxy-refused", "status": int(refusal[:3])}
+    assert "s3cret" not in error.diagnostics()
+    assert refusal.decode() in error.problem
+    assert connect_proxy.targets == ["feeds.example.net:443"]
+    assert connect_proxy.authorizations[0] is not None
+    assert sleeps.calls == []
+
+
+def test_proxy_failing_with_a_server_error_is_retried(
+    connect_proxy: ConnectProxy, ca_bundle: Path
+) -> None:
+    """A 502 from the proxy (its upstream failed) may be transient: it is retried."""
+    connect_proxy.refusal = b"502 Bad Gateway"
+    sleeps = Sleeps()
+    with (
+        _client(ca_bundle, sleeps, proxy=connect_proxy.url, retries=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get("https://feeds.example.net/index.xml", max_bytes=100)
+    assert caught.value.details["reason"] == "proxy"
+    assert len(connect_proxy.targets) == 3
+    assert sleeps.calls == [1.0, 2.0]
