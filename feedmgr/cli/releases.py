@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.escape import join_lines
 
 
 @click.group("releases", epilog="Example: feedmgr releases import --sofa macos_data_feed.json")
@@ -125,4 +126,4 @@ def list_releases(
     lines.extend(f"{r.label.ljust(width)}  {r.released.isoformat()}" for r in entries)
     if not entries:
         lines.append("(no releases)")
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))

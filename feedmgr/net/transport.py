@@ -346,41 +346,59 @@ class HttpsClient:
 
     # -- one request, with retries and redirects --
 
+    def _get_once(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
+        """One GET. Failures worth a retry propagate as requests' ConnectionError/Timeout.
+
+        Raises:
+            NetworkError: a TLS failure, an undecodable redirect, a proxy refusing CONNECT.
+        """
+        received: list[requests.Response] = []
+
+        def keep(response: requests.Response, **_: object) -> None:
+            received.append(response)
+
+        try:
+            return self.session.get(
+                url,
+                headers={"Accept-Encoding": "identity", **headers},
+                stream=True,
+                allow_redirects=False,
+                timeout=deadline.timeouts(),
+                proxies=self._proxies,
+                hooks={"response": keep},
+            )
+        except requests.exceptions.SSLError as exc:
+            raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+        except UnicodeError as exc:
+            # requests decodes a redirect's Location as UTF-8 even when not following it,
+            # after the response arrived (the hook kept it, so it can be closed).
+            for unread in received:
+                unread.close()
+            raise NetworkError(
+                url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+            ) from exc
+        except requests.exceptions.ProxyError as exc:
+            refusal = _proxy_refusal(exc)
+            if refusal is None:
+                raise
+            # A proxy's 4xx to CONNECT (403 policy, 407 credentials) will not change on
+            # retry; only the user can fix it.
+            status, text = refusal
+            raise NetworkError(
+                redact_proxy(self.proxy_for(url) or "the proxy"),
+                f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP {status} "
+                f"{text}); check feed.proxy / --proxy and its credentials",
+                reason="proxy-refused",
+                status=status,
+            ) from exc
+
     def _send(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
         settings = self.settings
         attempt = 0
         while True:
             deadline.check()
             try:
-                response = self.session.get(
-                    url,
-                    headers={"Accept-Encoding": "identity", **headers},
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=deadline.timeouts(),
-                    proxies=self._proxies,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
-            except requests.exceptions.ProxyError as exc:
-                refusal = _proxy_refusal(exc)
-                if refusal is not None:
-                    # A proxy's 4xx to CONNECT (403 policy, 407 credentials) will not change
-                    # on retry; only the user can fix it.
-                    status, text = refusal
-                    raise NetworkError(
-                        redact_proxy(self.proxy_for(url) or "the proxy"),
-                        f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP "
-                        f"{status} {text}); check feed.proxy / --proxy and its credentials",
-                        reason="proxy-refused",
-                        status=status,
-                    ) from exc
-                deadline.check()
-                reason, problem = _connection_problem(exc, settings)
-                if attempt >= settings.retries:
-                    tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
-                    raise NetworkError(url, problem + tries, reason=reason) from exc
-                delay = self.backoff(attempt)
+                response = self._get_once(url, headers, deadline)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 deadline.check()
                 reason, problem = _connection_problem(exc, settings)
@@ -445,7 +463,8 @@ class HttpsClient:
             response = self._send(current, headers, deadline)
             if response.is_redirect:
                 response.close()
-                target = urljoin(current, response.headers["location"])
+                # As requests does: the Location's bytes are UTF-8 (RFC 3986 section 3.2.2).
+                target = urljoin(current, self.session.get_redirect_target(response) or "")
                 if urlsplit(target).scheme.lower() != "https":
                     raise NetworkError(
                         current,

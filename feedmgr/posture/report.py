@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from feedmgr.escape import join_lines
 from feedmgr.posture.agentxml import AgentPackage
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
@@ -107,7 +108,7 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
     for policy in result.policies:
         if policy.note:
             lines.append(f"  {policy.policy.name}: skipped: {policy.note}")
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
@@ -256,7 +257,7 @@ def render_scan_text(
     if comparison is not None:
         lines += ["", f"Compared with {against}"]
         lines += [f"  {name}: {state}" for name, state in comparison.items()]
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def _lines(numbers: tuple[int, ...]) -> str:

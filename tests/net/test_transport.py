@@ -6,6 +6,7 @@ import gzip
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,20 @@ def test_proxy_failing_with_a_server_error_is_retried(
     assert caught.value.details["reason"] == "proxy"
     assert len(connect_proxy.targets) == 3
     assert sleeps.calls == [1.0, 2.0]
+
+
+def test_redirect_to_a_location_that_is_not_utf8_is_a_network_error(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """A Location header with bytes that are not UTF-8 is refused, not a crash."""
+
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "https://x.example/\x9b2J")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    scripted.routes["/d"] = redirect
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(scripted.url_for("/d"), max_bytes=100)
+    assert caught.value.details["reason"] == "redirect"
