@@ -86,3 +86,15 @@ def test_banner_reflects_the_worst_severity() -> None:
     """The banner is red with failures and green without findings."""
     assert 'class="banner fail"' in render_html(_report())
     assert 'class="banner ok"' in render_html(Report("empty"))
+
+
+def test_bidi_and_control_characters_are_shown_escaped() -> None:
+    """A subject with a right-to-left override or ESC is shown as escapes, so the browser
+    shows the name as it is, not reversed."""
+    report = Report(
+        "t", (Finding("cert.identity", Severity.FAIL, "psn1\u202egpj.exe\x1b[2J", "bad", ""),)
+    )
+    html = render_html(report)
+    assert "\u202e" not in html
+    assert "\x1b" not in html
+    assert "psn1\\u202egpj.exe\\u001b[2J" in html
