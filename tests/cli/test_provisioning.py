@@ -66,7 +66,7 @@ def test_audit_json_has_report_and_matrix(run_cli: RunCli) -> None:
     assert result.code == 1
     document = result.json()
     assert document["schema"] == "feedmgr-report/1"
-    assert document["facts"]["endpoints"] == 8
+    assert document["facts"]["endpoints"] == 10
     unknown = [f for f in document["findings"] if f["check"] == "cp.os-unknown"]
     assert unknown[0]["data"]["endpoints"] == 1
     assert unknown[0]["data"]["groups"] == ["Employees"]
@@ -165,10 +165,11 @@ def test_bad_policy_is_exit_3_without_traceback(
 
 @pytest.mark.usefixtures("sample_feed")
 def test_inventory_with_wrong_columns_is_exit_3(run_cli: RunCli) -> None:
-    """The ISE export read with the generic preset names the missing column, exit 3."""
+    """The ISE full export read with the generic preset says to use --preset ise, exit 3."""
     result = run_cli("provisioning", "audit", POLICY, "--inventory", INVENTORY)
     assert result.code == 3
-    assert "no os column" in result.err
+    assert "no OS column: this is ISE's full Context Visibility endpoint export" in result.err
+    assert "--preset ise" in result.err
     mapped = run_cli(
         "provisioning",
         "audit",
@@ -176,7 +177,7 @@ def test_inventory_with_wrong_columns_is_exit_3(run_cli: RunCli) -> None:
         "--inventory",
         INVENTORY,
         "--os-column",
-        "OperatingSystem",
+        "PostureOS",
         "--group-column",
         "IdentityGroup",
     )

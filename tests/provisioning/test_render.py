@@ -45,7 +45,8 @@ def test_coverage_json_lists_every_cell(catalog: OsCatalog, classifier: TableCla
     """The JSON matrix has one cell per row x group with its outcome and rule."""
     document = coverage_json(audit(POLICY, catalog, classifier))
     assert document["groups"] == ["Staff"]
-    assert len(document["cells"]) == 3
+    assert [r["kind"] for r in document["rows"]] == ["node"] * 3 + ["next-release"] * 2
+    assert len(document["cells"]) == 5
     first = document["cells"][1]
     assert first == {
         "os": "Mac OSX 26",
