@@ -175,10 +175,7 @@ class RuleResults:
         """Why the result installs no posture agent, in a few words ("" when it does)."""
         if self.agent_package is None:
             if self.native_supplicant_configuration is not None:
-                return (
-                    f"only the native supplicant configuration "
-                    f"{self.native_supplicant_configuration!r}, no agent configuration"
-                )
+                return "a native supplicant configuration only"
             return "no agent package"
         if self.agent_configuration is None and self.agent_profile is None:
             return "no agent configuration or profile"

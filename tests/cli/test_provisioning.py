@@ -43,6 +43,8 @@ def test_audit_of_the_example_policy_fails_with_every_gap_kind(run_cli: RunCli) 
         "cp.no-agent",
         "cp.module-too-old",
         "cp.agent-too-old",
+        "cp.future-only",
+        "cp.not-posture-capable",
     ):
         assert check in result.out
     assert result.out.splitlines()[0].split()[:4] == ["OS", "Employees", "Contractors", "Guests"]
@@ -108,8 +110,9 @@ def test_a_feed_update_closes_the_unknown_os_gap(
     [
         ("macOS 26.1", "Employees", 0, "result (rule 1 'macOS Tahoe')"),
         ("macOS 26.1", "Contractors", 1, "cp.module-too-old"),
-        ("Windows 10 Pro 10.0.19045", "Guests", 1, "no rule matches"),
-        ("Windows 11 Pro 10.0.26100", "Employees", 0, "covered only conditionally"),
+        ("Windows 10 Pro 10.0.19045", "Contractors", 1, "no rule matches"),
+        ("Windows 11 Pro 10.0.26100", "Guests", 0, "covered only conditionally"),
+        ("Android 14", "Employees", 0, "not posture-capable"),
         ("not an os", "Employees", 1, "not classified"),
     ],
 )

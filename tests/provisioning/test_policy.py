@@ -248,7 +248,8 @@ def test_rules_naming_an_agent_configuration_get_its_package_module_and_profile(
     assert mac.results.agent_profile == "Posture profile"
     assert windows.results.compliance_module_version == Version("4.3.4300.0")
     assert not android.results.installs_agent
-    assert "native supplicant configuration 'Android WPA2'" in android.results.missing()
+    assert android.results.missing() == "a native supplicant configuration only"
+    assert "native supplicant configuration 'Android WPA2'" in android.results.describe()
 
 
 def test_configuration_without_the_posture_module_installs_no_posture_agent() -> None:
