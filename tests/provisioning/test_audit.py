@@ -470,3 +470,13 @@ def test_match_explains_an_agentless_device_without_failing(catalog: OsCatalog) 
     assert decision.outcome is Outcome.NOT_POSTURE_CAPABLE
     assert [f.check for f in findings] == ["cp.not-posture-capable"]
     assert findings[0].severity is Severity.INFO
+
+
+def test_conditional_advice_adds_the_fallback_rule_on_the_umbrella(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """The cp.conditional fix asks for the unconditional fallback on the umbrella node, so
+    endpoints failing the conditions on the next release still get an agent."""
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"], conditions=["c"]))
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.conditional")
+    assert "on 'Windows All' after the conditional ones" in finding.fix

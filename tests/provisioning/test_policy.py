@@ -309,3 +309,30 @@ def test_the_example_policy_uses_agent_configurations() -> None:
     named = [r for r in parsed.rules if r.results.defined]
     assert len(named) >= 4
     assert len(parsed.sharing("Secure Client 5.1.5 macOS")) == 2
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    ),
+    st.sampled_from([None, "A", "B"]),
+)
+def test_no_configuration_shape_escapes_as_another_error(
+    configuration: object, named: str | None
+) -> None:
+    """Any agent configuration shape, named by a rule or not, validates or raises
+    SchemaError/ParseError."""
+    import json
+
+    results = {"agent_configuration": named} if named else {}
+    rule = {"name": "r", "identity_groups": "Any", "operating_systems": ["X"], "results": results}
+    document = {
+        "format": "feedmgr-cp-policy/1",
+        "agent_configurations": [configuration, {"name": "A", "agent_package": "P 5.1"}],
+        "rules": [rule],
+    }
+    with contextlib.suppress(InputRejected):
+        parse_policy(json.dumps(document).encode(), "fuzz", as_json=True)
