@@ -44,8 +44,8 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
     {
         "cp.uncovered": CheckInfo(
             Severity.FAIL,
-            "add a rule for this group on the OS family's umbrella node (as the message "
-            "names it) after any per-version rules, or widen an existing one; a rule on a "
+            "add a rule for this group on the OS family's umbrella node ('Mac OSX', "
+            "'Windows All') after any per-version rules, or widen an existing one; a rule on a "
             "version node alone leaves the next release uncovered",
         ),
         "cp.os-unknown": CheckInfo(
@@ -689,7 +689,7 @@ def audit(
         mins = minimums(catalog, row.placement.chain)
         for group in groups:
             cell = cells[(row.label, group)]
-            if row.kind is RowKind.NODE or row.kind is RowKind.UNKNOWN_OS:
+            if row.kind in (RowKind.NODE, RowKind.UNKNOWN_OS):
                 found = [
                     check
                     for rule in cell.decision.possible_results

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from feedmgr.feed.payload import OsCatalog
 
 
-# Secure Client's posture module runs on Windows, macOS and Linux only (Cisco ISE admin
-# guide, "Posture Types"; Secure Client release notes, "Supported Operating Systems").
+# Secure Client's ISE Posture module exists for Windows, macOS and Linux only (its release
+# notes list no other OS; ISE judges mobile devices through MDM compliance instead).
 # Mobile OSes, Chrome OS and profiled devices (printers, IP phones) reach CP, if at all, for
 # native supplicant provisioning: no rule can give them a posture agent.
 _AGENTLESS: tuple[tuple[str, re.Pattern[str]], ...] = (

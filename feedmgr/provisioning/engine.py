@@ -109,7 +109,7 @@ def _group_text(group: str | None) -> str:
 
 def _os_reason(rule: Rule, placement: Placement) -> tuple[bool, str]:
     if not placement.posture_capable:
-        return False, f"{placement.text or '(blank)'!s}: {placement.reason}"
+        return False, f"{placement.text or '(blank)'}: {placement.reason}"
     if not placement.classified:
         why = placement.reason or "the feed does not classify it"
         return False, f"{placement.label}: {why}; no rule can match it"

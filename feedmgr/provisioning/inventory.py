@@ -129,7 +129,7 @@ KNOWN_EXPORTS = (
         _ENDPOINT_EXPORT,
         _OS_ATTRIBUTES,
         "it carries no operating-system column (MDMOSVersion is only the OS version an MDM "
-        f"server reports for an enrolled mobile device, blank for every PC and Mac); "
+        "server reports for an enrolled mobile device, blank for every PC and Mac); "
         f"{_FULL_EXPORT_HOW}",
     ),
     KnownExport(

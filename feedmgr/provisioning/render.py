@@ -156,8 +156,7 @@ _OUTCOME_TEXT = {
     Outcome.UNCOVERED: 'no rule matches: "Bypassing Cisco Secure Client Scan"',
     Outcome.DISABLED_ONLY: 'no enabled rule matches: "Bypassing Cisco Secure Client Scan"',
     Outcome.OS_UNKNOWN: 'OS unknown to the feed: "Bypassing Cisco Secure Client Scan"',
-    Outcome.NOT_POSTURE_CAPABLE: "not posture-capable: the posture agent does not run on "
-    "this device, so no CP rule or feed update can posture it",
+    Outcome.NOT_POSTURE_CAPABLE: "not posture-capable",
 }
 
 
@@ -183,7 +182,10 @@ def render_explanation(decision: Decision, findings: list[Finding]) -> str:
         lines.append(f"       {step.reason}")
     lines.append("")
     matched = decision.matched
-    lines.append(f"outcome: {_OUTCOME_TEXT[decision.outcome]}")
+    outcome = _OUTCOME_TEXT[decision.outcome]
+    if decision.outcome is Outcome.NOT_POSTURE_CAPABLE:
+        outcome += f": {placement.reason}; no CP rule or feed update changes that"
+    lines.append(f"outcome: {outcome}")
     if matched is not None:
         lines.append(f"result ({matched.title}): {matched.results.describe()}")
     for rule in decision.conditional:
