@@ -127,6 +127,9 @@ def _cell_label(cell: Mapping[str, Any], *, next_release: bool = False) -> str:
         label = "GAP"
     if next_release:
         label = f"next release: {label}"
+    if cell.get("problems"):
+        # As in the text matrix: the result this cell gets has a problem (see the findings).
+        label += " !"
     if "endpoints" in cell:
         label += f" [{cell['endpoints']}]"
     return label
@@ -160,9 +163,10 @@ def _coverage(coverage: Mapping[str, Any] | None) -> str:
         f"<tbody>{''.join(body)}</tbody></table>"
         '<div class="legend">Green: the first matching rule. Amber: only conditional rules. '
         "Red: no enabled rule (the endpoint bypasses posture) or an OS the feed does not "
-        "know. Grey: devices the posture agent does not run on (iOS, Android, printers...): "
-        "not a gap. Dashed rows: what a release a later feed adds under that umbrella node "
-        "would get. [n]: endpoints in the inventory.</div></section>"
+        "know. !: the result given has a problem (see the findings). Grey: devices the "
+        "posture agent does not run on (iOS, Android, printers...): not a gap. Dashed rows: "
+        "what a release a later feed adds under that umbrella node would get. [n]: "
+        "endpoints in the inventory.</div></section>"
     )
 
 

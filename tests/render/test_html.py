@@ -90,7 +90,7 @@ def test_banner_reflects_the_worst_severity() -> None:
 
 def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
     """Next-release rows and devices no posture agent runs on are drawn distinctly from
-    gaps: their own row class, cell class and label."""
+    gaps (their own row class, cell class and label); a result with a problem shows "!"."""
     coverage = {
         "rows": [
             {"os": "Mac OSX: next release", "kind": "next-release"},
@@ -103,6 +103,7 @@ def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
                 "group": "Employees",
                 "outcome": "matched",
                 "rule": "later macOS",
+                "problems": ["cp.no-agent"],
             },
             {
                 "os": "Android (no posture agent)",
@@ -114,7 +115,7 @@ def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
     }
     html = render_html(_report(), HtmlSections(coverage=coverage))
     assert '<tr class="next-release" data-kind="next-release">' in html
-    assert "next release: later macOS" in html
+    assert "next release: later macOS !" in html
     assert (
         'class="not-posture-capable" data-outcome="not-posture-capable">no posture agent [4]'
         in html
