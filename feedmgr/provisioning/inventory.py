@@ -145,6 +145,17 @@ def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
 
 
+def _empty_os(column: str, rows: int) -> str:
+    """Why an OS column that is blank in every row cannot be audited, and what to use."""
+    why = f"the OS column {column!r} is empty in all {rows} rows: no endpoint can be judged"
+    if _norm(column) == _norm("PostureOS"):
+        return (
+            f"{why} (PostureOS stays empty until the posture agent has reported once); "
+            "rerun with --os-column EndpointOperatingSystem for the profiler's view of the OS"
+        )
+    return f"{why}; map another column with --os-column"
+
+
 def _missing_os(header: list[str], columns: ColumnMap) -> str:
     """Why no OS column was found, and which export or preset to use instead."""
     known = next((e for e in KNOWN_EXPORTS if e.matches(header)), None)
@@ -393,6 +404,8 @@ def _count(
         for sample in samples.get(key, ()):
             if len(kept) < examples and sample not in kept:
                 kept.append(sample)
+    if counts and not any(os_string for os_string, _ in counts):
+        raise InputRejected(subject, _empty_os(resolved.names["os"], raw_counts.total()))
     return InventoryCounts(
         source=subject,
         counts=counts,

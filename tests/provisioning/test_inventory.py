@@ -252,7 +252,8 @@ def test_counts_stream_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 )
 def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
-    """Whatever csv.writer writes (quotes, commas, newlines) is counted back exactly."""
+    """Whatever csv.writer writes (quotes, commas, newlines) is counted back exactly, or
+    refused when no row has an OS."""
     import csv
     import io
     from collections import Counter
@@ -261,10 +262,16 @@ def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["os", "group"])
     writer.writerows(rows)
-    counted = read_inventory_bytes(buffer.getvalue().encode(), GENERIC, "w.csv", delimiter=",")
     expected: Counter[tuple[str, str]] = Counter()
     for os_string, group in rows:
         expected[inventory._clean((os_string, group))] += 1
+    data = buffer.getvalue().encode()
+    if expected and not any(os_string for os_string, _ in expected):
+        # Documented refusal: an OS column blank in every row judges nothing.
+        with pytest.raises(InputRejected, match="is empty in all"):
+            read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")
+        return
+    counted = read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")
     assert dict(counted.counts) == dict(expected)
 
 
@@ -293,3 +300,25 @@ def test_examples_keep_a_few_endpoint_ids_per_pair(tmp_path: Path) -> None:
     by_host = read_inventory(path, GENERIC.with_overrides(mac="nothing"), examples=1)
     assert by_host.examples[("macOS 26.1", "A")] == ("h4",)
     assert read_inventory(path, GENERIC).examples == {}
+
+
+def test_full_export_whose_posture_os_is_all_blank_is_refused_with_the_next_step() -> None:
+    """A full export where no endpoint has a PostureOS yet (the agent never reported) is
+    refused instead of passing with nothing judged; the error names the profiler column."""
+    header = _real_header("ise-cv-full-export.header.csv")
+    data = _export(
+        header,
+        {
+            "MACAddress": "AA:BB:CC:00:00:01",
+            "IdentityGroup": "Employees",
+            "EndpointOperatingSystem": "Windows 11 Enterprise",
+        },
+        {"MACAddress": "AA:BB:CC:00:00:02", "IdentityGroup": "Guests"},
+    )
+    with pytest.raises(InputRejected) as caught:
+        read_inventory_bytes(data, ISE, "full.csv")
+    assert "'PostureOS' is empty in all 2 rows" in caught.value.problem
+    assert "--os-column EndpointOperatingSystem" in caught.value.problem
+    mapped = ISE.with_overrides(os="EndpointOperatingSystem")
+    counted = read_inventory_bytes(data, mapped, "full.csv")
+    assert counted.counts[("Windows 11 Enterprise", "Employees")] == 1
