@@ -521,6 +521,7 @@ def _cell_problems(
     *,
     policy: Policy | None = None,
     takeovers: Mapping[str, str] | None = None,
+    decisions: Mapping[tuple[str, str | None], Decision] | None = None,
 ) -> None:
     decision = cell.decision
     outcome = decision.outcome
@@ -534,12 +535,22 @@ def _cell_problems(
             return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
+        fix = CHECKS["cp.os-unknown"].fix
+        later = (decisions or {}).get((f"{placement.umbrella}: next release", group))
+        if later is not None and later.matched is None:
+            # Updating the feed alone moves these endpoints from os-unknown to uncovered.
+            fix += (
+                f"; and add a rule for these groups on {placement.umbrella!r}: the updated "
+                "feed adds this release as a new node under it, which no enabled rule takes "
+                "for these groups today"
+            )
         collect.add(
             "cp.os-unknown",
             row,
             group,
             cell,
             f"{why}; it matches no rule and gets {_BYPASS}",
+            fix=fix,
             os_strings=list(row.os_strings),
             unparseable=placement.unparseable,
         )
@@ -697,7 +708,16 @@ def audit(
                 ]
                 cell = replace(cell, problems=tuple(dict.fromkeys(found)))
                 cells[(row.label, group)] = cell
-            _cell_problems(collect, row, group, cell, mins, policy=policy, takeovers=takeovers)
+            _cell_problems(
+                collect,
+                row,
+                group,
+                cell,
+                mins,
+                policy=policy,
+                takeovers=takeovers,
+                decisions=decisions,
+            )
     findings = [
         *_unknown_node_findings(policy, catalog),
         *_shadow_findings(policy, rows, decisions),
@@ -744,5 +764,9 @@ def explain(
     row = Row(placement.node or placement.label, placement, (os_string,))
     collect = _Collector(with_counts=False)
     mins = minimums(catalog, placement.chain)
-    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy)
+    later: dict[tuple[str, str | None], Decision] = {}
+    if placement.umbrella:
+        future = next_release_row(catalog, placement.umbrella)
+        later[(future.label, group)] = evaluate(policy, Case(future.placement, group))
+    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy, decisions=later)
     return decision, collect.findings()

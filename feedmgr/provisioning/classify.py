@@ -83,9 +83,13 @@ class FeedClassifier:
         if found is None:
             known = self.tree.known_max(os_id)
             newest = f"; the newest it knows is {known}" if known is not None else ""
+            root = (
+                n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None
+            )
             return Placement(
                 text=os_string,
                 label=os_id.label,
                 reason=f"the feed does not know this version{newest}",
+                umbrella=next(root, ""),
             )
         return Placement(text=os_string, label=os_id.label, chain=found.names)

@@ -21,6 +21,8 @@ class Placement:
     ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
     empty chain in one sentence. ``agentless`` names the kind of device the posture agent
     does not run on at all (an iOS or Android device, a printer, a blank OS), else "".
+    ``umbrella`` is, for a release the feed does not know yet, the node of its family that
+    a later feed adds it under ("Mac OSX"), else "".
     """
 
     text: str
@@ -29,6 +31,7 @@ class Placement:
     unparseable: bool = False
     reason: str = ""
     agentless: str = ""
+    umbrella: str = ""
 
     @property
     def posture_capable(self) -> bool:

@@ -480,3 +480,25 @@ def test_conditional_advice_adds_the_fallback_rule_on_the_umbrella(
     pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"], conditions=["c"]))
     (finding,) = audit(pol, catalog, classifier).report.by_check("cp.conditional")
     assert "on 'Windows All' after the conditional ones" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("rules", "warns"),
+    [
+        ([rule("tahoe", ["Mac OSX 26"]), rule("w", ["Windows All"])], True),
+        ([rule("mac", ["Mac OSX"]), rule("w", ["Windows All"])], False),
+    ],
+)
+def test_feed_update_advice_says_when_the_update_alone_leaves_a_gap(
+    catalog: OsCatalog, rules: list[dict[str, Any]], warns: bool
+) -> None:
+    """For a macOS release the feed does not know, "update the feed" also asks for a rule
+    on "Mac OSX" when no rule there would take the release once the feed adds it: the
+    update alone would only turn cp.os-unknown into cp.uncovered."""
+    counts = InventoryCounts("i.csv", {("macOS 27.0", "Staff"): 2}, rows=2)
+    pol = policy(*rules)
+    coverage = audit(pol, catalog, FeedClassifier(catalog), inventory=counts)
+    (finding,) = coverage.report.by_check("cp.os-unknown")
+    assert ("add a rule for these groups on 'Mac OSX'" in finding.fix) is warns
+    _decision, explained = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
+    assert ("on 'Mac OSX'" in explained[0].fix) is warns
