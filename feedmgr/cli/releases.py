@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+
+if TYPE_CHECKING:
+    from feedmgr.osmatrix.sources import SourceImport
 
 
 @click.group("releases", epilog="Example: feedmgr releases import --sofa macos_data_feed.json")
@@ -16,7 +20,7 @@ def releases() -> None:
 
 @releases.command(
     "import",
-    short_help="Import a SOFA feed or a release catalog file.",
+    short_help="Import a SOFA feed, endoflife.date Windows data or a catalog file.",
     epilog="Example: feedmgr releases import --sofa macos_data_feed.json",
 )
 @click.option(
@@ -24,6 +28,12 @@ def releases() -> None:
     "sofa",
     type=click.Path(dir_okay=False, path_type=Path),
     help="A SOFA macOS feed file (macos_data_feed.json, v1 or v2).",
+)
+@click.option(
+    "--windows",
+    "windows",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="endoflife.date's Windows data (API document or the products/windows.md page).",
 )
 @click.option(
     "--catalog",
@@ -34,50 +44,74 @@ def releases() -> None:
 @format_option
 @click.pass_obj
 def import_releases(
-    app: AppContext, *, sofa: Path | None, catalog: Path | None, output_format: str
+    app: AppContext,
+    *,
+    sofa: Path | None,
+    windows: Path | None,
+    catalog: Path | None,
+    output_format: str,
 ) -> None:
     """Store a release catalog in the feedmgr home for later 'os lag' runs.
 
-    A SOFA import replaces the previous SOFA import; a catalog file is stored under its own
-    name (manual-<name>.json), replacing an earlier import of the same name.
+    A SOFA import replaces the previous SOFA import (sofa-macos.json), a Windows import the
+    previous one (endoflife-windows.json); a catalog file is stored under its own name
+    (manual-<name>.json). Entries without a usable date are skipped and reported. A document
+    that is not what the option names (SOFA's iOS feed given as --sofa) is exit 3 and the
+    store is left as it was.
     """
     from feedmgr.errors import UsageError
-    from feedmgr.osmatrix.releases import (
-        import_sofa,
-        parse_release_catalog,
-        save_release_catalog,
-    )
-    from feedmgr.render.json import dumps
+    from feedmgr.osmatrix.releases import parse_release_catalog, save_release_catalog
+    from feedmgr.osmatrix.sources import SourceImport, import_endoflife_windows, import_sofa
 
-    if (sofa is None) == (catalog is None):
-        raise UsageError("releases import", "give exactly one of --sofa FILE or --catalog FILE")
-    source = sofa if sofa is not None else catalog
-    assert source is not None
+    given = [
+        (flag, path)
+        for flag, path in (("sofa", sofa), ("windows", windows), ("catalog", catalog))
+        if path
+    ]
+    if len(given) != 1:
+        raise UsageError(
+            "releases import", "give exactly one of --sofa FILE, --windows FILE or --catalog FILE"
+        )
+    kind, source = given[0]
     try:
         data = source.read_bytes()
     except OSError as exc:
         raise UsageError(str(source), f"cannot read: {exc.strerror}") from exc
-    if sofa is not None:
-        imported = import_sofa(data, str(source))
+    if kind == "sofa":
+        result = import_sofa(data, str(source))
         name = "sofa-macos"
+    elif kind == "windows":
+        result = import_endoflife_windows(data, str(source))
+        name = "endoflife-windows"
     else:
-        imported = parse_release_catalog(data, str(source))
+        result = SourceImport(parse_release_catalog(data, str(source)), kind="catalog")
         name = "manual-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in source.stem)
-    target = save_release_catalog(app.home, name[:80], imported)
-    as_of = imported.as_of.isoformat() if imported.as_of else None
+    target = save_release_catalog(app.home, name[:80], result.catalog)
+    emit_import(result, str(source), target, output_format)
+
+
+def emit_import(result: SourceImport, source: str, target: Path, output_format: str) -> None:
+    """Report one stored import: counts, date, where it went, what was skipped."""
+    from feedmgr.render.json import dumps
+
+    as_of = result.catalog.as_of.isoformat() if result.catalog.as_of else None
     if output_format == "json":
         emit(
             dumps(
                 {
-                    "imported": len(imported.releases),
+                    "imported": len(result.catalog.releases),
+                    "skipped": [
+                        {"where": s.where, "version": s.version, "reason": s.reason}
+                        for s in result.skipped
+                    ],
                     "as_of": as_of,
                     "stored": str(target),
-                    "source": str(source),
+                    "source": source,
                 }
             )
         )
         return
-    emit(f"imported {len(imported.releases)} releases (as of {as_of}) from {source} -> {target}\n")
+    emit(f"imported {result.summary()} (as of {as_of}) from {source} -> {target}\n")
 
 
 @releases.command(

@@ -12,7 +12,6 @@ from feedmgr.errors import SchemaError
 from feedmgr.osmatrix.releases import (
     Release,
     ReleaseCatalog,
-    import_sofa,
     load_release_catalogs,
     merge,
     parse_release_catalog,
@@ -111,39 +110,6 @@ def test_own_format_rejects_invalid_documents(document: object, problem: str) ->
     with pytest.raises(SchemaError) as info:
         parse_release_catalog(json.dumps(document).encode(), "bad.json")
     assert problem in info.value.problem
-
-
-def test_sofa_v1_and_v2_shapes_import() -> None:
-    """Both SOFA layouts give releases with version, build and date; unknown fields ignored."""
-    document = {
-        "UpdateHash": "x",
-        "OSVersions": [
-            {
-                "OSVersion": "Sequoia 15",
-                "Latest": {
-                    "ProductVersion": "15.7.3",
-                    "Build": "24G419",
-                    "ReleaseDate": "2025-12-12T00:00:00Z",
-                    "SupportedDevices": ["J132AP"],
-                },
-                "SecurityReleases": [
-                    {"ProductVersion": "15.7.3", "ReleaseDate": "2025-12-12T00:00:00Z"},
-                    {
-                        "ProductVersion": "15.6.1",
-                        "Build": "",
-                        "ReleaseDate": "2025-08-20T00:00:00Z",
-                    },
-                    {"ProductVersion": "13.4.1 (c)", "ReleaseDate": "2023-07-12T00:00:00Z"},
-                ],
-            }
-        ],
-    }
-    catalog = import_sofa(json.dumps(document).encode(), "sofa.json")
-    by_version = {str(r.version): r for r in catalog.releases}
-    assert set(by_version) == {"15.7.3", "15.6.1", "13.4.1 (c)"}
-    assert by_version["15.7.3"].build == "24G419"  # filled in from Latest
-    assert by_version["15.6.1"].build is None
-    assert catalog.as_of == date(2025, 12, 12)
 
 
 def test_merge_prefers_first_and_fills_gaps() -> None:
