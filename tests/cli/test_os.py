@@ -235,3 +235,35 @@ def test_os_help_does_not_import_heavy_libraries() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(
+    ("os_string", "build", "letter"),
+    [
+        ("macOS 26.3.2 (a) (25D771400a)", "25D771400a", "a"),
+        ("macOS 13.4.1 (c) (22F770820d)", "22F770820d", "c"),
+    ],
+)
+def test_resolve_keeps_the_build_as_written(
+    run_cli: RunCli, os_string: str, build: str, letter: str
+) -> None:
+    """Builds are case-sensitive: the BSI build 25D771400a is reported as given."""
+    parsed = run_cli("os", "resolve", os_string, "--format", "json").json()["parsed"]
+    assert parsed["build"] == build
+    assert parsed["rapid_security_response"] == letter
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(
+    "os_string",
+    [
+        "Windows 10 Enterprise 2016 LTSB",
+        "Microsoft Windows [Version 10.0.19045.3570]",
+        "Microsoft Windows [versão 10.0.19044.1706]",
+        "Microsoft Windows [Versión 10.0.26100.4652]",
+    ],
+)
+def test_resolve_accepts_what_windows_writes(run_cli: RunCli, os_string: str) -> None:
+    """The AD/registry LTSB form and `ver` output (localized too) no longer exit 3."""
+    assert run_cli("os", "resolve", os_string).code in (0, 1)
