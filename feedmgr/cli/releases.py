@@ -41,6 +41,11 @@ def releases() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A release catalog in feedmgr's own format (feedmgr-os-releases/1).",
 )
+@click.option(
+    "--source",
+    "source_label",
+    help="Where the file came from, recorded on each release (default: the file's path).",
+)
 @format_option
 @click.pass_obj
 def import_releases(
@@ -49,6 +54,7 @@ def import_releases(
     sofa: Path | None,
     windows: Path | None,
     catalog: Path | None,
+    source_label: str | None,
     output_format: str,
 ) -> None:
     """Store a release catalog in the feedmgr home for later 'os lag' runs.
@@ -78,10 +84,10 @@ def import_releases(
     except OSError as exc:
         raise UsageError(str(source), f"cannot read: {exc.strerror}") from exc
     if kind == "sofa":
-        result = import_sofa(data, str(source))
+        result = import_sofa(data, str(source), source_label)
         name = "sofa-macos"
     elif kind == "windows":
-        result = import_endoflife_windows(data, str(source))
+        result = import_endoflife_windows(data, str(source), source_label)
         name = "endoflife-windows"
     else:
         result = SourceImport(parse_release_catalog(data, str(source)), kind="catalog")
@@ -160,3 +166,76 @@ def list_releases(
     if not entries:
         lines.append("(no releases)")
     emit("\n".join(lines) + "\n")
+
+
+@releases.command(
+    "export",
+    short_help="Write the known releases as one catalog file per OS family.",
+    epilog="Example: feedmgr releases export --no-shipped -o feeds/releases",
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    "output_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for macos.json, windows.json (and linux.json when known).",
+)
+@click.option(
+    "--no-shipped",
+    "no_shipped",
+    is_flag=True,
+    help="Leave out the snapshot shipped with feedmgr (export the imports only).",
+)
+@format_option
+@click.pass_obj
+def export_releases(
+    app: AppContext, *, output_dir: Path, no_shipped: bool, output_format: str
+) -> None:
+    """Write the releases feedmgr knows as feedmgr-os-releases/1 files, one per family.
+
+    Each release keeps the source it was imported from. scripts/refresh-release-snapshot.sh
+    uses this to rebuild the snapshot shipped with feedmgr from current SOFA and
+    endoflife.date data.
+    """
+    from feedmgr.atomic import write_atomically
+    from feedmgr.errors import StoreError, UsageError
+    from feedmgr.osmatrix.releases import by_family, release_catalogs
+    from feedmgr.render.json import dumps
+
+    families = by_family(release_catalogs(app.home, include_shipped=not no_shipped))
+    if not families:
+        raise UsageError("releases export", "no releases known: import or update first")
+    written = {}
+    for family, catalog in families.items():
+        target = output_dir / f"{family}.json"
+        data = catalog.to_bytes()
+        try:
+            write_atomically(target, lambda handle, data=data: handle.write(data))
+        except OSError as exc:
+            raise StoreError(str(target), f"cannot write: {exc.strerror}") from exc
+        written[family] = (target, catalog)
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "written": [
+                        {
+                            "family": family,
+                            "path": str(target),
+                            "releases": len(catalog.releases),
+                            "as_of": catalog.as_of.isoformat() if catalog.as_of else None,
+                        }
+                        for family, (target, catalog) in written.items()
+                    ]
+                }
+            )
+        )
+        return
+    emit(
+        "".join(
+            f"{target}: {len(catalog.releases)} {family} releases"
+            f" (as of {catalog.as_of.isoformat() if catalog.as_of else 'unknown'})\n"
+            for family, (target, catalog) in written.items()
+        )
+    )

@@ -248,10 +248,10 @@ def read_release_file(path: Path) -> ReleaseCatalog:
     return parse_release_catalog(data, str(path))
 
 
-def load_release_catalogs(
+def release_catalogs(
     home: Path, extra: Iterable[Path] = (), *, include_shipped: bool = True
-) -> ReleaseCatalog:
-    """Everything we know: ``extra`` files first, then imported catalogs, then the snapshot.
+) -> list[ReleaseCatalog]:
+    """Every catalog in merge order: ``extra`` files, imported catalogs, the snapshot.
 
     Raises:
         SchemaError: when a catalog file is invalid (it names the file).
@@ -260,4 +260,37 @@ def load_release_catalogs(
     catalogs.extend(read_release_file(p) for p in imported_catalog_paths(home))
     if include_shipped:
         catalogs.append(shipped_release_catalog())
+    return catalogs
+
+
+def load_release_catalogs(
+    home: Path, extra: Iterable[Path] = (), *, include_shipped: bool = True
+) -> ReleaseCatalog:
+    """Everything we know, merged (first catalog wins, later ones fill gaps).
+
+    Raises:
+        SchemaError: when a catalog file is invalid (it names the file).
+    """
+    catalogs = release_catalogs(home, extra, include_shipped=include_shipped)
     return merge(catalogs, "merged release catalogs")
+
+
+def by_family(catalogs: Iterable[ReleaseCatalog]) -> dict[Family, ReleaseCatalog]:
+    """One merged catalog per OS family, dated and described by the catalogs it came from.
+
+    This is what ``feedmgr releases export`` writes (``macos.json``, ``windows.json``): a
+    family's ``as_of`` is the newest date of the catalogs that list it, so a fresh macOS
+    feed does not make old Windows data look current.
+    """
+    catalogs = list(catalogs)
+    result: dict[Family, ReleaseCatalog] = {}
+    for family in FAMILIES:
+        parts = [
+            ReleaseCatalog(c.for_family(family), c.as_of, c.description)
+            for c in catalogs
+            if c.for_family(family)
+        ]
+        if parts:
+            description = " + ".join(dict.fromkeys(p.description for p in parts if p.description))
+            result[family] = merge(parts, description[:2000])
+    return result

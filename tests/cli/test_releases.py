@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import REPO, RunCli
 
 
 def sofa_document(*releases: tuple[str, str, str]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def test_import_sofa_then_list(run_cli: RunCli, tmp_path: Path) -> None:
     versions = [r["version"] for r in listed["releases"]]
     assert "26.3.1" in versions
     assert "26.2" in versions  # the shipped snapshot is still there
-    assert listed["as_of"] == "2026-03-10"
+    assert listed["as_of"] == "2026-08-22"  # the newer of the import and the snapshot
 
 
 def test_imported_sofa_release_drives_lag(
@@ -179,3 +179,27 @@ def test_import_windows_page(run_cli: RunCli) -> None:
     assert run_cli("releases", "import", "--windows", path).code == 0
     listed = run_cli("releases", "list", "--family", "windows", "--no-shipped")
     assert "Windows 11 26H1 (10.0.28000)" in listed.out
+
+
+def test_shipped_snapshot_is_the_documented_refresh_of_real_documents(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """feeds/releases/ is byte for byte what scripts/refresh-release-snapshot.sh's commands
+    make of the real SOFA feed and endoflife.date page kept in tests/data/releases."""
+    shipped = REPO / "feeds" / "releases"
+    labels = {
+        family: json.loads((shipped / f"{family}.json").read_bytes())["releases"][0]["source"]
+        for family in ("macos", "windows")
+    }
+    sofa = RELEASES / "sofa-v2-macos-2026-08-22.json"
+    windows = RELEASES / "endoflife-windows-2026-05-01.md"
+    assert run_cli("releases", "import", "--sofa", sofa, "--source", labels["macos"]).code == 0
+    assert (
+        run_cli("releases", "import", "--windows", windows, "--source", labels["windows"]).code == 0
+    )
+    out = tmp_path / "out"
+    assert run_cli("releases", "export", "--no-shipped", "-o", out).code == 0
+    for family in ("macos", "windows"):
+        assert (out / f"{family}.json").read_bytes() == (shipped / f"{family}.json").read_bytes()
+    script = (REPO / "scripts" / "refresh-release-snapshot.sh").read_text()
+    assert "releases export --no-shipped" in script
