@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -209,9 +210,8 @@ def export_releases(
     written = {}
     for family, catalog in families.items():
         target = output_dir / f"{family}.json"
-        data = catalog.to_bytes()
         try:
-            write_atomically(target, lambda handle, data=data: handle.write(data))
+            write_atomically(target, functools.partial(_write, catalog.to_bytes()))
         except OSError as exc:
             raise StoreError(str(target), f"cannot write: {exc.strerror}") from exc
         written[family] = (target, catalog)
@@ -239,3 +239,7 @@ def export_releases(
             for family, (target, catalog) in written.items()
         )
     )
+
+
+def _write(data: bytes, handle: BinaryIO) -> None:
+    handle.write(data)
