@@ -1,9 +1,9 @@
 """User settings: ``config.toml`` in the home directory (docs/online-updates.md, "Settings").
 
-The file holds one ``[feed]`` table with a closed set of keys; anything else is rejected with
-the file's name, so a typo never silently falls back to a default. The file is read with
-``tomllib`` and rewritten atomically (temporary file, fsync, rename) by ``config set``.
-Values are strings and integers only, so a tiny writer suffices and no TOML-writing
+The file holds a ``[feed]`` and a ``[releases]`` table with a closed set of keys; anything
+else is rejected with the file's name, so a typo never silently falls back to a default. The
+file is read with ``tomllib`` and rewritten atomically (temporary file, fsync, rename) by
+``config set``. Values are strings and integers only, so a tiny writer suffices and no TOML-writing
 dependency is needed; a property test checks that everything written reads back equal.
 """
 
@@ -20,6 +20,10 @@ from feedmgr.net.urls import check_https_url, check_proxy_url, has_bad_character
 
 CONFIG_NAME = "config.toml"
 DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
+# Release data for 'feedmgr releases update' (docs/os-matrix.md): SOFA's published macOS
+# feed and endoflife.date's API document for Windows.
+DEFAULT_SOFA_URL = "https://sofafeed.macadmins.io/v2/macos_data_feed.json"
+DEFAULT_WINDOWS_URL = "https://endoflife.date/api/v1/products/windows"
 # A posture feed is a few megabytes; this bounds a download whose index announces no length.
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 # Nothing sensible is larger; the cap exists to bound disk use.
@@ -88,6 +92,20 @@ SETTINGS: Mapping[str, Setting] = {
             _parse_size,
             int,
             DEFAULT_MAX_DOWNLOAD_BYTES,
+        ),
+        Setting(
+            "releases.sofa_url",
+            "SOFA macOS feed for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_SOFA_URL,
+        ),
+        Setting(
+            "releases.windows_url",
+            "endoflife.date Windows data for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_WINDOWS_URL,
         ),
     )
 }

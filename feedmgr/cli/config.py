@@ -8,7 +8,14 @@ from feedmgr.cli._common import AppContext, emit, format_option
 
 # Kept here (not imported from feedmgr.config) only to build the click choices cheaply; a
 # test checks that both lists agree.
-KEYS = ("feed.url", "feed.ca_bundle", "feed.proxy", "feed.max_download_bytes")
+KEYS = (
+    "feed.url",
+    "feed.ca_bundle",
+    "feed.proxy",
+    "feed.max_download_bytes",
+    "releases.sofa_url",
+    "releases.windows_url",
+)
 
 key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli.download import ca_bundle_option, proxy_option
 
 if TYPE_CHECKING:
     from feedmgr.osmatrix.sources import SourceImport
@@ -119,6 +120,73 @@ def emit_import(result: SourceImport, source: str, target: Path, output_format: 
         )
         return
     emit(f"imported {result.summary()} (as of {as_of}) from {source} -> {target}\n")
+
+
+@releases.command(
+    "update",
+    short_help="Fetch current release data (SOFA macOS feed, endoflife.date Windows).",
+    epilog="Example: feedmgr releases update --check --format json",
+)
+@click.option(
+    "--check",
+    "check",
+    is_flag=True,
+    help="Only say what an update would add; store nothing.",
+)
+@ca_bundle_option
+@proxy_option
+@format_option
+@click.pass_obj
+def update_releases(
+    app: AppContext,
+    *,
+    check: bool,
+    ca_bundle: Path | None,
+    proxy: str | None,
+    output_format: str,
+) -> None:
+    """Fetch SOFA's macOS feed (releases.sofa_url) and endoflife.date's Windows data
+    (releases.windows_url) over HTTPS and replace the stored catalogs.
+
+    Same network rules as 'feedmgr update': https only, --proxy / feed.proxy / HTTPS_PROXY,
+    --ca-bundle / feed.ca_bundle, conditional GET, retries, a size cap. Nothing is stored
+    unless both documents were fetched and validated. Exit 3 when a document is not what it
+    should be, 4 when a server cannot be reached.
+    """
+    from datetime import UTC, datetime
+
+    from feedmgr.config import load_config
+    from feedmgr.net.transport import HttpsClient, transport_settings
+    from feedmgr.net.urls import check_proxy_url
+    from feedmgr.osmatrix.online import fetch_releases, release_sources, store_releases
+    from feedmgr.render.json import dumps
+
+    if proxy is not None:
+        check_proxy_url(proxy, "--proxy")
+    config = load_config(app.home)
+    settings = transport_settings(config, ca_bundle=ca_bundle, proxy=proxy)
+    today = datetime.now(UTC).date()
+    with HttpsClient(settings) as client:
+        fetched = fetch_releases(app.home, client, release_sources(config), today=today)
+    if not check:
+        store_releases(app.home, fetched)
+    if output_format == "json":
+        emit(dumps({"check": check, "sources": [item.to_json() for item in fetched]}))
+        return
+    lines = []
+    for item in fetched:
+        state = "not modified" if item.not_modified else "fetched"
+        if not item.changed:
+            outcome = "unchanged"
+        elif check:
+            outcome = f"{item.added} new releases (not stored: --check)"
+        else:
+            outcome = f"{item.added} new releases, stored"
+        lines.append(
+            f"{item.source.name}: {item.source.url} {state}: {item.result.summary()} "
+            f"(as of {item.result.catalog.as_of}); {outcome}"
+        )
+    emit("\n".join(lines) + "\n")
 
 
 @releases.command(
