@@ -1,10 +1,11 @@
 """User settings: ``config.toml`` in the home directory (docs/online-updates.md, "Settings").
 
-The file holds a ``[feed]`` and a ``[releases]`` table with a closed set of keys; anything
-else is rejected with the file's name, so a typo never silently falls back to a default. The
-file is read with ``tomllib`` and rewritten atomically (temporary file, fsync, rename) by
-``config set``. Values are strings and integers only, so a tiny writer suffices and no TOML-writing
-dependency is needed; a property test checks that everything written reads back equal.
+The file holds ``[feed]``, ``[network]`` and ``[releases]`` tables with a closed set of keys;
+anything else is rejected with the file's name, so a typo never silently falls back to a
+default. The file is read with ``tomllib`` and rewritten atomically (temporary file, fsync,
+rename) by ``config set``. Values are strings and integers only, so a tiny writer suffices
+and no TOML-writing dependency is needed; a property test checks that everything written
+reads back equal.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedmgr.errors import SchemaError, StoreError, UsageError
+from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE
 from feedmgr.net.urls import check_https_url, check_proxy_url, has_bad_characters
 
 CONFIG_NAME = "config.toml"
@@ -28,6 +30,9 @@ DEFAULT_WINDOWS_URL = "https://endoflife.date/api/v1/products/windows"
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 # Nothing sensible is larger; the cap exists to bound disk use.
 MAX_DOWNLOAD_BYTES_LIMIT = 64 * 1024 * 1024 * 1024
+
+MAX_DEADLINE_SECONDS = 7 * 24 * 3600
+MAX_MIN_RATE = 1024**3
 
 Value = str | int
 
@@ -47,6 +52,19 @@ def _parse_path(raw: str, key: str) -> Value:
     if not path.is_file():
         raise UsageError(key, f"{raw}: no such file")
     return str(path.resolve())
+
+
+def _bounded_int(low: int, high: int, unit: str) -> Callable[[str, str], Value]:
+    def parse(raw: str, key: str) -> Value:
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise UsageError(key, f"{raw!r} is not a whole number of {unit}") from None
+        if not low <= value <= high:
+            raise UsageError(key, f"must be between {low} and {high} {unit}")
+        return value
+
+    return parse
 
 
 def _parse_size(raw: str, key: str) -> Value:
@@ -92,6 +110,20 @@ SETTINGS: Mapping[str, Setting] = {
             _parse_size,
             int,
             DEFAULT_MAX_DOWNLOAD_BYTES,
+        ),
+        Setting(
+            "network.deadline",
+            "Seconds one transfer (index document, package, release data) may take in all.",
+            _bounded_int(1, MAX_DEADLINE_SECONDS, "seconds"),
+            int,
+            DEFAULT_DEADLINE_SECONDS,
+        ),
+        Setting(
+            "network.min_rate",
+            "Minimum average bytes per second of a body after its first 20 s (0: no minimum).",
+            _bounded_int(0, MAX_MIN_RATE, "bytes per second"),
+            int,
+            DEFAULT_MIN_RATE,
         ),
         Setting(
             "releases.sofa_url",
@@ -146,7 +178,20 @@ class Config:
     @property
     def max_download_bytes(self) -> int:
         """The absolute cap on a package download."""
-        value = self.get("feed.max_download_bytes")
+        return self._int("feed.max_download_bytes")
+
+    @property
+    def deadline(self) -> int:
+        """Seconds one network transfer may take in all."""
+        return self._int("network.deadline")
+
+    @property
+    def min_rate(self) -> int:
+        """Minimum average bytes per second of a body (0: none)."""
+        return self._int("network.min_rate")
+
+    def _int(self, key: str) -> int:
+        value = self.get(key)
         assert isinstance(value, int)
         return value
 

@@ -13,6 +13,8 @@ KEYS = (
     "feed.ca_bundle",
     "feed.proxy",
     "feed.max_download_bytes",
+    "network.deadline",
+    "network.min_rate",
     "releases.sofa_url",
     "releases.windows_url",
 )

@@ -99,13 +99,15 @@ def _download_into(
     progress: Progress | None,
 ) -> tuple[int, str, int]:
     transfer = _Transfer(handle, package, cap, progress)
+    # One deadline for the whole package, resumed requests included.
+    deadline = client.deadline(package.url)
     failures = 0
     while True:
-        response, _ = client.request(package.url, transfer.headers())
+        response, _ = client.request(package.url, transfer.headers(), deadline)
         with response:
             transfer.start(response)
             try:
-                transfer.pump(client.chunks(response))
+                transfer.pump(client.chunks(response, deadline))
             except BodyDropped as exc:
                 failures += 1
                 if failures > client.settings.retries:
@@ -115,7 +117,7 @@ def _download_into(
                         f"after {failures} attempts",
                         reason="dropped",
                     ) from exc
-                client.settings.sleep(client.backoff(failures - 1))
+                deadline.wait(client.backoff(failures - 1))
                 continue
         return transfer.finish()
 
@@ -142,7 +144,7 @@ class _Transfer:
 
     def headers(self) -> dict[str, str]:
         """Request headers: no content coding (byte ranges must mean file bytes), Range."""
-        headers = {"Accept-Encoding": "identity", "Accept": "application/zip, */*;q=0.1"}
+        headers = {"Accept": "application/zip, */*;q=0.1"}
         if self.received:
             headers["Range"] = f"bytes={self.received}-"
             if self.validator:
@@ -172,6 +174,15 @@ class _Transfer:
         else:
             raise NetworkError(
                 url, f"unexpected HTTP {status} for the package", reason="http-status"
+            )
+        coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding != "identity":
+            # The sha256 covers the file's bytes; an encoded body is not those bytes.
+            raise NetworkError(
+                url,
+                f"the server sent the package with content coding {coding!r} although "
+                "feedmgr asks for identity",
+                reason="content-coding",
             )
         if self.validator is None:
             self.validator = _range_validator(response)

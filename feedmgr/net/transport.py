@@ -7,6 +7,13 @@ docs/online-updates.md ("Network behaviour") describes it; in short:
   subjectAltName identifies a server).
 * Connection errors, 429 and 5xx are retried with exponential backoff, honouring
   ``Retry-After`` (RFC 9110 section 10.2.3); other 4xx are final.
+* Every transfer (one ``get``, or one streamed download across its resumed requests) has an
+  overall deadline, and once a body has had ``rate_grace`` seconds it must keep up a minimum
+  average rate; past either, the transfer fails at once and is not retried. This defeats
+  the "slow retrieval" attack of the TUF threat model (a server that drips bytes).
+* Bodies are asked for and counted as sent (``Accept-Encoding: identity``), so limits and
+  rates apply to what crosses the network; ``get`` still decodes a gzip or deflate body of a
+  server that ignores the request.
 * ``HttpsClient.get`` fetches a whole document, conditionally (ETag / Last-Modified, RFC 9110
   section 13), bounded by a size cap; ``request`` and ``chunks`` are the streaming pieces
   for callers that write to disk (the resumable package download).
@@ -16,8 +23,11 @@ Nothing here knows about feeds or settings files; callers pass ``TransportSettin
 
 from __future__ import annotations
 
+import contextlib
+import math
 import ssl
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
+from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -42,6 +54,7 @@ CHUNK = 64 * 1024
 _NAME_MISMATCH = (62, 64)
 
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,11 @@ class TransportSettings:
     retries: int = 3
     backoff: float = 1.0
     max_retry_after: float = 120.0
+    deadline: float = DEFAULT_DEADLINE_SECONDS
+    min_rate: int = DEFAULT_MIN_RATE
+    rate_grace: float = RATE_GRACE_SECONDS
     sleep: Sleep = field(default=time.sleep, compare=False)
+    clock: Clock = field(default=time.monotonic, compare=False)
 
 
 def transport_settings(
@@ -66,6 +83,8 @@ def transport_settings(
     return TransportSettings(
         ca_bundle=ca_bundle if ca_bundle is not None else config.ca_bundle,
         proxy=proxy if proxy is not None else config.proxy,
+        deadline=config.deadline,
+        min_rate=config.min_rate,
     )
 
 
@@ -89,12 +108,81 @@ class BodyDropped(Exception):
     """The connection broke while reading a body (the caller decides whether to retry)."""
 
 
-_DROPPED = (
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ConnectionError,
-    requests.exceptions.Timeout,
-    requests.exceptions.ContentDecodingError,
-)
+# What reading a body raises when the connection breaks or stalls (urllib3 wraps most).
+_DROPPED = (urllib3.exceptions.HTTPError, OSError)
+
+
+class Deadline:
+    """The time budget of one transfer: its requests, redirects, retry waits and bodies."""
+
+    def __init__(self, settings: TransportSettings, url: str) -> None:
+        """Start the clock for a transfer of ``url``."""
+        self.settings = settings
+        self.url = url
+        self.end = settings.clock() + settings.deadline
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.end - self.settings.clock()
+
+    def expired(self) -> NetworkError:
+        """The error for a transfer that ran out of time."""
+        return NetworkError(
+            self.url,
+            f"the transfer did not finish within {self.settings.deadline:g} s "
+            "(network.deadline); the server is too slow or stalls",
+            reason="deadline",
+        )
+
+    def check(self) -> None:
+        """Raise the deadline error when no time is left.
+
+        Raises:
+            NetworkError: reason ``deadline``.
+        """
+        if self.remaining() <= 0:
+            raise self.expired()
+
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts for one request: the settings, cut to the time left."""
+        left = max(self.remaining(), 0.001)
+        return min(self.settings.connect_timeout, left), min(self.settings.read_timeout, left)
+
+    def wait(self, delay: float) -> None:
+        """Sleep ``delay`` seconds before a retry, unless that passes the deadline.
+
+        Raises:
+            NetworkError: reason ``deadline``.
+        """
+        if delay >= self.remaining():
+            raise self.expired()
+        self.settings.sleep(delay)
+
+
+class _RateMeter:
+    """The average rate of one body since its headers arrived (the TUF slow-retrieval check)."""
+
+    def __init__(self, settings: TransportSettings, url: str) -> None:
+        self.settings = settings
+        self.url = url
+        self.started = settings.clock()
+        self.received = 0
+
+    def due(self) -> float:
+        """When the rate falls below the minimum if nothing more arrives."""
+        if self.settings.min_rate <= 0:
+            return math.inf
+        needed = self.received / self.settings.min_rate
+        return self.started + max(self.settings.rate_grace, needed)
+
+    def too_slow(self) -> NetworkError:
+        elapsed = max(self.settings.clock() - self.started, 1e-9)
+        return NetworkError(
+            self.url,
+            f"the server sent {self.received} bytes in {elapsed:.0f} s, slower than the "
+            f"minimum of {self.settings.min_rate} bytes/s (network.min_rate); giving up",
+            reason="too-slow",
+        )
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -245,22 +333,24 @@ class HttpsClient:
 
     # -- one request, with retries and redirects --
 
-    def _send(self, url: str, headers: dict[str, str]) -> requests.Response:
+    def _send(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
         settings = self.settings
         attempt = 0
         while True:
+            deadline.check()
             try:
                 response = self.session.get(
                     url,
-                    headers=headers,
+                    headers={"Accept-Encoding": "identity", **headers},
                     stream=True,
                     allow_redirects=False,
-                    timeout=(settings.connect_timeout, settings.read_timeout),
+                    timeout=deadline.timeouts(),
                     proxies=self._proxies,
                 )
             except requests.exceptions.SSLError as exc:
                 raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                deadline.check()
                 reason, problem = _connection_problem(exc, settings)
                 if attempt >= settings.retries:
                     tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
@@ -290,22 +380,30 @@ class HttpsClient:
                         status=status,
                         retry_after=delay,
                     )
-            settings.sleep(delay)
+            deadline.wait(delay)
             attempt += 1
 
-    def request(self, url: str, headers: dict[str, str]) -> tuple[requests.Response, str]:
+    def deadline(self, url: str) -> Deadline:
+        """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""
+        return Deadline(self.settings, url)
+
+    def request(
+        self, url: str, headers: dict[str, str], deadline: Deadline | None = None
+    ) -> tuple[requests.Response, str]:
         """GET ``url`` following redirects (https only, no loops); return the response and
         the final URL. Only 200, 206 and 304 come back; the caller closes the response and
-        reads its body with ``chunks``.
+        reads its body with ``chunks``. ``deadline`` spans several requests of one transfer
+        (a resumed download); without it the request is a transfer of its own.
 
         Raises:
             NetworkError: unreachable, TLS failure, redirect to http or in a loop, an HTTP
-                error status (after retries for 429/5xx).
+                error status (after retries for 429/5xx), the deadline passed.
         """
+        deadline = deadline or self.deadline(url)
         chain = [url]
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(current, headers)
+            response = self._send(current, headers, deadline)
             if response.is_redirect:
                 response.close()
                 target = urljoin(current, response.headers["location"])
@@ -336,16 +434,41 @@ class HttpsClient:
             )
         raise NetworkError(url, f"more than {MAX_REDIRECTS} redirects", reason="redirects")
 
-    def chunks(self, response: requests.Response) -> Iterator[bytes]:
-        """The body of ``response`` in pieces of at most ``CHUNK`` bytes.
+    def chunks(self, response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
+        """The body of ``response`` as sent (no content decoding), in pieces of at most
+        ``CHUNK`` bytes, each yielded as soon as it arrives.
 
         Raises:
-            BodyDropped: the connection broke or stalled while reading.
+            BodyDropped: the connection broke, or stalled for ``read_timeout``.
+            NetworkError: the transfer's deadline passed, or the body arrives slower than
+                ``min_rate`` (reasons ``deadline``, ``too-slow``); final, not to be retried.
         """
-        try:
-            yield from response.iter_content(CHUNK)
-        except _DROPPED as exc:
-            raise BodyDropped(str(exc)) from exc
+        meter = _RateMeter(self.settings, deadline.url)
+        raw = response.raw
+        sock = _socket_of(response)
+        while True:
+            now = self.settings.clock()
+            if now >= meter.due():
+                raise meter.too_slow()
+            deadline.check()
+            # The socket waits no longer than the next moment a check could fail, so a
+            # server that drips bytes or stalls is caught on time, not after read_timeout.
+            wait = min(self.settings.read_timeout, deadline.end - now, meter.due() - now)
+            if sock is not None:
+                # The reader closes the socket once the whole body has arrived.
+                with contextlib.suppress(OSError):
+                    sock.settimeout(max(wait, 0.001))
+            try:
+                data = raw.read1(CHUNK, decode_content=False)
+            except _DROPPED as exc:
+                if self.settings.clock() >= meter.due():
+                    raise meter.too_slow() from exc
+                deadline.check()
+                raise BodyDropped(str(exc) or type(exc).__name__) from exc
+            if not data:
+                return
+            meter.received += len(data)
+            yield data
 
     # -- a whole document --
 
@@ -373,9 +496,10 @@ class HttpsClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        deadline = self.deadline(url)
         attempt = 0
         while True:
-            response, final_url = self.request(url, headers)
+            response, final_url = self.request(url, headers, deadline)
             with response:
                 if response.status_code == 304:
                     if not (etag or last_modified):
@@ -390,29 +514,81 @@ class HttpsClient:
                         reason="http-status",
                     )
                 try:
-                    body = self._read_whole(response, url, max_bytes, what)
+                    body = self._read_whole(response, deadline, max_bytes, what)
                 except BodyDropped as exc:
                     if attempt >= self.settings.retries:
                         raise NetworkError(
                             url, f"connection dropped while reading {what} ({exc})"
                         ) from exc
-                    self.settings.sleep(self.backoff(attempt))
+                    deadline.wait(self.backoff(attempt))
                     attempt += 1
                     continue
                 return Document(
                     url,
                     final_url,
-                    body,
+                    _decoded(body, response.headers.get("Content-Encoding"), url, max_bytes, what),
                     response.headers.get("ETag"),
                     response.headers.get("Last-Modified"),
                 )
 
-    def _read_whole(self, response: requests.Response, url: str, limit: int, what: str) -> bytes:
+    def _read_whole(
+        self, response: requests.Response, deadline: Deadline, limit: int, what: str
+    ) -> bytes:
         body = bytearray()
-        for chunk in self.chunks(response):
+        for chunk in self.chunks(response, deadline):
             body += chunk
             if len(body) > limit:
-                raise InputRejected(
-                    url, f"{what} is larger than {limit} bytes; refusing it", reason="size"
-                )
+                raise _too_large(deadline.url, limit, what)
         return bytes(body)
+
+
+def _socket_of(response: requests.Response) -> Any:
+    """The socket a streamed response reads from, or None when it cannot be found.
+
+    http.client hands the socket to the response's reader and forgets it on the connection
+    when the server will close after this response (HTTP/1.0, ``Connection: close``), so
+    the reader (``SocketIO``) is asked first. Without a socket only ``read_timeout`` bounds a
+    stalled read; tests/net/test_transport.py shows both kinds of server are covered.
+    """
+    reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is None:
+        sock = getattr(response.raw.connection, "sock", None)
+    return sock if callable(getattr(sock, "settimeout", None)) else None
+
+
+def _too_large(url: str, limit: int, what: str) -> InputRejected:
+    return InputRejected(url, f"{what} is larger than {limit} bytes; refusing it", reason="size")
+
+
+def _decoded(body: bytes, coding: str | None, url: str, limit: int, what: str) -> bytes:
+    """The body without its content coding: some servers (static hosts holding
+    pre-compressed files) send gzip even to ``Accept-Encoding: identity``."""
+    name = (coding or "identity").strip().lower()
+    if name == "identity":
+        return body
+    if name not in ("gzip", "x-gzip", "deflate"):
+        raise NetworkError(
+            url,
+            f"the server sent {what} with content coding {name!r}, which feedmgr cannot "
+            "decode (it asks for identity)",
+            reason="content-coding",
+        )
+    wbits = zlib.MAX_WBITS | 16 if "gzip" in name else zlib.MAX_WBITS
+    # RFC 9110 section 8.4.1.2: "deflate" is the zlib format, yet some servers send it raw.
+    if name == "deflate" and body[:1] and (body[0] & 0x0F) != 8:
+        wbits = -zlib.MAX_WBITS
+    decoder = zlib.decompressobj(wbits)
+    try:
+        decoded = decoder.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise NetworkError(
+            url, f"{what} is not valid {name} data ({exc})", reason="content-coding"
+        ) from exc
+    if len(decoded) > limit:
+        raise _too_large(url, limit, what)
+    if not decoder.eof:
+        raise NetworkError(
+            url, f"{what} ends in the middle of its {name} data", reason="content-coding"
+        )
+    return decoded

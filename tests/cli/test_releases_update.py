@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from feedmgr.feed.store import FeedStore
 from tests.conftest import REPO, RunCli
-from tests.feed.netserver import ConnectProxy
+from tests.feed.netserver import ConnectProxy, ScriptedServer, drip
 
 RELEASES = REPO / "tests" / "data" / "releases"
 SOFA_FILE = RELEASES / "sofa-v2-macos-2026-08-22.json"
@@ -203,3 +204,27 @@ def test_proxy_is_used(
 def test_release_urls_must_be_https(run_cli: RunCli, key: str) -> None:
     """A plain-http release URL is refused when it is set (exit 2)."""
     assert run_cli("config", "set", key, "http://sofafeed.example/feed.json").code == 2
+
+
+@pytest.mark.parametrize("slow", [SOFA_PATH, WINDOWS_PATH])
+def test_dripping_server_is_cut_off_at_the_deadline(
+    run_cli: RunCli, scripted: ScriptedServer, ca_bundle: Path, home: Path, slow: str
+) -> None:
+    """A server dripping either document is cut off at network.deadline: exit 4, one line,
+    nothing stored, nothing cached."""
+    documents = {SOFA_PATH: SOFA_FILE.read_bytes(), WINDOWS_PATH: WINDOWS_FILE.read_bytes()}
+    for path, body in documents.items():
+        # the other document arrives in one piece, the slow one a byte every 20 ms
+        scripted.routes[path] = drip(body, every=0.02, size=1 if path == slow else len(body))
+        key = "releases.sofa_url" if path == SOFA_PATH else "releases.windows_url"
+        assert run_cli("config", "set", key, scripted.url_for(path)).code == 0
+    assert run_cli("config", "set", "network.deadline", "1").code == 0
+    started = time.monotonic()
+    result = run_cli("releases", "update", "--ca-bundle", ca_bundle)
+    assert result.code == 4, result.err
+    assert time.monotonic() - started < 5
+    assert result.err.count("\n") == 1
+    assert "network.deadline" in result.err
+    assert result.err.startswith(f"feedmgr: error: {scripted.url_for(slow)}: ")
+    assert stored(home) == {}
+    assert FeedStore(home).cached_response(scripted.url_for(SOFA_PATH)) is None
