@@ -267,3 +267,18 @@ def test_resolve_keeps_the_build_as_written(
 def test_resolve_accepts_what_windows_writes(run_cli: RunCli, os_string: str) -> None:
     """The AD/registry LTSB form and `ver` output (localized too) no longer exit 3."""
     assert run_cli("os", "resolve", os_string).code in (0, 1)
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(("today", "stale"), [("2026-11-20", False), ("2026-12-01", True)])
+def test_fresh_install_release_data_ends_2026_08_22(
+    run_cli: RunCli, today: str, stale: bool
+) -> None:
+    """The shipped snapshot reflects SOFA's check of 2026-08-22: no releases.stale within 90
+    days of it, a warning after (on 2026-12-01, 101 days), pointing at 'releases update'."""
+    result = run_cli("os", "lag", "--as-of", today, "--format", "json")
+    found = [f for f in result.json()["findings"] if f["check"] == "releases.stale"]
+    assert bool(found) is stale
+    if stale:
+        assert found[0]["data"] == {"as_of": "2026-08-22", "age_days": 101}
+        assert "feedmgr releases update" in found[0]["fix"]

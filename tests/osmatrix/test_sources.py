@@ -5,6 +5,7 @@ Expected values are read off the documents themselves (the JSON/YAML, not feedmg
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedmgr.errors import SchemaError
 from feedmgr.osmatrix.parse import parse_os_string
@@ -211,3 +214,77 @@ def test_non_windows_documents_are_rejected(content: bytes, problem: str) -> Non
     with pytest.raises(SchemaError) as info:
         import_endoflife_windows(content, "windows.json")
     assert problem in info.value.problem
+
+
+_DATES = st.one_of(
+    st.dates(min_value=date(2001, 1, 1), max_value=date(2030, 12, 31)).map(
+        lambda d: f"{d.isoformat()}T00:00:00Z"
+    ),
+    st.sampled_from(["Preinstalled", "", "TBD", None]),
+)
+
+
+@st.composite
+def sofa_feeds(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """A v2-shaped macOS feed with distinct versions and any mix of dates and junk dates."""
+    versions = draw(
+        st.lists(
+            st.tuples(st.integers(11, 30), st.integers(0, 9), st.integers(0, 9)),
+            min_size=1,
+            max_size=20,
+            unique=True,
+        )
+    )
+    dates = {f"{a}.{b}.{c}": draw(_DATES) for a, b, c in versions}
+    entries = [
+        {"UpdateName": f"macOS {v}", "ProductName": "macOS", "ProductVersion": v, "ReleaseDate": d}
+        for v, d in dates.items()
+    ]
+    return {"OSVersions": [{"OSVersion": "macOS", "SecurityReleases": entries}]}, dates
+
+
+@given(sofa_feeds())
+def test_every_entry_is_imported_or_reported(
+    feed: tuple[dict[str, Any], dict[str, str | None]],
+) -> None:
+    """Each entry is either a release with its own date or a skipped entry: none is lost."""
+    document, dates = feed
+    dated = {v for v, d in dates.items() if d and d[:4].isdigit()}
+    data = json.dumps(document).encode()
+    if not dated:
+        with pytest.raises(SchemaError, match="no macOS release"):
+            import_sofa(data, "feed.json")
+        return
+    result = import_sofa(data, "feed.json")
+    assert {str(r.version) for r in result.catalog.releases} == dated
+    assert {s.version for s in result.skipped} == set(dates) - dated
+    for release in result.catalog.releases:
+        assert release.released.isoformat() == str(dates[str(release.version)])[:10]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON)
+def test_readers_are_total_on_any_json(document: object) -> None:
+    """Any JSON document either reads or raises SchemaError, for both readers."""
+    data = json.dumps(document).encode()
+    for reader in (import_sofa, import_endoflife_windows):
+        with contextlib.suppress(SchemaError):
+            reader(data, "doc.json")
+
+
+@given(st.binary(max_size=300))
+def test_readers_are_total_on_any_bytes(data: bytes) -> None:
+    """Arbitrary bytes (YAML front matter included) never crash a reader."""
+    for reader in (import_sofa, import_endoflife_windows):
+        with contextlib.suppress(SchemaError):
+            reader(data, "doc")
+        with contextlib.suppress(SchemaError):
+            reader(b"---\n" + data + b"\n---\n", "doc.md")
