@@ -202,12 +202,48 @@ def _sofa_bsi(feed: Mapping[str, Any], source: str) -> Iterator[Release | Skippe
             )
 
 
+def _consistent_dates(releases: list[Release]) -> tuple[list[Release], list[Skipped]]:
+    """Drop releases dated after a higher version of the same major.
+
+    Apple ships the point releases of one major in version order, so such a date cannot be
+    right. SOFA's feeds since 2025 carry a dozen of them (macOS 12.6 "2024-06-12", 12.6.2
+    being "2022-12-13"; the 2024 feeds had 2022-09-12): a wrong date would make lag ages
+    wrong, so the entry is reported instead of imported.
+    """
+    earliest_above: dict[Release, date] = {}
+    by_major: dict[int, list[Release]] = {}
+    for release in releases:
+        if release.version.rsr is None:
+            by_major.setdefault(release.version.major, []).append(release)
+    for line in by_major.values():
+        line.sort(key=lambda r: r.version, reverse=True)
+        floor: date | None = None
+        for release in line:
+            if floor is not None:
+                earliest_above[release] = floor
+            floor = release.released if floor is None else min(floor, release.released)
+    kept, dropped = [], []
+    for release in releases:
+        above = earliest_above.get(release)
+        if above is not None and release.released > above:
+            reason = (
+                f"ReleaseDate {release.released} is later than a higher {release.version.major}.x "
+                f"release ({above}): the feed's date cannot be right"
+            )
+            dropped.append(Skipped("SecurityReleases", str(release.version), reason))
+        else:
+            kept.append(release)
+    return kept, dropped
+
+
 def import_sofa(data: bytes, subject: str, source: str | None = None) -> SourceImport:
     """Read the macOS releases of a SOFA ``macos_data_feed.json`` (v1 or v2).
 
     ``source`` is recorded on every release (default: "SOFA <subject>"). Entries without a
     usable date (v1's ``"Preinstalled"``) are skipped and listed in the result; the rest
-    imports. Other SOFA fields are ignored on purpose: SOFA adds fields over time.
+    imports. An entry dated after a higher version of its major is skipped and listed too
+    (:func:`_consistent_dates`). Other SOFA fields are ignored on purpose: SOFA adds fields
+    over time.
 
     Raises:
         SchemaError: when the document is too large, not JSON, not SOFA's macOS feed (the iOS,
@@ -237,6 +273,8 @@ def import_sofa(data: bytes, subject: str, source: str | None = None) -> SourceI
                 origin,
             )
         )
+    releases, contradicted = _consistent_dates(releases)
+    skipped.extend(contradicted)
     for item in _sofa_bsi(feed, origin):
         if isinstance(item, Release):
             releases.append(item)

@@ -6,6 +6,7 @@ Expected values are read off the documents themselves (the JSON/YAML, not feedmg
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 from datetime import date
 from pathlib import Path
@@ -51,7 +52,9 @@ def test_every_real_macos_feed_imports(path: Path) -> None:
         and "Rapid Security" not in e.get("UpdateName", "")
     }
     imported = {str(r.version) for r in result.catalog.releases}
-    assert dated <= imported
+    reported = {s.version for s in result.skipped}
+    assert dated - reported <= imported
+    assert not imported & reported
     assert all(r.source and path.name in r.source for r in result.catalog.releases)
 
 
@@ -83,6 +86,25 @@ def test_preinstalled_entry_is_skipped_and_reported() -> None:
     assert parse_version(undated[0]["ProductVersion"]) not in {
         r.version for r in result.catalog.releases
     }
+
+
+def test_dates_contradicting_version_order_are_reported_not_imported() -> None:
+    """The 2026 feed dates a dozen 2022-23 releases a year late (12.6 on 2024-06-12, after
+    12.6.2): exactly those are skipped, and the 2024 feed has them earlier."""
+
+    def dates(path: Path) -> dict[str, str]:
+        return {
+            str(parse_version(e["ProductVersion"])): e["ReleaseDate"][:10]
+            for e in sofa_entries(path)
+            if "Rapid Security" not in e.get("UpdateName", "")
+        }
+
+    old, new = dates(SOFA_V1_2024), dates(SOFA_V2_2026)
+    result = import_sofa(SOFA_V2_2026.read_bytes(), SOFA_V2_2026.name)
+    skipped = {s.version for s in result.skipped if "cannot be right" in s.reason}
+    assert skipped
+    assert skipped == {v for v in new if v in old and new[v] > old[v]}
+    assert "12.6" in skipped
 
 
 def test_rapid_security_responses_are_their_own_versions() -> None:
@@ -247,7 +269,8 @@ def sofa_feeds(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, str | None]]:
 def test_every_entry_is_imported_or_reported(
     feed: tuple[dict[str, Any], dict[str, str | None]],
 ) -> None:
-    """Each entry is either a release with its own date or a skipped entry: none is lost."""
+    """Each entry is either a release with its own date or a skipped entry, none is lost, and
+    what is imported never dates a lower version after a higher one of its major."""
     document, dates = feed
     dated = {v for v, d in dates.items() if d and d[:4].isdigit()}
     data = json.dumps(document).encode()
@@ -256,10 +279,17 @@ def test_every_entry_is_imported_or_reported(
             import_sofa(data, "feed.json")
         return
     result = import_sofa(data, "feed.json")
-    assert {str(r.version) for r in result.catalog.releases} == dated
-    assert {s.version for s in result.skipped} == set(dates) - dated
+    imported = {str(r.version) for r in result.catalog.releases}
+    reported = {s.version for s in result.skipped}
+    assert imported | reported == set(dates)
+    assert not imported & reported
+    assert set(dates) - dated <= reported
     for release in result.catalog.releases:
         assert release.released.isoformat() == str(dates[str(release.version)])[:10]
+    ordered = sorted(result.catalog.releases, key=lambda r: r.version)
+    for low, high in itertools.combinations(ordered, 2):
+        if low.version.major == high.version.major:
+            assert low.released <= high.released
 
 
 _JSON = st.recursive(
