@@ -178,10 +178,10 @@ def update_releases(
         state = "not modified" if item.not_modified else "fetched"
         if not item.changed:
             outcome = "unchanged"
-        elif check:
-            outcome = f"{item.added} new releases (not stored: --check)"
         else:
-            outcome = f"{item.added} new releases, stored"
+            outcome = f"{item.added} new releases, " + (
+                "not stored (--check)" if check else "stored"
+            )
         lines.append(
             f"{item.source.name}: {item.source.url} {state}: {item.result.summary()} "
             f"(as of {item.result.catalog.as_of}); {outcome}"

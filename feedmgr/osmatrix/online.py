@@ -126,8 +126,11 @@ def fetch_releases(
         if not document.not_modified:
             body = document.body
         result = source.read(body, source.url, f"{source.url}, fetched {today.isoformat()}")
-        before = _facts(_stored(home, source.name))
-        after = _facts(result.catalog)
+        stored = _stored(home, source.name)
+        before, after = _facts(stored), _facts(result.catalog)
+        # A newer as_of alone (SOFA's LastCheck moves every few hours) is worth storing: it
+        # is what keeps releases.stale quiet while the data is being kept current.
+        moved = stored is None or stored.as_of != result.catalog.as_of
         cache = (
             None
             if document.not_modified
@@ -139,7 +142,7 @@ def fetch_releases(
                 result,
                 document.not_modified,
                 len(after - before),
-                after != before,
+                after != before or moved,
                 cache,
             )
         )

@@ -228,3 +228,23 @@ def test_dripping_server_is_cut_off_at_the_deadline(
     assert result.err.startswith(f"feedmgr: error: {scripted.url_for(slow)}: ")
     assert stored(home) == {}
     assert FeedStore(home).cached_response(scripted.url_for(SOFA_PATH)) is None
+
+
+def test_a_newer_last_check_alone_is_stored(
+    run_cli: RunCli, configured: HTTPServer, ca_bundle: Path, home: Path
+) -> None:
+    """The same releases with a later LastCheck move the catalog's as_of (the real feed with
+    only LastCheck advanced a day, as SOFA does every few hours), so releases.stale stays
+    quiet while updates run."""
+    serve(configured)
+    assert run_cli("releases", "update", "--ca-bundle", ca_bundle).code == 0
+    document = json.loads(SOFA_FILE.read_bytes())
+    document["LastCheck"] = "2026-08-23T06:45:03+00:00"
+    configured.clear()
+    serve(configured, sofa=json.dumps(document).encode())
+    result = run_cli("releases", "update", "--ca-bundle", ca_bundle, "--format", "json")
+    assert result.code == 0, result.err
+    sofa = result.json()["sources"][0]
+    assert (sofa["new_releases"], sofa["changed"], sofa["as_of"]) == (0, True, "2026-08-23")
+    stored_as_of = json.loads((home / "releases" / "sofa-macos.json").read_bytes())["as_of"]
+    assert stored_as_of == "2026-08-23"
