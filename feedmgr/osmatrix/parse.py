@@ -84,8 +84,9 @@ _LABELS = re.compile(
     r"|os\s+version|caption|pretty_name)\s*[:=]\s*|\bn/a\b|[\"']",
     _FLAGS,
 )
-# `ver` and winver.com: "[Version 10.0.19045.3570]", localized ("[versão ...]").
-_BRACKETED = re.compile(r"\[\s*[^\W\d_]+\s+([^\]\[]{1,60})\]")
+# `ver` and winver.com: "[Version 10.0.19045.3570]", localized ("[versão ...]"), "[Version
+# 1607 10.0.14393.6529]": a word, then the version. Other bracketed text stays and is judged.
+_BRACKETED = re.compile(r"\[\s*[^\W\d_]+\s+(\d[^\]\[]{0,59})\]")
 _WIN_LEGACY = {"7": (6, 1), "8": (6, 2), "8.1": (6, 3)}
 _ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "n", "kn", "s", "se", "sp"})
 _CASING = {"iot": "IoT", "multi-session": "multi-session"}

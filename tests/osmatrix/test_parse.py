@@ -126,6 +126,7 @@ def test_windows_release_id_follows_the_build(text: str, release_id: str | None)
         "Windows Vista Ultimate 6.0.6002",
         "Windows 10 Enterprise 2016 LTSB 10.0.17763",
         "Windows 11 Enterprise LTSC 2021",
+        "Windows 10 [Home Edition]",
         "Windows 10 build 26100 10.0.22631",
         "Linux 6.8.0",
         "Mac OSX 15.6.1\x00",
