@@ -85,6 +85,8 @@ def _load_json(data: bytes, subject: str, what: str) -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(subject, f"not {what}: not a JSON document ({exc})") from None
+    except RecursionError:
+        raise SchemaError(subject, f"not {what}: nested too deeply") from None
 
 
 def _date(value: object) -> date | None:
@@ -303,6 +305,8 @@ def _endoflife_cycles(data: bytes, subject: str) -> list[Mapping[str, Any]]:
             document = yaml.safe_load(parts[1]) if len(parts) == 3 else None
         except yaml.YAMLError as exc:
             raise SchemaError(subject, f"front matter is not YAML: {exc}") from None
+        except RecursionError:
+            raise SchemaError(subject, "front matter is nested too deeply") from None
         if not isinstance(document, Mapping) or document.get("permalink") != "/windows":
             raise SchemaError(subject, "not endoflife.date's Windows page (permalink /windows)")
         cycles = document.get("releases")

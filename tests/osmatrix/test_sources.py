@@ -159,6 +159,7 @@ def test_v2_last_check_is_the_catalog_date() -> None:
             "ProductVersion",
         ),
         (b"\xff\xfe", "not a JSON document"),
+        (b"[" * 100_000, "nested too deeply"),
     ],
 )
 def test_hostile_sofa_documents_are_rejected(content: bytes, problem: str) -> None:
@@ -229,6 +230,8 @@ def test_endoflife_api_document_reads_like_the_page() -> None:
         (b"---\npermalink: /macos\nreleases: []\n---\n", "permalink /windows"),
         (b'{"result": {"name": "windows", "releases": []}}', "no release cycles"),
         (b"---\n: [\n---\n", "not YAML"),
+        (b"---\n" + b"[" * 100_000 + b"\n---\n", "nested too deeply"),
+        (b'{"result": ' * 50_000, "nested too deeply"),
     ],
 )
 def test_non_windows_documents_are_rejected(content: bytes, problem: str) -> None:
