@@ -119,7 +119,7 @@ def test_import_needs_exactly_one_source(run_cli: RunCli, args: tuple[str, ...])
     assert run_cli("releases", "import", *args).code == 2
 
 
-RELEASES = Path(__file__).resolve().parent.parent / "data" / "releases"
+RELEASES = REPO / "tests" / "data" / "releases"
 
 
 @pytest.mark.parametrize(
