@@ -14,9 +14,9 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from feedmgr.errors import SchemaError, StoreError, UsageError
+from feedmgr.net.urls import check_https_url, check_proxy_url, has_bad_characters
 
 CONFIG_NAME = "config.toml"
 DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
@@ -28,61 +28,6 @@ MAX_DOWNLOAD_BYTES_LIMIT = 64 * 1024 * 1024 * 1024
 Value = str | int
 
 
-def _has_bad_characters(text: str) -> bool:
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
-
-
-def check_https_url(text: str, subject: str) -> str:
-    """Return ``text`` when it is an absolute ``https://`` URL with a host.
-
-    Raises:
-        UsageError: any other URL (``http://`` included: feeds are fetched over HTTPS only).
-    """
-    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
-        raise UsageError(subject, f"{text!r} is not a valid URL (control characters or spaces)")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError as exc:
-        raise UsageError(subject, f"{text!r} is not a valid URL ({exc})") from exc
-    if parts.scheme.lower() != "https":
-        raise UsageError(
-            subject, f"{text!r} is not an https:// URL; feeds are fetched over HTTPS only"
-        )
-    if not host:
-        raise UsageError(subject, f"{text!r} has no host name")
-    return text
-
-
-def check_proxy_url(text: str, subject: str) -> str:
-    """Return ``text`` when it is an ``http://`` or ``https://`` proxy URL with a host.
-
-    Raises:
-        UsageError: another scheme or no host.
-    """
-    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
-        raise UsageError(subject, "the proxy URL contains control characters or spaces")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise UsageError(subject, f"not a valid proxy URL ({exc})") from exc
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise UsageError(subject, "a proxy must be given as http://HOST:PORT or https://HOST:PORT")
-    return text
-
-
-def redact_proxy(text: str) -> str:
-    """The proxy URL with any password replaced by ``***`` (for display)."""
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return parts._replace(netloc=f"{user}@{netloc[-1]}").geturl()
-
-
 def _parse_url(raw: str, key: str) -> Value:
     return check_https_url(raw, key)
 
@@ -92,7 +37,7 @@ def _parse_proxy(raw: str, key: str) -> Value:
 
 
 def _parse_path(raw: str, key: str) -> Value:
-    if not raw or _has_bad_characters(raw):
+    if not raw or has_bad_characters(raw):
         raise UsageError(key, f"{raw!r} is not a usable file name")
     path = Path(raw).expanduser()
     if not path.is_file():
@@ -213,7 +158,7 @@ def _check_document(document: Mapping[str, object], path: Path) -> dict[str, Val
                 # every other setting unreadable.
                 if key != "feed.ca_bundle":
                     setting.parse(str(value), key)
-                elif not value or _has_bad_characters(str(value)):
+                elif not value or has_bad_characters(str(value)):
                     raise UsageError(key, "not a usable file name")
             except UsageError as exc:
                 raise SchemaError(subject, f"{key}: {exc.problem}") from exc
@@ -297,7 +242,7 @@ def set_setting(home: Path, key: str, raw: str) -> Config:
     value = parse_setting(key, raw)
     if key == "feed.ca_bundle":
         # Say now, not at the next update, that the file is no CA bundle.
-        from feedmgr.feed.fetch import ssl_context
+        from feedmgr.net.transport import ssl_context
 
         ssl_context(Path(str(value)))
     current = load_config(home)

@@ -16,12 +16,12 @@ from feedmgr.config import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     SETTINGS,
     load_config,
-    redact_proxy,
     render_config,
     set_setting,
     unset_setting,
 )
 from feedmgr.errors import SchemaError, UsageError
+from feedmgr.net.urls import redact_proxy
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:

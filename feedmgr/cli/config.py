@@ -14,7 +14,7 @@ key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 
 
 def _shown(key: str, value: object) -> object:
-    from feedmgr.config import redact_proxy
+    from feedmgr.net.urls import redact_proxy
 
     if key == "feed.proxy" and isinstance(value, str):
         return redact_proxy(value)

@@ -23,7 +23,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 
 from feedmgr.feed.build import build_package
-from feedmgr.feed.fetch import ATOM_NS, UPDATE_NS
+from feedmgr.feed.index import ATOM_NS, UPDATE_NS
 from feedmgr.feed.signing import load_private_key, read_key_file
 
 REPO = Path(__file__).resolve().parent.parent.parent
