@@ -199,17 +199,26 @@ class IseClient:
             )
         except NetworkError as exc:
             raise _explained(exc, url, self.credentials.username) from exc
-        try:
-            data = json.loads(document.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            start = document.body[:1].decode("ascii", "replace")
-            raise SchemaError(url, f"{what} is not JSON (starts with {start!r})") from exc
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise SchemaError(
-                url, f"{what} does not follow Cisco's schema: {describe_validation_error(exc)}"
-            ) from exc
+        return parse_response(document.body, model, url, what)
+
+
+def parse_response(body: bytes, model: type[ModelT], url: str, what: str) -> ModelT:
+    """``body`` as JSON validated into ``model``.
+
+    Raises:
+        SchemaError: not JSON, or not following the model (Cisco's published schema).
+    """
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        start = body[:1].decode("ascii", "replace")
+        raise SchemaError(url, f"{what} is not JSON (starts with {start!r})") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SchemaError(
+            url, f"{what} does not follow Cisco's schema: {describe_validation_error(exc)}"
+        ) from exc
 
 
 def _explained(exc: NetworkError, url: str, username: str) -> NetworkError:

@@ -74,5 +74,7 @@ def connect(
     Raises:
         UsageError: no password, a bad URL or CA bundle; InputRejected: a bad CA bundle.
     """
+    # A bad URL is reported before anyone is asked for a password.
+    check_ise_url(target.url, "ise.url")
     credentials = Credentials(target.username, resolve_password(target, prompt))
     return IseClient(target.url, credentials, ise_transport(home, target, proxy))
