@@ -94,6 +94,13 @@ class IseSection(EdgeModel):
     username: Annotated[str, Field(min_length=1)]
     password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = DEFAULT_PASSWORD_ENV
     ca: str | None = None
+    # Preflight: how to grade the PSNs ISE lists (docs/ise.md).
+    probe: bool = True
+    portal_port: Port = 8443
+    admin_port: Port = 443
+    psn_ca: list[str] = Field(default_factory=list)
+    public_ca: bool = False
+    timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
 
     @model_validator(mode="before")
     @classmethod

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, format_option, secret_prompt
 
 if TYPE_CHECKING:
     from feedmgr.ise.client import IseClient
@@ -87,12 +86,7 @@ def _client(
     )
     if proxy is not None:
         check_proxy_url(proxy, "--proxy")
-    prompt = _prompt if sys.stdin.isatty() else None
-    return connect(app.home, target, prompt=prompt, proxy=proxy)
-
-
-def _prompt(text: str) -> str:
-    return str(click.prompt(text, hide_input=True, err=True))
+    return connect(app.home, target, prompt=secret_prompt(), proxy=proxy)
 
 
 @click.group("ise")

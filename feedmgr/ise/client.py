@@ -112,7 +112,7 @@ class IseClient:
             UsageError: the base URL is not https://HOST[:PORT]; the CA bundle is unusable.
             InputRejected: the CA bundle holds no certificate.
         """
-        self.base_url = check_ise_url(base_url, "ise.url")
+        self.base_url = check_ise_url(base_url, "[ise] url")
         self.credentials = credentials
         self._http = HttpsClient(settings)
         self._http.session.auth = _OriginBoundBasicAuth(_origin(self.base_url), credentials)

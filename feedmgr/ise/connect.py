@@ -36,7 +36,7 @@ class IseTarget:
         if section.ca is not None:
             ca = Path(section.ca).expanduser()
             ca = ca if ca.is_absolute() else base / ca
-        check_ise_url(section.url, "ise.url")
+        check_ise_url(section.url, "[ise] url")
         return cls(section.url, section.username, section.password_env, ca)
 
 
@@ -75,6 +75,6 @@ def connect(
         UsageError: no password, a bad URL or CA bundle; InputRejected: a bad CA bundle.
     """
     # A bad URL is reported before anyone is asked for a password.
-    check_ise_url(target.url, "ise.url")
+    check_ise_url(target.url, "[ise] url")
     credentials = Credentials(target.username, resolve_password(target, prompt))
     return IseClient(target.url, credentials, ise_transport(home, target, proxy))

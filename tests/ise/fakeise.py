@@ -39,12 +39,12 @@ def node(
     roles: list[str] | None = None,
     status: str | None = "Connected",
     ip: str = "10.1.1.20",
-    domain: str = "corp.example",
+    fqdn: str | None = None,
 ) -> dict[str, Any]:
     """A node as ``GET /api/v1/deployment/node`` lists it."""
     document: dict[str, Any] = {
         "hostname": hostname,
-        "fqdn": f"{hostname}.{domain}",
+        "fqdn": fqdn or f"{hostname}.corp.example",
         "ipAddress": ip,
         "roles": roles or [],
         "services": services,
