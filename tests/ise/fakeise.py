@@ -17,7 +17,7 @@ from werkzeug import Request, Response
 
 from tests.ise.schema import assert_follows
 
-USER = "ers-reader"
+USER = "feedmgr-ro"
 PASSWORD = "S3cret-pw-4-tests"
 
 NODES = "/api/v1/deployment/node"

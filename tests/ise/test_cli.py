@@ -163,7 +163,7 @@ def test_wrong_password_is_refused_without_echo(
     fake_ise.answer(NODES, {"response": [PSN1], "version": "1.0.0"})
     result = run_cli("ise", "nodes", "--deployment", deployment)
     assert result.code == 4
-    assert "did not accept the credentials of 'ers-reader'" in result.err
+    assert "did not accept the credentials of 'feedmgr-ro'" in result.err
     assert "not-the-password" not in result.err + result.out
 
 
