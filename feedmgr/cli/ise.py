@@ -58,7 +58,7 @@ def _client(
     ca_bundle: Path | None,
     proxy: str | None,
 ) -> IseClient:
-    from feedmgr.deployment import load_deployment
+    from feedmgr.deployment import DEFAULT_PASSWORD_ENV, load_deployment
     from feedmgr.errors import UsageError
     from feedmgr.ise.connect import IseTarget, connect
     from feedmgr.net.urls import check_proxy_url
@@ -81,7 +81,7 @@ def _client(
     target = IseTarget(
         chosen_url,
         chosen_user,
-        password_env or (section_target.password_env if section_target else IseTarget.password_env),
+        password_env or (section_target.password_env if section_target else DEFAULT_PASSWORD_ENV),
         ca_bundle or (section_target.ca if section_target else None),
     )
     if proxy is not None:

@@ -260,6 +260,8 @@ def _grade_metadata(
         found += _metadata_expiry(label, expires, now, data)
     if not section.probe:
         why = "probing is off ([ise] probe = false)"
+    elif any(u in cert.usages for u in PROBED_USAGES) and _hex(cert.sha256_fingerprint) is None:
+        why = "ISE gave no SHA-256 fingerprint to match it with what its port presents"
     elif any(u in cert.usages for u in PROBED_USAGES):
         why = "the probe of its port did not present it"
     else:

@@ -14,6 +14,7 @@ import pytest
 from feedmgr.certs.load import fingerprint
 from feedmgr.deployment import load_deployment
 from feedmgr.findings import Finding, Severity
+from feedmgr.ise.preflight import parse_ise_date
 from feedmgr.preflight import run_preflight
 from tests.certs.factory import NOW, Leaf, pki, write_pem
 from tests.certs.servers import TlsServer, serve_chain
@@ -191,3 +192,38 @@ def test_preflight_command_reports_ise_findings(
     assert result.code == 1
     checks = {f["check"] for f in result.json()["findings"]}
     assert {"ise.psn-status", "ise.cert-mismatch", "ise.metadata-only"} <= checks
+
+
+def test_unreadable_fingerprint_is_said_not_guessed(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """A Portal certificate whose fingerprint ISE gives in an unknown form is neither called
+    a mismatch nor assumed to be the one presented: it is graded from metadata, saying why."""
+    fake_ise.answer(
+        NODES,
+        {"response": [node("psn1", ["Session"], fqdn="localhost")], "version": "1.0.0"},
+    )
+    fake_ise.certificates(
+        "psn1", [[certificate("portal", "Portal", LATER, sha256Fingerprint="n/a")]]
+    )
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    assert not _of(findings, "ise.cert-mismatch")
+    [only] = _of(findings, "ise.metadata-only")
+    assert "gave no SHA-256 fingerprint" in only.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue Oct 08 05:43:45 UTC 2024", dt.datetime(2024, 10, 8, 5, 43, 45, tzinfo=dt.UTC)),
+        ("Tue Oct 08 05:43:45 GMT 2024", dt.datetime(2024, 10, 8, 5, 43, 45, tzinfo=dt.UTC)),
+        ("2024-10-08 05:43:45", dt.datetime(2024, 10, 8, 5, 43, 45, tzinfo=dt.UTC)),
+        ("2024-10-08T07:43:45+02:00", dt.datetime(2024, 10, 8, 5, 43, 45, tzinfo=dt.UTC)),
+        ("Tue Oct 08 05:43:45 CEST 2024", None),
+        ("08/10/2024", None),
+    ],
+)
+def test_ise_dates(text: str, expected: dt.datetime | None) -> None:
+    """Java's Date.toString() in UTC/GMT and ISO forms are read as UTC; a zone abbreviation
+    that could mean several offsets, or an unknown form, is not guessed."""
+    assert parse_ise_date(text) == expected
