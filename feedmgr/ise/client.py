@@ -136,10 +136,6 @@ class IseClient:
         """Every node of the deployment."""
         return self._get(NODES_PATH, NodeList, "the node list").response
 
-    def psns(self) -> list[Node]:
-        """The Policy Service nodes (services include Session)."""
-        return [node for node in self.nodes() if node.is_psn]
-
     def system_certificates(self, hostname: str) -> list[SystemCertificate]:
         """Every system certificate of one node, all pages.
 

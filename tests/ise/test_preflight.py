@@ -227,3 +227,18 @@ def test_ise_dates(text: str, expected: dt.datetime | None) -> None:
     """Java's Date.toString() in UTC/GMT and ISO forms are read as UTC; a zone abbreviation
     that could mean several offsets, or an unknown form, is not guessed."""
     assert parse_ise_date(text) == expected
+
+
+def test_no_session_node_is_a_warning(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """A deployment whose nodes all lack the Session service has no PSN: ise.no-psn warns,
+    and the hand-written PSN is unknown to ISE."""
+    fake_ise.answer(
+        NODES, {"response": [node("pan1", ["Profiler"], roles=["Standalone"])], "version": "1"}
+    )
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    assert [(f.severity, f.data["nodes"]) for f in _of(findings, "ise.no-psn")] == [
+        (Severity.WARN, ["pan1"])
+    ]
+    assert [f.subject for f in _of(findings, "ise.psn-unknown")] == ["psn psn9"]
