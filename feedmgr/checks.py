@@ -27,6 +27,7 @@ _CP = ("provisioning.md", "feedmgr provisioning audit")
 _CERT = ("certificates.md", "feedmgr cert check / probe")
 _POSTURE = ("posture.md", "feedmgr posture eval / preflight")
 _PRE = ("preflight.md", "feedmgr preflight")
+_ISE = ("ise.md", "feedmgr preflight with [ise]")
 
 
 def _spec(where: tuple[str, str], check: str, severity: str, meaning: str, fix: str) -> CheckSpec:
@@ -304,6 +305,63 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "info",
         "the condition files are valid, but no launchctl captures were given to evaluate them",
         "capture a Mac with feedmgr posture collect-script and list the files in [posture]",
+    ),
+    _spec(
+        _ISE,
+        "ise.no-psn",
+        "warn",
+        "ISE lists no node whose services include Session: no node runs the Policy Service "
+        "persona, so nothing serves posture",
+        "enable the Policy Service persona (Session services) on the nodes agents use",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-status",
+        "warn",
+        "ISE reports a PSN's nodeStatus as something other than Connected (Disconnected, "
+        "ReplicationStopped, NotInSync...)",
+        "check the node in Administration > System > Deployment before relying on it",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-unknown",
+        "warn",
+        "a hand-written [[psn]] names a node ISE does not list as a PSN (a typo or a node "
+        "that left the deployment): it is graded for nothing",
+        "correct or remove the [[psn]] entry, or enable Session services on that node",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-unlisted",
+        "info",
+        "ISE lists a PSN that the hand-written [[psn]] entries leave out; it is graded from "
+        "what ISE reports",
+        "add a [[psn]] entry if agents reach it by other names or IPs",
+    ),
+    _spec(
+        _ISE,
+        "ise.cert-mismatch",
+        "warn",
+        "the certificate a PSN presents on the Portal or Admin port is not one ISE lists for "
+        "that usage",
+        "check what answers on that port (load balancer, another portal tag) and bind the "
+        "intended certificate in ISE",
+    ),
+    _spec(
+        _ISE,
+        "ise.cert-expiring",
+        "fail when expired or within 30 days; warn within 60 days (as cert.expiring)",
+        "a certificate in use (EAP Authentication, or Portal/Admin when the probe could not "
+        "see it) expires soon, by the date ISE reports",
+        "renew it and bind the new certificate to the same usages in ISE",
+    ),
+    _spec(
+        _ISE,
+        "ise.metadata-only",
+        "info",
+        "a certificate in use was graded from ISE's metadata only (no TLS probe reaches it); "
+        "the message lists the cert.* checks that leaves out",
+        "export the certificate from ISE and grade it with feedmgr cert check",
     ),
     _spec(
         _PRE,

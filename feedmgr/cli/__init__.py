@@ -49,6 +49,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",
     ),
     "checks": ("feedmgr.cli.checks:checks", "List every check id with its severity and fix."),
+    "ise": ("feedmgr.cli.ise:ise_group", "Show what ISE reports: nodes, system certificates."),
 }
 
 
