@@ -1,11 +1,11 @@
 """User settings: ``config.toml`` in the home directory (docs/online-updates.md, "Settings").
 
-The file holds a ``[feed]`` and a ``[network]`` table with a closed set of keys; anything
-else is rejected with the file's name, so a typo never silently falls back to a default.
-The file is read with ``tomllib`` and rewritten atomically (temporary file, fsync, rename)
-by ``config set``. Values are strings and integers only, so a tiny writer suffices and no
-TOML-writing dependency is needed; a property test checks that everything written reads
-back equal.
+The file holds ``[feed]``, ``[network]`` and ``[releases]`` tables with a closed set of keys;
+anything else is rejected with the file's name, so a typo never silently falls back to a
+default. The file is read with ``tomllib`` and rewritten atomically (temporary file, fsync,
+rename) by ``config set``. Values are strings and integers only, so a tiny writer suffices
+and no TOML-writing dependency is needed; a property test checks that everything written
+reads back equal.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from feedmgr.textio import decode_text
 
 CONFIG_NAME = "config.toml"
 DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
+# Release data for 'feedmgr releases update' (docs/os-matrix.md): SOFA's published macOS
+# feed and endoflife.date's API document for Windows.
+DEFAULT_SOFA_URL = "https://sofafeed.macadmins.io/v2/macos_data_feed.json"
+DEFAULT_WINDOWS_URL = "https://endoflife.date/api/v1/products/windows"
 # A posture feed is a few megabytes; this bounds a download whose index announces no length.
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 # Nothing sensible is larger; the cap exists to bound disk use.
@@ -121,6 +125,20 @@ SETTINGS: Mapping[str, Setting] = {
             _bounded_int(0, MAX_MIN_RATE, "bytes per second"),
             int,
             DEFAULT_MIN_RATE,
+        ),
+        Setting(
+            "releases.sofa_url",
+            "SOFA macOS feed for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_SOFA_URL,
+        ),
+        Setting(
+            "releases.windows_url",
+            "endoflife.date Windows data for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_WINDOWS_URL,
         ),
     )
 }

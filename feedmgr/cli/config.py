@@ -16,6 +16,8 @@ KEYS = (
     "feed.max_download_bytes",
     "network.deadline",
     "network.min_rate",
+    "releases.sofa_url",
+    "releases.windows_url",
 )
 
 key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")

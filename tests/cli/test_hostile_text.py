@@ -176,8 +176,8 @@ def test_hostile_csv_fields_are_escaped(run_cli: RunCli, tmp_path: Path) -> None
     """Inventory CSV fields with controls, even a quoted line break, cannot forge lines."""
     inventory = tmp_path / "endpoints.csv"
     inventory.write_text(
-        "MACAddress,EndPointPolicy,IdentityGroup,OperatingSystem,HostName\n"
-        f'AA:BB:CC:00:00:09,Apple-MacBook,Employees,"Evil OS 1.0\n{HOSTILE}",host\n',
+        "MACAddress,IdentityGroup,PostureOS,host-name\n"
+        f'AA:BB:CC:00:00:09,Employees,"Evil OS 1.0\n{HOSTILE}",host\n',
         encoding="utf-8",
     )
     policy = REPO / "docs" / "examples" / "cp-policy.yaml"
