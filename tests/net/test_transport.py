@@ -231,3 +231,22 @@ def test_redirect_to_a_location_that_is_not_utf8_is_a_network_error(
     with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
         client.get(scripted.url_for("/d"), max_bytes=100)
     assert caught.value.details["reason"] == "redirect"
+
+
+def test_a_complete_body_is_not_failed_by_a_deadline_passing_after_it(
+    https_server: HTTPServer, ca_bundle: Path
+) -> None:
+    """When every announced byte has arrived, a deadline or rate check falling due while the
+    caller is still busy with the last piece does not fail the transfer."""
+    now = [0.0]
+    https_server.expect_request("/d").respond_with_data(b"x" * 100)
+    settings = TransportSettings(ca_bundle=ca_bundle, deadline=5, clock=lambda: now[0])
+    with HttpsClient(settings) as client:
+        deadline = client.deadline(https_server.url_for("/d"))
+        response, _ = client.request(https_server.url_for("/d"), {}, deadline)
+        with response:
+            received = b""
+            for piece in client.chunks(response, deadline):
+                received += piece
+                now[0] += 60  # the caller took a minute writing it to disk
+    assert received == b"x" * 100
