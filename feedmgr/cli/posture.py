@@ -72,33 +72,67 @@ def render(app: AppContext, *, condition_file: Path, ise_version: str, output_fo
 )
 @format_option
 def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> None:
-    """Extract the conditions and requirements the agent received from a Secure Client
-    unified_log.log (DART bundle) or an ISE ise-psc.log, and the lines about check results.
+    """Extract the conditions and requirements the agent received, the lines about check
+    results and the posture outcome from a Secure Client log (unified_log.log, system.log,
+    AnyConnect_ISEPosture.txt), an ISE ise-psc.log, or a whole DART bundle (.zip).
 
-    Never fails on log content: truncated or damaged XML is listed under problems.
+    UTF-8 (with or without BOM) and UTF-16 are decoded. Truncated or damaged XML is listed
+    under problems; an unreadable file, or one with no line of any known log format, exits 3.
     """
-    from feedmgr.posture.launchd import open_text, read_lines
-    from feedmgr.posture.logscan import scan_log
-    from feedmgr.posture.report import render_scan_text, scan_json
+    from contextlib import ExitStack
 
-    with open_text(log_file) as handle:
-        scan = scan_log(read_lines(handle), str(log_file))
+    from feedmgr.errors import ParseError
+    from feedmgr.posture.logread import chunks, open_logs
+    from feedmgr.posture.logscan import LogScan, scan_chunks
+    from feedmgr.posture.report import (
+        BUNDLE_SCHEMA,
+        render_comparison,
+        render_scan_text,
+        scan_json,
+    )
+
+    scans: list[tuple[LogScan, str]] = []
+    with ExitStack() as stack:
+        for log in open_logs(log_file, stack):
+            scan = scan_chunks(chunks(log), log.name)
+            if not scan.recognised and not scan.prefixed_lines:
+                raise ParseError(
+                    log.name,
+                    f"no posture content and no line in a known log format ({scan.lines} "
+                    "lines read): not a Secure Client or ISE log",
+                )
+            scans.append((scan, log.encoding))
+    members = [s.origin[len(str(log_file)) + 1 :] for s, _ in scans if s.origin != str(log_file)]
     comparison = None
     if against is not None:
         from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
         from feedmgr.posture.logscan import compare
 
-        comparison = compare(scan, packages_for(load_spec(against)))
+        comparison = compare([s for s, _ in scans], packages_for(load_spec(against)))
     if output_format == "json":
         from feedmgr.render.json import dumps
 
-        document = scan_json(scan)
+        documents = [scan_json(scan, encoding) for scan, encoding in scans]
+        document: dict[str, object] = (
+            {
+                "schema": BUNDLE_SCHEMA,
+                "bundle": str(log_file),
+                "members_read": members,
+                "logs": documents,
+            }
+            if members
+            else documents[0]
+        )
         if comparison is not None:
             document["against"] = {"file": str(against), "requirements": dict(comparison)}
         emit(dumps(document))
     else:
-        emit(render_scan_text(scan, comparison, str(against)))
+        texts = [f"DART bundle {log_file}: read {', '.join(members)}\n"] if members else []
+        texts += [render_scan_text(scan) for scan, _ in scans]
+        if comparison is not None:
+            texts.append(render_comparison(comparison, str(against)))
+        emit("\n".join(texts))
     if comparison is not None and any(state != "same" for state in comparison.values()):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
 

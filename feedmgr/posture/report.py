@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from feedmgr.posture.agentxml import AgentPackage
+from feedmgr.posture.agentxml import AgentCheck, AgentPackage
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
 from feedmgr.posture.launchd import JobRecord
-from feedmgr.posture.logscan import LogScan
+from feedmgr.posture.logscan import LogScan, Outcome, Reported
 from feedmgr.posture.model import ServiceCondition
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
+BUNDLE_SCHEMA = "feedmgr-posture-bundle/1"
+NOT_EVALUATED = "extracted, not evaluated: feedmgr evaluates service checks (category 3) only"
 
 
 def _where(record: JobRecord) -> str:
@@ -187,6 +189,18 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
     }
 
 
+def other_check_json(check: AgentCheck) -> dict[str, Any]:
+    """A check of a category feedmgr does not evaluate, as the agent received it."""
+    return {
+        "name": check.name,
+        "category": check.category,
+        "type": check.check_type,
+        "fields": dict(check.fields),
+        "evaluated": False,
+        "note": NOT_EVALUATED,
+    }
+
+
 def package_json(package: AgentPackage) -> dict[str, Any]:
     """A package (requirement as the agent sees it) as JSON."""
     return {
@@ -196,16 +210,60 @@ def package_json(package: AgentPackage) -> dict[str, Any]:
         "optional": package.optional,
         "criteria": to_agent_text(package.criteria),
         "checks": [condition_json(c) for c in package.checks],
+        "other_checks": [other_check_json(c) for c in package.other_checks],
     }
 
 
-def scan_json(scan: LogScan) -> dict[str, Any]:
-    """The documented JSON document of ``posture parse-log``."""
+def _reported(value: Reported | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"value": value.value, "line": value.line, "time": value.time}
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """The posture outcome as the log reports it (docs/posture.md)."""
+    return {
+        "posture_status": _reported(outcome.final_status),
+        "posture_status_history": [_reported(r) for r in outcome.posture_status],
+        "agent_status": [
+            {
+                "status": a.status,
+                "compliant": a.compliant,
+                "description": a.description,
+                "line": a.line,
+                "time": a.time,
+            }
+            for a in outcome.agent_status
+        ],
+        "policies_matched": [_reported(r) for r in outcome.policies_matched],
+        "policy_results": [
+            {
+                "policy": r.policy,
+                "status": r.status,
+                "requirement": r.requirement,
+                "enforcement": r.enforcement,
+                "requirement_status": r.requirement_status,
+                "passed_conditions": list(r.passed),
+                "failed_conditions": list(r.failed),
+                "skipped_conditions": list(r.skipped),
+                "detail": r.detail,
+                "line": r.line,
+            }
+            for r in outcome.policy_results
+        ],
+        "cp_decision": _reported(outcome.cp_decision[-1]) if outcome.cp_decision else None,
+    }
+
+
+def scan_json(scan: LogScan, encoding: str = "utf-8") -> dict[str, Any]:
+    """The documented JSON document of ``posture parse-log`` for one log."""
     return {
         "schema": SCAN_SCHEMA,
         "log": scan.origin,
+        "encoding": encoding,
         "lines": scan.lines,
         "documents": scan.documents,
+        "documents_cut": scan.documents_cut,
         "ise_versions": list(scan.ise_versions),
         "requirements": [
             {**package_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
@@ -217,21 +275,75 @@ def scan_json(scan: LogScan) -> dict[str, Any]:
             for f in scan.checks
             if isinstance(f.item, ServiceCondition)
         ],
-        "result_lines": [{"line": n, "text": t} for n, t in scan.result_lines],
+        "other_checks": [
+            {**other_check_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
+            for f in scan.checks
+            if isinstance(f.item, AgentCheck)
+        ],
+        "result_lines": [{"line": n, "time": ts, "text": t} for n, ts, t in scan.result_lines],
+        "outcome": outcome_json(scan.outcome),
         "problems": [{"line": n, "problem": t} for n, t in scan.problems],
     }
 
 
-def render_scan_text(
-    scan: LogScan, comparison: Mapping[str, str] | None = None, against: str = ""
-) -> str:
-    """The log scan as text, and the comparison with a condition file when there is one."""
+def _outcome_text(outcome: Outcome) -> list[str]:
+    lines = ["", "Outcome (as the log reports it)"]
+    final = outcome.final_status
+    when = f", {final.time}" if final is not None and final.time else ""
+    lines.append(
+        f"  posture status: {final.value} (line {final.line}{when})"
+        if final is not None
+        else "  posture status: not in this log"
+    )
+    if outcome.agent_status:
+        last = outcome.agent_status[-1]
+        lines.append(
+            f"  agent status (last of {len(outcome.agent_status)}): Status:{last.status}, "
+            f"Compliant:{last.compliant}, {last.description!r} (line {last.line})"
+        )
+    for matched in outcome.policies_matched[-1:]:
+        lines.append(f"  posture policies matched: {matched.value} (line {matched.line})")
+    for result in outcome.policy_results:
+        lines.append(
+            f"  policy {result.policy}: {result.status}"
+            + (
+                f" (requirement {result.requirement}, {result.enforcement}, "
+                f"{result.requirement_status}; failed: {', '.join(result.failed) or '-'})"
+                if result.requirement
+                else f" {result.detail}"
+            )
+            + f" (line {result.line})"
+        )
+    cp = outcome.cp_decision[-1] if outcome.cp_decision else None
+    lines.append(
+        f"  client provisioning: {cp.value} (line {cp.line})"
+        if cp is not None
+        else "  client provisioning: no CP decision in this log"
+    )
+    return lines
+
+
+def render_comparison(comparison: Mapping[str, str], against: str) -> str:
+    """The comparison of the logs with a condition file, requirement by requirement."""
+    lines = [f"Compared with {against}"]
+    lines += [f"  {name}: {state}" for name, state in comparison.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_scan_text(scan: LogScan) -> str:
+    """The log scan as text."""
     lines = [
-        f"{scan.origin}: {scan.lines} lines, {scan.documents} <cleanmachines> document(s)"
+        f"{scan.origin}: {scan.lines} lines, {scan.documents} whole <cleanmachines> "
+        f"document(s)"
+        + (f", {scan.documents_cut} cut" if scan.documents_cut else "")
         + (f" from {', '.join(scan.ise_versions)}" if scan.ise_versions else ""),
-        "",
-        f"Requirements ({len(scan.packages)})",
     ]
+    if not scan.recognised:
+        lines.append(
+            "  nothing about posture in this log: no requirement, check, result line or "
+            "posture status (this does not mean the endpoint is compliant)"
+        )
+    lines += ["", f"Requirements ({len(scan.packages)})"]
     for found in scan.packages:
         if isinstance(found.item, AgentPackage):
             package = found.item
@@ -240,22 +352,33 @@ def render_scan_text(
                 f"criteria {to_agent_text(package.criteria)}, message {package.description!r}, "
                 f"seen {found.count}x at lines {_lines(found.lines)}"
             )
-    lines += ["", f"Conditions ({len(scan.checks)})"]
-    for found in scan.checks:
-        if isinstance(found.item, ServiceCondition):
-            condition = found.item
+    services = [f for f in scan.checks if isinstance(f.item, ServiceCondition)]
+    lines += ["", f"Conditions ({len(services)})"]
+    for found in services:
+        condition = found.item
+        assert isinstance(condition, ServiceCondition)
+        lines.append(
+            f"  {condition.name}: {_condition_head(condition)}, "
+            f"seen {found.count}x at lines {_lines(found.lines)}"
+        )
+    others = [f for f in scan.checks if isinstance(f.item, AgentCheck)]
+    if others:
+        lines += ["", f"Other checks ({len(others)}): {NOT_EVALUATED}"]
+        for found in others:
+            check = found.item
+            assert isinstance(check, AgentCheck)
+            fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
             lines.append(
-                f"  {condition.name}: {_condition_head(condition)}, "
-                f"seen {found.count}x at lines {_lines(found.lines)}"
+                f"  {check.name}: category {check.category}, type {check.check_type}"
+                + (f", {fields}" if fields else "")
+                + f", seen {found.count}x at lines {_lines(found.lines)}"
             )
     lines += ["", f"Check result lines ({len(scan.result_lines)})"]
-    lines += [f"  {n}: {t}" for n, t in scan.result_lines]
+    lines += [f"  {n}: {t}" for n, _, t in scan.result_lines]
+    lines += _outcome_text(scan.outcome)
     if scan.problems:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
-    if comparison is not None:
-        lines += ["", f"Compared with {against}"]
-        lines += [f"  {name}: {state}" for name, state in comparison.items()]
     return "\n".join(lines) + "\n"
 
 
