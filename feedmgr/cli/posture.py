@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, feed_ref_option, format_option
 from feedmgr.errors import ExitCode, UsageError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -134,6 +134,97 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
             texts.append(render_comparison(comparison, str(against)))
         emit("\n".join(texts))
     if comparison is not None and any(state != "same" for state in comparison.values()):
+        raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+@posture.command(
+    "audit-syslog",
+    epilog="Example: feedmgr posture audit-syslog ise-posture.log --cp-policy cp-policy.yaml",
+)
+@click.argument("log_file", type=_FILE)
+@click.option(
+    "--cp-policy",
+    "cp_policy",
+    type=_FILE,
+    help="CP policy to set beside the field: predicted gaps per OS (as 'provisioning audit').",
+)
+@click.option(
+    "--group",
+    "group",
+    default=None,
+    help="Identity group for the CP prediction (default: a group no rule names).",
+)
+@feed_ref_option("Feed to classify OS strings against with --cp-policy (default: active).")
+@format_option
+@click.pass_obj
+def audit_syslog(
+    app: AppContext,
+    *,
+    log_file: Path,
+    cp_policy: Path | None,
+    group: str | None,
+    feed_ref: str | None,
+    output_format: str,
+) -> None:
+    """Summarise ISE posture audit syslog (CISE_Posture_and_Client_Provisioning_Audit, as a
+    syslog server or SIEM keeps it) per OS and posture status, and list endpoints never
+    postured (NotApplicable, Unknown). With --cp-policy, each OS gets the CP audit's
+    prediction beside it: never-postured endpoints on an OS no rule covers confirm the gap.
+
+    Exits 1 when --cp-policy is given and a gap is confirmed by the field; 3 when the file
+    is unreadable or holds no ISE syslog message at all.
+    """
+    from contextlib import ExitStack
+
+    from feedmgr.errors import ParseError
+    from feedmgr.posture.iseaudit import Prediction, read_audit
+    from feedmgr.posture.launchd import read_lines
+    from feedmgr.posture.logread import open_logs
+    from feedmgr.posture.report import audit_json, render_audit_text
+
+    predict = None
+    if cp_policy is not None:
+        from feedmgr.feed.access import open_feed
+        from feedmgr.provisioning.audit import explain
+        from feedmgr.provisioning.classify import FeedClassifier
+        from feedmgr.provisioning.policy import load_policy
+
+        rules = load_policy(cp_policy)
+        feed = open_feed(app.home, feed_ref)
+        classifier = FeedClassifier(feed.catalog)
+
+        def predict(os_string: str) -> Prediction:
+            decision, _ = explain(rules, feed.catalog, classifier, os_string, group)
+            matched = decision.matched
+            placement = decision.case.placement
+            reason = (
+                placement.reason or "the feed does not classify it"
+                if not placement.classified
+                else next((s.reason for s in reversed(decision.steps)), "")
+            )
+            return Prediction(decision.outcome.value, matched.name if matched else "", reason)
+
+    with ExitStack() as stack:
+        summaries = [
+            read_audit(read_lines(log.stream), log.name, predict)
+            for log in open_logs(log_file, stack)
+        ]
+    for summary in summaries:
+        if not summary.messages:
+            raise ParseError(
+                summary.origin,
+                f"no ISE syslog message in {summary.lines} lines (expected lines such as "
+                "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')",
+            )
+    policy_name = str(cp_policy) if cp_policy is not None else None
+    if output_format == "json":
+        from feedmgr.render.json import dumps
+
+        documents = [audit_json(s, policy_name) for s in summaries]
+        emit(dumps(documents[0] if len(documents) == 1 else {"logs": documents}))
+    else:
+        emit("\n".join(render_audit_text(s, policy_name) for s in summaries))
+    if any(o.confirmed_gap for s in summaries for o in s.by_os):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
 
 

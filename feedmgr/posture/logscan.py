@@ -134,7 +134,7 @@ class AgentStatus:
 
 
 @dataclass(frozen=True)
-class PolicyResult:
+class ReportedPolicy:
     """One posture policy result of an ISE ``PostureReport``, as reported; the fields after
     the status are kept verbatim (``detail``) and split only where they follow the ISE
     report's columns (requirement, enforcement, status, passed/failed/skipped)."""
@@ -158,7 +158,7 @@ class Outcome:
     posture_status: tuple[Reported, ...] = ()
     agent_status: tuple[AgentStatus, ...] = ()
     policies_matched: tuple[Reported, ...] = ()
-    policy_results: tuple[PolicyResult, ...] = ()
+    policy_results: tuple[ReportedPolicy, ...] = ()
     cp_decision: tuple[Reported, ...] = ()
 
     @property
@@ -255,7 +255,7 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def parse_posture_report(text: str, line: int) -> tuple[PolicyResult, ...]:
+def parse_posture_report(text: str, line: int) -> tuple[ReportedPolicy, ...]:
     """The policy results of an ISE ``PostureReport`` value: ``policy;status;(detail)``
     entries separated by ``, `` (``;`` may be escaped as ``\\;``). The detail is split on
     ``:`` into the ISE report's columns when it has them; it is kept verbatim always."""
@@ -272,7 +272,7 @@ def parse_posture_report(text: str, line: int) -> tuple[PolicyResult, ...]:
             inner,
         )
         results.append(
-            PolicyResult(
+            ReportedPolicy(
                 policy=parts[0].strip(),
                 status=parts[1].strip(),
                 detail=detail,
@@ -316,7 +316,7 @@ class _Scanner:
         self.status: list[Reported] = []
         self.agent: list[AgentStatus] = []
         self.matched: list[Reported] = []
-        self.policy_results: list[PolicyResult] = []
+        self.policy_results: list[ReportedPolicy] = []
         self.cp: list[Reported] = []
 
     def note(self, target: list[tuple[int, str]], line: int, text: str) -> None:

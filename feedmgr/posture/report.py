@@ -9,12 +9,14 @@ from typing import Any
 from feedmgr.posture.agentxml import AgentCheck, AgentPackage
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
+from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPosture
 from feedmgr.posture.launchd import JobRecord
-from feedmgr.posture.logscan import LogScan, Outcome, Reported
+from feedmgr.posture.logscan import LogScan, Outcome, Reported, ReportedPolicy
 from feedmgr.posture.model import ServiceCondition
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
+AUDIT_SCHEMA = "feedmgr-posture-audit-syslog/1"
 BUNDLE_SCHEMA = "feedmgr-posture-bundle/1"
 NOT_EVALUATED = "extracted, not evaluated: feedmgr evaluates service checks (category 3) only"
 
@@ -236,21 +238,7 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             for a in outcome.agent_status
         ],
         "policies_matched": [_reported(r) for r in outcome.policies_matched],
-        "policy_results": [
-            {
-                "policy": r.policy,
-                "status": r.status,
-                "requirement": r.requirement,
-                "enforcement": r.enforcement,
-                "requirement_status": r.requirement_status,
-                "passed_conditions": list(r.passed),
-                "failed_conditions": list(r.failed),
-                "skipped_conditions": list(r.skipped),
-                "detail": r.detail,
-                "line": r.line,
-            }
-            for r in outcome.policy_results
-        ],
+        "policy_results": [_policy_result_json(r) for r in outcome.policy_results],
         "cp_decision": _reported(outcome.cp_decision[-1]) if outcome.cp_decision else None,
     }
 
@@ -384,3 +372,121 @@ def render_scan_text(scan: LogScan) -> str:
 
 def _lines(numbers: tuple[int, ...]) -> str:
     return ", ".join(str(n) for n in numbers)
+
+
+def _policy_result_json(result: ReportedPolicy) -> dict[str, Any]:
+    return {
+        "policy": result.policy,
+        "status": result.status,
+        "requirement": result.requirement,
+        "enforcement": result.enforcement,
+        "requirement_status": result.requirement_status,
+        "passed_conditions": list(result.passed),
+        "failed_conditions": list(result.failed),
+        "skipped_conditions": list(result.skipped),
+        "detail": result.detail,
+        "line": result.line,
+    }
+
+
+def _endpoint_json(endpoint: EndpointPosture) -> dict[str, Any]:
+    return {
+        "endpoint": endpoint.endpoint,
+        "os": endpoint.os,
+        "status": endpoint.status,
+        "category": endpoint.category,
+        "line": endpoint.line,
+        "time": endpoint.time,
+        "agent": endpoint.agent,
+        "policies_matched": endpoint.policies_matched,
+        "policy_results": [_policy_result_json(r) for r in endpoint.results],
+    }
+
+
+def audit_json(summary: AuditSummary, cp_policy: str | None) -> dict[str, Any]:
+    """The documented JSON document of ``posture audit-syslog``."""
+    return {
+        "schema": AUDIT_SCHEMA,
+        "log": summary.origin,
+        "lines": summary.lines,
+        "messages": summary.messages,
+        "posture_messages": summary.posture_messages,
+        "incomplete_messages": summary.incomplete,
+        "endpoints": len(summary.endpoints),
+        "statuses": summary.statuses,
+        "cp_policy": cp_policy,
+        "by_os": [
+            {
+                "os": o.os,
+                "statuses": o.statuses,
+                "never_postured": [_endpoint_json(e) for e in o.never_postured],
+                "cp_prediction": (
+                    {
+                        "outcome": o.prediction.outcome,
+                        "rule": o.prediction.rule,
+                        "reason": o.prediction.reason,
+                        "gap": o.prediction.gap,
+                    }
+                    if o.prediction is not None
+                    else None
+                ),
+                "confirmed_gap": o.confirmed_gap,
+            }
+            for o in summary.by_os
+        ],
+        "endpoint_list": [_endpoint_json(e) for e in summary.endpoints],
+    }
+
+
+def render_audit_text(summary: AuditSummary, cp_policy: str | None) -> str:
+    """The posture audit as text: per OS and status, never-postured endpoints, and the CP
+    prediction beside them when a CP policy was given."""
+    statuses = ", ".join(f"{k} {v}" for k, v in summary.statuses.items()) or "none"
+    lines = [
+        f"{summary.origin}: {summary.lines} lines, {summary.messages} ISE message(s), "
+        f"{summary.posture_messages} with a posture status, {len(summary.endpoints)} "
+        f"endpoint(s): {statuses}",
+    ]
+    if summary.incomplete:
+        lines.append(f"  {summary.incomplete} message(s) incomplete (segments missing)")
+    if not summary.posture_messages:
+        lines.append(
+            "  no message carries PostureStatus or PostureAssessmentStatus: this file says "
+            "nothing about posture (it does not mean endpoints are compliant)"
+        )
+    header = ["OS", "Status counts", "Never postured"]
+    if cp_policy is not None:
+        header += [f"CP prediction ({cp_policy})", "Field evidence"]
+    rows = []
+    for o in summary.by_os:
+        row = [
+            o.os or "(OS not in message)",
+            ", ".join(f"{k} {v}" for k, v in o.statuses.items()),
+            str(len(o.never_postured)),
+        ]
+        if cp_policy is not None:
+            p = o.prediction
+            row.append("-" if p is None else p.outcome + (f" by {p.rule!r}" if p.rule else ""))
+            row.append(
+                "gap confirmed"
+                if o.confirmed_gap
+                else (
+                    "not explained by CP"
+                    if o.never_postured and p is not None and not p.gap
+                    else "-"
+                )
+            )
+        rows.append(row)
+    lines += ["", *_table(header, rows)]
+    never = [e for o in summary.by_os for e in o.never_postured]
+    if never:
+        lines += ["", f"Never postured ({' or '.join(NEVER_POSTURED)}): {len(never)}"]
+        lines += [
+            f"  {e.endpoint}: {e.os or '(OS not in message)'}, {e.status} "
+            f"({e.category}, line {e.line}, {e.time})"
+            for e in never[:200]
+        ]
+    for o in summary.by_os:
+        if o.prediction is not None and o.prediction.reason and o.never_postured:
+            lines.append(f"  {o.os}: CP: {o.prediction.reason}")
+    return "\n".join(lines) + "\n"
