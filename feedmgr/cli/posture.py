@@ -95,7 +95,7 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
     with ExitStack() as stack:
         for log in open_logs(log_file, stack):
             scan = scan_chunks(chunks(log), log.name)
-            if not scan.recognised and not scan.prefixed_lines:
+            if not scan.recognised and not scan.known_format:
                 raise ParseError(
                     log.name,
                     f"no posture content and no line in a known log format ({scan.lines} "

@@ -80,7 +80,7 @@ def _binary(head: bytes, encoding: str) -> bool:
     return odd > len(text) * 0.1
 
 
-def _text_stream(raw: io.BufferedIOBase, name: str) -> LogText:
+def _text_stream(raw: io.BufferedIOBase, name: str, stack: ExitStack) -> LogText:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     head = buffered.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     encoding, bom = sniff_encoding(head)
@@ -88,7 +88,7 @@ def _text_stream(raw: io.BufferedIOBase, name: str) -> LogText:
         raise ParseError(name, "not a text log (binary content); give the log file or a DART zip")
     buffered.read(bom)
     stream = io.TextIOWrapper(buffered, encoding=encoding, errors="replace", newline=None)
-    return LogText(name, encoding, stream)
+    return LogText(name, encoding, stack.enter_context(stream))
 
 
 def _members(bundle: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
@@ -133,7 +133,7 @@ def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
     except OSError as exc:
         raise ParseError(name, f"cannot read: {exc.strerror or exc}") from exc
     if magic not in _ZIP_MAGIC:
-        yield _text_stream(raw, name)
+        yield _text_stream(raw, name, stack)
         return
     try:
         bundle = stack.enter_context(zipfile.ZipFile(raw))
@@ -141,7 +141,7 @@ def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
             member = f"{name}!{info.filename}"
             # ZipExtFile is a BufferedIOBase; typeshed only says IO[bytes].
             member_stream = cast(io.BufferedIOBase, stack.enter_context(bundle.open(info)))
-            yield _text_stream(member_stream, member)
+            yield _text_stream(member_stream, member, stack)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ParseError(name, f"damaged or unsupported zip: {exc}") from exc
     except RuntimeError as exc:  # zipfile: encrypted member without a password

@@ -91,6 +91,8 @@ _CP_NONE = re.compile(
     r"not configured to use cisco ise posture agent",
     re.IGNORECASE,
 )
+_WINDOWS_EXPORT = re.compile(r"^(?:\*{10,}[ \t]*|Date[ \t]*:.*)$", re.MULTILINE)
+SNIFF_LINES = 200
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 MAX_FRAGMENT_CHARS = 256 * 1024
@@ -184,7 +186,7 @@ class LogScan:
     result_lines: tuple[tuple[int, str, str], ...]
     problems: tuple[tuple[int, str], ...]
     outcome: Outcome = field(default_factory=Outcome)
-    prefixed_lines: int = 0
+    known_format: bool = False
 
     @property
     def recognised(self) -> bool:
@@ -312,7 +314,7 @@ class _Scanner:
         self.windows = False
         self.win_date = ""
         self.win_time = ""
-        self.prefixed = 0
+        self.known_format = False
         self.status: list[Reported] = []
         self.agent: list[AgentStatus] = []
         self.matched: list[Reported] = []
@@ -333,8 +335,17 @@ class _Scanner:
 
     # -- chunks ---------------------------------------------------------------------------
 
+    def sniff(self, text: str) -> None:
+        """Look at the first lines of the log: is it in a known log format, and is it a
+        Windows event export (read line by line: its timestamps are on header lines)?"""
+        head = "\n".join(text.split("\n", SNIFF_LINES)[:SNIFF_LINES])
+        self.known_format = any(_PREFIX.match(line) for line in head.splitlines())
+        self.windows = _WINDOWS_EXPORT.search(head) is not None
+
     def chunk(self, text: str, first: int) -> None:
         """Scan ``text`` (whole lines) whose first line is number ``first``."""
+        if first == 1:
+            self.sniff(text)
         lower = text.lower()
         fast = len(lower) == len(text)
         pos = 0
@@ -363,7 +374,6 @@ class _Scanner:
         time = ""
         content = line
         if prefix is not None:
-            self.prefixed += 1
             if prefix.group("winkey") is not None or prefix.group("rule") is not None:
                 self.windows_header(number, prefix)
                 return
@@ -444,17 +454,17 @@ class _Scanner:
 
     def cut(self, number: int, why: str) -> None:
         """Something that is not the XML arrived while XML was open."""
+        noted = self.doc_cut
         if self.root is not None:
             self.abandon(f"truncated: {why} at line {number} before </{self.root}>")
-        if self.doc is not None and not self.doc_cut:
-            self.doc_cut = True
-            self.note(
-                self.problems,
-                self.doc[0],
-                f"<cleanmachines> at line {self.doc[0]}: cut: {why} at line {number} "
-                "before </cleanmachines>; not counted as a whole document",
-            )
         if self.doc is not None:
+            if not noted:
+                self.note(
+                    self.problems,
+                    self.doc[0],
+                    f"<cleanmachines> at line {self.doc[0]}: cut: {why} at line {number} "
+                    "before </cleanmachines>; not counted as a whole document",
+                )
             self.documents_cut += 1
             self.doc = None
             self.doc_cut = False
@@ -592,7 +602,7 @@ class _Scanner:
 
     def end(self, lines: int) -> LogScan:
         if self.open:
-            self.cut(lines + 1, "the log ends")
+            self.cut(lines, "the log ends")
         return LogScan(
             origin=self.origin,
             lines=lines,
@@ -610,7 +620,7 @@ class _Scanner:
                 policy_results=tuple(self.policy_results),
                 cp_decision=tuple(self.cp),
             ),
-            prefixed_lines=self.prefixed,
+            known_format=self.known_format,
         )
 
 
