@@ -22,7 +22,7 @@ over each lower-cased chunk), so most of a large log is skipped at C speed
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 from xml.etree.ElementTree import Element
@@ -35,6 +35,7 @@ from feedmgr.posture.agentxml import (
     package_from_element,
     parse_xml,
 )
+from feedmgr.posture.launchd import CHUNK
 from feedmgr.posture.model import ServiceCondition
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -638,7 +639,20 @@ def scan_chunks(chunks: Iterable[str], origin: str) -> LogScan:
 
 def scan_log(lines: Iterable[str], origin: str) -> LogScan:
     """Scan log text given line by line (each line with or without its newline)."""
-    return scan_chunks((line if line.endswith("\n") else line + "\n" for line in lines), origin)
+
+    def batches() -> Iterator[str]:
+        batch: list[str] = []
+        size = 0
+        for line in lines:
+            batch.append(line if line.endswith("\n") else line + "\n")
+            size += len(batch[-1])
+            if size >= CHUNK:
+                yield "".join(batch)
+                batch, size = [], 0
+        if batch:
+            yield "".join(batch)
+
+    return scan_chunks(batches(), origin)
 
 
 def compare(scans: Sequence[LogScan], expected: Sequence[AgentPackage]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from feedmgr.posture.agentxml import AgentCheck, AgentPackage, packages_for
 from feedmgr.posture.files import spec_from_document
-from feedmgr.posture.logscan import Reported, parse_posture_report, scan_log
+from feedmgr.posture.logscan import Reported, parse_posture_report, scan_chunks, scan_log
 
 Asset = Callable[[str], Path]
 
@@ -352,3 +352,33 @@ def test_windows_event_export_blocks() -> None:
     assert scan.problems == (
         (23, "<check> at line 23: truncated: a new event starts at line 25 before </check>"),
     )
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<cleanmachines>",
+                "</cleanmachines>",
+                "<package><id>1</id><name>n</name><description/><optional>0</optional>",
+                "<check><id>a</id><category>3</category><type>303</type><param>p</param>"
+                "<operation>running</operation><value>0</value></check>",
+                "<criteria>(a)</criteria></package>",
+                "<version2>ISE: 3.3</version2>",
+                "Feb 17 18:49:05 MacBook-Pro csc_iseagentd[1152]: MSG_SU_STEP_STATUS, "
+                "{Status:6,Compliant:3}",
+                "Feb 17 18:49:05 MacBook-Pro syslogd[342]: ASL Sender Statistics",
+                "2024-02-27 10:30:58.658 DEBUG PostureStatus=Compliant",
+                "plain text",
+                "",
+            ]
+        ),
+        max_size=30,
+    )
+)
+def test_chunked_scan_equals_line_by_line(lines: list[str]) -> None:
+    """The fast path (whole chunks, only candidate lines looked at) finds exactly what
+    feeding every line finds."""
+    text = "\n".join(lines) + "\n"
+    assert scan_chunks([text], "log") == scan_log(text.splitlines(), "log")
