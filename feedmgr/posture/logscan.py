@@ -21,6 +21,7 @@ over each lower-cased chunk), so most of a large log is skipped at C speed
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -62,22 +63,46 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]*/?>")
 _MARK = re.compile(
     r"<(?P<close>/?)(?P<tag>cleanmachines|package|check)>|<version2>(?P<v2>[^<]{0,200})</version2>"
 )
-# Lower-cased words that make a line worth looking at outside XML.
-_CANDIDATE = re.compile(r"<|check|compliant|posture|bypass|msg_su_step|not configured to use")
+# Lower-cased strings that make a line worth looking at outside XML (every _RESULT word,
+# XML, escaped XML). Found with str.find, which is much faster than a regex alternation.
+_NEEDLES = (
+    "<",
+    "#012",
+    "\\u003c",
+    "check",
+    "compliant",
+    "posture status",
+    "posturestatus",
+    "posture.util",
+    "posturereport",
+    "bypassing",
+    "msg_su_step",
+    "not configured to use",
+)
 # Lines that say something about check results and the posture outcome: the agent's
 # doCheck / completeCheck functions, the CheckSvc source file, its MSG_SU_STEP_STATUS UI
 # updates, ISE's posture StatusUtil, status words and the CP bypass messages.
-_RESULT = re.compile(
-    r"docheck|completecheck|checksvc|check ?result|posture\.util\.status|msg_su_step_status|"
-    r"\bnon-?compliant\b|\bcompliant\b|posture ?status|posturereport|bypassing|"
-    r"not configured to use",
-    re.IGNORECASE,
+# Looked for in the lower-cased line with `in` (a regex alternation is far slower).
+_RESULT_WORDS = (
+    "docheck",
+    "completecheck",
+    "checksvc",
+    "check result",
+    "checkresult",
+    "posture.util.status",
+    "msg_su_step_status",
+    "compliant",
+    "posture status",
+    "posturestatus",
+    "posturereport",
+    "bypassing",
+    "not configured to use",
 )
 # MSG_SU_STEP_STATUS, {Status:6,Compliant:3,...,Description1:"System scan not required..."}
 _STEP_STATUS = re.compile(
-    r"MSG_SU_STEP_STATUS\W+\{Status:(?P<status>-?\d+),Compliant:(?P<compliant>-?\d+)"
-    r"(?:.*?Description1:\\?\"(?P<d1>(?:[^\"\\]|\\.)*?)\\?\")?"
+    r"MSG_SU_STEP_STATUS\W{1,4}\{Status:(?P<status>-?\d+),Compliant:(?P<compliant>-?\d+)"
 )
+_DESCRIPTION1 = re.compile(r"Description1:\\?\"(?P<d1>[^\"\\]{0,300})")
 _POSTURE_STATUS = re.compile(
     r"\bPostureStatus\s*[=:]\s*(?P<v>[A-Za-z]+)|\bposture status\s*(?:is|[=:])\s*(?P<w>[A-Za-z-]+)",
     re.IGNORECASE,
@@ -327,8 +352,12 @@ class _Scanner:
 
     @staticmethod
     def keep(target: list[T], value: T) -> None:
+        """Keep the first MAX_NOTED - 1 values and always the last one (the final status
+        of a long log is its last)."""
         if len(target) < MAX_NOTED:
             target.append(value)
+        else:
+            target[-1] = value
 
     @property
     def open(self) -> bool:
@@ -349,16 +378,27 @@ class _Scanner:
             self.sniff(text)
         lower = text.lower()
         fast = len(lower) == len(text)
+        # The next occurrence of each needle, smallest first: outside XML the scan jumps
+        # from one candidate line to the next; a needle is searched again only once the
+        # scan has passed its last occurrence.
+        upcoming = [(at, n) for n in _NEEDLES if (at := lower.find(n)) != -1] if fast else []
+        heapq.heapify(upcoming)
         pos = 0
         number = first
         size = len(text)
         while pos < size:
             if fast and not self.open and not self.windows:
-                match = _CANDIDATE.search(lower, pos)
-                if match is None:
+                while upcoming and upcoming[0][0] < pos:
+                    needle = upcoming[0][1]
+                    at = lower.find(needle, pos)
+                    if at == -1:
+                        heapq.heappop(upcoming)
+                    else:
+                        heapq.heapreplace(upcoming, (at, needle))
+                if not upcoming:
                     return
-                # pos is at a line start; go back to the start of the candidate's line.
-                start = max(pos, text.rfind("\n", pos, match.start()) + 1)
+                # pos is at a line start; go to the start of the next candidate's line.
+                start = max(pos, text.rfind("\n", pos, upcoming[0][0]) + 1)
                 number += text.count("\n", pos, start)
                 pos = start
             end = text.find("\n", pos)
@@ -370,21 +410,20 @@ class _Scanner:
 
     # -- lines ----------------------------------------------------------------------------
 
+    def stamp(self, prefix: re.Match[str] | None) -> str:
+        """The timestamp of a line: its prefix's, or its Windows event block's."""
+        if prefix is not None and prefix.group("desc") is None:
+            return prefix.group("sc") or prefix.group("iso") or prefix.group("bsd") or ""
+        if prefix is not None or self.windows:
+            return f"{self.win_date} {self.win_time}".strip()
+        return ""
+
     def line(self, number: int, line: str) -> None:
         prefix = _PREFIX.match(line)
-        time = ""
-        content = line
-        if prefix is not None:
-            if prefix.group("winkey") is not None or prefix.group("rule") is not None:
-                self.windows_header(number, prefix)
-                return
-            if prefix.group("desc") is not None:
-                time = f"{self.win_date} {self.win_time}".strip()
-            else:
-                time = prefix.group("sc") or prefix.group("iso") or prefix.group("bsd") or ""
-            content = line[prefix.end() :]
-        elif self.windows and self.win_date:
-            time = f"{self.win_date} {self.win_time}".strip()
+        if prefix is not None and (prefix.group("winkey") or prefix.group("rule")):
+            self.windows_header(number, prefix)
+            return
+        content = line[prefix.end() :] if prefix is not None else line
         xml = "<" in content or "#012" in content or "\\u003" in content
         if xml:
             content = _unescape(content)
@@ -398,8 +437,10 @@ class _Scanner:
                 xml = False
             else:
                 content = content[tag.start() :]
-        if not self.open and (prefix is not None or self.windows) and _RESULT.search(line):
-            self.result(number, time, line)
+        if not self.open and (prefix is not None or self.windows):
+            low = line.lower()
+            if any(word in low for word in _RESULT_WORDS):
+                self.result(number, self.stamp(prefix), line, low)
         if xml:
             self.xml(number, content)
 
@@ -414,42 +455,47 @@ class _Scanner:
         elif key == "Time":
             self.win_time = prefix.group("winval").strip()[:40]
 
-    def result(self, number: int, time: str, line: str) -> None:
-        text = line.strip()[:300]
-        self.keep(self.results, (number, time, text))
-        step = _STEP_STATUS.search(line)
+    def result(self, number: int, time: str, line: str, low: str) -> None:
+        self.keep(self.results, (number, time, line.strip()[:300]))
+        # Each extractor runs only when its keyword is on the line (cheap `in` tests).
+        step = _STEP_STATUS.search(line) if "msg_su_step_status" in low else None
         if step is not None:
+            description = _DESCRIPTION1.search(line, step.end())
             self.keep(
                 self.agent,
                 AgentStatus(
                     int(step.group("status")),
                     int(step.group("compliant")),
-                    (step.group("d1") or "")[:300],
+                    description.group("d1") if description else "",
                     number,
                     time,
                 ),
             )
-        status = _POSTURE_STATUS.search(line)
-        if status is not None:
-            value = status.group("v") or status.group("w")
-            self.keep(self.status, Reported(value, number, time))
-        matched = _POLICY_MATCHED.search(line)
-        if matched is not None and matched.group("v").strip():
-            self.keep(self.matched, Reported(matched.group("v").strip()[:300], number, time))
-        report = _POSTURE_REPORT.search(line)
-        if report is not None:
-            for result in parse_posture_report(report.group("v")[:10_000], number):
-                self.keep(self.policy_results, result)
-        cp = _CP_NONE.search(line)
-        if cp is not None:
-            self.keep(
-                self.cp,
-                Reported(
-                    f"no client-provisioning policy matched: the agent reports {cp.group()!r}",
-                    number,
-                    time,
-                ),
-            )
+        if "posturestatus" in low or "posture status" in low:
+            status = _POSTURE_STATUS.search(line)
+            if status is not None:
+                value = status.group("v") or status.group("w")
+                self.keep(self.status, Reported(value, number, time))
+        if "posturepolicymatched=" in low:
+            matched = _POLICY_MATCHED.search(line)
+            if matched is not None and matched.group("v").strip():
+                self.keep(self.matched, Reported(matched.group("v").strip()[:300], number, time))
+        if "posturereport=" in low:
+            report = _POSTURE_REPORT.search(line)
+            if report is not None:
+                for result in parse_posture_report(report.group("v")[:10_000], number):
+                    self.keep(self.policy_results, result)
+        if "bypassing" in low or "not configured to use" in low:
+            cp = _CP_NONE.search(line)
+            if cp is not None:
+                self.keep(
+                    self.cp,
+                    Reported(
+                        f"no client-provisioning policy matched: the agent reports {cp.group()!r}",
+                        number,
+                        time,
+                    ),
+                )
 
     # -- XML ------------------------------------------------------------------------------
 
