@@ -423,8 +423,12 @@ class _Scanner:
         if prefix is not None and (prefix.group("winkey") or prefix.group("rule")):
             self.windows_header(number, prefix)
             return
-        content = line[prefix.end() :] if prefix is not None else line
-        xml = "<" in content or "#012" in content or "\\u003" in content
+        skip = prefix.end() if prefix is not None else 0
+        content = line[skip:]
+        # Where XML (plain or escaped) starts on the line; text before it is the message.
+        marks = [at for at in (content.find(m) for m in ("<", "#012", "\\u003")) if at != -1]
+        xml = bool(marks)
+        message = line[: skip + min(marks)] if marks else line
         if xml:
             content = _unescape(content)
         if prefix is not None and self.open:
@@ -438,7 +442,8 @@ class _Scanner:
             else:
                 content = content[tag.start() :]
         if not self.open and (prefix is not None or self.windows):
-            low = line.lower()
+            # Words inside XML on the line (a requirement's message) are not results.
+            low = message.lower()
             if any(word in low for word in _RESULT_WORDS):
                 self.result(number, self.stamp(prefix), line, low)
         if xml:
