@@ -70,7 +70,8 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "fail",
         'no enabled client-provisioning rule matches: the endpoint gets "Bypassing Cisco '
         'Secure Client Scan"',
-        "add a rule for this OS (or a parent node) and group, or widen an existing rule",
+        "add a rule for the group on the OS family's umbrella node ('Mac OSX', 'Windows All') "
+        "after any per-version rules, so the next release is covered too",
     ),
     _spec(
         _CP,
@@ -91,8 +92,17 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.shadowed",
         "warn",
-        "a rule can never match because earlier rules take all its cases",
-        "move the rule up, narrow the earlier rules, or delete it",
+        "a rule can never match because earlier rules take all its cases, today and after "
+        "the next feed",
+        "move the rule up, or delete it; never narrow an umbrella rule to version nodes",
+    ),
+    _spec(
+        _CP,
+        "cp.future-only",
+        "info",
+        "a rule on an umbrella node after per-version rules: it matches only the releases a "
+        "later feed adds under that node",
+        "keep it: it is what gives the next release an agent",
     ),
     _spec(
         _CP,
@@ -105,22 +115,31 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.no-agent",
         "fail",
-        "the matching rule installs no agent package or no agent configuration/profile",
-        "give the rule's result an agent package and an agent configuration or profile",
+        "the matching rule installs no posture agent (no agent configuration, a native "
+        "supplicant configuration only, or no ISE Posture module)",
+        "name an agent configuration with an agent package, ISE Posture and a posture profile",
+    ),
+    _spec(
+        _CP,
+        "cp.not-posture-capable",
+        "info",
+        "inventory devices the posture agent does not run on (iOS, Android, Chrome OS, "
+        "printers, phones) or with a blank OS, counted per OS string; not a gap",
+        "control their access with authorization rules; find the OS of blank ones",
     ),
     _spec(
         _CP,
         "cp.module-too-old",
         "fail",
         "the rule's compliance module is older than the feed's minimum for that OS",
-        "upload a newer compliance module to ISE and select it in the rule",
+        "upload a newer compliance module to ISE and select it in the agent configuration",
     ),
     _spec(
         _CP,
         "cp.agent-too-old",
         "fail",
         "the rule's Secure Client agent is older than the feed's minimum for that OS",
-        "upload a newer Secure Client package to ISE and select it in the rule",
+        "upload a newer Secure Client package to ISE and select it in the agent configuration",
     ),
     _spec(
         _CP,
