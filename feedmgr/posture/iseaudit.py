@@ -25,6 +25,9 @@ POSTURE_AUDIT = "CISE_Posture_and_Client_Provisioning_Audit"
 # ISE's posture statuses for an endpoint that was never assessed: the agent never ran
 # (no CP match, agent missing, stale feed...) or ISE does not require posture for it.
 NEVER_POSTURED = ("NotApplicable", "Unknown")
+# The CP audit's outcomes (feedmgr.provisioning.engine.Outcome) that leave an endpoint
+# without a posture agent.
+CP_GAPS = ("uncovered", "disabled-only", "os-unknown")
 MAX_PENDING = 100_000
 MAX_FIELD = 10_000
 
@@ -67,9 +70,9 @@ class Prediction:
 
     @property
     def gap(self) -> bool:
-        """True when the CP audit predicts the endpoint gets no posture agent (a rule with
-        other conditions that may match is not counted as a gap)."""
-        return self.outcome not in ("matched", "conditional")
+        """True when the CP audit predicts the endpoint gets no posture agent. A rule with
+        other conditions that may match, or a device the agent cannot run on, is no gap."""
+        return self.outcome in CP_GAPS
 
 
 @dataclass(frozen=True)
