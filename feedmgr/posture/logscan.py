@@ -73,7 +73,7 @@ _NEEDLES = (
     "compliant",
     "posture status",
     "posturestatus",
-    "posture.util",
+    "cpm.posture.util",  # ISE ise-psc.log: cisco.cpm.posture.util.StatusUtil
     "posturereport",
     "bypassing",
     "msg_su_step",
