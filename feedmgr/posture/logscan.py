@@ -117,7 +117,8 @@ _CP_NONE = re.compile(
     r"not configured to use cisco ise posture agent",
     re.IGNORECASE,
 )
-_WINDOWS_EXPORT = re.compile(r"^(?:\*{10,}[ \t]*|Date[ \t]*:.*)$", re.MULTILINE)
+_WINDOWS_RULE = re.compile(r"^\*{10,}[ \t]*$", re.MULTILINE)
+_WINDOWS_DATE = re.compile(r"^Date[ \t]*:", re.MULTILINE)
 SNIFF_LINES = 200
 _JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
 _JSON_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -317,8 +318,9 @@ def parse_posture_report(text: str, line: int) -> tuple[ReportedPolicy, ...]:
 
 
 class _Scanner:
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, every_line: bool = False) -> None:
         self.origin = origin
+        self.every_line = every_line
         self.packages = _Tally()
         self.checks = _Tally()
         self.results: list[tuple[int, str, str]] = []
@@ -370,14 +372,17 @@ class _Scanner:
         Windows event export (read line by line: its timestamps are on header lines)?"""
         head = "\n".join(text.split("\n", SNIFF_LINES)[:SNIFF_LINES])
         self.known_format = any(_PREFIX.match(line) for line in head.splitlines())
-        self.windows = _WINDOWS_EXPORT.search(head) is not None
+        # Both a ***** separator and a Date : header: a "Date:" line alone (an HTTP header
+        # in a debug log) does not make a log a Windows export.
+        self.windows = bool(_WINDOWS_RULE.search(head) and _WINDOWS_DATE.search(head))
 
     def chunk(self, text: str, first: int) -> None:
         """Scan ``text`` (whole lines) whose first line is number ``first``."""
         if first == 1:
             self.sniff(text)
         lower = text.lower()
-        fast = len(lower) == len(text)
+        # The jumps need offsets of the lower-cased text to be those of the text.
+        fast = len(lower) == len(text) and not self.every_line
         # The next occurrence of each needle, smallest first: outside XML the scan jumps
         # from one candidate line to the next; a needle is searched again only once the
         # scan has passed its last occurrence.
@@ -421,8 +426,12 @@ class _Scanner:
     def line(self, number: int, line: str) -> None:
         prefix = _PREFIX.match(line)
         if prefix is not None and (prefix.group("winkey") or prefix.group("rule")):
-            self.windows_header(number, prefix)
-            return
+            if self.windows:
+                self.windows_header(number, prefix)
+                return
+            prefix = None
+        elif prefix is not None and prefix.group("desc") and not self.windows:
+            prefix = None
         skip = prefix.end() if prefix is not None else 0
         content = line[skip:]
         # Where XML (plain or escaped) starts on the line; text before it is the message.
@@ -450,7 +459,6 @@ class _Scanner:
             self.xml(number, content)
 
     def windows_header(self, number: int, prefix: re.Match[str]) -> None:
-        self.windows = True
         if self.open:
             self.cut(number, "a new event starts")
         key = prefix.group("winkey")
@@ -676,10 +684,11 @@ class _Scanner:
         )
 
 
-def scan_chunks(chunks: Iterable[str], origin: str) -> LogScan:
+def scan_chunks(chunks: Iterable[str], origin: str, *, every_line: bool = False) -> LogScan:
     """Scan log text given as chunks of whole lines; total (never raises on content),
-    memory bounded."""
-    scanner = _Scanner(origin)
+    memory bounded. ``every_line`` looks at every line instead of only candidate lines
+    (same result, slower: for tests and doubt)."""
+    scanner = _Scanner(origin, every_line)
     number = 1
     for chunk in chunks:
         text = chunk if chunk.endswith("\n") else chunk + "\n"
