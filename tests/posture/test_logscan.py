@@ -372,6 +372,9 @@ def test_windows_event_export_blocks() -> None:
                 "{Status:6,Compliant:3}",
                 "Feb 17 18:49:05 MacBook-Pro syslogd[342]: ASL Sender Statistics",
                 "2024-02-27 10:30:58.658 DEBUG PostureStatus=Compliant",
+                "Feb 17 18:49:05 host csc_iseagentd[1]: endpoint is NonCompliant",
+                "[Tue Feb 27 10:30:58.646 2024][csc_eliseposture]Function: doCheck",
+                "Feb 17 18:49:05 host csc_iseagentd[1]: Bypassing Cisco Secure Client Scan",
                 "plain text",
                 "",
             ]
