@@ -92,8 +92,13 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
     )
 
     scans: list[tuple[LogScan, str]] = []
+    skipped: list[tuple[str, str]] = []
+    prefix = len(str(log_file)) + 1
     with ExitStack() as stack:
         for log in open_logs(log_file, stack):
+            if log.problem:
+                skipped.append((log.name[prefix:], log.problem))
+                continue
             scan = scan_chunks(chunks(log), log.name)
             if not scan.recognised and not scan.known_format:
                 raise ParseError(
@@ -102,7 +107,10 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
                     "lines read): not a Secure Client or ISE log",
                 )
             scans.append((scan, log.encoding))
-    members = [s.origin[len(str(log_file)) + 1 :] for s, _ in scans if s.origin != str(log_file)]
+    if not scans:
+        listed = "; ".join(f"{member}: {problem}" for member, problem in skipped)
+        raise ParseError(str(log_file), f"no readable posture log in the bundle ({listed})")
+    members = [s.origin[prefix:] for s, _ in scans if s.origin != str(log_file)]
     comparison = None
     if against is not None:
         from feedmgr.posture.agentxml import packages_for
@@ -119,6 +127,7 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
                 "schema": BUNDLE_SCHEMA,
                 "bundle": str(log_file),
                 "members_read": members,
+                "members_skipped": [{"member": m, "problem": p} for m, p in skipped],
                 "logs": documents,
             }
             if members
@@ -129,6 +138,7 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         emit(dumps(document))
     else:
         texts = [f"DART bundle {log_file}: read {', '.join(members)}\n"] if members else []
+        texts += [f"  skipped {member}: {problem}\n" for member, problem in skipped]
         texts += [render_scan_text(scan) for scan, _ in scans]
         if comparison is not None:
             texts.append(render_comparison(comparison, str(against)))

@@ -39,12 +39,14 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 @dataclass(frozen=True)
 class LogText:
-    """One readable log: its name (``bundle.zip!member`` for a bundle member), the encoding
-    it was decoded with, and a stream of its text."""
+    """One log: its name (``bundle.zip!member`` for a bundle member), the encoding it was
+    decoded with, and a stream of its text; or, for a bundle member that cannot be read
+    (encrypted, binary, oversized), the ``problem`` and an empty stream."""
 
     name: str
     encoding: str
     stream: IO[str]
+    problem: str = ""
 
 
 def sniff_encoding(head: bytes) -> tuple[str, int]:
@@ -103,24 +105,35 @@ def _members(bundle: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
             "zip holds no posture log (looked for *ISEPosture*.txt, unified_log.log, "
             f"system.log, ise-psc.log); members: {listed}",
         )
-    for info in chosen:
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise ParseError(f"{name}!{info.filename}", "member larger than 2 GiB")
-        if info.flag_bits & 0x1:
-            raise ParseError(
-                f"{name}!{info.filename}", "member is encrypted (DART 'Enable Bundle Encryption')"
-            )
     return chosen
 
 
-def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
-    """The readable logs in ``path``: the file itself, or each posture log of a DART zip.
+def _member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, stack: ExitStack) -> LogText:
+    """One bundle member as a log, or as a problem: DART may encrypt some logs, and a
+    bundle's other posture logs are still worth reading."""
+    member = f"{name}!{info.filename}"
+    problem = ""
+    if info.flag_bits & 0x1:
+        problem = "encrypted (DART 'Enable Bundle Encryption')"
+    elif info.file_size > MAX_MEMBER_BYTES:
+        problem = "larger than 2 GiB"
+    else:
+        # ZipExtFile is a BufferedIOBase; typeshed only says IO[bytes].
+        stream = cast(io.BufferedIOBase, stack.enter_context(bundle.open(info)))
+        try:
+            return _text_stream(stream, member, stack)
+        except ParseError as exc:
+            problem = exc.problem
+    return LogText(member, "", io.StringIO(""), problem)
 
-    Streams are closed with ``stack``.
+
+def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
+    """The logs in ``path``: the file itself, or each posture log of a DART zip (a member
+    that cannot be read comes with its ``problem``). Streams are closed with ``stack``.
 
     Raises:
         ParseError: when the file cannot be opened, is binary, is a damaged zip or a zip
-            without posture logs, or a member is encrypted or oversized.
+            without posture logs.
     """
     name = str(path)
     try:
@@ -138,10 +151,7 @@ def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
     try:
         bundle = stack.enter_context(zipfile.ZipFile(raw))
         for info in _members(bundle, name):
-            member = f"{name}!{info.filename}"
-            # ZipExtFile is a BufferedIOBase; typeshed only says IO[bytes].
-            member_stream = cast(io.BufferedIOBase, stack.enter_context(bundle.open(info)))
-            yield _text_stream(member_stream, member, stack)
+            yield _member(bundle, info, name, stack)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise ParseError(name, f"damaged or unsupported zip: {exc}") from exc
     except RuntimeError as exc:  # zipfile: encrypted member without a password

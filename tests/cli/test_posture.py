@@ -171,6 +171,25 @@ def test_parse_log_reads_a_dart_zip_and_says_which_members(
     assert status["description"] == "System scan not required on current Wi-Fi."
 
 
+def test_parse_log_bundle_with_only_unreadable_posture_logs_exits_3(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A DART zip whose only posture log is binary (encrypted by the agent) exits 3 naming
+    the member and why, not '0 documents'."""
+    import zipfile
+
+    bundle = tmp_path / "DART.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("ISE Posture/unified_log.log", bytes(range(256)) * 64)
+    result = run_cli("posture", "parse-log", bundle)
+    assert result.code == 3
+    assert result.err == (
+        f"feedmgr: error: {bundle}: no readable posture log in the bundle "
+        "(ISE Posture/unified_log.log: not a text log (binary content); give the log file "
+        "or a DART zip)\n"
+    )
+
+
 def test_parse_log_names_checks_it_does_not_evaluate(run_cli: RunCli, tmp_path: Path) -> None:
     """A check of another category is listed with its category and type and marked as not
     evaluated, in text and JSON (constructed package)."""

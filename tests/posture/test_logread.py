@@ -24,6 +24,7 @@ def _scan_file(path: Path) -> list[tuple[str, str, LogScan]]:
         return [
             (log.name, log.encoding, scan_chunks(chunks(log), log.name))
             for log in open_logs(path, stack)
+            if not log.problem
         ]
 
 
@@ -119,17 +120,37 @@ def test_zip_without_posture_logs_names_its_members(tmp_path: Path) -> None:
         _scan_file(bundle)
 
 
-def test_encrypted_member_is_refused(tmp_path: Path) -> None:
-    """A member flagged encrypted (DART 'Enable Bundle Encryption') is refused by name."""
-    bundle = _bundle(tmp_path, {"unified_log.log": b"x\n"})
+def _encrypt_flag(bundle: Path, member: bytes) -> None:
+    """Set the encryption bit (general purpose flag bit 0) of one member, in its local and
+    central headers, as DART's 'Enable Bundle Encryption' leaves it."""
     data = bytearray(bundle.read_bytes())
-    # Set the encryption bit (general purpose flag bit 0) in the local and central headers.
-    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+    for signature, flag, name in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
         at = data.find(signature)
-        data[at + offset] |= 0x1
+        while data[at + name : at + name + len(member)] != member:
+            at = data.find(signature, at + 1)
+        data[at + flag] |= 0x1
     bundle.write_bytes(bytes(data))
-    with pytest.raises(ParseError, match="encrypted"):
-        _scan_file(bundle)
+
+
+def test_unreadable_members_are_named_and_the_rest_read(asset: Asset, tmp_path: Path) -> None:
+    """An encrypted member and a binary member come with their problem; the readable posture
+    log beside them is still read."""
+    bundle = _bundle(
+        tmp_path,
+        {
+            "a/unified_log.log": b"x\n",
+            "b/system.log": bytes(range(256)) * 64,
+            "c/ise-psc.log": asset("posture/ise-psc.log").read_bytes(),
+        },
+    )
+    _encrypt_flag(bundle, b"a/unified_log.log")
+    with ExitStack() as stack:
+        logs = [(log.name.split("!")[1], log.problem) for log in open_logs(bundle, stack)]
+    assert logs == [
+        ("a/unified_log.log", "encrypted (DART 'Enable Bundle Encryption')"),
+        ("b/system.log", "not a text log (binary content); give the log file or a DART zip"),
+        ("c/ise-psc.log", ""),
+    ]
 
 
 @settings(max_examples=200)
