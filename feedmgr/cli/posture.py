@@ -215,26 +215,24 @@ def audit_syslog(
             return Prediction(decision.outcome.value, matched.name if matched else "", reason)
 
     with ExitStack() as stack:
-        summaries = [
-            read_audit(read_lines(log.stream), log.name, predict)
-            for log in open_logs(log_file, stack)
-        ]
-    for summary in summaries:
-        if not summary.messages:
-            raise ParseError(
-                summary.origin,
-                f"no ISE syslog message in {summary.lines} lines (expected lines such as "
-                "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')",
-            )
+        log = next(open_logs(log_file, stack))
+        if log.problem or log.name != str(log_file):
+            raise ParseError(str(log_file), "give the syslog file itself, not a zip")
+        summary = read_audit(read_lines(log.stream), log.name, predict)
+    if not summary.messages:
+        raise ParseError(
+            summary.origin,
+            f"no ISE syslog message in {summary.lines} lines (expected lines such as "
+            "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')",
+        )
     policy_name = str(cp_policy) if cp_policy is not None else None
     if output_format == "json":
         from feedmgr.render.json import dumps
 
-        documents = [audit_json(s, policy_name) for s in summaries]
-        emit(dumps(documents[0] if len(documents) == 1 else {"logs": documents}))
+        emit(dumps(audit_json(summary, policy_name)))
     else:
-        emit("\n".join(render_audit_text(s, policy_name) for s in summaries))
-    if any(o.confirmed_gap for s in summaries for o in s.by_os):
+        emit(render_audit_text(summary, policy_name))
+    if any(o.confirmed_gap for o in summary.by_os):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
 
 
