@@ -375,6 +375,10 @@ def test_windows_event_export_blocks() -> None:
                 "Feb 17 18:49:05 host csc_iseagentd[1]: endpoint is NonCompliant",
                 "[Tue Feb 27 10:30:58.646 2024][csc_eliseposture]Function: doCheck",
                 "Feb 17 18:49:05 host csc_iseagentd[1]: Bypassing Cisco Secure Client Scan",
+                "Feb 17 18:49:05 fwd x[1]: \\u003ccleanmachines\\u003e\\u003cversion2\\u003eISE: 3"
+                "\\u003c/version2\\u003e\\u003c/cleanmachines\\u003e",
+                "Feb 17 18:49:05 fwd x[1]: #012<check><id>a</id><category>1</category>"
+                "<type>101</type></check>#012",
                 "plain text",
                 "",
             ]
