@@ -187,7 +187,7 @@ def audit_syslog(
     from contextlib import ExitStack
 
     from feedmgr.errors import ParseError
-    from feedmgr.posture.iseaudit import Prediction, read_audit
+    from feedmgr.posture.iseaudit import read_audit
     from feedmgr.posture.launchd import read_lines
     from feedmgr.posture.logread import open_logs
     from feedmgr.posture.report import audit_json, render_audit_text
@@ -195,24 +195,11 @@ def audit_syslog(
     predict = None
     if cp_policy is not None:
         from feedmgr.feed.access import open_feed
-        from feedmgr.provisioning.audit import explain
-        from feedmgr.provisioning.classify import FeedClassifier
+        from feedmgr.posture.iseaudit import cp_predictor
         from feedmgr.provisioning.policy import load_policy
 
         rules = load_policy(cp_policy)
-        feed = open_feed(app.home, feed_ref)
-        classifier = FeedClassifier(feed.catalog)
-
-        def predict(os_string: str) -> Prediction:
-            decision, _ = explain(rules, feed.catalog, classifier, os_string, group)
-            matched = decision.matched
-            placement = decision.case.placement
-            reason = (
-                placement.reason or "the feed does not classify it"
-                if not placement.classified
-                else next((s.reason for s in reversed(decision.steps)), "")
-            )
-            return Prediction(decision.outcome.value, matched.name if matched else "", reason)
+        predict = cp_predictor(rules, open_feed(app.home, feed_ref).catalog, group)
 
     with ExitStack() as stack:
         log = next(open_logs(log_file, stack))

@@ -18,8 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from feedmgr.posture.logscan import ReportedPolicy, parse_posture_report
+
+if TYPE_CHECKING:
+    from feedmgr.feed.payload import OsCatalog
+    from feedmgr.provisioning.policy import Policy
 
 POSTURE_AUDIT = "CISE_Posture_and_Client_Provisioning_Audit"
 # ISE's posture statuses for an endpoint that was never assessed: the agent never ran
@@ -124,6 +129,40 @@ def parse_attributes(body: str) -> dict[str, str]:
         if key and key not in values:
             values[key] = value[:MAX_FIELD]
     return values
+
+
+_OUTCOME_REASONS = {
+    "matched": "",
+    "conditional": "rules with other conditions may match; the audit message cannot say",
+    "uncovered": "no enabled rule covers this OS for the group",
+    "disabled-only": "only disabled rules would match",
+    "not-posture-capable": "the posture agent does not run on this device",
+}
+
+
+def cp_predictor(
+    policy: Policy, catalog: OsCatalog, group: str | None
+) -> Callable[[str], Prediction]:
+    """What the CP audit (feedmgr.provisioning, first match wins over the feed's OS tree)
+    predicts for an OS string and identity group ``group`` (None: a group no rule names)."""
+    from feedmgr.provisioning.audit import explain
+    from feedmgr.provisioning.classify import FeedClassifier
+
+    classifier = FeedClassifier(catalog)
+
+    def predict(os_string: str) -> Prediction:
+        decision, _ = explain(policy, catalog, classifier, os_string, group)
+        outcome = decision.outcome.value
+        placement = decision.case.placement
+        reason = (
+            placement.reason or "the feed does not classify it"
+            if outcome == "os-unknown"
+            else _OUTCOME_REASONS.get(outcome, "")
+        )
+        matched = decision.matched
+        return Prediction(outcome, matched.name if matched is not None else "", reason)
+
+    return predict
 
 
 class _Assembler:
