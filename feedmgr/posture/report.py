@@ -489,4 +489,10 @@ def render_audit_text(summary: AuditSummary, cp_policy: str | None) -> str:
     for o in summary.by_os:
         if o.prediction is not None and o.prediction.reason and o.never_postured:
             lines.append(f"  {o.os}: CP: {o.prediction.reason}")
+        if o.confirmed_gap:
+            # The CP audit owns the fix (rule on the umbrella node, feed update...).
+            lines.append(
+                f"    how to fix: feedmgr provisioning match {cp_policy} --os {o.os!r} "
+                "shows the rules and the fix"
+            )
     return "\n".join(lines) + "\n"
