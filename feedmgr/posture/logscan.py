@@ -239,10 +239,12 @@ class _Tally:
 
 
 def _unescape(content: str) -> str:
-    """XML that a forwarder escaped onto one line, back to XML text."""
-    if "#012" in content:  # rsyslog's control-character escapes
+    """XML that a forwarder escaped onto one line, back to XML text. Only a line break
+    escaped right after a tag (or an escaped ``<``) counts as escaping: a registry path in
+    a check's ``<param>`` (``HKLM\\SOFTWARE\\nvidia``) must stay as it is."""
+    if ">#012" in content:  # rsyslog's control-character escapes
         content = content.replace("#012", "\n").replace("#011", "\t").replace("#015", "")
-    if "\\u003c" in content.lower() or "\\n" in content:
+    if "\\u003c" in content.lower() or ">\\n" in content:
 
         def one(match: re.Match[str]) -> str:
             if match.group(1):

@@ -270,6 +270,16 @@ def test_one_line_documents_count_once(
     assert scan.result_lines == ()
 
 
+def test_backslashes_in_a_plain_check_stay_as_they_are() -> None:
+    """A registry-style value with backslash-n in plain XML is not taken for a JSON escape
+    (constructed check, category 2)."""
+    scan = _scan(
+        "<check><id>Reg</id><category>2</category><type>201</type>"
+        "<param>HKLM\\SOFTWARE\\nvidia</param></check>\n"
+    )
+    assert scan.checks[0].item == AgentCheck("Reg", 2, 201, (("param", "HKLM\\SOFTWARE\\nvidia"),))
+
+
 def test_checks_of_every_category_are_extracted(asset: Asset) -> None:
     """A requirement with a service check and a check of another category (constructed:
     the field document's package with a second check, category 1, type 101) is extracted
