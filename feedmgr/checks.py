@@ -62,7 +62,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "releases.stale",
         "warn when the newest release catalog is more than 90 days old",
         "lag detection only sees the releases its catalogs list",
-        "feedmgr releases import --sofa macos_data_feed.json (or --catalog FILE)",
+        "feedmgr releases update (offline: releases import --sofa FILE / --windows FILE)",
     ),
     _spec(
         _CP,

@@ -283,3 +283,31 @@ def test_lock_held_too_long_is_a_store_error(tmp_path: Path, publisher: Publishe
         )
     assert result.returncode == 5
     assert "locked by another feedmgr process" in result.stderr
+
+
+def test_reading_after_a_writer_died_mid_transaction_rolls_its_write_back(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """A writer killed after its change reached the database file leaves a hot journal:
+    `status` replays it and shows the store as it was, instead of calling it damaged."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    assert run(home, "update", "--offline", build_feed(tmp_path, publisher, "1.0")).returncode == 0
+    before = status(home)
+    # A one-page cache makes SQLite spill the change into the database file before the
+    # commit, as a long ingest's commit does; _exit then stands in for kill -9.
+    dying_writer = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('PRAGMA cache_size = 1')\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "conn.execute(\"UPDATE feeds SET publisher = 'half-written'\")\n"
+        "for n in range(2000):\n"
+        "    conn.execute('INSERT INTO meta VALUES (?, ?)', (f'junk{n}', 'x' * 500))\n"
+        "os._exit(9)\n"
+    )
+    db = home / "store.sqlite3"
+    subprocess.run([sys.executable, "-c", dying_writer, str(db)], check=False, timeout=60)
+    assert (home / "store.sqlite3-journal").exists()
+    after = status(home)
+    assert after["active"] == before["active"]
