@@ -28,10 +28,10 @@ MAX_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 MAX_MEMBERS = 100_000
 # DART bundle members that hold posture text: the macOS unified log and system.log, the
 # Windows event exports (AnyConnect_ISEPosture.txt, Cisco Secure Client - ISE Posture.txt),
-# the agent's own logs, and ISE's ise-psc.log when an admin zips it.
+# the agent's own logs (csc_ise*), and ISE's ise-psc.log when an admin zips it.
 _POSTURE_MEMBER = re.compile(
-    r"(?:^|/)(?:[^/]*iseposture[^/]*|[^/]*ise[ _-]?posture[^/]*|unified_log[^/]*|system\.log|"
-    r"ise-psc[^/]*)\.(?:txt|log)$|(?:^|/)(?:unified_log|system\.log|ise-psc\.log)$",
+    r"(?:^|/)(?:[^/]*iseposture[^/]*|[^/]*ise[ _-]?posture[^/]*|csc_ise[^/]*|unified_log[^/]*|"
+    r"system\.log|ise-psc[^/]*)\.(?:txt|log)$|(?:^|/)(?:unified_log|system\.log|ise-psc\.log)$",
     re.IGNORECASE,
 )
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
