@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.cli._common import AppContext, emit, feed_ref_option, format_option
 from feedmgr.errors import ExitCode, UsageError
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -72,34 +72,154 @@ def render(app: AppContext, *, condition_file: Path, ise_version: str, output_fo
 )
 @format_option
 def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> None:
-    """Extract the conditions and requirements the agent received from a Secure Client
-    unified_log.log (DART bundle) or an ISE ise-psc.log, and the lines about check results.
+    """Extract the conditions and requirements the agent received, the lines about check
+    results and the posture outcome from a Secure Client log (unified_log.log, system.log,
+    AnyConnect_ISEPosture.txt), an ISE ise-psc.log, or a whole DART bundle (.zip).
 
-    Never fails on log content: truncated or damaged XML is listed under problems.
+    UTF-8 (with or without BOM) and UTF-16 are decoded. Truncated or damaged XML is listed
+    under problems; an unreadable file, or one with no line of any known log format, exits 3.
     """
-    from feedmgr.posture.launchd import open_text, read_lines
-    from feedmgr.posture.logscan import scan_log
-    from feedmgr.posture.report import render_scan_text, scan_json
+    from contextlib import ExitStack
 
-    with open_text(log_file) as handle:
-        scan = scan_log(read_lines(handle), str(log_file))
+    from feedmgr.errors import ParseError
+    from feedmgr.posture.logread import chunks, open_logs
+    from feedmgr.posture.logscan import LogScan, scan_chunks
+    from feedmgr.posture.report import (
+        BUNDLE_SCHEMA,
+        render_comparison,
+        render_scan_text,
+        scan_json,
+    )
+
+    scans: list[tuple[LogScan, str]] = []
+    skipped: list[tuple[str, str]] = []
+    prefix = len(str(log_file)) + 1
+    with ExitStack() as stack:
+        for log in open_logs(log_file, stack):
+            if log.problem:
+                skipped.append((log.name[prefix:], log.problem))
+                continue
+            scan = scan_chunks(chunks(log), log.name)
+            if not scan.recognised and not scan.known_format:
+                raise ParseError(
+                    log.name,
+                    f"no posture content and no line in a known log format ({scan.lines} "
+                    "lines read): not a Secure Client or ISE log",
+                )
+            scans.append((scan, log.encoding))
+    if not scans:
+        listed = "; ".join(f"{member}: {problem}" for member, problem in skipped)
+        raise ParseError(str(log_file), f"no readable posture log in the bundle ({listed})")
+    members = [s.origin[prefix:] for s, _ in scans if s.origin != str(log_file)]
     comparison = None
     if against is not None:
         from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
         from feedmgr.posture.logscan import compare
 
-        comparison = compare(scan, packages_for(load_spec(against)))
+        comparison = compare([s for s, _ in scans], packages_for(load_spec(against)))
     if output_format == "json":
         from feedmgr.render.json import dumps
 
-        document = scan_json(scan)
+        documents = [scan_json(scan, encoding) for scan, encoding in scans]
+        document: dict[str, object] = (
+            {
+                "schema": BUNDLE_SCHEMA,
+                "bundle": str(log_file),
+                "members_read": members,
+                "members_skipped": [{"member": m, "problem": p} for m, p in skipped],
+                "logs": documents,
+            }
+            if members
+            else documents[0]
+        )
         if comparison is not None:
             document["against"] = {"file": str(against), "requirements": dict(comparison)}
         emit(dumps(document))
     else:
-        emit(render_scan_text(scan, comparison, str(against)))
+        texts = [f"DART bundle {log_file}: read {', '.join(members)}\n"] if members else []
+        texts += [f"  skipped {member}: {problem}\n" for member, problem in skipped]
+        texts += [render_scan_text(scan) for scan, _ in scans]
+        if comparison is not None:
+            texts.append(render_comparison(comparison, str(against)))
+        emit("\n".join(texts))
     if comparison is not None and any(state != "same" for state in comparison.values()):
+        raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+@posture.command(
+    "audit-syslog",
+    epilog="Example: feedmgr posture audit-syslog ise-posture.log --cp-policy cp-policy.yaml",
+)
+@click.argument("log_file", type=_FILE)
+@click.option(
+    "--cp-policy",
+    "cp_policy",
+    type=_FILE,
+    help="CP policy to set beside the field: predicted gaps per OS (as 'provisioning audit').",
+)
+@click.option(
+    "--group",
+    "group",
+    default=None,
+    help="Identity group for the CP prediction (default: a group no rule names).",
+)
+@feed_ref_option("Feed to classify OS strings against with --cp-policy (default: active).")
+@format_option
+@click.pass_obj
+def audit_syslog(
+    app: AppContext,
+    *,
+    log_file: Path,
+    cp_policy: Path | None,
+    group: str | None,
+    feed_ref: str | None,
+    output_format: str,
+) -> None:
+    """Summarise ISE posture audit syslog (CISE_Posture_and_Client_Provisioning_Audit, as a
+    syslog server or SIEM keeps it) per OS and posture status, and list endpoints never
+    postured (NotApplicable, Unknown). With --cp-policy, each OS gets the CP audit's
+    prediction beside it: never-postured endpoints on an OS no rule covers confirm the gap.
+
+    Exits 1 when --cp-policy is given and a gap is confirmed by the field; 3 when the file
+    is unreadable or holds no ISE syslog message at all.
+    """
+    from contextlib import ExitStack
+
+    from feedmgr.errors import ParseError
+    from feedmgr.posture.iseaudit import read_audit
+    from feedmgr.posture.launchd import read_lines
+    from feedmgr.posture.logread import open_logs
+    from feedmgr.posture.report import audit_json, render_audit_text
+
+    predict = None
+    if cp_policy is not None:
+        from feedmgr.feed.access import open_feed
+        from feedmgr.posture.iseaudit import cp_predictor
+        from feedmgr.provisioning.policy import load_policy
+
+        rules = load_policy(cp_policy)
+        predict = cp_predictor(rules, open_feed(app.home, feed_ref).catalog, group)
+
+    with ExitStack() as stack:
+        log = next(open_logs(log_file, stack))
+        if log.problem or log.name != str(log_file):
+            raise ParseError(str(log_file), "give the syslog file itself, not a zip")
+        summary = read_audit(read_lines(log.stream), log.name, predict)
+    if not summary.messages:
+        raise ParseError(
+            summary.origin,
+            f"no ISE syslog message in {summary.lines} lines (expected lines such as "
+            "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')",
+        )
+    policy_name = str(cp_policy) if cp_policy is not None else None
+    if output_format == "json":
+        from feedmgr.render.json import dumps
+
+        emit(dumps(audit_json(summary, policy_name)))
+    else:
+        emit(render_audit_text(summary, policy_name))
+    if any(o.confirmed_gap for o in summary.by_os):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
 
 

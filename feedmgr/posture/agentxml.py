@@ -46,8 +46,27 @@ _LABEL = re.compile(r"^[^\s/]{1,255}$")
 
 
 @dataclass(frozen=True)
+class AgentCheck:
+    """A ``<check>`` of a category feedmgr does not evaluate (file, registry, application,
+    anti-malware, patch...), kept as the agent received it: its id, ``<category>``,
+    ``<type>`` and every other child element in order."""
+
+    name: str
+    category: int
+    check_type: int
+    fields: tuple[tuple[str, str], ...]
+
+    @property
+    def kind(self) -> str:
+        """How feedmgr names the category: only 3 (service) is documented by the field
+        document, so every other category is named by its number."""
+        return f"category {self.category}"
+
+
+@dataclass(frozen=True)
 class AgentPackage:
-    """One ``<package>``: a requirement as the agent sees it."""
+    """One ``<package>``: a requirement as the agent sees it. ``checks`` are the service
+    checks feedmgr can evaluate; ``other_checks`` every check of another category."""
 
     package_id: int
     name: str
@@ -55,6 +74,7 @@ class AgentPackage:
     optional: int
     criteria: Expr
     checks: tuple[ServiceCondition, ...]
+    other_checks: tuple[AgentCheck, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -169,18 +189,25 @@ def _int(element: Element, tag: str, where: str, subject: str) -> int:
     return int(text)
 
 
-def check_from_element(element: Element, subject: str) -> ServiceCondition:
-    """A service condition from a ``<check>`` element.
+def check_from_element(element: Element, subject: str) -> ServiceCondition | AgentCheck:
+    """A service condition from a category-3 ``<check>`` element; a check of any other
+    category as an :class:`AgentCheck` (extracted, not evaluated).
 
     Raises:
-        ParseError: when a child is missing or not a category-3 service check.
+        ParseError: when ``<id>``, ``<category>`` or ``<type>`` is missing or not a number,
+            or a service check is malformed.
     """
     name = _text(element, "id", "check", subject)
     where = f"check {name[:100]!r}"
     category = _int(element, "category", where, subject)
-    if category != SERVICE_CATEGORY:
-        raise ParseError(subject, f"{where}: category {category} is not a service check (3)")
     check_type = _int(element, "type", where, subject)
+    if category != SERVICE_CATEGORY:
+        fields = tuple(
+            (child.tag[:100], (child.text or "").strip()[:1000])
+            for child in element
+            if child.tag not in ("id", "category", "type")
+        )
+        return AgentCheck(name, category, check_type, fields)
     service_type = next((t for t, n in CHECK_TYPES.items() if n == check_type), None)
     if service_type is None:
         raise ParseError(subject, f"{where}: type {check_type} is not 301, 302 or 303")
@@ -209,13 +236,15 @@ def package_from_element(element: Element, subject: str) -> AgentPackage:
     """
     name = _text(element, "name", "package", subject)
     where = f"package {name[:100]!r}"
-    checks = tuple(check_from_element(c, subject) for c in element.findall("check"))
+    every = [check_from_element(c, subject) for c in element.findall("check")]
+    checks = tuple(c for c in every if isinstance(c, ServiceCondition))
+    others = tuple(c for c in every if isinstance(c, AgentCheck))
     criteria_text = _text(element, "criteria", where, subject)
     try:
         criteria = parse_criteria(criteria_text, where)
     except CriteriaError as exc:
         raise ParseError(subject, f"{where}: criteria: {exc.problem}") from exc
-    known = {c.name for c in checks}
+    known = {c.name for c in every}
     missing = [n for n in names(criteria) if n not in known]
     if missing:
         raise ParseError(subject, f"{where}: criteria name checks not in the package: {missing}")
@@ -226,6 +255,7 @@ def package_from_element(element: Element, subject: str) -> AgentPackage:
         optional=_int(element, "optional", where, subject),
         criteria=criteria,
         checks=checks,
+        other_checks=others,
     )
 
 

@@ -7,15 +7,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from feedmgr.escape import join_lines
-from feedmgr.posture.agentxml import AgentPackage
+from feedmgr.posture.agentxml import AgentCheck, AgentPackage
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
+from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPosture
 from feedmgr.posture.launchd import JobRecord
-from feedmgr.posture.logscan import LogScan
+from feedmgr.posture.logscan import LogScan, Outcome, Reported, ReportedPolicy
 from feedmgr.posture.model import ServiceCondition
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
+AUDIT_SCHEMA = "feedmgr-posture-audit-syslog/1"
+BUNDLE_SCHEMA = "feedmgr-posture-bundle/1"
+NOT_EVALUATED = "extracted, not evaluated: feedmgr evaluates service checks (category 3) only"
 
 
 def _where(record: JobRecord) -> str:
@@ -188,6 +192,18 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
     }
 
 
+def other_check_json(check: AgentCheck) -> dict[str, Any]:
+    """A check of a category feedmgr does not evaluate, as the agent received it."""
+    return {
+        "name": check.name,
+        "category": check.category,
+        "type": check.check_type,
+        "fields": dict(check.fields),
+        "evaluated": False,
+        "note": NOT_EVALUATED,
+    }
+
+
 def package_json(package: AgentPackage) -> dict[str, Any]:
     """A package (requirement as the agent sees it) as JSON."""
     return {
@@ -197,16 +213,46 @@ def package_json(package: AgentPackage) -> dict[str, Any]:
         "optional": package.optional,
         "criteria": to_agent_text(package.criteria),
         "checks": [condition_json(c) for c in package.checks],
+        "other_checks": [other_check_json(c) for c in package.other_checks],
     }
 
 
-def scan_json(scan: LogScan) -> dict[str, Any]:
-    """The documented JSON document of ``posture parse-log``."""
+def _reported(value: Reported | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"value": value.value, "line": value.line, "time": value.time}
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """The posture outcome as the log reports it (docs/posture.md)."""
+    return {
+        "posture_status": _reported(outcome.final_status),
+        "posture_status_history": [_reported(r) for r in outcome.posture_status],
+        "agent_status": [
+            {
+                "status": a.status,
+                "compliant": a.compliant,
+                "description": a.description,
+                "line": a.line,
+                "time": a.time,
+            }
+            for a in outcome.agent_status
+        ],
+        "policies_matched": [_reported(r) for r in outcome.policies_matched],
+        "policy_results": [_policy_result_json(r) for r in outcome.policy_results],
+        "cp_decision": _reported(outcome.cp_decision[-1]) if outcome.cp_decision else None,
+    }
+
+
+def scan_json(scan: LogScan, encoding: str = "utf-8") -> dict[str, Any]:
+    """The documented JSON document of ``posture parse-log`` for one log."""
     return {
         "schema": SCAN_SCHEMA,
         "log": scan.origin,
+        "encoding": encoding,
         "lines": scan.lines,
         "documents": scan.documents,
+        "documents_cut": scan.documents_cut,
         "ise_versions": list(scan.ise_versions),
         "requirements": [
             {**package_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
@@ -218,21 +264,75 @@ def scan_json(scan: LogScan) -> dict[str, Any]:
             for f in scan.checks
             if isinstance(f.item, ServiceCondition)
         ],
-        "result_lines": [{"line": n, "text": t} for n, t in scan.result_lines],
+        "other_checks": [
+            {**other_check_json(f.item), "seen": f.count, "at_lines": list(f.lines)}
+            for f in scan.checks
+            if isinstance(f.item, AgentCheck)
+        ],
+        "result_lines": [{"line": n, "time": ts, "text": t} for n, ts, t in scan.result_lines],
+        "outcome": outcome_json(scan.outcome),
         "problems": [{"line": n, "problem": t} for n, t in scan.problems],
     }
 
 
-def render_scan_text(
-    scan: LogScan, comparison: Mapping[str, str] | None = None, against: str = ""
-) -> str:
-    """The log scan as text, and the comparison with a condition file when there is one."""
+def _outcome_text(outcome: Outcome) -> list[str]:
+    lines = ["", "Outcome (as the log reports it)"]
+    final = outcome.final_status
+    when = f", {final.time}" if final is not None and final.time else ""
+    lines.append(
+        f"  posture status: {final.value} (line {final.line}{when})"
+        if final is not None
+        else "  posture status: not in this log"
+    )
+    if outcome.agent_status:
+        last = outcome.agent_status[-1]
+        lines.append(
+            f"  agent status (last of {len(outcome.agent_status)}): Status:{last.status}, "
+            f"Compliant:{last.compliant}, {last.description!r} (line {last.line})"
+        )
+    for matched in outcome.policies_matched[-1:]:
+        lines.append(f"  posture policies matched: {matched.value} (line {matched.line})")
+    for result in outcome.policy_results:
+        lines.append(
+            f"  policy {result.policy}: {result.status}"
+            + (
+                f" (requirement {result.requirement}, {result.enforcement}, "
+                f"{result.requirement_status}; failed: {', '.join(result.failed) or '-'})"
+                if result.requirement
+                else f" {result.detail}"
+            )
+            + f" (line {result.line})"
+        )
+    cp = outcome.cp_decision[-1] if outcome.cp_decision else None
+    lines.append(
+        f"  client provisioning: {cp.value} (line {cp.line})"
+        if cp is not None
+        else "  client provisioning: no CP decision in this log"
+    )
+    return lines
+
+
+def render_comparison(comparison: Mapping[str, str], against: str) -> str:
+    """The comparison of the logs with a condition file, requirement by requirement."""
+    lines = [f"Compared with {against}"]
+    lines += [f"  {name}: {state}" for name, state in comparison.items()]
+    return join_lines(lines)
+
+
+def render_scan_text(scan: LogScan) -> str:
+    """The log scan as text."""
     lines = [
-        f"{scan.origin}: {scan.lines} lines, {scan.documents} <cleanmachines> document(s)"
+        f"{scan.origin}: {scan.lines} lines, {scan.documents} whole <cleanmachines> "
+        f"document(s)"
+        + (f", {scan.documents_cut} cut" if scan.documents_cut else "")
         + (f" from {', '.join(scan.ise_versions)}" if scan.ise_versions else ""),
-        "",
-        f"Requirements ({len(scan.packages)})",
     ]
+    if not scan.recognised:
+        lines.append(
+            "  nothing about posture in this log: no requirement, check, result line or "
+            "posture status (this does not mean the endpoint is compliant)"
+        )
+    lines += ["", f"Requirements ({len(scan.packages)})"]
     for found in scan.packages:
         if isinstance(found.item, AgentPackage):
             package = found.item
@@ -241,24 +341,159 @@ def render_scan_text(
                 f"criteria {to_agent_text(package.criteria)}, message {package.description!r}, "
                 f"seen {found.count}x at lines {_lines(found.lines)}"
             )
-    lines += ["", f"Conditions ({len(scan.checks)})"]
-    for found in scan.checks:
-        if isinstance(found.item, ServiceCondition):
-            condition = found.item
+    services = [f for f in scan.checks if isinstance(f.item, ServiceCondition)]
+    lines += ["", f"Conditions ({len(services)})"]
+    for found in services:
+        condition = found.item
+        assert isinstance(condition, ServiceCondition)
+        lines.append(
+            f"  {condition.name}: {_condition_head(condition)}, "
+            f"seen {found.count}x at lines {_lines(found.lines)}"
+        )
+    others = [f for f in scan.checks if isinstance(f.item, AgentCheck)]
+    if others:
+        lines += ["", f"Other checks ({len(others)}): {NOT_EVALUATED}"]
+        for found in others:
+            check = found.item
+            assert isinstance(check, AgentCheck)
+            fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
             lines.append(
-                f"  {condition.name}: {_condition_head(condition)}, "
-                f"seen {found.count}x at lines {_lines(found.lines)}"
+                f"  {check.name}: category {check.category}, type {check.check_type}"
+                + (f", {fields}" if fields else "")
+                + f", seen {found.count}x at lines {_lines(found.lines)}"
             )
     lines += ["", f"Check result lines ({len(scan.result_lines)})"]
-    lines += [f"  {n}: {t}" for n, t in scan.result_lines]
+    lines += [f"  {n}: {t}" for n, _, t in scan.result_lines]
+    lines += _outcome_text(scan.outcome)
     if scan.problems:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
-    if comparison is not None:
-        lines += ["", f"Compared with {against}"]
-        lines += [f"  {name}: {state}" for name, state in comparison.items()]
     return join_lines(lines)
 
 
 def _lines(numbers: tuple[int, ...]) -> str:
     return ", ".join(str(n) for n in numbers)
+
+
+def _policy_result_json(result: ReportedPolicy) -> dict[str, Any]:
+    return {
+        "policy": result.policy,
+        "status": result.status,
+        "requirement": result.requirement,
+        "enforcement": result.enforcement,
+        "requirement_status": result.requirement_status,
+        "passed_conditions": list(result.passed),
+        "failed_conditions": list(result.failed),
+        "skipped_conditions": list(result.skipped),
+        "detail": result.detail,
+        "line": result.line,
+    }
+
+
+def _endpoint_json(endpoint: EndpointPosture) -> dict[str, Any]:
+    return {
+        "endpoint": endpoint.endpoint,
+        "os": endpoint.os,
+        "status": endpoint.status,
+        "category": endpoint.category,
+        "line": endpoint.line,
+        "time": endpoint.time,
+        "agent": endpoint.agent,
+        "policies_matched": endpoint.policies_matched,
+        "policy_results": [_policy_result_json(r) for r in endpoint.results],
+    }
+
+
+def audit_json(summary: AuditSummary, cp_policy: str | None) -> dict[str, Any]:
+    """The documented JSON document of ``posture audit-syslog``."""
+    return {
+        "schema": AUDIT_SCHEMA,
+        "log": summary.origin,
+        "lines": summary.lines,
+        "messages": summary.messages,
+        "posture_messages": summary.posture_messages,
+        "incomplete_messages": summary.incomplete,
+        "endpoints": len(summary.endpoints),
+        "statuses": summary.statuses,
+        "cp_policy": cp_policy,
+        "by_os": [
+            {
+                "os": o.os,
+                "statuses": o.statuses,
+                "never_postured": [_endpoint_json(e) for e in o.never_postured],
+                "cp_prediction": (
+                    {
+                        "outcome": o.prediction.outcome,
+                        "rule": o.prediction.rule,
+                        "reason": o.prediction.reason,
+                        "gap": o.prediction.gap,
+                    }
+                    if o.prediction is not None
+                    else None
+                ),
+                "confirmed_gap": o.confirmed_gap,
+            }
+            for o in summary.by_os
+        ],
+        "endpoint_list": [_endpoint_json(e) for e in summary.endpoints],
+    }
+
+
+def render_audit_text(summary: AuditSummary, cp_policy: str | None) -> str:
+    """The posture audit as text: per OS and status, never-postured endpoints, and the CP
+    prediction beside them when a CP policy was given."""
+    statuses = ", ".join(f"{k} {v}" for k, v in summary.statuses.items()) or "none"
+    lines = [
+        f"{summary.origin}: {summary.lines} lines, {summary.messages} ISE message(s), "
+        f"{summary.posture_messages} with a posture status, {len(summary.endpoints)} "
+        f"endpoint(s): {statuses}",
+    ]
+    if summary.incomplete:
+        lines.append(f"  {summary.incomplete} message(s) incomplete (segments missing)")
+    if not summary.posture_messages:
+        lines.append(
+            "  no message carries PostureStatus or PostureAssessmentStatus: this file says "
+            "nothing about posture (it does not mean endpoints are compliant)"
+        )
+    header = ["OS", "Status counts", "Never postured"]
+    if cp_policy is not None:
+        header += [f"CP prediction ({cp_policy})", "Field evidence"]
+    rows = []
+    for o in summary.by_os:
+        row = [
+            o.os or "(OS not in message)",
+            ", ".join(f"{k} {v}" for k, v in o.statuses.items()),
+            str(len(o.never_postured)),
+        ]
+        if cp_policy is not None:
+            p = o.prediction
+            row.append("-" if p is None else p.outcome + (f" by {p.rule!r}" if p.rule else ""))
+            row.append(
+                "gap confirmed"
+                if o.confirmed_gap
+                else (
+                    "not explained by CP"
+                    if o.never_postured and p is not None and not p.gap
+                    else "-"
+                )
+            )
+        rows.append(row)
+    lines += ["", *_table(header, rows)]
+    never = [e for o in summary.by_os for e in o.never_postured]
+    if never:
+        lines += ["", f"Never postured ({' or '.join(NEVER_POSTURED)}): {len(never)}"]
+        lines += [
+            f"  {e.endpoint}: {e.os or '(OS not in message)'}, {e.status} "
+            f"({e.category}, line {e.line}, {e.time})"
+            for e in never[:200]
+        ]
+    for o in summary.by_os:
+        if o.prediction is not None and o.prediction.reason and o.never_postured:
+            lines.append(f"  {o.os}: CP: {o.prediction.reason}")
+        if o.confirmed_gap:
+            # The CP audit owns the fix (rule on the umbrella node, feed update...).
+            lines.append(
+                f"    how to fix: feedmgr provisioning match {cp_policy} --os {o.os!r} "
+                "shows the rules and the fix"
+            )
+    return join_lines(lines)

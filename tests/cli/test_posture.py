@@ -43,7 +43,9 @@ def _conditions(tmp_path: Path, *conditions: dict[str, object], criteria: str) -
     return path
 
 
-@pytest.mark.parametrize("command", ["render", "parse-log", "eval", "collect-script"])
+@pytest.mark.parametrize(
+    "command", ["render", "parse-log", "audit-syslog", "eval", "collect-script"]
+)
 def test_help_has_an_example(run_cli: RunCli, command: str) -> None:
     """Every posture command's --help shows an example line."""
     result = run_cli("posture", command, "--help")
@@ -107,13 +109,163 @@ def test_parse_log_against_a_different_file_fails(
     assert "macOS-Service-Requirement: differs" in result.out
 
 
-def test_parse_log_survives_binary_garbage(run_cli: RunCli, tmp_path: Path) -> None:
-    """Binary garbage and truncated XML are scanned without error (exit 0)."""
+def test_parse_log_survives_garbage_inside_a_text_log(run_cli: RunCli, tmp_path: Path) -> None:
+    """Stray bytes and truncated XML inside a text log are scanned without error (exit 0)."""
     path = tmp_path / "garbage.log"
-    path.write_bytes(os.urandom(4096) + b"\n<cleanmachines>\n<package>\n<check>\n\xff\x00")
+    path.write_bytes(
+        b"2024-02-27 10:30:58.658 DEBUG [x] posture\n\xff\xfe\x00 junk\n"
+        b"<cleanmachines>\n<package>\n<check>\n\xff\x00"
+    )
     result = run_cli("posture", "parse-log", path, "--format", "json")
     assert result.code == 0
     assert result.json()["problems"]
+    assert result.json()["documents_cut"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (os.urandom(4096), "not a text log (binary content)"),
+        (b"", "no posture content and no line in a known log format (0 lines read)"),
+        (b"hello\nworld\n", "no posture content and no line in a known log format (2 lines"),
+        (b"PK\x03\x04 cut zip", "damaged or unsupported zip"),
+    ],
+)
+def test_parse_log_refuses_what_it_cannot_read(
+    run_cli: RunCli, tmp_path: Path, content: bytes, problem: str
+) -> None:
+    """Binary data, an empty file, text in no known log format and a damaged zip exit 3
+    with one line naming the file, never a silent '0 documents'."""
+    path = tmp_path / "input.log"
+    path.write_bytes(content)
+    result = run_cli("posture", "parse-log", path)
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.startswith(f"feedmgr: error: {path}: {problem}")
+    assert result.err.count("\n") == 1
+
+
+def test_parse_log_reads_a_dart_zip_and_says_which_members(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """A DART bundle passed directly is opened; its posture logs are read and named, in
+    text and JSON, and --against looks across them."""
+    import zipfile
+
+    bundle = tmp_path / "DART.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.write(asset("posture/unified_log.log"), "Secure Client/unified_log.log")
+        archive.write(asset("posture/logs/macos-system.log"), "System/system.log")
+        archive.writestr("Secure Client/ACManifestVPN.xml", "<vpn/>")
+    result = run_cli("posture", "parse-log", bundle, "--against", EXAMPLE)
+    assert result.code == 0, result.err
+    assert result.out.startswith(
+        f"DART bundle {bundle}: read Secure Client/unified_log.log, System/system.log\n"
+    )
+    assert "macOS-Service-Requirement: same" in result.out
+    document = run_cli("posture", "parse-log", bundle, "--format", "json").json()
+    assert document["schema"] == "feedmgr-posture-bundle/1"
+    assert document["members_read"] == ["Secure Client/unified_log.log", "System/system.log"]
+    assert [log["documents"] for log in document["logs"]] == [2, 0]
+    status = document["logs"][1]["outcome"]["agent_status"][0]
+    assert status["description"] == "System scan not required on current Wi-Fi."
+
+
+def test_parse_log_bundle_with_only_unreadable_posture_logs_exits_3(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A DART zip whose only posture log is binary (encrypted by the agent) exits 3 naming
+    the member and why, not '0 documents'."""
+    import zipfile
+
+    bundle = tmp_path / "DART.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("ISE Posture/unified_log.log", bytes(range(256)) * 64)
+    result = run_cli("posture", "parse-log", bundle)
+    assert result.code == 3
+    assert result.err == (
+        f"feedmgr: error: {bundle}: no readable posture log in the bundle "
+        "(ISE Posture/unified_log.log: not a text log (binary content); give the log file "
+        "or a DART zip)\n"
+    )
+
+
+def test_parse_log_names_checks_it_does_not_evaluate(run_cli: RunCli, tmp_path: Path) -> None:
+    """A check of another category is listed with its category and type and marked as not
+    evaluated, in text and JSON (constructed package)."""
+    path = tmp_path / "ise-psc.log"
+    path.write_text(
+        "2024-02-27 10:30:58.658 DEBUG [x] cisco.cpm.posture.runtime.PostureHandler\n"
+        "<package><id>7</id><name>AV</name><description>d</description><optional>0</optional>"
+        "<check><id>AV-Check</id><category>5</category><type>501</type><param>x</param></check>"
+        "<criteria>(AV-Check)</criteria></package>\n"
+    )
+    result = run_cli("posture", "parse-log", path)
+    assert result.code == 0, result.err
+    assert "Other checks (1): extracted, not evaluated" in result.out
+    assert "AV-Check: category 5, type 501, param='x'" in result.out
+    (other,) = run_cli("posture", "parse-log", path, "--format", "json").json()["other_checks"]
+    assert (other["category"], other["type"], other["evaluated"]) == (5, 501, False)
+
+
+CP_POLICY = """
+format: feedmgr-cp-policy/1
+rules:
+  - name: macOS
+    identity_groups: Any
+    operating_systems: ["Mac OSX"]
+    results:
+      agent_configuration: Secure Client 5.1.10
+      agent_package: CiscoSecureClient 5.1.10.233
+      agent_version: "5.1.10.233"
+      compliance_module_version: "4.3.4200.0"
+"""
+
+
+def _audit_line(n: int, mac: str, os_string: str, status: str) -> str:
+    return (
+        f"<181>Mar  3 09:12:{n:02d} ise-psn1 CISE_Posture_and_Client_Provisioning_Audit "
+        f"{n:010d} 1 0 2026-03-03 09:12:{n:02d}.100 +00:00 00000{n:05d} 80002 NOTICE "
+        f"Posture: report, MacAddress={mac}, OperatingSystem={os_string}, PostureStatus={status},"
+    )
+
+
+@pytest.mark.usefixtures("sample_feed")
+def test_audit_syslog_confirms_a_predicted_cp_gap(run_cli: RunCli, tmp_path: Path) -> None:
+    """Constructed posture audit syslog: macOS 26.2 endpoints never postured beside the CP
+    audit's 'os-unknown' for 26.2 on the 2026.10.1 feed is a confirmed gap (exit 1); the
+    compliant 15.6.1 Mac is covered by the 'macOS' rule."""
+    log = tmp_path / "ise.log"
+    log.write_text(
+        "\n".join(
+            [
+                _audit_line(1, "AA:BB:CC:00:00:01", "Mac OSX 15.6.1", "Compliant"),
+                _audit_line(2, "AA:BB:CC:00:00:02", "macOS 26.2", "NotApplicable"),
+            ]
+        )
+        + "\n"
+    )
+    policy = tmp_path / "cp.yaml"
+    policy.write_text(CP_POLICY)
+    result = run_cli("posture", "audit-syslog", log, "--cp-policy", policy)
+    assert result.code == 1, result.err
+    assert "AA:BB:CC:00:00:02: macOS 26.2, NotApplicable" in result.out
+    document = run_cli(
+        "posture", "audit-syslog", log, "--cp-policy", policy, "--format", "json"
+    ).json()
+    by_os = {o["os"]: o for o in document["by_os"]}
+    assert by_os["macOS 26.2"]["cp_prediction"]["outcome"] == "os-unknown"
+    assert by_os["macOS 26.2"]["confirmed_gap"] is True
+    assert by_os["Mac OSX 15.6.1"]["cp_prediction"]["rule"] == "macOS"
+    assert document["statuses"] == {"Compliant": 1, "NotApplicable": 1}
+
+
+def test_audit_syslog_refuses_a_file_without_ise_messages(run_cli: RunCli, asset: Asset) -> None:
+    """A file with no ISE syslog message (the macOS system.log) exits 3 with one line."""
+    path = asset("posture/logs/macos-system.log")
+    result = run_cli("posture", "audit-syslog", path)
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {path}: no ISE syslog message in 37 lines")
 
 
 def test_eval_compliant_with_evidence(run_cli: RunCli, asset: Asset) -> None:

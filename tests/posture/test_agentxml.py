@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.agentxml import (
+    AgentCheck,
     packages_for,
     parse_cleanmachines,
     render_check,
@@ -116,7 +117,7 @@ def _document(**fields: str) -> str:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        (_document(category="1"), "check 'c': category 1 is not a service check (3)"),
+        (_document(category="x"), "check 'c': <category> must be a number, got 'x'"),
         (_document(type="399"), "check 'c': type 399 is not 301, 302 or 303"),
         (_document(operation="sleeping"), "unknown service operation 'sleeping'"),
         (_document(value="zero"), "check 'c': <value> must be a number, got 'zero'"),
@@ -139,6 +140,15 @@ def test_malformed_documents_are_parse_errors(text: str, problem: str) -> None:
     """Each malformed or hostile document raises ParseError saying what is wrong."""
     with pytest.raises(ParseError, match=re.escape(problem)):
         parse_cleanmachines(text, "doc")
+
+
+def test_a_check_of_another_category_is_kept_not_refused() -> None:
+    """A category-1 check is parsed into the package's other checks with its fields."""
+    (package,) = parse_cleanmachines(_document(category="1", type="101"), "doc").packages
+    assert package.checks == ()
+    assert package.other_checks == (
+        AgentCheck("c", 1, 101, (("param", "com.a"), ("operation", "running"), ("value", "0"))),
+    )
 
 
 @given(

@@ -1,0 +1,170 @@
+"""Benchmark: ``feedmgr posture parse-log`` on a 50 MB log of real-shaped lines, against
+``grep`` scanning the same file.
+
+The log is built from genuine text: the macOS ``system.log`` lines of Cisco Secure Client's
+posture agent in ``tests/data/posture/logs/macos-system.log`` (syslog prefix, csc_iseagentd
+debug lines, MSG_SU_STEP_STATUS updates), with the field document's Secure Client excerpt
+(``tests/data/posture/unified_log.log``: createCheckXMLString, processPostureData,
+SMP_initCheck XML, doCheck / completeCheck) inserted about every 256 KiB, timestamps
+advancing. Then, alternating, ``--runs`` times each:
+
+1. ``feedmgr posture parse-log FILE --format json`` in a fresh interpreter (wall time of
+   the whole process, start-up included, and the time inside the command);
+2. ``grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status' FILE``: grep
+   finding the lines parse-log reports on;
+3. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
+
+Prints the machine, the load average before and after, and a Markdown table (median and
+worst run) for benchmarks/posture.md.
+
+Usage: python benchmarks/posture_log.py [--size-mb 50] [--runs 5] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SYSLOG = REPO / "tests/data/posture/logs/macos-system.log"
+EXCERPT = REPO / "tests/data/posture/unified_log.log"
+GREP_CANDIDATES = ["grep", "-c", "-i", "-E", "<cleanmachines>|compliant|docheck|msg_su_step_status"]
+GREP_FIXED = ["grep", "-c", "</cleanmachines>"]
+INNER = (
+    "import sys, time\n"
+    "from feedmgr.cli import main\n"
+    "start = time.perf_counter()\n"
+    "try:\n"
+    "    main(['posture', 'parse-log', sys.argv[1], '--format', 'json'])\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "sys.stderr.write(f'INNER {time.perf_counter() - start:.4f}\\n')\n"
+)
+
+
+def build(path: Path, size: int) -> dict[str, int]:
+    """Write about ``size`` bytes of real-shaped log lines; return what it holds."""
+    syslog = SYSLOG.read_text().splitlines()
+    excerpt = EXCERPT.read_text()
+    bodies = [line.split(" ", 3)[3] for line in syslog]  # "host proc[pid]: message"
+    written = documents = lines = 0
+    second = 0
+    with path.open("w") as out:
+        while written < size:
+            block = []
+            for body in bodies * 40:
+                second += 1
+                day = 17 + second // 86400 % 10
+                clock = f"{second // 3600 % 24:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
+                stamp = f"Feb {day:2d} {clock}"
+                block.append(f"{stamp} {body}\n")
+            block.append(excerpt)
+            documents += excerpt.count("</cleanmachines>")
+            text = "".join(block)
+            out.write(text)
+            written += len(text.encode())
+            lines += text.count("\n")
+    return {"bytes": written, "lines": lines, "documents": documents}
+
+
+def timed(command: list[str]) -> tuple[float, float, str, str]:
+    """Wall seconds, CPU seconds (user + sys of the child), stdout, stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, done.stdout, done.stderr
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    grep = subprocess.run(["grep", "--version"], check=False, capture_output=True, text=True).stdout
+    return (
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU {model}, "
+        f"Python {platform.python_version()}, {grep.splitlines()[0] if grep else 'grep'}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=50)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    if args.runs < 3:
+        parser.error("--runs must be at least 3")
+    work = args.keep or Path(tempfile.mkdtemp(prefix="feedmgr-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "system.log"
+    shape = build(log, int(args.size_mb * 1_000_000))
+    print(f"machine: {machine()}")
+    print(f"load average before: {os.getloadavg()}")
+    print(
+        f"input: {shape['bytes'] / 1e6:.1f} MB, {shape['lines']} lines, "
+        f"{shape['documents']} documents"
+    )
+    feedmgr = [sys.executable, "-c", INNER, str(log)]
+    timed([*GREP_FIXED, str(log)])  # warm the page cache
+    walls: dict[str, list[float]] = {"feedmgr": [], "inner": [], "grep -ciE": [], "grep -c": []}
+    cpus: dict[str, list[float]] = {"feedmgr": [], "grep -ciE": [], "grep -c": []}
+    for _ in range(args.runs):
+        wall, cpu, out, err = timed(feedmgr)
+        walls["feedmgr"].append(wall)
+        cpus["feedmgr"].append(cpu)
+        walls["inner"].append(float(err.rsplit("INNER ", 1)[1]))
+        document = json.loads(out)
+        wall, cpu, grep_out, _ = timed([*GREP_CANDIDATES, str(log)])
+        walls["grep -ciE"].append(wall)
+        cpus["grep -ciE"].append(cpu)
+        wall, cpu, fixed_out, _ = timed([*GREP_FIXED, str(log)])
+        walls["grep -c"].append(wall)
+        cpus["grep -c"].append(cpu)
+    print(f"load average after: {os.getloadavg()}")
+    print(
+        f"parse-log: {document['documents']} whole documents, {document['documents_cut']} cut, "
+        f"{len(document['problems'])} problems; grep -c '</cleanmachines>': {fixed_out.strip()}; "
+        f"grep -ciE candidates: {grep_out.strip()} lines"
+    )
+    print()
+    print(
+        f"| what (runs: {args.runs}) | wall s median | wall s worst | CPU s median | CPU s worst |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    labels = {
+        "feedmgr": "feedmgr posture parse-log --format json (whole process)",
+        "inner": "  of which the command itself (no interpreter start-up)",
+        "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
+        "grep -c": "grep -c '</cleanmachines>'",
+    }
+    for key, label in labels.items():
+        cpu = cpus.get(key)
+        cpu_cells = f"{statistics.median(cpu):.2f} | {max(cpu):.2f}" if cpu else "- | -"
+        print(
+            f"| {label} | {statistics.median(walls[key]):.2f} | {max(walls[key]):.2f} "
+            f"| {cpu_cells} |"
+        )
+    if args.keep is None:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
