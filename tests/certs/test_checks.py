@@ -269,6 +269,48 @@ def test_expiry_thresholds(days_left: float, expected: str | None) -> None:
     assert problems(grade(recipe)).get("cert.expiring") == expected
 
 
+# The shapes of x509-limbo's rfc5280::validity cases, moved inside the test PKI's validity.
+EDGE = dt.datetime(2026, 4, 1, tzinfo=UTC)
+MS = dt.timedelta(milliseconds=1)
+SECOND = dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "now", "expected"),
+    [
+        # x509-limbo rfc5280::validity::notafter-exact and notafter-fractional: valid.
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE, None),
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + 5 * MS, None),
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + 999 * MS, None),
+        # expired-1-second: notAfter's second is over.
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + SECOND, "cert.expired"),
+        # notbefore-exact: valid; notbefore-fractional: 00:00:00.999 is before 00:00:01.
+        (Leaf(not_before=EDGE, days=30), EDGE, None),
+        (Leaf(not_before=EDGE + SECOND, days=30), EDGE + 999 * MS, "cert.not-yet-valid"),
+        (Leaf(not_before=EDGE + SECOND, days=30), EDGE + SECOND + 999 * MS, None),
+    ],
+    ids=[
+        "notAfter exact",
+        "5 ms into notAfter",
+        "999 ms into notAfter",
+        "1 s after notAfter",
+        "notBefore exact",
+        "999 ms before notBefore's second",
+        "inside notBefore's second",
+    ],
+)
+def test_validity_has_one_second_resolution(
+    recipe: Leaf, now: dt.datetime, expected: str | None
+) -> None:
+    """X.509 times have whole seconds and both ends are inclusive: a moment inside notAfter's
+    second is not expired, one before notBefore's second is not yet valid."""
+    findings = grade(recipe, now=now)
+    validity = {f.check for f in findings} & {"cert.expired", "cert.not-yet-valid"}
+    assert validity == ({expected} if expected else set())
+    chain = [f for f in findings if f.check == "cert.chain"]
+    assert chain[0].data["status"] == "verified"
+
+
 def test_weak_hash_and_weak_ca_key_in_chain() -> None:
     """SHA-1 on an intermediate and RSA-1024 on an issuing CA are reported for that CA."""
     root = make_ca("Weak Root", key_kind="rsa1024", slot=70)
