@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from feedmgr.certs.checks import CHECK_IDS, CHECKS, parse_at
@@ -187,6 +188,7 @@ CASES: list[tuple[str, Leaf, tuple[str, ...], dict[str, str]]] = [
         {"cert.key-usage": "fail"},
     ),
     ("no keyUsage at all", Leaf(key_usage=None), ("psn1.corp.example",), {}),
+    ("DSA leaf", Leaf(key_kind="dsa2048"), ("psn1.corp.example",), {"cert.key-type": "fail"}),
 ]
 
 
@@ -331,6 +333,45 @@ def test_weak_hash_and_weak_ca_key_in_chain() -> None:
     chain = [f for f in findings if f.check == "cert.chain"]
     assert chain[0].severity is Severity.FAIL
     assert chain[0].data["status"] == "refused"
+
+
+def test_dsa_leaf_fix_names_usable_key_types() -> None:
+    """A DSA leaf fails cert.key-type, whatever its size, and the fix names key types that
+    every TLS client accepts."""
+    (finding,) = [f for f in grade(Leaf(key_kind="dsa2048")) if f.check == "cert.key-type"]
+    assert finding.severity is Severity.FAIL
+    assert finding.data["role"] == "leaf"
+    assert finding.data["key_bits"] == 2048
+    assert "TLS 1.3" in finding.message
+    assert "ECDSA P-256/P-384 or RSA 2048+" in finding.fix
+
+
+@pytest.mark.parametrize(("new_root_trusted", "severity"), [(True, "warn"), (False, "fail")])
+def test_expired_certificate_off_the_verified_path_is_a_warning(
+    new_root_trusted: bool, severity: str
+) -> None:
+    """An expired cross-sign the PSN still sends is a warning when a valid path exists
+    without it (clients build that path), and a failure when the path needs it."""
+    old_root = make_ca("Legacy Root", slot=110, not_before=NOW - 3000 * DAY, days=3650)
+    new_root = make_ca("Current Root", slot=111)
+    cross = make_ca("Current Root", issuer=old_root, slot=111, not_before=NOW - 900 * DAY, days=800)
+    issuing = make_ca("Current Issuing", issuer=new_root, slot=112)
+    leaf = make_leaf(Leaf(), issuing, slot=113)
+    anchors = (new_root.cert, old_root.cert) if new_root_trusted else (old_root.cert,)
+    findings = grade_bundle(
+        CertBundle(leaf.cert, (issuing.cert, cross.cert), "psn.pem"),
+        [reference("psn1.corp.example")],
+        Trust(anchors, "t"),
+        GradeOptions(NOW),
+    )
+    (expired,) = [f for f in findings if f.check == "cert.expired"]
+    assert expired.severity.label == severity
+    assert expired.data["sha256"] == cross.cert.fingerprint(hashes.SHA256()).hex()
+    if new_root_trusted:
+        assert expired.data["role"] == "unused"
+        assert "not on the verified path" in expired.message
+        assert "stop sending it" in expired.fix
+    assert problems(findings).get("cert.chain") == (None if new_root_trusted else "fail")
 
 
 def test_identity_finding_data() -> None:
