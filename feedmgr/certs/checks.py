@@ -643,7 +643,8 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
     status = chain.status
     fix_intermediate = (
         "serve the full chain: import the issuing intermediate(s) into ISE's trusted store "
-        "so the PSN sends them with its certificate"
+        "so the PSN sends them with its certificate; if the missing issuer is a root, give "
+        "it with --ca and make sure the endpoints trust it"
     )
     if status is ChainStatus.VERIFIED:
         anchor = chain.anchor
