@@ -108,9 +108,9 @@ def _misordered(path: Sequence[x509.Certificate], presented: Sequence[x509.Certi
 def _server_auth_ca(
     _policy: object, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
 ) -> None:
-    # The WebPKI CA rule with serverAuth as the required usage: a CA without the extension is
-    # unrestricted; one with it must list serverAuth or anyExtendedKeyUsage (CA/B Forum BR
-    # 7.1.2.10.6; Chrome, Apple and Mozilla all check it for TLS servers).
+    # The CA rule of cryptography's server verifier (EKU chaining, as browsers apply it): a
+    # CA without the extension is unrestricted; one with it must list serverAuth or
+    # anyExtendedKeyUsage to issue TLS server certificates.
     if eku is None:
         return
     usages = list(eku)

@@ -501,8 +501,8 @@ def check_key_type(ctx: CertContext) -> Iterator[Finding]:
                 "cert.key-type",
                 Severity.FAIL,
                 f"{role} {_short(cert)} has a {key.key_size}-bit DSA key; TLS 1.3 has no DSA "
-                "signatures (RFC 8446 4.2.3), and the macOS and Windows TLS stacks and the "
-                "WebPKI refuse DSA certificates",
+                "signatures (RFC 8446 4.2.3) and the macOS and Windows TLS stacks refuse DSA "
+                "certificates",
                 "reissue with an ECDSA P-256/P-384 or RSA 2048+ key (new key pair and CSR)"
                 if role == "leaf"
                 else "have the CA reissue its certificate with an ECDSA or RSA 2048+ key",
