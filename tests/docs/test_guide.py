@@ -2,9 +2,10 @@
 
 A page's commands are the ``$ `` lines of its fenced ``console`` blocks. Each runs with bash
 in a fresh sandbox holding copies of ``feeds/``, ``docs/examples/``, ``tests/data/posture/``
-and ``tests/data/certs/chains/`` at the same relative paths, with ``FEEDMGR_HOME`` and ``HOME`` inside
-the sandbox. A command must exit 0 unless its line ends with ``# exit N``. Output lines shown
-under a command must appear in what it printed, in order (``...`` matches anything).
+and ``tests/data/certs/chains/`` at the same relative paths, with ``FEEDMGR_HOME`` and
+``HOME`` inside the sandbox. A command must exit 0 unless its line ends with ``# exit N``.
+Output lines shown under a command must appear in what it printed, in order (``...``
+matches anything).
 
 Network peers are loopback servers started here and handed to the pages as environment
 variables the pages explain: ``FEED_INDEX_URL`` and ``FEED_CA_BUNDLE`` (an HTTPS feed index
