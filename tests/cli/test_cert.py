@@ -18,7 +18,7 @@ from tests.certs.factory import (
     write_pem,
 )
 from tests.certs.servers import closed_port, serve_chain
-from tests.conftest import REPO, RunCli
+from tests.conftest import DATA, REPO, RunCli
 
 AT = "2026-06-01"
 
@@ -205,6 +205,26 @@ def test_malformed_name_constraints_exit_3_naming_the_file(
     named = leaf if which == "cert" else bad
     assert result.code == 3, result.err
     assert result.err.startswith(f"feedmgr: error: {named}: certificate #")
+    assert "malformed" in result.err
+    assert result.err.count("\n") == 1
+
+
+MALFORMED = sorted((DATA / "certs" / "malformed").glob("*.pem"))
+
+
+@pytest.mark.parametrize("vector", MALFORMED, ids=[path.name for path in MALFORMED])
+@pytest.mark.parametrize("role", ["cert", "chain"])
+def test_real_malformed_certificates_exit_3(
+    run_cli: RunCli, files: dict[str, Path], vector: Path, role: str
+) -> None:
+    """pyca/cryptography's malformed test certificates, as CERT or in a --chain file: exit
+    3 with one line naming that file."""
+    args = ["cert", "check", vector] if role == "cert" else ["cert", "check", files["leaf"]]
+    if role == "chain":
+        args += ["--chain", vector]
+    result = run_cli(*args, "--host", "psn1.corp.example", "--at", AT)
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {vector}: ")
     assert "malformed" in result.err
     assert result.err.count("\n") == 1
 
