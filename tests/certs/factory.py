@@ -290,10 +290,6 @@ def write_p7b(path: Path, *certs: x509.Certificate, pem: bool = False) -> Path:
     return path
 
 
-def _raw_extension(oid: x509.ObjectIdentifier, der: bytes) -> x509.UnrecognizedExtension:
-    return x509.UnrecognizedExtension(oid, der)
-
-
 @cache
 def malformed_nc_ca() -> Issued:
     """A root whose nameConstraints permit a bare 4-octet iPAddress (RFC 5280 4.2.1.10
@@ -304,7 +300,8 @@ def malformed_nc_ca() -> Issued:
     return make_ca(
         "Malformed NC Root",
         slot=95,
-        extensions=(_raw_extension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, value),),
+        # Unrecognized to the builder, so its bytes go out as they are.
+        extensions=(x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, value),),
     )
 
 
