@@ -265,9 +265,12 @@ _UNUSED_NOTE = (
     "; it is presented but not on the verified path: current clients build the path without "
     "it, older TLS stacks (OpenSSL 1.0.x, GnuTLS before 3.6.14) may not"
 )
+# Removing a certificate some endpoints still chain through would make things worse for
+# them (an old root store relying on a cross-sign), hence the condition.
 _UNUSED_FIX = (
-    "stop sending it: remove it from the chain the PSN presents (ISE sends the trusted "
-    "certificates that chain to this one)"
+    "clients that trust {anchor} build the path without it: stop sending it (remove it from "
+    "ISE's trusted certificates for this chain) unless endpoints without that root still "
+    "need it; an expired certificate helps none"
 )
 
 
@@ -290,7 +293,9 @@ def _cert_finding(
 ) -> Finding:
     """A finding about one certificate; at most a warning when the path does without it."""
     if role == UNUSED:
-        severity, message, fix = min(severity, Severity.WARN), message + _UNUSED_NOTE, _UNUSED_FIX
+        anchor = _short(ctx.chain.anchor) if ctx.chain.anchor else "the trust anchor"
+        severity, message = min(severity, Severity.WARN), message + _UNUSED_NOTE
+        fix = _UNUSED_FIX.format(anchor=anchor)
     return _finding(ctx, check, severity, message, fix, role=role, **data, **_describe(cert))
 
 

@@ -370,6 +370,7 @@ def test_expired_certificate_off_the_verified_path_is_a_warning(
     if new_root_trusted:
         assert expired.data["role"] == "unused"
         assert "not on the verified path" in expired.message
+        assert expired.fix.startswith("clients that trust Current Root build the path")
         assert "stop sending it" in expired.fix
     assert problems(findings).get("cert.chain") == (None if new_root_trusted else "fail")
 
