@@ -46,8 +46,9 @@ STRICTER: dict[str, tuple[frozenset[str], str]] = {
     ),
     "rfc5280::nc::permitted-dn-match": (
         frozenset({"cert.no-san", "cert.identity", "cert.chain"}),
-        "the leaf has no subjectAltName and the case has no peer name: RFC 9525 clients and "
-        "macOS have nothing to match, so cert.no-san fails whatever the name constraints say",
+        "the leaf's SAN holds only a directoryName and the case has no peer name: RFC 9525 "
+        "clients and macOS have no DNS or IP name to match (cert.no-san); cryptography's "
+        "verifier also refuses directoryName constraints (feature name-constraint-dn)",
     ),
     "pathlen::self-issued-certs-pathlen": (
         frozenset({"cert.chain"}),
