@@ -187,7 +187,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
     _spec(
         _CERT,
         "cert.expired",
-        "fail",
+        "fail; warn for a presented certificate the verified path does without",
         "the leaf or a chain certificate is past notAfter",
         "renew and bind the new certificate to the PSN's Admin/Portal usages",
     ),
