@@ -187,7 +187,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
     _spec(
         _CERT,
         "cert.expired",
-        "fail",
+        "fail; warn for a presented certificate the verified path does without",
         "the leaf or a chain certificate is past notAfter",
         "renew and bind the new certificate to the PSN's Admin/Portal usages",
     ),
@@ -238,8 +238,15 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CERT,
         "cert.key-size",
         "fail",
-        "an RSA (or DSA) key under 2048 bits on the leaf or an issuing CA",
+        "an RSA key under 2048 bits on the leaf or an issuing CA",
         "reissue with RSA 2048+ or ECDSA P-256/P-384; replace weak CA certificates",
+    ),
+    _spec(
+        _CERT,
+        "cert.key-type",
+        "fail",
+        "a DSA key (any size): no TLS 1.3 signature scheme, refused by macOS and Windows",
+        "reissue with an ECDSA P-256/P-384 or RSA 2048+ key",
     ),
     _spec(
         _CERT,

@@ -1,11 +1,14 @@
 """Certification path building: does the presented chain reach a trust anchor, and if not, why.
 
 Path validation is ``cryptography.x509.verification`` (a WebPKI path builder) against the
-``--ca`` anchors or the system store; when it refuses, a structural walk over the presented
-certificates says whether an intermediate is missing, the root is untrusted, or the path is
-complete but refused (the verifier's reason is passed on). Misordered intermediates are
-reported in every case: TLS 1.2 (RFC 5246 7.4.2) requires each certificate to certify the
-one before it, and older supplicants enforce it.
+``--ca`` anchors or the system store, with TLS **server** semantics: a CA certificate that
+carries an extendedKeyUsage must allow serverAuth (or anyExtendedKeyUsage), as several large
+public TLS CAs restrict theirs. When it verifies, the path is the one the verifier built
+(clients build the valid path, whatever else was presented); when it refuses, a structural
+walk over the presented certificates says whether an intermediate is missing, the root is
+untrusted, or the path is complete but refused (the verifier's reason is passed on).
+Misordered intermediates are reported in every case: TLS 1.2 (RFC 5246 7.4.2) requires each
+certificate to certify the one before it, and older supplicants enforce it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from feedmgr.certs.load import issued, self_issued
 
@@ -101,44 +105,76 @@ def _misordered(path: Sequence[x509.Certificate], presented: Sequence[x509.Certi
     return positions != sorted(positions)
 
 
+def _server_auth_ca(
+    _policy: object, cert: x509.Certificate, eku: x509.ExtendedKeyUsage | None
+) -> None:
+    # The CA rule of cryptography's server verifier (EKU chaining, as browsers apply it): a
+    # CA without the extension is unrestricted; one with it must list serverAuth or
+    # anyExtendedKeyUsage to issue TLS server certificates.
+    if eku is None:
+        return
+    usages = list(eku)
+    if ExtendedKeyUsageOID.SERVER_AUTH in usages:
+        return
+    if ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in usages:
+        return
+    raise ValueError(
+        f"CA {cert.subject.rfc4514_string()} restricts extendedKeyUsage without serverAuth"
+    )
+
+
 def _verify(
     leaf: x509.Certificate,
     presented: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     at: dt.datetime,
-) -> str | None:
-    """Run cryptography's path builder; None when it verifies, else its reason."""
+) -> tuple[tuple[x509.Certificate, ...], None] | tuple[None, str]:
+    """Run cryptography's path builder: the verified path (leaf first, anchor last), or the
+    reason it refused."""
     from cryptography.x509.verification import (
+        Criticality,
         ExtensionPolicy,
         PolicyBuilder,
         Store,
         VerificationError,
     )
 
+    # The server verifier proper also matches a subject name against the leaf's SAN, which is
+    # cert.identity's job (RFC 9525, several names, near misses) and would turn a name
+    # mismatch into a chain failure. So the client verifier builds the path, with the CA
+    # policy's EKU rule switched to serverAuth: the same CA checks the server verifier makes.
     # The end-entity policy is permissive on purpose: EKU, SAN and key usage of the leaf
     # have their own checks with their own ids; here only the path counts.
+    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_auth_ca
+    )
     builder = (
         PolicyBuilder()
         .store(Store(list(anchors)))
         .time(at)
         .max_chain_depth(MAX_DEPTH)
-        .extension_policies(
-            ca_policy=ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=ExtensionPolicy.permit_all(),
-        )
+        .extension_policies(ca_policy=ca_policy, ee_policy=ExtensionPolicy.permit_all())
     )
     try:
-        builder.build_client_verifier().verify(leaf, list(presented))
+        verified = builder.build_client_verifier().verify(leaf, list(presented))
     except VerificationError as exc:
-        return str(exc)
+        return None, str(exc)
     except (ValueError, TypeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        return None, f"{type(exc).__name__}: {exc}"
+    return tuple(verified.chain), None
+
+
+def x509_second(moment: dt.datetime) -> dt.datetime:
+    """``moment`` at X.509 resolution: UTCTime and GeneralizedTime in certificates carry
+    whole seconds (RFC 5280 4.1.2.5.1-2), so a time inside notAfter's second is not after it.
+    Flooring, not rounding, is what RFC 5280 clients do (x509-limbo's
+    ``rfc5280::validity::notafter-fractional`` / ``notbefore-fractional``)."""
+    return moment.replace(microsecond=0)
 
 
 def validation_time(leaf: x509.Certificate, now: dt.datetime) -> dt.datetime:
     """``now``, moved inside the leaf's validity so that expiry stays ``cert.expired``'s job."""
-    return min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
+    return min(max(x509_second(now), leaf.not_valid_before_utc), leaf.not_valid_after_utc)
 
 
 def analyse_chain(
@@ -149,22 +185,24 @@ def analyse_chain(
 ) -> ChainAnalysis:
     """Build the path from ``leaf`` over ``presented`` to one of ``anchors`` and explain it."""
     presented = [cert for cert in presented if cert != leaf]
+    verified, reason = (
+        _verify(leaf, presented, anchors, validation_time(leaf, now)) if anchors else (None, None)
+    )
     walk = _walk(leaf, presented, anchors)
-    on_path = set(walk.path)
-    unused = tuple(cert for cert in presented if cert not in on_path)
+    path = verified if verified is not None else walk.path
+    on_path = set(path)
     base = ChainAnalysis(
         ChainStatus.NO_ANCHORS,
-        path=walk.path,
-        misordered=_misordered(walk.path, presented),
+        path=path,
+        misordered=_misordered(path, presented),
         presented_order=tuple(_name(c) for c in presented),
-        path_order=tuple(_name(c) for c in walk.path[1:]),
-        unused=unused,
+        path_order=tuple(_name(c) for c in path[1:]),
+        unused=tuple(cert for cert in presented if cert not in on_path),
         root_presented=any(self_issued(c) for c in presented if c in on_path),
     )
     if not anchors:
         return base
-    reason = _verify(leaf, presented, anchors, validation_time(leaf, now))
-    if reason is None:
+    if verified is not None:
         return replace(base, status=ChainStatus.VERIFIED)
     if walk.missing_issuer is not None:
         return replace(

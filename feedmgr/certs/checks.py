@@ -257,17 +257,59 @@ def check_wildcard_cn(ctx: CertContext) -> Iterator[Finding]:
 # -- time --------------------------------------------------------------------------------
 
 
+# Role of a presented certificate that the verified path does without (a stale cross-sign,
+# an old intermediate). Clients build the valid path, so its problems cannot fail the
+# handshake for them; older stacks that take the chain as sent can still trip over it.
+UNUSED = "unused"
+_UNUSED_NOTE = (
+    "; it is presented but not on the verified path: current clients build the path without "
+    "it, older TLS stacks (OpenSSL 1.0.x, GnuTLS before 3.6.14) may not"
+)
+# Removing a certificate some endpoints still chain through would make things worse for
+# them (an old root store relying on a cross-sign), hence the condition.
+_UNUSED_FIX = (
+    "clients that trust {anchor} build the path without it: stop sending it (remove it from "
+    "ISE's trusted certificates for this chain) unless endpoints without that root still "
+    "need it; an expired certificate helps none"
+)
+
+
+def _role(ctx: CertContext, cert: x509.Certificate, above_leaf: str) -> str:
+    if ctx.chain.status is ChainStatus.VERIFIED and cert in ctx.chain.unused:
+        return UNUSED
+    return above_leaf
+
+
+def _cert_finding(
+    ctx: CertContext,
+    check: str,
+    severity: Severity,
+    message: str,
+    fix: str,
+    *,
+    role: str,
+    cert: x509.Certificate,
+    **data: Any,
+) -> Finding:
+    """A finding about one certificate; at most a warning when the path does without it."""
+    if role == UNUSED:
+        anchor = _short(ctx.chain.anchor) if ctx.chain.anchor else "the trust anchor"
+        severity, message = min(severity, Severity.WARN), message + _UNUSED_NOTE
+        fix = _UNUSED_FIX.format(anchor=anchor)
+    return _finding(ctx, check, severity, message, fix, role=role, **data, **_describe(cert))
+
+
 def _timed(ctx: CertContext) -> Iterator[tuple[str, x509.Certificate]]:
     yield "leaf", ctx.leaf
     for cert in ctx.presented:
-        yield "chain", cert
+        yield _role(ctx, cert, "chain"), cert
 
 
 def check_expired(ctx: CertContext) -> Iterator[Finding]:
     """``cert.expired``: notAfter is in the past (leaf or any presented certificate)."""
     for role, cert in _timed(ctx):
         if ctx.now > cert.not_valid_after_utc:
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.expired",
                 Severity.FAIL,
@@ -275,9 +317,9 @@ def check_expired(ctx: CertContext) -> Iterator[Finding]:
                 f"{cert.not_valid_after_utc.isoformat()}",
                 "renew the certificate and bind the new one to the PSN's portal/admin usages",
                 role=role,
+                cert=cert,
                 not_after=cert.not_valid_after_utc.isoformat(),
                 now=ctx.now.isoformat(),
-                **_describe(cert),
             )
 
 
@@ -285,7 +327,7 @@ def check_not_yet_valid(ctx: CertContext) -> Iterator[Finding]:
     """``cert.not-yet-valid``: notBefore is in the future."""
     for role, cert in _timed(ctx):
         if ctx.now < cert.not_valid_before_utc:
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.not-yet-valid",
                 Severity.FAIL,
@@ -293,9 +335,9 @@ def check_not_yet_valid(ctx: CertContext) -> Iterator[Finding]:
                 f"{cert.not_valid_before_utc.isoformat()}",
                 "check the clocks of the CA and the PSN (NTP), or wait until notBefore",
                 role=role,
+                cert=cert,
                 not_before=cert.not_valid_before_utc.isoformat(),
                 now=ctx.now.isoformat(),
-                **_describe(cert),
             )
 
 
@@ -305,18 +347,17 @@ def check_expiring(ctx: CertContext) -> Iterator[Finding]:
         left = (cert.not_valid_after_utc - ctx.now).total_seconds()
         if left < 0 or left >= EXPIRY_WARN_DAYS * DAY:
             continue
-        severity = Severity.FAIL if left < EXPIRY_FAIL_DAYS * DAY else Severity.WARN
-        yield _finding(
+        yield _cert_finding(
             ctx,
             "cert.expiring",
-            severity,
+            Severity.FAIL if left < EXPIRY_FAIL_DAYS * DAY else Severity.WARN,
             f"{role} certificate {_short(cert)} expires in {_days(left)} days "
             f"({cert.not_valid_after_utc.isoformat()})",
             "renew now; ISE keeps serving the old certificate until the new one is bound",
             role=role,
+            cert=cert,
             days_left=_days(left),
             not_after=cert.not_valid_after_utc.isoformat(),
-            **_describe(cert),
         )
 
 
@@ -427,7 +468,7 @@ def check_sc081(ctx: CertContext) -> Iterator[Finding]:
 def _keyed(ctx: CertContext) -> Iterator[tuple[str, x509.Certificate]]:
     yield "leaf", ctx.leaf
     for cert in ctx.issuing_cas:
-        yield "issuing CA", cert
+        yield _role(ctx, cert, "issuing CA"), cert
 
 
 def _public_key(cert: x509.Certificate) -> object | None:
@@ -441,18 +482,38 @@ def check_key_size(ctx: CertContext) -> Iterator[Finding]:
     """``cert.key-size``: RSA keys under 2048 bits on the leaf or an issuing CA."""
     for role, cert in _keyed(ctx):
         key = _public_key(cert)
-        if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey) and key.key_size < MIN_RSA_BITS:
-            yield _finding(
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+            yield _cert_finding(
                 ctx,
                 "cert.key-size",
                 Severity.FAIL,
-                f"{role} {_short(cert)} has a {key.key_size}-bit "
-                f"{'RSA' if isinstance(key, rsa.RSAPublicKey) else 'DSA'} key; "
+                f"{role} {_short(cert)} has a {key.key_size}-bit RSA key; "
                 f"Apple requires at least {MIN_RSA_BITS}",
                 "reissue with an RSA key of 2048 bits or more (or ECDSA P-256/P-384)",
                 role=role,
+                cert=cert,
                 key_bits=key.key_size,
-                **_describe(cert),
+            )
+
+
+def check_key_type(ctx: CertContext) -> Iterator[Finding]:
+    """``cert.key-type``: DSA keys, which TLS clients cannot use (any size)."""
+    for role, cert in _keyed(ctx):
+        key = _public_key(cert)
+        if isinstance(key, dsa.DSAPublicKey):
+            yield _cert_finding(
+                ctx,
+                "cert.key-type",
+                Severity.FAIL,
+                f"{role} {_short(cert)} has a {key.key_size}-bit DSA key; TLS 1.3 has no DSA "
+                "signatures (RFC 8446 4.2.3) and the macOS and Windows TLS stacks refuse DSA "
+                "certificates",
+                "reissue with an ECDSA P-256/P-384 or RSA 2048+ key (new key pair and CSR)"
+                if role == "leaf"
+                else "have the CA reissue its certificate with an ECDSA or RSA 2048+ key",
+                role=role,
+                cert=cert,
+                key_bits=key.key_size,
             )
 
 
@@ -461,7 +522,7 @@ def check_curve(ctx: CertContext) -> Iterator[Finding]:
     for role, cert in _keyed(ctx):
         key = _public_key(cert)
         if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name not in GOOD_CURVES:
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.curve",
                 Severity.FAIL,
@@ -469,12 +530,12 @@ def check_curve(ctx: CertContext) -> Iterator[Finding]:
                 "P-256, P-384 and P-521",
                 "reissue with an ECDSA P-256 or P-384 key",
                 role=role,
+                cert=cert,
                 curve=key.curve.name,
-                **_describe(cert),
             )
         elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
             name = "Ed25519" if isinstance(key, ed25519.Ed25519PublicKey) else "Ed448"
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.curve",
                 Severity.WARN,
@@ -482,8 +543,8 @@ def check_curve(ctx: CertContext) -> Iterator[Finding]:
                 "do not accept EdDSA certificates",
                 "reissue with an ECDSA P-256/P-384 or RSA 2048+ key",
                 role=role,
+                cert=cert,
                 curve=name,
-                **_describe(cert),
             )
 
 
@@ -498,7 +559,7 @@ def check_signature_hash(ctx: CertContext) -> Iterator[Finding]:
         try:
             algorithm = cert.signature_hash_algorithm
         except UnsupportedAlgorithm:
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.signature-hash",
                 Severity.WARN,
@@ -506,12 +567,12 @@ def check_signature_hash(ctx: CertContext) -> Iterator[Finding]:
                 f"({cert.signature_algorithm_oid.dotted_string})",
                 "reissue with a SHA-256 signature",
                 role=role,
+                cert=cert,
                 hash=None,
-                **_describe(cert),
             )
             continue
         if algorithm is not None and algorithm.name in WEAK_HASHES:
-            yield _finding(
+            yield _cert_finding(
                 ctx,
                 "cert.signature-hash",
                 Severity.FAIL,
@@ -519,8 +580,8 @@ def check_signature_hash(ctx: CertContext) -> Iterator[Finding]:
                 "modern clients require SHA-2",
                 "reissue (or have the CA reissue its intermediate) with SHA-256",
                 role=role,
+                cert=cert,
                 hash=algorithm.name,
-                **_describe(cert),
             )
 
 
@@ -587,7 +648,8 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
     status = chain.status
     fix_intermediate = (
         "serve the full chain: import the issuing intermediate(s) into ISE's trusted store "
-        "so the PSN sends them with its certificate"
+        "so the PSN sends them with its certificate; if the missing issuer is a root, give "
+        "it with --ca and make sure the endpoints trust it"
     )
     if status is ChainStatus.VERIFIED:
         anchor = chain.anchor
@@ -690,6 +752,7 @@ CHECKS: tuple[Check, ...] = (
     Check("cert.validity-398", "validity <= 398 days (public CAs)", check_validity_398),
     Check("cert.sc081", "CA/B SC-081 validity limits (public CAs)", check_sc081),
     Check("cert.key-size", "RSA >= 2048 on leaf and issuing CAs", check_key_size),
+    Check("cert.key-type", "no DSA keys (unusable in TLS)", check_key_type),
     Check("cert.curve", "EC keys on P-256/384/521 only", check_curve),
     Check("cert.signature-hash", "no SHA-1/MD5 signatures", check_signature_hash),
     Check("cert.basic-constraints", "the leaf is not a CA", check_basic_constraints),

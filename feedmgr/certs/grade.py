@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from feedmgr.certs.chain import analyse_chain
+from feedmgr.certs.chain import analyse_chain, x509_second
 from feedmgr.certs.checks import PROBE_CHECK, CertContext, presented_identities, run_checks
 from feedmgr.certs.identity import IpReference, Reference, dns_reference, parse_ip
 from feedmgr.certs.load import (
@@ -61,14 +61,15 @@ def grade_bundle(
     options: GradeOptions,
     label: str | None = None,
 ) -> tuple[Finding, ...]:
-    """Every check of the table on one bundle."""
-    chain = analyse_chain(bundle.leaf, bundle.presented, trust.anchors, options.now)
+    """Every check of the table on one bundle, "now" taken at X.509's one-second resolution."""
+    now = x509_second(options.now)
+    chain = analyse_chain(bundle.leaf, bundle.presented, trust.anchors, now)
     ctx = CertContext(
         label=label or bundle.source,
         leaf=bundle.leaf,
         presented=bundle.presented,
         references=tuple(references),
-        now=options.now,
+        now=now,
         chain=chain,
         public_ca=options.public_ca,
     )

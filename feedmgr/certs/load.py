@@ -28,9 +28,12 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_BUNDLE_CERTS = 64
 
 _T = TypeVar("_T")
-# What cryptography raises for input it cannot parse (several are not ValueErrors).
+# What cryptography raises for input it cannot parse (several are not ValueErrors). TypeError
+# comes from its Python-side value types: a Name attribute encoded as BIT STRING under an OID
+# other than x500UniqueIdentifier, or a nameConstraints iPAddress of the wrong length.
 _BAD_INPUT = (
     ValueError,
+    TypeError,
     UnsupportedAlgorithm,
     x509.InvalidVersion,
     x509.UnsupportedGeneralNameType,
@@ -68,15 +71,19 @@ def _quiet_load(loader: Callable[[bytes], _T], blob: bytes) -> _T:
         return loader(blob)
 
 
+def _parse_lazy_fields(cert: x509.Certificate) -> None:
+    # cryptography parses names and extensions lazily; parsing them here makes a malformed
+    # field an input error naming the file, not an exception in the middle of a check.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _ = cert.extensions, cert.serial_number
+        _ = cert.not_valid_before_utc, cert.not_valid_after_utc
+        _ = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+
+
 def _touch(cert: x509.Certificate, source: str, index: int) -> x509.Certificate:
-    # cryptography parses extensions lazily; parse them now so that a malformed extension
-    # is an input error naming the file, not an exception in the middle of a check.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _ = cert.extensions, cert.serial_number
-            _ = cert.not_valid_before_utc, cert.not_valid_after_utc
-            _ = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+        _parse_lazy_fields(cert)
     except _BAD_INPUT as exc:
         raise ParseError(source, f"certificate #{index + 1} is malformed: {exc}") from exc
     return cert
@@ -235,6 +242,13 @@ def find_leaf(
     )
 
 
+def _limit_chain_size(count: int, source: str) -> None:
+    if count > MAX_BUNDLE_CERTS:
+        raise InputRejected(
+            source, f"{count} certificates is not a server chain (at most {MAX_BUNDLE_CERTS})"
+        )
+
+
 def bundle_from(
     certs: Sequence[x509.Certificate],
     source: str,
@@ -245,12 +259,7 @@ def bundle_from(
     Raises:
         InputRejected: when the leaf is ambiguous or there are too many certificates.
     """
-    if len(certs) + len(extra) > MAX_BUNDLE_CERTS:
-        raise InputRejected(
-            source,
-            f"{len(certs) + len(extra)} certificates is not a server chain "
-            f"(at most {MAX_BUNDLE_CERTS})",
-        )
+    _limit_chain_size(len(certs) + len(extra), source)
     leaf = find_leaf(certs, extra, source)
     rest = tuple(c for c in dedupe([*certs, *extra]) if c != leaf)
     return CertBundle(leaf=leaf, presented=rest, source=source)
@@ -264,7 +273,12 @@ def load_bundle(cert_path: Path, chain_paths: Sequence[Path] = ()) -> CertBundle
         InputRejected: when the leaf is ambiguous.
     """
     certs = read_certificates(cert_path)
-    extra = [cert for path in chain_paths for cert in read_certificates(path)]
+    _limit_chain_size(len(certs), str(cert_path))
+    extra: list[x509.Certificate] = []
+    for path in chain_paths:
+        extra.extend(read_certificates(path))
+        # Blame the file that makes the chain too long, not CERT.
+        _limit_chain_size(len(certs) + len(extra), str(path))
     return bundle_from(certs, str(cert_path), extra)
 
 
@@ -297,13 +311,13 @@ def system_anchors() -> tuple[tuple[x509.Certificate, ...], str | None]:
         for match in _PEM_BLOCK.finditer(data):
             if match.group(1) in _CERT_LABELS:
                 try:
-                    anchors.append(
-                        _quiet_load(
-                            x509.load_pem_x509_certificate, _pem(b"CERTIFICATE", match.group(2))
-                        )
+                    anchor = _quiet_load(
+                        x509.load_pem_x509_certificate, _pem(b"CERTIFICATE", match.group(2))
                     )
+                    _parse_lazy_fields(anchor)
                 except _BAD_INPUT:
                     continue
+                anchors.append(anchor)
         if anchors:
             return tuple(anchors), str(path)
     return (), None

@@ -16,22 +16,27 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | dsa.DSAPrivateKey
+)
 
 
 @cache
 def key(kind: str = "ec256", slot: int = 0) -> PrivateKey:
-    """A private key of a kind (``rsa2048``, ``rsa1024``, ``ec256``, ``ec-secp256k1``,
-    ``ed25519``), cached per slot so that distinct certificates can have distinct keys."""
+    """A private key of a kind (``rsa2048``, ``rsa1024``, ``dsa2048``, ``ec256``,
+    ``ec-secp256k1``, ``ed25519``), cached per slot so that distinct certificates can have
+    distinct keys."""
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+    if kind.startswith("dsa"):
+        return dsa.generate_private_key(key_size=int(kind[3:]))
     if kind == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     curves: dict[str, ec.EllipticCurve] = {
@@ -95,6 +100,22 @@ _RSA_WEAK = {
 }
 
 
+# ecdsa-with-SHA256 (RFC 5758 3.2), as cryptography encodes it.
+_ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+
+
+def patched(cert: x509.Certificate, signer: PrivateKey, old: bytes, new: bytes) -> bytes:
+    """The DER of ``cert`` with ``old`` replaced by ``new`` (same length) in its TBS, signed
+    again by ``signer`` (EC P-256), so that only the malformation differs from a good one."""
+    if len(old) != len(new) or not isinstance(signer, ec.EllipticCurvePrivateKey):
+        raise ValueError("patched() swaps bytes of equal length under an EC signer")
+    tbs = cert.tbs_certificate_bytes
+    assert tbs.count(old) == 1, "the bytes to patch must occur exactly once"
+    tbs = tbs.replace(old, new)
+    signature = signer.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    return _tlv(0x30, tbs + _ECDSA_SHA256 + _tlv(0x03, b"\x00" + signature))
+
+
 def _finish(builder: x509.CertificateBuilder, signer: PrivateKey, digest: str) -> x509.Certificate:
     """Sign; for SHA-1/MD5 (which cryptography refuses to sign with) re-sign the TBS by hand."""
     cert = builder.sign(signer, _sign_hash(signer))
@@ -120,8 +141,10 @@ def make_ca(
     digest: str = "sha256",
     not_before: dt.datetime = NOW - 365 * DAY,
     days: int = 3650,
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> Issued:
-    """A root CA (``issuer`` None) or an intermediate CA signed by ``issuer``."""
+    """A root CA (``issuer`` None) or an intermediate CA signed by ``issuer``, with any
+    ``extensions`` added (non-critical) after the usual CA ones."""
     own = key(key_kind, slot)
     signer = issuer.key if issuer else own
     public = own.public_key()
@@ -155,6 +178,8 @@ def make_ca(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
             critical=False,
         )
+    for extension in extensions:
+        builder = builder.add_extension(extension, critical=False)
     return Issued(_finish(builder, signer, digest), own)
 
 
@@ -263,3 +288,46 @@ def write_p7b(path: Path, *certs: x509.Certificate, pem: bool = False) -> Path:
     encoding = serialization.Encoding.PEM if pem else serialization.Encoding.DER
     path.write_bytes(pkcs7.serialize_certificates(list(certs), encoding))
     return path
+
+
+@cache
+def malformed_nc_ca() -> Issued:
+    """A root whose nameConstraints permit a bare 4-octet iPAddress (RFC 5280 4.2.1.10
+    wants 8 or 32 octets: address and mask), the shape of x509-limbo's
+    ``rfc5280::nc::invalid-ipv4-address``."""
+    # NameConstraints ::= SEQUENCE { permittedSubtrees [0] { GeneralSubtree { [7] 127.0.0.1 } } }
+    value = bytes.fromhex("300aa0083006" + "87047f000001")
+    return make_ca(
+        "Malformed NC Root",
+        slot=95,
+        # Unrecognized to the builder, so its bytes go out as they are.
+        extensions=(x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, value),),
+    )
+
+
+def bit_string_name_leaf() -> bytes:
+    """A server certificate (DER) whose subject holds an organizationalUnitName encoded as
+    BIT STRING: only x500UniqueIdentifier may be a BIT STRING, and cryptography raises
+    TypeError (not ValueError) when it meets one."""
+    ca = pki()
+    unique = x509.NameAttribute(
+        NameOID.X500_UNIQUE_IDENTIFIER, b"\x00\x01", _type=x509.name._ASN1Type.BitString
+    )
+    leaf = ca.leaf()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([*leaf.cert.subject, unique]))
+        .issuer_name(ca.intermediate.cert.subject)
+        .public_key(leaf.key.public_key())
+        .serial_number(7)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + 90 * DAY)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("psn1.corp.example")]), critical=False
+        )
+    )
+    cert = builder.sign(ca.intermediate.key, hashes.SHA256())
+    # 2.5.4.45 (x500UniqueIdentifier) -> 2.5.4.11 (organizationalUnitName), same length.
+    return patched(
+        cert, ca.intermediate.key, bytes.fromhex("060355042d"), bytes.fromhex("060355040b")
+    )

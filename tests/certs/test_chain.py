@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from feedmgr.certs.chain import ChainStatus, analyse_chain, validation_time
 from tests.certs.factory import DAY, NOW, Issued, Leaf, make_ca, make_leaf, pki
@@ -115,3 +117,48 @@ def test_ca_refusal_reason_passed_on() -> None:
     assert result.status is ChainStatus.REFUSED
     assert result.reason is not None
     assert "weak" in result.reason.lower()
+
+
+@pytest.mark.parametrize(
+    ("usages", "status"),
+    [
+        ((ExtendedKeyUsageOID.SERVER_AUTH,), ChainStatus.VERIFIED),
+        ((ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH), ChainStatus.VERIFIED),
+        ((ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,), ChainStatus.VERIFIED),
+        ((ExtendedKeyUsageOID.CLIENT_AUTH,), ChainStatus.REFUSED),
+    ],
+    ids=["serverAuth only", "serverAuth and clientAuth", "anyEKU", "clientAuth only"],
+)
+def test_ca_eku_is_checked_with_server_semantics(
+    usages: tuple[x509.ObjectIdentifier, ...], status: ChainStatus
+) -> None:
+    """An issuing CA restricted to serverAuth (as Microsoft's and DigiCert's TLS CAs are)
+    verifies a server certificate; one restricted to clientAuth cannot issue one."""
+    root = pki().root
+    issuing = make_ca(
+        f"EKU Issuing {len(usages)} {usages[0].dotted_string}",
+        issuer=root,
+        slot=90 + len(usages),
+        extensions=(x509.ExtendedKeyUsage(list(usages)),),
+    )
+    leaf = make_leaf(Leaf(), issuing, slot=93)
+    result = analyse_chain(leaf.cert, [issuing.cert], [root.cert], NOW)
+    assert result.status is status, result.reason
+    if status is ChainStatus.REFUSED:
+        assert "serverAuth" in (result.reason or "")
+
+
+def test_verified_path_skips_an_expired_cross_sign() -> None:
+    """Two paths: through an expired cross-signed CA and through the same CA's self-signed
+    root in the store. The verified path is the valid one; the cross-sign is unused."""
+    old_root = make_ca("Old Root", slot=100, not_before=NOW - 3000 * DAY, days=3650)
+    new_root = make_ca("New Root", slot=101)
+    cross = make_ca("New Root", issuer=old_root, slot=101, not_before=NOW - 2000 * DAY, days=1000)
+    issuing = make_ca("Issuing Under New Root", issuer=new_root, slot=102)
+    leaf = make_leaf(Leaf(), issuing, slot=103)
+    result = analyse_chain(
+        leaf.cert, [issuing.cert, cross.cert], [new_root.cert, old_root.cert], NOW
+    )
+    assert result.status is ChainStatus.VERIFIED
+    assert result.path == (leaf.cert, issuing.cert, new_root.cert)
+    assert result.unused == (cross.cert,)

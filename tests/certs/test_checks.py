@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from feedmgr.certs.checks import CHECK_IDS, CHECKS, parse_at
@@ -187,6 +188,7 @@ CASES: list[tuple[str, Leaf, tuple[str, ...], dict[str, str]]] = [
         {"cert.key-usage": "fail"},
     ),
     ("no keyUsage at all", Leaf(key_usage=None), ("psn1.corp.example",), {}),
+    ("DSA leaf", Leaf(key_kind="dsa2048"), ("psn1.corp.example",), {"cert.key-type": "fail"}),
 ]
 
 
@@ -269,6 +271,48 @@ def test_expiry_thresholds(days_left: float, expected: str | None) -> None:
     assert problems(grade(recipe)).get("cert.expiring") == expected
 
 
+# The shapes of x509-limbo's rfc5280::validity cases, moved inside the test PKI's validity.
+EDGE = dt.datetime(2026, 4, 1, tzinfo=UTC)
+MS = dt.timedelta(milliseconds=1)
+SECOND = dt.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("recipe", "now", "expected"),
+    [
+        # x509-limbo rfc5280::validity::notafter-exact and notafter-fractional: valid.
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE, None),
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + 5 * MS, None),
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + 999 * MS, None),
+        # expired-1-second: notAfter's second is over.
+        (Leaf(not_before=EDGE - 31 * DAY, days=31), EDGE + SECOND, "cert.expired"),
+        # notbefore-exact: valid; notbefore-fractional: 00:00:00.999 is before 00:00:01.
+        (Leaf(not_before=EDGE, days=30), EDGE, None),
+        (Leaf(not_before=EDGE + SECOND, days=30), EDGE + 999 * MS, "cert.not-yet-valid"),
+        (Leaf(not_before=EDGE + SECOND, days=30), EDGE + SECOND + 999 * MS, None),
+    ],
+    ids=[
+        "notAfter exact",
+        "5 ms into notAfter",
+        "999 ms into notAfter",
+        "1 s after notAfter",
+        "notBefore exact",
+        "999 ms before notBefore's second",
+        "inside notBefore's second",
+    ],
+)
+def test_validity_has_one_second_resolution(
+    recipe: Leaf, now: dt.datetime, expected: str | None
+) -> None:
+    """X.509 times have whole seconds and both ends are inclusive: a moment inside notAfter's
+    second is not expired, one before notBefore's second is not yet valid."""
+    findings = grade(recipe, now=now)
+    validity = {f.check for f in findings} & {"cert.expired", "cert.not-yet-valid"}
+    assert validity == ({expected} if expected else set())
+    chain = [f for f in findings if f.check == "cert.chain"]
+    assert chain[0].data["status"] == "verified"
+
+
 def test_weak_hash_and_weak_ca_key_in_chain() -> None:
     """SHA-1 on an intermediate and RSA-1024 on an issuing CA are reported for that CA."""
     root = make_ca("Weak Root", key_kind="rsa1024", slot=70)
@@ -289,6 +333,46 @@ def test_weak_hash_and_weak_ca_key_in_chain() -> None:
     chain = [f for f in findings if f.check == "cert.chain"]
     assert chain[0].severity is Severity.FAIL
     assert chain[0].data["status"] == "refused"
+
+
+def test_dsa_leaf_fix_names_usable_key_types() -> None:
+    """A DSA leaf fails cert.key-type, whatever its size, and the fix names key types that
+    every TLS client accepts."""
+    (finding,) = [f for f in grade(Leaf(key_kind="dsa2048")) if f.check == "cert.key-type"]
+    assert finding.severity is Severity.FAIL
+    assert finding.data["role"] == "leaf"
+    assert finding.data["key_bits"] == 2048
+    assert "TLS 1.3" in finding.message
+    assert "ECDSA P-256/P-384 or RSA 2048+" in finding.fix
+
+
+@pytest.mark.parametrize(("new_root_trusted", "severity"), [(True, "warn"), (False, "fail")])
+def test_expired_certificate_off_the_verified_path_is_a_warning(
+    new_root_trusted: bool, severity: str
+) -> None:
+    """An expired cross-sign the PSN still sends is a warning when a valid path exists
+    without it (clients build that path), and a failure when the path needs it."""
+    old_root = make_ca("Legacy Root", slot=110, not_before=NOW - 3000 * DAY, days=3650)
+    new_root = make_ca("Current Root", slot=111)
+    cross = make_ca("Current Root", issuer=old_root, slot=111, not_before=NOW - 900 * DAY, days=800)
+    issuing = make_ca("Current Issuing", issuer=new_root, slot=112)
+    leaf = make_leaf(Leaf(), issuing, slot=113)
+    anchors = (new_root.cert, old_root.cert) if new_root_trusted else (old_root.cert,)
+    findings = grade_bundle(
+        CertBundle(leaf.cert, (issuing.cert, cross.cert), "psn.pem"),
+        [reference("psn1.corp.example")],
+        Trust(anchors, "t"),
+        GradeOptions(NOW),
+    )
+    (expired,) = [f for f in findings if f.check == "cert.expired"]
+    assert expired.severity.label == severity
+    assert expired.data["sha256"] == cross.cert.fingerprint(hashes.SHA256()).hex()
+    if new_root_trusted:
+        assert expired.data["role"] == "unused"
+        assert "not on the verified path" in expired.message
+        assert expired.fix.startswith("clients that trust Current Root build the path")
+        assert "stop sending it" in expired.fix
+    assert problems(findings).get("cert.chain") == (None if new_root_trusted else "fail")
 
 
 def test_identity_finding_data() -> None:

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from hypothesis import example, given, settings
+from cryptography.hazmat.primitives.serialization import pkcs7
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from feedmgr.certs.grade import GradeOptions, Trust, grade_bundle
+from feedmgr.certs.identity import IpReference, reference
 from feedmgr.certs.load import (
+    bundle_from,
     find_leaf,
     load_bundle,
     parse_certificates,
     read_certificates,
 )
 from feedmgr.errors import InputRejected, ParseError
-from tests.certs.factory import Leaf, make_ca, make_leaf, pki, write_der, write_p7b, write_pem
+from tests.certs.factory import NOW, Leaf, make_ca, make_leaf, pki, write_der, write_p7b, write_pem
+from tests.conftest import DATA
 
 
 def _pem(*certs: x509.Certificate) -> bytes:
@@ -182,27 +188,153 @@ def test_unreadable_file(tmp_path: Path) -> None:
         read_certificates(tmp_path)
 
 
-@settings(max_examples=200)
+# -- only clean errors ---------------------------------------------------------------------
+# Every parser that reads certificates (PEM, DER, PKCS#7, chains of files) either returns
+# certificates that grade without an exception, or raises ParseError / InputRejected naming
+# the file. The examples run on every machine; `--hypothesis-profile=feedmgr-deep` (README,
+# "Tests") searches with many more.
+
+REAL_CHAINS = DATA / "certs" / "chains"
+REAL_CERTS: tuple[bytes, ...] = tuple(
+    cert.public_bytes(serialization.Encoding.DER)
+    for site in ("microsoft.com", "akamai.com", "fastly.com")
+    for name in ("leaf.pem", "chain.pem")
+    for cert in read_certificates(REAL_CHAINS / site / name)
+)
+MICROSOFT_LEAF = REAL_CERTS[0]
+_CN_OID = bytes.fromhex("0603550403")
+_AKI_OID = bytes.fromhex("0603551d23")
+_SAN_OID = bytes.fromhex("0603551d11")
+
+
+def _first_general_name(der: bytes) -> int:
+    """Offset of the first GeneralName's tag in the subjectAltName of ``der``."""
+    at = der.index(_SAN_OID) + len(_SAN_OID)
+    if der[at] == 0x01:  # critical BOOLEAN
+        at += 3
+    for _ in range(2):  # the OCTET STRING, then the SEQUENCE OF GeneralName
+        at += 1
+        at += 1 + (der[at] & 0x7F if der[at] & 0x80 else 0)
+    return at
+
+
+# The known failures, placed on microsoft.com's leaf (the first one was found as cut=58,
+# flip=3 on a generated leaf: the same byte, the tag of the issuer's first attribute value).
+BIT_STRING_ISSUER_ATTRIBUTE = MICROSOFT_LEAF.index(_CN_OID) + len(_CN_OID)  # TypeError
+VERSION_BYTE = 12  # v2 where v3 is expected: InvalidVersion
+AKI_OID_LAST_BYTE = MICROSOFT_LEAF.index(_AKI_OID) + len(_AKI_OID) - 1  # -> a second SKI
+SAN_FIRST_NAME_TAG = _first_general_name(MICROSOFT_LEAF)  # -> x400Address [3]
+
+
+def _grade_quietly(certs: tuple[x509.Certificate, ...]) -> None:
+    # What the loader accepted must grade: a crash here is exit 70 in `cert check`.
+    bundle = bundle_from(certs[:1], "fuzz", certs[1:])
+    grade_bundle(
+        bundle,
+        [reference("psn1.corp.example"), IpReference(ipaddress.ip_address("10.1.1.21"))],
+        Trust(tuple(read_certificates(REAL_CHAINS / "microsoft.com" / "root.pem")), "t"),
+        GradeOptions(NOW, public_ca=True),
+    )
+
+
+def _rejection(load: Callable[[], object]) -> InputRejected | None:
+    try:
+        load()
+    except InputRejected as exc:
+        return exc
+    return None
+
+
+def _parse_and_grade(blob: bytes) -> None:
+    rejected = _rejection(lambda: parse_certificates(blob, "fuzz"))
+    if rejected is not None:
+        assert rejected.subject == "fuzz"
+        return
+    certs = parse_certificates(blob, "fuzz")
+    assert certs
+    with contextlib.suppress(InputRejected):
+        _grade_quietly(certs)
+
+
 @given(data=st.binary(max_size=512))
 def test_parser_raises_only_parse_error(data: bytes) -> None:
     """No byte string makes the parser raise anything but ParseError."""
-    try:
-        certs = parse_certificates(data, "fuzz")
-    except ParseError:
-        return
-    assert certs
+    _parse_and_grade(data)
 
 
-@settings(max_examples=500)
-@given(cut=st.integers(min_value=0, max_value=2000), flip=st.integers(0, 255))
-@example(cut=12, flip=1)  # version v2 where v3 is expected: cryptography's InvalidVersion
-@example(cut=884, flip=165)  # an x400Address SAN: UnsupportedGeneralNameType
-@example(cut=396, flip=14)  # two subjectKeyIdentifier extensions: DuplicateExtension
-def test_mangled_real_certificate(cut: int, flip: int) -> None:
-    """A real DER certificate truncated or with one byte changed still only raises ParseError."""
-    der = bytearray(pki().leaf().cert.public_bytes(serialization.Encoding.DER))
-    position = cut % len(der)
-    der[position] = flip
+@given(
+    base=st.integers(0, len(REAL_CERTS) - 1),
+    cut=st.integers(min_value=0, max_value=7000),
+    flip=st.integers(0, 255),
+)
+@example(base=0, cut=BIT_STRING_ISSUER_ATTRIBUTE, flip=0x03)
+@example(base=0, cut=VERSION_BYTE, flip=1)
+@example(base=0, cut=AKI_OID_LAST_BYTE, flip=0x0E)
+@example(base=0, cut=SAN_FIRST_NAME_TAG, flip=0xA3)
+def test_mangled_real_certificate(base: int, cut: int, flip: int) -> None:
+    """A real DER certificate truncated or with one byte changed is graded or rejected as
+    input, never a crash."""
+    der = bytearray(REAL_CERTS[base])
+    der[cut % len(der)] = flip
     for blob in (bytes(der), bytes(der[:cut])):
-        with contextlib.suppress(ParseError):
-            parse_certificates(blob, "fuzz")
+        _parse_and_grade(blob)
+
+
+def test_known_mangled_certificates_are_rejected() -> None:
+    """Each known malformation of a real certificate is a ParseError naming the input."""
+    for cut, flip in (
+        (BIT_STRING_ISSUER_ATTRIBUTE, 0x03),
+        (VERSION_BYTE, 1),
+        (AKI_OID_LAST_BYTE, 0x0E),
+        (SAN_FIRST_NAME_TAG, 0xA3),
+    ):
+        der = bytearray(MICROSOFT_LEAF)
+        der[cut] = flip
+        with pytest.raises(ParseError) as info:
+            parse_certificates(bytes(der), "psn.cer")
+        assert info.value.subject == "psn.cer"
+        assert "malformed" in info.value.problem or "not a certificate" in info.value.problem
+
+
+def _mangle(blob: bytes, position: int, flip: int) -> bytes:
+    data = bytearray(blob)
+    data[position % len(data)] = flip
+    return bytes(data)
+
+
+@given(position=st.integers(0, 20_000), flip=st.integers(0, 255), cut=st.integers(0, 20_000))
+def test_mangled_pem_chain(position: int, flip: int, cut: int) -> None:
+    """A real PEM chain with one character changed, or cut short, is graded or rejected."""
+    pem = (REAL_CHAINS / "microsoft.com" / "chain.pem").read_bytes()
+    pem = (REAL_CHAINS / "microsoft.com" / "leaf.pem").read_bytes() + pem
+    _parse_and_grade(_mangle(pem, position, flip)[:cut] if cut else _mangle(pem, position, flip))
+
+
+@given(position=st.integers(0, 20_000), flip=st.integers(0, 255), cut=st.integers(0, 20_000))
+def test_mangled_pkcs7_bundle(position: int, flip: int, cut: int) -> None:
+    """A real chain as DER PKCS#7 with one byte changed, or cut short, is graded or
+    rejected."""
+    certs = [
+        *read_certificates(REAL_CHAINS / "akamai.com" / "leaf.pem"),
+        *read_certificates(REAL_CHAINS / "akamai.com" / "chain.pem"),
+    ]
+    p7b = pkcs7.serialize_certificates(certs, serialization.Encoding.DER)
+    _parse_and_grade(_mangle(p7b, position, flip)[:cut] if cut else _mangle(p7b, position, flip))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(0, 20_000), flip=st.integers(0, 255))
+def test_mangled_chain_file_is_named(tmp_path: Path, position: int, flip: int) -> None:
+    """CERT plus a damaged --chain file: the bundle loads, or the error names the chain
+    file (the one holding the bad certificate), never CERT."""
+    leaf = REAL_CHAINS / "microsoft.com" / "leaf.pem"
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(
+        _mangle((REAL_CHAINS / "microsoft.com" / "chain.pem").read_bytes(), position, flip)
+    )
+    rejected = _rejection(lambda: load_bundle(leaf, [chain]))
+    if rejected is not None:
+        assert rejected.subject == str(chain)
+        return
+    bundle = load_bundle(leaf, [chain])
+    _grade_quietly((bundle.leaf, *bundle.presented))

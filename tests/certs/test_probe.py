@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from feedmgr.certs.grade import GradeOptions, probe_targets
 from feedmgr.certs.identity import IpReference, reference
 from feedmgr.certs.probe import ProbeError, ProbeTarget, parse_target, probe, probe_all
 from feedmgr.errors import UsageError
 from feedmgr.findings import Report, Severity
-from tests.certs.factory import NOW, Leaf, make_ca, make_leaf, pki, write_pem
+from tests.certs.factory import DAY, NOW, Leaf, make_ca, make_leaf, pki, write_pem
 from tests.certs.servers import closed_port, serve_chain, silent_server
 from tests.certs.test_chain import deep
 
@@ -243,3 +244,27 @@ def test_leaf_only_fallback_is_flagged() -> None:
 
     der = pki().leaf().cert.public_bytes(serialization.Encoding.DER)
     assert _presented_chain(_LeafOnlySocket(der)) == ((der,), False)  # type: ignore[arg-type]
+
+
+def test_probe_of_a_server_auth_only_chain_with_a_stale_cross_sign(tmp_path: Path) -> None:
+    """A PSN serving its leaf, a serverAuth-only issuing CA and an expired cross-sign of its
+    root passes: the path verifies without the cross-sign, which is a warning to stop
+    sending it."""
+    old_root = make_ca("Probe Legacy Root", slot=120, not_before=NOW - 3000 * DAY, days=3650)
+    root = make_ca("Probe Root", slot=121)
+    cross = make_ca("Probe Root", issuer=old_root, slot=121, not_before=NOW - 900 * DAY, days=800)
+    issuing = make_ca(
+        "Probe TLS Issuing",
+        issuer=root,
+        slot=122,
+        extensions=(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),),
+    )
+    leaf = make_leaf(Leaf(), issuing, slot=123)
+    with serve_chain(tmp_path, leaf, [issuing.cert, cross.cert]) as server:
+        report = _grade(tmp_path, [_target(server.target, "psn1.corp.example")], root.cert)
+    assert _problems(report) == {"cert.expired": "warn"}
+    (expired,) = report.by_check("cert.expired")
+    assert expired.data["role"] == "unused"
+    chain = report.by_check("cert.chain")[0]
+    assert chain.data["status"] == "verified"
+    assert chain.data["unused"] == [cross.cert.subject.rfc4514_string()]

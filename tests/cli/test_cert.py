@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.certs.factory import Leaf, pki, write_der, write_p7b, write_pem
+from tests.certs.factory import (
+    Leaf,
+    bit_string_name_leaf,
+    malformed_nc_ca,
+    pki,
+    write_der,
+    write_p7b,
+    write_pem,
+)
 from tests.certs.servers import closed_port, serve_chain
-from tests.conftest import REPO, RunCli
+from tests.conftest import DATA, REPO, RunCli
 
 AT = "2026-06-01"
 
@@ -176,6 +184,69 @@ def test_unparseable_input_exits_3_naming_the_file(
     assert result.code == 3
     assert f"feedmgr: error: {files['garbage']}:" in result.err
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("which", ["cert", "chain", "ca"])
+def test_malformed_name_constraints_exit_3_naming_the_file(
+    run_cli: RunCli, tmp_path: Path, which: str
+) -> None:
+    """A CA whose nameConstraints hold an iPAddress of the wrong length is exit 3 naming the
+    file it is in (CERT, a --chain file or a --ca file), never an internal error."""
+    ca = pki()
+    bad = write_pem(tmp_path / "bad-ca.pem", malformed_nc_ca().cert)
+    leaf = write_pem(tmp_path / "leaf.pem", ca.leaf().cert)
+    chain = write_pem(tmp_path / "chain.pem", ca.intermediate.cert)
+    root = write_pem(tmp_path / "root.pem", ca.root.cert)
+    if which == "cert":
+        leaf = write_pem(tmp_path / "leaf.pem", ca.leaf().cert, malformed_nc_ca().cert)
+    args = ["cert", "check", leaf, "--chain", chain, "--ca", root, "--ip", "10.1.1.21"]
+    args += {"cert": [], "chain": ["--chain", bad], "ca": ["--ca", bad]}[which]
+    result = run_cli(*args, "--at", AT)
+    named = leaf if which == "cert" else bad
+    assert result.code == 3, result.err
+    assert result.err.startswith(f"feedmgr: error: {named}: certificate #")
+    assert "malformed" in result.err
+    assert result.err.count("\n") == 1
+
+
+MALFORMED = sorted((DATA / "certs" / "malformed").glob("*.pem"))
+
+
+@pytest.mark.parametrize("vector", MALFORMED, ids=[path.name for path in MALFORMED])
+@pytest.mark.parametrize("role", ["cert", "chain"])
+def test_real_malformed_certificates_exit_3(
+    run_cli: RunCli, files: dict[str, Path], vector: Path, role: str
+) -> None:
+    """pyca/cryptography's malformed test certificates, as CERT or in a --chain file: exit
+    3 with one line naming that file."""
+    args = ["cert", "check", vector] if role == "cert" else ["cert", "check", files["leaf"]]
+    if role == "chain":
+        args += ["--chain", vector]
+    result = run_cli(*args, "--host", "psn1.corp.example", "--at", AT)
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {vector}: ")
+    assert "malformed" in result.err
+    assert result.err.count("\n") == 1
+
+
+def test_bit_string_name_attribute_exits_3(run_cli: RunCli, tmp_path: Path) -> None:
+    """A subject attribute encoded as BIT STRING (only x500UniqueIdentifier may be) is
+    exit 3 naming the file."""
+    path = tmp_path / "bitstring.der"
+    path.write_bytes(bit_string_name_leaf())
+    result = run_cli("cert", "check", path, "--host", "psn1.corp.example", "--at", AT)
+    assert result.code == 3, result.err
+    assert result.err.startswith(f"feedmgr: error: {path}: ")
+
+
+def test_oversized_chain_file_is_blamed(run_cli: RunCli, tmp_path: Path) -> None:
+    """101 certificates in a --chain file: exit 3 naming that file, not CERT."""
+    ca = pki()
+    leaf = write_pem(tmp_path / "leaf.pem", ca.leaf().cert)
+    chain = write_pem(tmp_path / "huge.pem", *[ca.leaf(slot=1).cert] * 101)
+    result = run_cli("cert", "check", leaf, "--chain", chain, "--host", "psn1.corp.example")
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {chain}: 102 certificates")
 
 
 @pytest.mark.parametrize(

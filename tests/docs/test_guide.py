@@ -1,10 +1,11 @@
 """Every command of the user guide (docs/guide/*.md) runs, in order, with its documented exit.
 
 A page's commands are the ``$ `` lines of its fenced ``console`` blocks. Each runs with bash
-in a fresh sandbox holding copies of ``feeds/``, ``docs/examples/`` and
-``tests/data/posture/`` at the same relative paths, with ``FEEDMGR_HOME`` and ``HOME`` inside
-the sandbox. A command must exit 0 unless its line ends with ``# exit N``. Output lines shown
-under a command must appear in what it printed, in order (``...`` matches anything).
+in a fresh sandbox holding copies of ``feeds/``, ``docs/examples/``, ``tests/data/posture/``
+and ``tests/data/certs/chains/`` at the same relative paths, with ``FEEDMGR_HOME`` and
+``HOME`` inside the sandbox. A command must exit 0 unless its line ends with ``# exit N``.
+Output lines shown under a command must appear in what it printed, in order (``...``
+matches anything).
 
 Network peers are loopback servers started here and handed to the pages as environment
 variables the pages explain: ``FEED_INDEX_URL`` and ``FEED_CA_BUNDLE`` (an HTTPS feed index
@@ -41,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent.parent
 GUIDE = REPO / "docs" / "guide"
 PAGES = sorted(GUIDE.glob("*.md"))
 # Copied into every sandbox under the same relative paths.
-SANDBOX_TREES = ("feeds", "docs/examples", "tests/data/posture")
+SANDBOX_TREES = ("feeds", "docs/examples", "tests/data/posture", "tests/data/certs/chains")
 # Programs a guide command may start with (besides feedmgr); anything else is a typo or an
 # unreviewed dependency of the docs.
 SHELL_PROGRAMS = frozenset(
