@@ -3,7 +3,9 @@
 Windows editors (Notepad before Windows 10 1903, Excel's "CSV UTF-8", PowerShell 5's
 ``Out-File -Encoding utf8``) start UTF-8 files with the byte-order mark EF BB BF. It is a
 signature, not text (Unicode Standard, section 23.8), so every text input - launchctl
-captures, logs, YAML, TOML, JSON, PEM, CSV - is read through these helpers, which drop it.
+captures, YAML, TOML, JSON, PEM, CSV - is read through these helpers, which drop it. Agent
+logs, which may also be UTF-16, are sniffed by ``feedmgr.posture.logread`` (same rule for
+the UTF-8 BOM).
 """
 
 from __future__ import annotations
