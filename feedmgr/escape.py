@@ -10,20 +10,26 @@ read differently from what it is (CVE-2021-42574, "Trojan Source"). docs/online-
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Besides the C0 controls (U+0000 to U+001F, ESC included):
+_UNSAFE_ABOVE_C0 = (
+    "\x7f-\x9f"  # DEL and the C1 controls (CSI is U+009B)
+    "\u061c\u200e\u200f"  # bidi marks: ALM, LRM, RLM
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2066-\u2069"  # bidi isolates
+    "\u2028\u2029"  # line and paragraph separators
+    "\ud800-\udfff"  # lone surrogates (undecodable bytes) cannot be printed
+)
+_UNSAFE = re.compile(f"[\x00-\x1f{_UNSAFE_ABOVE_C0}]")
+_UNSAFE_BUT_LINE_FEED = re.compile(f"[\x00-\x09\x0b-\x1f{_UNSAFE_ABOVE_C0}]")
 
 
-def _unsafe(code: int) -> bool:
-    return (
-        code < 0x20  # C0 controls, ESC included
-        or 0x7F <= code <= 0x9F  # DEL and the C1 controls (CSI is 0x9B)
-        or code in (0x061C, 0x200E, 0x200F, 0x2028, 0x2029)  # ALM, LRM, RLM, line breaks
-        or 0x202A <= code <= 0x202E  # bidi embeddings and overrides
-        or 0x2066 <= code <= 0x2069  # bidi isolates
-        or 0xD800 <= code <= 0xDFFF  # lone surrogates (undecodable bytes) cannot be printed
-    )
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or f"\\u{ord(char):04x}"
 
 
 def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
@@ -34,16 +40,7 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     (Windows paths stay readable), so escaping twice changes nothing. With
     ``keep_newlines`` the line feeds of multi-line output stay.
     """
-    if text.isprintable() and text.isascii():
-        return text
-    out: list[str] = []
-    for char in text:
-        code = ord(char)
-        if not _unsafe(code) or (keep_newlines and char == "\n"):
-            out.append(char)
-        else:
-            out.append(_NAMED.get(char) or f"\\u{code:04x}")
-    return "".join(out)
+    return (_UNSAFE_BUT_LINE_FEED if keep_newlines else _UNSAFE).sub(_escaped, text)
 
 
 def join_lines(lines: Iterable[str]) -> str:
