@@ -192,12 +192,14 @@ def test_special_members_are_refused(
     [
         ("zip/winxp.zip", ["dir/bar", "hello", "readonly"]),
         ("zip/unix.zip", ["dir/bar", "hello", "readonly"]),
+        ("zip/msdos.zip", ["a/gru\u2560\u00ean.png", "ab"]),
     ],
 )
 def test_real_zips_made_by_windows_and_info_zip_are_readable(
     asset: Callable[[str], Path], sample: str, members: list[str]
 ) -> None:
-    """A zip from Windows XP's compressed folders (NTFS host, MS-DOS attributes) and one from
-    Info-ZIP on Unix pass the member checks, directory entries included."""
+    """Zips from Windows XP's compressed folders (NTFS host), a Windows archiver (MS-DOS
+    host, attributes only) and Info-ZIP on Unix pass the member checks, directory entries
+    included."""
     with SafeZip(asset(sample)) as archive:
         assert sorted(archive.members) == members
