@@ -19,6 +19,7 @@ from pathlib import Path
 from feedmgr.errors import SchemaError, StoreError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE
 from feedmgr.net.urls import check_https_url, check_proxy_url, has_bad_characters
+from feedmgr.textio import decode_text
 
 CONFIG_NAME = "config.toml"
 DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
@@ -238,7 +239,7 @@ def load_config(home: Path) -> Config:
     """
     path = config_path(home)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = decode_text(path.read_bytes())
     except FileNotFoundError:
         return Config(path)
     except OSError as exc:

@@ -16,6 +16,7 @@ from feedmgr.errors import InputRejected, SchemaError
 from feedmgr.feed._model import EdgeModel
 from feedmgr.feed.manifest import describe_validation_error
 from feedmgr.osmatrix.lag import DEFAULT_MAX_DAYS, DEFAULT_STALE_DAYS
+from feedmgr.textio import decode_text
 
 # The name of an environment variable, not a password.
 DEFAULT_PASSWORD_ENV = "FEEDMGR_ISE_PASSWORD"  # noqa: S105
@@ -133,7 +134,7 @@ def load_deployment(path: Path) -> Deployment:
         InputRejected: unreadable file, not TOML, or not following the schema.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode_text(path.read_bytes())
     except OSError as exc:
         raise InputRejected(str(path), f"cannot read the file ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:

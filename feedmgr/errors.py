@@ -44,8 +44,11 @@ class FeedmgrError(Exception):
         return type(self), (self.subject, self.problem), self.__dict__
 
     def diagnostics(self) -> str:
-        """Return the one-line explanation printed after ``feedmgr: error:``."""
-        return f"{self.subject}: {self.problem}"
+        """Return the one-line explanation printed after ``feedmgr: error:``, with the
+        control characters of quoted outside text escaped (``feedmgr.escape``)."""
+        from feedmgr.escape import escape_controls
+
+        return escape_controls(f"{self.subject}: {self.problem}")
 
 
 class UsageError(FeedmgrError):

@@ -17,6 +17,7 @@ import click
 from feedmgr import __version__
 from feedmgr.cli._common import AppContext, resolve_home
 from feedmgr.errors import ExitCode, FeedmgrError
+from feedmgr.escape import escape_controls
 from feedmgr.parallel import allow_worker_processes
 
 # name -> (module:attribute, one-line help). The help is kept here so that listing commands
@@ -133,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         click.echo(
-            f"feedmgr: error: internal error: {type(exc).__name__}: {exc} "
+            f"feedmgr: error: internal error: {type(exc).__name__}: {escape_controls(str(exc))} "
             "(this is a bug; rerun with --debug for a traceback)",
             err=True,
         )

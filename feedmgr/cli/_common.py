@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from feedmgr.escape import escape_controls
+
 if TYPE_CHECKING:
     from feedmgr.findings import Report, Severity
     from feedmgr.render import OutputFormat
@@ -34,11 +36,11 @@ class AppContext:
     def note(self, message: str) -> None:
         """Print a side note on stderr unless ``-q`` was given."""
         if not self.quiet:
-            click.echo(f"feedmgr: {message}", err=True)
+            click.echo(f"feedmgr: {escape_controls(message)}", err=True)
 
     def warn(self, message: str) -> None:
         """Print a warning on stderr; warnings are never silenced."""
-        click.echo(f"feedmgr: warning: {message}", err=True)
+        click.echo(f"feedmgr: warning: {escape_controls(message)}", err=True)
 
 
 def resolve_home(option: str | None) -> Path:
@@ -79,8 +81,10 @@ def feed_ref_option(help_text: str) -> Callable[[F], F]:
 
 
 def emit(text: str) -> None:
-    """Write command output to stdout without adding a newline."""
-    click.echo(text, nl=False)
+    """Write command output to stdout without adding a newline. Control characters other
+    than line feeds are escaped: outside text must not drive the terminal (the escapes
+    are valid inside JSON strings, so JSON output keeps its values)."""
+    click.echo(escape_controls(text, keep_newlines=True), nl=False)
 
 
 def output_format(value: str) -> OutputFormat:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.escape import join_lines
 
 # Kept here (not imported from feedmgr.config) only to build the click choices cheaply; a
 # test checks that both lists agree.
@@ -110,4 +111,4 @@ def list_(app: AppContext, *, output_format: str) -> None:
         value = current.get(key)
         text = "(not set)" if value is None else str(_shown(key, value))
         lines.append(f"{key} = {text}  [{current.source(key)}]")
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))

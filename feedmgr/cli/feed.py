@@ -12,6 +12,7 @@ from feedmgr.cli._common import AppContext, emit, format_option
 from feedmgr.cli._common import trust_option as shared_trust_option
 from feedmgr.cli.download import online_options
 from feedmgr.cli.feed_diff import diff
+from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.feed.signing import TrustedKey
@@ -173,7 +174,7 @@ def status(app: AppContext, *, verify: bool, output_format: str) -> None:
                 if not summary.damaged
                 else f"  integrity:  DAMAGED: {', '.join(summary.damaged)}"
             )
-        emit("\n".join(lines) + "\n")
+        emit(join_lines(lines))
     if summary.damaged:
         raise click.exceptions.Exit(int(ExitCode.STORE))
 
@@ -223,7 +224,7 @@ def history(app: AppContext, *, output_format: str) -> None:
     for a in activations:
         was = f" (was {a.previous_version})" if a.previous_version else ""
         lines.append(f"   {a.at:%Y-%m-%d %H:%M:%S}  {a.action:<8} {a.version}{was}")
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))
 
 
 @click.command(epilog="Example: feedmgr rollback 2026.10.01")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option, secret_prompt
+from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.ise.client import IseClient
@@ -198,7 +199,7 @@ def status(app: AppContext, /, *, output_format: str, **connection: Any) -> None
     for entry in entries:
         value = json.dumps(entry.value, sort_keys=True) if entry.value is not None else "-"
         lines.append(f"posture info: {entry.name or '(unnamed)'} = {value}")
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -209,4 +210,4 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [headers, *rows]
     ]
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)

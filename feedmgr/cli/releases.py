@@ -10,6 +10,7 @@ import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
 from feedmgr.cli.download import ca_bundle_option, proxy_option
+from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.osmatrix.sources import SourceImport
@@ -186,7 +187,7 @@ def update_releases(
             f"{item.source.name}: {item.source.url} {state}: {item.result.summary()} "
             f"(as of {item.result.catalog.as_of}); {outcome}"
         )
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))
 
 
 @releases.command(
@@ -234,7 +235,7 @@ def list_releases(
     lines.extend(f"{r.label.ljust(width)}  {r.released.isoformat()}" for r in entries)
     if not entries:
         lines.append("(no releases)")
-    emit("\n".join(lines) + "\n")
+    emit(join_lines(lines))
 
 
 @releases.command(

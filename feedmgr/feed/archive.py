@@ -56,20 +56,61 @@ def check_member_name(name: str) -> str | None:
     return None
 
 
-def _unix_mode(info: zipfile.ZipInfo) -> int:
-    return (info.external_attr >> 16) & 0xFFFF
+# Hosts ("version made by", APPNOTE 4.4.2) whose external attributes carry a Unix mode in
+# their high 16 bits, as Info-ZIP UnZip's mapattr() (unix/unix.c) reads them: VMS, Unix,
+# Atari, QDOS, Acorn, BeOS, Tandem, THEOS, AtheOS.
+_UNIX_MODE_HOSTS = frozenset({2, 3, 5, 12, 13, 16, 17, 18, 30})
+_MSDOS_HOST = 0
+_MSDOS_READONLY = 0x01
+_MSDOS_DIRECTORY = 0x10
+# 7-Zip (and p7zip) mark a Unix mode stored by an MS-DOS host with this attribute bit.
+_UNIX_EXTENSION = 0x8000
+_SPECIAL_TYPES = {
+    stat.S_IFLNK: "symbolic link",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFIFO: "FIFO (named pipe)",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def unix_mode(info: zipfile.ZipInfo) -> int:
+    """The Unix mode a member carries, 0 when it carries none, read as Info-ZIP reads it.
+
+    A Unix-like host stores the mode in the high 16 bits. An MS-DOS host (Windows tools,
+    PKZip for Unix, 7-Zip) may too: it counts when 7-Zip's Unix-extension bit is set, or,
+    as in Info-ZIP, when the owner bits agree with the MS-DOS read-only and directory flags.
+    Other hosts (NTFS, HPFS, Macintosh...) carry no Unix mode.
+    """
+    high = (info.external_attr >> 16) & 0xFFFF
+    if info.create_system in _UNIX_MODE_HOSTS:
+        return high
+    if info.create_system != _MSDOS_HOST or not high:
+        return 0
+    dos = info.external_attr & 0xFFFF
+    if dos & _UNIX_EXTENSION:
+        return high
+    directory = bool(dos & _MSDOS_DIRECTORY) or info.filename.endswith("/")
+    writable = not dos & _MSDOS_READONLY
+    owner = 0o400 | (0o200 if writable else 0) | (0o100 if directory else 0)
+    return high if high & 0o700 == owner else 0
 
 
 def _check_type(info: zipfile.ZipInfo) -> str | None:
-    mode = _unix_mode(info)
-    if mode and stat.S_ISLNK(mode):
-        return "symbolic link"
+    """Why a member is not a regular file or directory entry, None when it is one.
+
+    No type bits at all (Python's ``writestr``, MS-DOS hosts) mean a regular file, as for
+    Info-ZIP and every other unzip; only explicit special types are refused.
+    """
+    kind = stat.S_IFMT(unix_mode(info))
+    if kind in _SPECIAL_TYPES:
+        return _SPECIAL_TYPES[kind]
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return f"unknown file type {kind:#o} in its Unix mode"
     if info.is_dir():
-        if info.file_size:
-            return "directory entry with data"
-        return None
-    if mode and not stat.S_ISREG(mode):
-        return "special file (not a regular file)"
+        return "directory entry with data" if info.file_size else None
+    if kind == stat.S_IFDIR:
+        return "directory type on an entry whose name does not end in '/'"
     return None
 
 

@@ -30,6 +30,7 @@ from feedmgr.feed.manifest import (
 )
 from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, validate_payload
 from feedmgr.feed.signing import PrivateKey, sign
+from feedmgr.textio import decode_text
 
 SOURCE_META = "feed.toml"
 # The zip format's earliest representable time: a fixed timestamp makes builds reproducible.
@@ -51,7 +52,7 @@ class FeedSource(EdgeModel):
 def _read_source_meta(src: Path) -> FeedSource:
     meta_path = src / SOURCE_META
     try:
-        document = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+        document = tomllib.loads(decode_text(meta_path.read_bytes()))
     except FileNotFoundError:
         raise InputRejected(str(meta_path), "missing: a feed source needs feed.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

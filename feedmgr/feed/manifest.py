@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText, parse_utc
+from feedmgr.textio import without_bom
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
@@ -77,7 +78,7 @@ def parse_manifest(data: bytes, subject: str) -> Manifest:
         SchemaError: when the bytes are not JSON or do not follow the manifest schema.
     """
     try:
-        document = json.loads(data)
+        document = json.loads(without_bom(data))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SchemaError(subject, f"manifest.json is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from feedmgr.errors import InputRejected, SignatureError
+from feedmgr.textio import without_bom
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -68,7 +69,7 @@ def read_key_file(path: Path) -> bytes:
         InputRejected: the file cannot be read.
     """
     try:
-        return path.read_bytes()
+        return without_bom(path.read_bytes())
     except OSError as exc:
         raise InputRejected(str(path), f"cannot read the key file ({exc.strerror})") from exc
 

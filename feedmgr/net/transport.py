@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import ssl
 import time
 import zlib
@@ -43,6 +44,7 @@ from requests.adapters import HTTPAdapter
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
+from feedmgr.net.urls import redact_proxy
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -226,6 +228,17 @@ def _connection_problem(exc: BaseException, settings: TransportSettings) -> tupl
     return "connection", f"cannot connect ({text})"
 
 
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (4\d\d)\b ?(.*)", re.DOTALL)
+
+
+def _proxy_refusal(exc: BaseException) -> tuple[int, str] | None:
+    """(status, reason phrase) when a proxy answered CONNECT with a final 4xx (not 429)."""
+    match = _TUNNEL_REFUSED.search(str(_innermost(exc)))
+    if match is None or match.group(1) == "429":
+        return None
+    return int(match.group(1)), match.group(2).strip()
+
+
 def retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
     if value is None:
@@ -333,22 +346,59 @@ class HttpsClient:
 
     # -- one request, with retries and redirects --
 
+    def _get_once(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
+        """One GET. Failures worth a retry propagate as requests' ConnectionError/Timeout.
+
+        Raises:
+            NetworkError: a TLS failure, an undecodable redirect, a proxy refusing CONNECT.
+        """
+        received: list[requests.Response] = []
+
+        def keep(response: requests.Response, **_: object) -> None:
+            received.append(response)
+
+        try:
+            return self.session.get(
+                url,
+                headers={"Accept-Encoding": "identity", **headers},
+                stream=True,
+                allow_redirects=False,
+                timeout=deadline.timeouts(),
+                proxies=self._proxies,
+                hooks={"response": keep},
+            )
+        except requests.exceptions.SSLError as exc:
+            raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+        except UnicodeError as exc:
+            # requests decodes a redirect's Location as UTF-8 even when not following it,
+            # after the response arrived (the hook kept it, so it can be closed).
+            for unread in received:
+                unread.close()
+            raise NetworkError(
+                url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+            ) from exc
+        except requests.exceptions.ProxyError as exc:
+            refusal = _proxy_refusal(exc)
+            if refusal is None:
+                raise
+            # A proxy's 4xx to CONNECT (403 policy, 407 credentials) will not change on
+            # retry; only the user can fix it.
+            status, text = refusal
+            raise NetworkError(
+                redact_proxy(self.proxy_for(url) or "the proxy"),
+                f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP {status} "
+                f"{text}); check feed.proxy / --proxy and its credentials",
+                reason="proxy-refused",
+                status=status,
+            ) from exc
+
     def _send(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
         settings = self.settings
         attempt = 0
         while True:
             deadline.check()
             try:
-                response = self.session.get(
-                    url,
-                    headers={"Accept-Encoding": "identity", **headers},
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=deadline.timeouts(),
-                    proxies=self._proxies,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+                response = self._get_once(url, headers, deadline)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 deadline.check()
                 reason, problem = _connection_problem(exc, settings)
@@ -383,6 +433,13 @@ class HttpsClient:
             deadline.wait(delay)
             attempt += 1
 
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy a request for ``url`` goes through: the configured one, else the
+        environment's (HTTPS_PROXY, honouring NO_PROXY), else None."""
+        if self.settings.proxy:
+            return self.settings.proxy
+        return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+
     def deadline(self, url: str) -> Deadline:
         """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""
         return Deadline(self.settings, url)
@@ -406,7 +463,8 @@ class HttpsClient:
             response = self._send(current, headers, deadline)
             if response.is_redirect:
                 response.close()
-                target = urljoin(current, response.headers["location"])
+                # As requests does: the Location's bytes are UTF-8 (RFC 3986 section 3.2.2).
+                target = urljoin(current, self.session.get_redirect_target(response) or "")
                 if urlsplit(target).scheme.lower() != "https":
                     raise NetworkError(
                         current,
@@ -447,6 +505,9 @@ class HttpsClient:
         raw = response.raw
         sock = _socket_of(response)
         while True:
+            if raw.length_remaining == 0:
+                # All the announced bytes are here: a late last byte is no reason to fail.
+                return
             now = self.settings.clock()
             if now >= meter.due():
                 raise meter.too_slow()

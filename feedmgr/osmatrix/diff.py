@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from feedmgr.escape import join_lines
+
 if TYPE_CHECKING:
     from feedmgr.feed.payload import ComplianceModules, OsCatalog, OsNode
 
@@ -97,7 +99,7 @@ class FeedDiff:
         lines = [f"feed diff {self.old_label} -> {self.new_label}"]
         if self.empty:
             lines.append("  no differences in OS nodes or compliance modules")
-            return "\n".join(lines) + "\n"
+            return join_lines(lines)
         for node in self.added:
             lines.append(f"  + {node.name}  {_range(node)}")
         for node in self.removed:
@@ -115,7 +117,7 @@ class FeedDiff:
             f"{len(self.changed)} changed, {len(self.modules)} module changes"
         )
         lines.extend(["", counts])
-        return "\n".join(lines) + "\n"
+        return join_lines(lines)
 
 
 def _range(node: OsNode) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from feedmgr.escape import join_lines
 from feedmgr.osmatrix.classify import OsTree
 
 if TYPE_CHECKING:
@@ -106,4 +107,4 @@ def render_matrix_text(rows: tuple[MatrixRow, ...], title: str) -> str:
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     if not body:
         lines.append("(no OS nodes)")
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)

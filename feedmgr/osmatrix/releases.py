@@ -28,6 +28,7 @@ from feedmgr.atomic import write_atomically
 from feedmgr.errors import ParseError, SchemaError, StoreError
 from feedmgr.osmatrix.identifier import FAMILIES, Family, windows_marketing, windows_release_id
 from feedmgr.osmatrix.version import OsVersion, parse_version
+from feedmgr.textio import without_bom
 
 FORMAT = "feedmgr-os-releases/1"
 MAX_CATALOG_BYTES = 64 * 1024 * 1024  # SOFA's full feed is about 0.5 MB; far above any real one
@@ -178,7 +179,7 @@ def parse_release_catalog(data: bytes, subject: str) -> ReleaseCatalog:
         raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_CATALOG_BYTES} limit")
     _entry, document_model = _models()
     try:
-        document = document_model.model_validate_json(data)
+        document = document_model.model_validate_json(without_bom(data))
     except ValidationError as exc:
         raise SchemaError(subject, describe_validation_error(exc)) from exc
     releases = tuple(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from feedmgr.escape import join_lines
 from feedmgr.osmatrix.classify import Classification, OsTree
 from feedmgr.osmatrix.identifier import OsIdentifier
 from feedmgr.osmatrix.lag import BYPASS, FAMILY_NAMES
@@ -71,7 +72,7 @@ class Resolution:
         lines = [f"input:   {self.os_id.raw}", f"parsed:  {self.os_id.label}"]
         if self.classification is None:
             lines.append(f"result:  NOT CLASSIFIED: {self.message}")
-            return "\n".join(lines) + "\n"
+            return join_lines(lines)
         node = self.classification.node
         lines.append(f"node:    {self.classification.describe()}")
         if node.min_version is not None:
@@ -81,7 +82,7 @@ class Resolution:
         if node.min_compliance_module_version:
             lines.append(f"module:  >= {node.min_compliance_module_version}")
         lines.append(f"feed:    {self.feed_label}")
-        return "\n".join(lines) + "\n"
+        return join_lines(lines)
 
 
 def resolve(catalog: OsCatalog, text: str, feed_label: str = "the feed") -> Resolution:

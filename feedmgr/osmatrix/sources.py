@@ -32,6 +32,7 @@ from feedmgr.errors import ParseError, SchemaError
 from feedmgr.osmatrix.identifier import windows_marketing, windows_release_id
 from feedmgr.osmatrix.releases import MAX_CATALOG_BYTES, Release, ReleaseCatalog, merge
 from feedmgr.osmatrix.version import OsVersion, parse_version
+from feedmgr.textio import without_bom
 
 SOFA = "SOFA"
 ENDOFLIFE = "endoflife.date"
@@ -82,7 +83,7 @@ def _load_json(data: bytes, subject: str, what: str) -> Any:
     if len(data) > MAX_CATALOG_BYTES:
         raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_CATALOG_BYTES} limit")
     try:
-        return json.loads(data)
+        return json.loads(without_bom(data))
     except (ValueError, UnicodeDecodeError) as exc:
         raise SchemaError(subject, f"not {what}: not a JSON document ({exc})") from None
     except RecursionError:

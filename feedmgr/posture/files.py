@@ -23,6 +23,7 @@ from feedmgr.posture.model import (
     ServiceCondition,
     ServiceType,
 )
+from feedmgr.textio import decode_text
 
 FORMAT = "feedmgr-posture/1"
 # Condition files are small; the bound keeps a mistaken path (a dumpstate, a disk image)
@@ -122,7 +123,7 @@ def _read(path: Path) -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise SchemaError(subject, f"larger than {MAX_FILE_BYTES} bytes: not a condition file")
     try:
-        text = data.decode("utf-8")
+        text = decode_text(data)
     except UnicodeDecodeError as exc:
         raise SchemaError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     if path.suffix.lower() == ".json":

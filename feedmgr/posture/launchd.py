@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Protocol
 
+from feedmgr import textio
 from feedmgr.errors import ParseError
 from feedmgr.posture.model import JobKind
 
@@ -223,13 +224,14 @@ def _batches(source: Iterable[str]) -> Iterator[list[str]]:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open an input for the parsers: UTF-8, undecodable bytes replaced, never fails on content.
+    """Open an input for the parsers: UTF-8 (a leading BOM dropped), undecodable bytes
+    replaced, never fails on content.
 
     Raises:
         ParseError: when the file cannot be opened.
     """
     try:
-        return path.open(encoding="utf-8", errors="replace")
+        return textio.open_text(path)
     except OSError as exc:
         raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from feedmgr.escape import join_lines
 from feedmgr.posture.agentxml import AgentCheck, AgentPackage
 from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
@@ -111,7 +112,7 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
     for policy in result.policies:
         if policy.note:
             lines.append(f"  {policy.policy.name}: skipped: {policy.note}")
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
@@ -315,7 +316,7 @@ def render_comparison(comparison: Mapping[str, str], against: str) -> str:
     """The comparison of the logs with a condition file, requirement by requirement."""
     lines = [f"Compared with {against}"]
     lines += [f"  {name}: {state}" for name, state in comparison.items()]
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def render_scan_text(scan: LogScan) -> str:
@@ -367,7 +368,7 @@ def render_scan_text(scan: LogScan) -> str:
     if scan.problems:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def _lines(numbers: tuple[int, ...]) -> str:
@@ -495,4 +496,4 @@ def render_audit_text(summary: AuditSummary, cp_policy: str | None) -> str:
                 f"    how to fix: feedmgr provisioning match {cp_policy} --os {o.os!r} "
                 "shows the rules and the fix"
             )
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)

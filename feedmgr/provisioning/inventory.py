@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Any, BinaryIO
 
 from feedmgr.errors import InputRejected, ParseError, UsageError
+from feedmgr.textio import decode_text
 
 NO_GROUP = "(none)"
 """The group name used for rows whose identity group cell is empty."""
@@ -435,7 +436,7 @@ def read_inventory_bytes(
     """
     first = data.split(b"\n", 1)[0][:_MAX_HEADER]
     try:
-        header_text = first.decode("utf-8-sig")
+        header_text = decode_text(first)
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} in the header") from exc
     chosen = delimiter or _sniff(header_text)
@@ -462,7 +463,7 @@ def read_inventory(
     try:
         with path.open("rb") as raw:
             first = raw.readline(_MAX_HEADER)
-        header_text = first.decode("utf-8-sig")
+        header_text = decode_text(first)
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} in the header") from exc
     except OSError as exc:

@@ -23,6 +23,7 @@ from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from feedmgr.errors import InputRejected, ParseError, SchemaError
+from feedmgr.textio import decode_text
 
 POLICY_FORMAT = "feedmgr-cp-policy/1"
 ANY_GROUP = "Any"
@@ -393,7 +394,7 @@ def parse_policy(data: bytes, subject: str, *, as_json: bool = False) -> Policy:
     if len(data) > MAX_POLICY_BYTES:
         raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_POLICY_BYTES} byte limit")
     try:
-        text = data.decode("utf-8-sig")
+        text = decode_text(data)
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     if as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feedmgr.escape import join_lines
 from feedmgr.findings import Finding
 from feedmgr.provisioning.audit import ANY_COLUMN, Cell, Coverage, RowKind
 from feedmgr.provisioning.engine import Decision, Outcome
@@ -85,7 +86,7 @@ def render_matrix(coverage: Coverage) -> str:
         legend += "; [n] endpoints in the inventory"
     lines.append("")
     lines.append(legend)
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def coverage_json(coverage: Coverage) -> dict[str, Any]:
@@ -192,5 +193,5 @@ def render_explanation(decision: Decision, findings: list[Finding]) -> str:
         lines.append(f"may get instead ({rule.title}): {rule.results.describe()}")
     if findings:
         lines.append("")
-        lines.extend(render_finding(f) for f in findings)
-    return "\n".join(lines) + "\n"
+        lines.extend(line for f in findings for line in render_finding(f))
+    return join_lines(lines)

@@ -8,12 +8,13 @@ Sections without data are left out.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from html import escape
 from typing import Any
 
+from feedmgr.escape import escape_controls
 from feedmgr.findings import Finding, Report, Severity
 
 
@@ -83,6 +84,12 @@ _OUTCOME_CLASS = {
     "disabled-only": "disabled-only",
     "not-posture-capable": "not-posture-capable",
 }
+
+
+def escape(text: str) -> str:
+    """HTML-escape outside text, its control and bidi characters first written as escapes
+    (a bidi override would make a name read differently in the browser too)."""
+    return html.escape(escape_controls(text, keep_newlines=True))
 
 
 def _banner(report: Report) -> str:

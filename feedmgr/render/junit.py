@@ -11,18 +11,21 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
+from feedmgr.escape import escape_controls
 from feedmgr.findings import Finding, Report, Severity
 
 
 def _case(finding: Finding, fail_on: Severity) -> ET.Element:
+    # XML 1.0 cannot carry most control characters, and CI pages show these texts: outside
+    # text in findings is escaped as in the text report.
+    subject, message = escape_controls(finding.subject), escape_controls(finding.message)
     case = ET.Element(
-        "testcase",
-        {"classname": f"feedmgr.{finding.check}", "name": finding.subject or finding.check},
+        "testcase", {"classname": f"feedmgr.{finding.check}", "name": subject or finding.check}
     )
-    body = finding.message + (f"\nfix: {finding.fix}" if finding.fix else "")
+    body = message + (f"\nfix: {escape_controls(finding.fix)}" if finding.fix else "")
     if finding.severity >= fail_on:
         failure = ET.SubElement(
-            case, "failure", {"message": finding.message, "type": finding.severity.label}
+            case, "failure", {"message": message, "type": finding.severity.label}
         )
         failure.text = body
     else:

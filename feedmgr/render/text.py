@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from feedmgr.escape import join_lines
 from feedmgr.findings import Finding, Report, Severity
 
 _TAGS = {Severity.FAIL: "FAIL", Severity.WARN: "WARN", Severity.INFO: "info"}
 
 
-def render_finding(finding: Finding) -> str:
-    """One finding as a headline and, when there is one, an indented fix line."""
-    line = f"{_TAGS[finding.severity]:<4}  {finding.check}  {finding.subject}: {finding.message}"
+def render_finding(finding: Finding) -> list[str]:
+    """One finding as a headline and, when there is one, an indented fix line (unescaped:
+    the caller joins lines with ``join_lines``)."""
+    lines = [f"{_TAGS[finding.severity]:<4}  {finding.check}  {finding.subject}: {finding.message}"]
     if finding.fix:
-        line += f"\n      fix: {finding.fix}"
-    return line
+        lines.append(f"      fix: {finding.fix}")
+    return lines
 
 
 def render_report(report: Report) -> str:
@@ -23,11 +25,11 @@ def render_report(report: Report) -> str:
     ordered = sorted(report.findings, key=lambda f: -f.severity)
     if ordered:
         lines.append("")
-        lines.extend(render_finding(f) for f in ordered)
+        lines.extend(line for f in ordered for line in render_finding(f))
     counts = report.counts()
     lines.append("")
     lines.append(f"{counts['fail']} fail, {counts['warn']} warn, {counts['info']} info")
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def render_grouped(report: Report) -> str:
@@ -45,8 +47,10 @@ def render_grouped(report: Report) -> str:
         )
         lines.append("")
         lines.append(f"== {area} ({summary})")
-        lines.extend(render_finding(f) for f in sorted(findings, key=lambda f: -f.severity))
+        lines.extend(
+            line for f in sorted(findings, key=lambda f: -f.severity) for line in render_finding(f)
+        )
     counts = report.counts()
     lines.append("")
     lines.append(f"{counts['fail']} fail, {counts['warn']} warn, {counts['info']} info")
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)

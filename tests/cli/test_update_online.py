@@ -386,6 +386,25 @@ def test_proxy_option_is_honoured(
     assert connect_proxy.targets == [f"127.0.0.1:{https_server.port}"]
 
 
+def test_proxy_refusing_the_tunnel_exits_4_at_once_without_the_password(
+    run_cli: RunCli, https_server: HTTPServer, ca_bundle: Path, connect_proxy: ConnectProxy
+) -> None:
+    """A proxy answering CONNECT with 407 stops the command after one attempt: exit 4, one
+    line naming the proxy with its password hidden."""
+    connect_proxy.refusal = b"407 Proxy Authentication Required"
+    proxy = connect_proxy.url.replace("http://", "http://ops:hunter2@")
+    result = run_cli("update", "--check", "--proxy", proxy, *_online(https_server, ca_bundle))
+    assert result.code == 4
+    assert result.err.startswith(
+        f"feedmgr: error: {connect_proxy.url.replace('http://', 'http://ops:***@')}: "
+        "the proxy refused the tunnel"
+    )
+    assert result.err.count("\n") == 1
+    assert "hunter2" not in result.err
+    assert len(connect_proxy.targets) == 1
+    assert https_server.log == []
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True

@@ -279,6 +279,9 @@ class ConnectProxy:
 
     def __init__(self) -> None:
         self.targets: list[str] = []
+        # A status line such as b"407 Proxy Authentication Required" refuses every tunnel.
+        self.refusal: bytes | None = None
+        self.authorizations: list[str | None] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -305,11 +308,24 @@ class ConnectProxy:
                 return
             head += chunk
         method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        authorization = next(
+            (
+                line.split(b":", 1)[1].strip().decode()
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"proxy-authorization:")
+            ),
+            None,
+        )
         if method != "CONNECT":
             conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
             conn.close()
             return
         self.targets.append(target)
+        self.authorizations.append(authorization)
+        if self.refusal is not None:
+            conn.sendall(b"HTTP/1.1 " + self.refusal + b"\r\nContent-Length: 0\r\n\r\n")
+            conn.close()
+            return
         host, port = target.rsplit(":", 1)
         upstream = socket.create_connection((host, int(port)))
         conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_arbitrary_bytes_only_ever_raise_archive_error(tmp_path: Path, data: byt
     try:
         with SafeZip(path) as archive:
             for name in archive.members:
-                b"".join(archive.stream(name))
+                archive.read_small(name, 1 << 20)
     except ArchiveError:
         pass
 
@@ -114,3 +115,91 @@ def test_manifest_parser_is_total(data: bytes) -> None:
     else:
         subject = "feed.zip"
     assert subject == "feed.zip"
+
+
+# -- member types (issue #14: other packers' zips) -----------------------------------------
+
+
+def _typed_zip(path: Path, *members: tuple[str, int, int]) -> Path:
+    """A zip whose members are (name, create_system, external_attr), as other tools write."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, system, attributes in members:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.create_system = system
+            info.external_attr = attributes
+            archive.writestr(info, b"" if name.endswith("/") else b"{}")
+    return path
+
+
+UNIX, MSDOS, NTFS = 3, 0, 11
+SEVEN_ZIP = 0x8000  # 7-Zip's "Unix extension" attribute bit
+ARCHIVE, READ_ONLY, DIRECTORY = 0x20, 0x01, 0x10
+
+
+@pytest.mark.parametrize(
+    ("system", "attributes"),
+    [
+        (UNIX, 0o600 << 16),  # Python's writestr: permissions, no file-type bits
+        (UNIX, 0),  # no mode at all
+        (UNIX, 0o100644 << 16),  # Info-ZIP zip, shutil.make_archive
+        (MSDOS, ARCHIVE),  # Windows tools: MS-DOS attributes only
+        (MSDOS, ARCHIVE | READ_ONLY),
+        (MSDOS, 0o600 << 16),  # Python's writestr on Windows
+        (MSDOS, 0o100644 << 16 | SEVEN_ZIP | ARCHIVE),  # 7-Zip with a Unix mode
+        (MSDOS, 0o644 << 16 | SEVEN_ZIP | ARCHIVE),  # 7-Zip, permissions only
+        (MSDOS, 0o120777 << 16 | ARCHIVE),  # inconsistent with MS-DOS flags: ignored
+        (NTFS, ARCHIVE),  # Windows XP's compressed folders
+        (NTFS, 0o120777 << 16 | ARCHIVE),  # NTFS hosts carry no Unix mode
+    ],
+)
+def test_regular_files_from_other_packers_are_accepted(
+    tmp_path: Path, system: int, attributes: int
+) -> None:
+    """What Info-ZIP extracts as a regular file is accepted as one: no type bits, MS-DOS
+    attributes, 7-Zip's Unix extension, hosts without Unix modes."""
+    path = _typed_zip(tmp_path / "f.zip", ("os/catalog.json", system, attributes))
+    with SafeZip(path) as archive:
+        assert list(archive.members) == ["os/catalog.json"]
+
+
+@pytest.mark.parametrize(
+    ("system", "attributes", "problem"),
+    [
+        (UNIX, 0o120777 << 16, "symbolic link"),
+        (UNIX, 0o020644 << 16, "character device"),
+        (UNIX, 0o060644 << 16, "block device"),
+        (UNIX, 0o010644 << 16, "FIFO"),
+        (UNIX, 0o140755 << 16, "socket"),
+        (UNIX, 0o160644 << 16, "unknown file type 0o160000"),
+        (UNIX, 0o040755 << 16, "directory type"),
+        (MSDOS, 0o120777 << 16 | SEVEN_ZIP | ARCHIVE, "symbolic link"),
+        (MSDOS, 0o120644 << 16 | ARCHIVE, "symbolic link"),  # consistent owner bits
+    ],
+)
+def test_special_members_are_refused(
+    tmp_path: Path, system: int, attributes: int, problem: str
+) -> None:
+    """Symbolic links, devices, FIFOs, sockets and unknown types are refused by name."""
+    path = _typed_zip(tmp_path / "f.zip", ("checks/x.json", system, attributes))
+    with pytest.raises(ArchiveError) as caught, SafeZip(path):
+        pass
+    assert caught.value.problem.startswith(f"member 'checks/x.json': {problem}")
+    assert caught.value.details["member"] == "checks/x.json"
+
+
+@pytest.mark.parametrize(
+    ("sample", "members"),
+    [
+        ("zip/winxp.zip", ["dir/bar", "hello", "readonly"]),
+        ("zip/unix.zip", ["dir/bar", "hello", "readonly"]),
+        ("zip/msdos.zip", ["a/gru\u2560\u00ean.png", "ab"]),
+    ],
+)
+def test_real_zips_made_by_windows_and_info_zip_are_readable(
+    asset: Callable[[str], Path], sample: str, members: list[str]
+) -> None:
+    """Zips from Windows XP's compressed folders (NTFS host), a Windows archiver (MS-DOS
+    host, attributes only) and Info-ZIP on Unix pass the member checks, directory entries
+    included."""
+    with SafeZip(asset(sample)) as archive:
+        assert sorted(archive.members) == members

@@ -189,7 +189,7 @@ CASES: dict[str, tuple[Recipe, str]] = {
         _with_member(RawMember("checks/link.json", b"/etc/passwd", mode=0o120777)),
         "symbolic link",
     ),
-    "fifo": (_with_member(RawMember("checks/pipe.json", b"", mode=0o010644)), "special file"),
+    "fifo": (_with_member(RawMember("checks/pipe.json", b"", mode=0o010644)), "FIFO"),
     "duplicate name": (_duplicate, "duplicate member name"),
     "case twin": (_case_twin, "only by case"),
     "encrypted": (_with_member(RawMember("checks/x.json", b"x", flag_bits=0x1)), "encrypted"),

@@ -6,6 +6,7 @@ import gzip
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from pytest_httpserver import HTTPServer
 
 from feedmgr.errors import InputRejected, NetworkError
 from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after
-from tests.feed.netserver import ScriptedServer, drip
+from tests.feed.netserver import ConnectProxy, ScriptedServer, drip
 
 
 @pytest.mark.parametrize(
@@ -170,3 +171,82 @@ def test_identity_is_asked_and_a_gzip_body_is_decoded_within_the_cap(
         with pytest.raises(InputRejected) as caught:
             client.get(https_server.url_for("/bomb.json"), max_bytes=100_000)
     assert caught.value.details["reason"] == "size"
+
+
+# -- proxies ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "refusal", [b"407 Proxy Authentication Required", b"403 Forbidden"], ids=["407", "403"]
+)
+def test_proxy_refusing_connect_is_final_and_hides_the_password(
+    connect_proxy: ConnectProxy, ca_bundle: Path, refusal: bytes
+) -> None:
+    """A proxy answering CONNECT with 403 or 407 is asked once, not retried; the error names
+    the proxy with its password replaced."""
+    connect_proxy.refusal = refusal
+    port = connect_proxy.url.rsplit(":", 1)[1]
+    proxy = f"http://alice:s3cret@127.0.0.1:{port}"
+    sleeps = Sleeps()
+    with _client(ca_bundle, sleeps, proxy=proxy) as client, pytest.raises(NetworkError) as caught:
+        client.get("https://feeds.example.net/index.xml", max_bytes=100)
+    error = caught.value
+    assert error.subject == f"http://alice:***@127.0.0.1:{port}"
+    assert error.details == {"reason": "proxy-refused", "status": int(refusal[:3])}
+    assert "s3cret" not in error.diagnostics()
+    assert refusal.decode() in error.problem
+    assert connect_proxy.targets == ["feeds.example.net:443"]
+    assert connect_proxy.authorizations[0] is not None
+    assert sleeps.calls == []
+
+
+def test_proxy_failing_with_a_server_error_is_retried(
+    connect_proxy: ConnectProxy, ca_bundle: Path
+) -> None:
+    """A 502 from the proxy (its upstream failed) may be transient: it is retried."""
+    connect_proxy.refusal = b"502 Bad Gateway"
+    sleeps = Sleeps()
+    with (
+        _client(ca_bundle, sleeps, proxy=connect_proxy.url, retries=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get("https://feeds.example.net/index.xml", max_bytes=100)
+    assert caught.value.details["reason"] == "proxy"
+    assert len(connect_proxy.targets) == 3
+    assert sleeps.calls == [1.0, 2.0]
+
+
+def test_redirect_to_a_location_that_is_not_utf8_is_a_network_error(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """A Location header with bytes that are not UTF-8 is refused, not a crash."""
+
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", "https://x.example/\x9b2J")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    scripted.routes["/d"] = redirect
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(scripted.url_for("/d"), max_bytes=100)
+    assert caught.value.details["reason"] == "redirect"
+
+
+def test_a_complete_body_is_not_failed_by_a_deadline_passing_after_it(
+    https_server: HTTPServer, ca_bundle: Path
+) -> None:
+    """When every announced byte has arrived, a deadline or rate check falling due while the
+    caller is still busy with the last piece does not fail the transfer."""
+    now = [0.0]
+    https_server.expect_request("/d").respond_with_data(b"x" * 100)
+    settings = TransportSettings(ca_bundle=ca_bundle, deadline=5, clock=lambda: now[0])
+    with HttpsClient(settings) as client:
+        deadline = client.deadline(https_server.url_for("/d"))
+        response, _ = client.request(https_server.url_for("/d"), {}, deadline)
+        with response:
+            received = b""
+            for piece in client.chunks(response, deadline):
+                received += piece
+                now[0] += 60  # the caller took a minute writing it to disk
+    assert received == b"x" * 100

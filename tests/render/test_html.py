@@ -88,6 +88,18 @@ def test_banner_reflects_the_worst_severity() -> None:
     assert 'class="banner ok"' in render_html(Report("empty"))
 
 
+def test_bidi_and_control_characters_are_shown_escaped() -> None:
+    """A subject with a right-to-left override or ESC is shown as escapes, so the browser
+    shows the name as it is, not reversed."""
+    report = Report(
+        "t", (Finding("cert.identity", Severity.FAIL, "psn1\u202egpj.exe\x1b[2J", "bad", ""),)
+    )
+    html = render_html(report)
+    assert "\u202e" not in html
+    assert "\x1b" not in html
+    assert "psn1\\u202egpj.exe\\u001b[2J" in html
+
+
 def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
     """Next-release rows and devices no posture agent runs on are drawn distinctly from
     gaps (their own row class, cell class and label); a result with a problem shows "!"."""

@@ -56,3 +56,16 @@ def test_markup_in_subjects_is_escaped() -> None:
     report = Report("t", (Finding("x.y", Severity.FAIL, "<a&b>", 'say "hi" <now>', ""),))
     root = SafeET.fromstring(render_report(report))
     assert next(root.iter("testcase")).get("name") == "<a&b>"
+
+
+def test_control_characters_from_outside_text_keep_the_xml_well_formed() -> None:
+    """A certificate name with ESC/BEL (not allowed in XML 1.0) is written escaped, so CI
+    parsers still read the report."""
+    hostile = "psn1\x1b]0;pwned\x07"
+    report = Report("t", (Finding("cert.identity", Severity.FAIL, hostile, hostile, "\x9b"),))
+    root = SafeET.fromstring(render_report(report))
+    case = next(root.iter("testcase"))
+    assert case.get("name") == "psn1\\u001b]0;pwned\\u0007"
+    failure = case.find("failure")
+    assert failure is not None
+    assert failure.text == "psn1\\u001b]0;pwned\\u0007\nfix: \\u009b"
