@@ -1,0 +1,116 @@
+"""Run the bundle collect script as an MDM would, on a stand-in Mac.
+
+Stand-ins on PATH replace the macOS tools the script calls; they answer with the captures in
+tests/data/posture/ (launchctl list / print from a real Mac's shapes) and with ``sw_vers`` /
+``ioreg`` / ``stat`` lines in the shapes those tools print on macOS (see SOURCES there).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "posture"
+
+
+@dataclass(frozen=True)
+class Mac:
+    """What the stand-in tools report."""
+
+    host: str = "mac01.corp.example"
+    serial: str = "C02XL0GKJGH5"
+    uuid: str = "5B6C2D8A-37F1-5E2B-9C1D-2F3A4B5C6D7E"
+    product: str = "macOS"
+    version: str = "14.3.1"
+    build: str = "23D60"
+    kernel: str = "Darwin"
+    console_user: str = "tester"
+    uid: int = 501
+    system_list: Path = DATA / "list-system.txt"
+    gui_list: Path = DATA / "list-gui.txt"
+    blocks: Path = DATA / "dumpstate.txt"
+    when: str = "2026-12-01T09:30:00Z"
+
+
+def _tool(bin_dir: Path, name: str, body: str) -> None:
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def install(bin_dir: Path, mac: Mac, home: Path) -> None:
+    """Write the stand-in tools for ``mac`` into ``bin_dir``."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    # launchctl print answers with the DOMAIN/LABEL block of a capture, exit 113 and
+    # "Could not find service" when there is none, as launchctl does.
+    _tool(
+        bin_dir,
+        "launchctl",
+        'case "$1" in\n'
+        f"  list) cat '{mac.system_list}' ;;\n"
+        f"  asuser) if [ \"$2\" = {mac.uid} ]; then cat '{mac.gui_list}'; else exit 1; fi ;;\n"
+        "  print)\n"
+        f'    awk -v t="$2 = {{" \'$0 == t {{ p = 1 }} p {{ print }} p && $0 == "}}" {{ exit }}\' '
+        f"'{mac.blocks}' > \"$0.out.$$\"\n"
+        '    if [ -s "$0.out.$$" ]; then cat "$0.out.$$"; rm -f "$0.out.$$"\n'
+        '    else rm -f "$0.out.$$"; echo "Could not find service \\"$2\\" in domain" >&2;'
+        " exit 113; fi ;;\n"
+        "  *) exit 64 ;;\n"
+        "esac",
+    )
+    _tool(
+        bin_dir,
+        "id",
+        f'if [ "$1" = -u ] && [ -z "${{2-}}" ]; then echo 0; '
+        f'elif [ "$2" = {mac.console_user} ]; then echo {mac.uid}; else exit 1; fi',
+    )
+    _tool(bin_dir, "stat", f"echo {mac.console_user}")
+    _tool(bin_dir, "hostname", f"echo {mac.host}")
+    _tool(bin_dir, "uname", f"echo {mac.kernel}")
+    _tool(bin_dir, "date", f"echo {mac.when}")
+    _tool(
+        bin_dir,
+        "sw_vers",
+        'case "$1" in\n'
+        f"  -productName) echo {mac.product} ;;\n"
+        f"  -productVersion) echo {mac.version} ;;\n"
+        f"  -buildVersion) echo {mac.build} ;;\n"
+        "esac",
+    )
+    # ioreg -rd1 -c IOPlatformExpertDevice: one "+-o" line, then the device's properties.
+    _tool(
+        bin_dir,
+        "ioreg",
+        "cat <<'EOF'\n"
+        "+-o J316sAP  <class IOPlatformExpertDevice, id 0x100000210, registered, matched, "
+        "active, busy 0 (42 ms), retain 37>\n"
+        "  {\n"
+        '    "IOPlatformSerialNumber" = "' + mac.serial + '"\n'
+        '    "model" = <"MacBookPro18,1">\n'
+        '    "IOPlatformUUID" = "' + mac.uuid + '"\n'
+        "  }\n"
+        "EOF",
+    )
+    _tool(bin_dir, "dscl", f"echo 'NFSHomeDirectory: {home}'")
+
+
+def run_script(
+    script: str, tmp_path: Path, mac: Mac | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with ``sh`` on the stand-in ``mac``; the bundle is its stdout."""
+    machine = mac or Mac()
+    home = tmp_path / "home"
+    agents = home / "Library" / "LaunchAgents"
+    agents.mkdir(parents=True, exist_ok=True)
+    (agents / "com.cisco.secureclient.iseposture.plist").write_text("<plist/>")
+    bin_dir = tmp_path / "bin"
+    install(bin_dir, machine, home)
+    path = tmp_path / "collect.sh"
+    path.write_text(script)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    return subprocess.run(
+        ["sh", str(path)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
