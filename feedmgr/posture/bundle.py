@@ -57,7 +57,7 @@ _VERSION = re.compile(r"^\d{1,3}(?:\.\d{1,3}){0,2}$")
 _LIST = re.compile(
     r"^@@ list (?P<domain>system|gui/\d+) (?:jobs=(?P<jobs>\d+)|(?P<failed>failed))$"
 )
-_PRINT = re.compile(r"^@@ print (?P<target>(?:system|gui/\d+)/\S+)(?P<absent> absent)?$")
+_PRINT = re.compile(r"^@@ print (?P<target>(?:system|gui/\d+)/\S.*?)(?P<absent> absent)?$")
 
 
 class BundleError(ParseError):

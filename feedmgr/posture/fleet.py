@@ -152,6 +152,9 @@ def judge(spec: PostureSpec, plans: Sequence[RequirementPlan], bundle: Bundle) -
     evidence = gather(
         spec, bundle.streams(), bundle.plist_files() if bundle.plists is not None else None
     )
+    # Reasons name the lists (with their job counts) as what was searched; the print blocks
+    # only add detail about jobs the lists already show.
+    evidence = replace(evidence, inputs=tuple(s.describe() for s in bundle.lists if not s.failed))
     outcomes: list[Outcome] = []
     notes: list[str] = []
     for condition in spec.conditions:

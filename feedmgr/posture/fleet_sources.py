@@ -171,8 +171,9 @@ def _zip(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterator[Read]:
             if unsafe is not None:
                 yield Problem(label, f"unsafe member name: {unsafe}")
                 continue
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if mode and not stat.S_ISREG(mode):
+            # Only the file-type bits: zip writers that set permissions alone leave them 0.
+            kind = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
+            if kind and kind != stat.S_IFREG:
                 yield Problem(label, "not a regular file (link or device)")
                 continue
             if info.flag_bits & 0x1:
