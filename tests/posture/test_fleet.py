@@ -11,112 +11,24 @@ import io
 import shutil
 import tarfile
 import zipfile
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from feedmgr.posture.collect import bundle_script
-from feedmgr.posture.files import load_spec
 from feedmgr.posture.fleet import FleetResult, Outcome, os_covers, run_fleet
 from feedmgr.posture.fleet_sources import FleetLimits
-from feedmgr.posture.model import PostureSpec
-from tests.posture.fakemac import DATA, Mac, run_script
+from tests.posture.fakemac import Fleet, make_fleet
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-CONDITIONS = """\
-format: feedmgr-posture/1
-conditions:
-  - {name: sysmond, service: com.apple.sysmond, operator: running}
-  - {name: ise, service: com.cisco.secureclient.iseposture, operator: running,
-     service_type: user-agent}
-  - {name: mdm, service: com.apple.mdmclient.daemon, operator: exit-code, exit_code: 0,
-     service_type: daemon}
-  - {name: zoom, service: "us.zoom.*", operator: not-loaded}
-requirements:
-  - {name: sysmond-running, conditions: [sysmond], criteria: sysmond, message: start sysmond}
-  - {name: ise-agent, conditions: [ise], criteria: ise, message: install Secure Client}
-  - {name: ise-or-sysmond, conditions: [ise, sysmond], criteria: "ise | sysmond", message: m}
-  - {name: mdm-ok, conditions: [mdm], criteria: mdm, message: re-enrol}
-  - {name: no-zoom, conditions: [zoom], criteria: zoom, message: remove Zoom}
-policies:
-  - {name: p-sysmond, requirement: sysmond-running, enforcement: mandatory}
-  - {name: p-ise, requirement: ise-agent, enforcement: mandatory}
-  - {name: p-either, requirement: ise-or-sysmond, enforcement: mandatory}
-  - {name: p-mdm, requirement: mdm-ok, enforcement: optional, os: [Mac OSX 15]}
-  - {name: p-zoom, requirement: no-zoom, enforcement: audit}
-"""
-REQUIREMENTS = ["sysmond-running", "ise-agent", "ise-or-sysmond", "mdm-ok", "no-zoom"]
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """Bundles of five Macs (one twice) and four unreadable files, in one folder."""
-
-    spec: PostureSpec
-    conditions: Path
-    folder: Path
-
-
-def _without(text: str, label: str) -> str:
-    """A capture with one job removed: list rows and dumpstate blocks alike."""
-    out, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if line.endswith(f"/{label} = {{\n"):
-            skipping = True
-        if not skipping and not line.rstrip("\n").endswith(f"\t{label}"):
-            out.append(line)
-        if skipping and line == "}\n":
-            skipping = False
-    return "".join(out)
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Fleet:
-    """Run the collect script on each stand-in Mac and gather the bundles in one folder."""
-    root = tmp_path_factory.mktemp("fleet")
-    conditions = root / "conditions.yaml"
-    conditions.write_text(CONDITIONS)
-    spec = load_spec(conditions)
-    script = bundle_script(spec)
-    no_sysmond = root / "no-sysmond"
-    no_sysmond.mkdir()
-    (no_sysmond / "list.txt").write_text(
-        _without(DATA.joinpath("list-system.txt").read_text(), "com.apple.sysmond")
-    )
-    (no_sysmond / "dumpstate.txt").write_text(
-        _without(DATA.joinpath("dumpstate.txt").read_text(), "com.apple.sysmond")
-    )
-    macs = {
-        "mac-a-new.txt": Mac(host="mac-a", uuid="UUID-A", when="2026-11-30T08:00:00Z"),
-        "mac-a-old.txt": Mac(host="mac-a", uuid="UUID-A", when="2026-11-20T08:00:00Z"),
-        "mac-b.txt": Mac(
-            host="mac-b",
-            uuid="UUID-B",
-            version="15.2",
-            build="24C101",
-            system_list=no_sysmond / "list.txt",
-            blocks=no_sysmond / "dumpstate.txt",
-        ),
-        "mac-c.txt": Mac(host="mac-c", uuid="UUID-C", version="15.2", console_user="root"),
-        "mac-d.txt": Mac(host="mac-d", uuid="UUID-D", when="2026-09-01T08:00:00Z"),
-    }
-    folder = root / "bundles"
-    (folder / "sub").mkdir(parents=True)
-    for index, (name, mac) in enumerate(macs.items()):
-        run = run_script(script, root / f"run{index}", mac)
-        assert run.returncode == 0, run.stderr
-        target = folder / ("sub" if name == "mac-c.txt" else "") / name
-        target.write_text(run.stdout)
-    good = (folder / "mac-b.txt").read_bytes()
-    (folder / "cut.txt").write_bytes(good[: good.index(b"@@ print")])
-    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\0\x10JFIF\0" + bytes(range(256)))
-    (folder / "v2.txt").write_bytes(good.replace(b"bundle/1", b"bundle/2", 1))
-    (folder / "linux.txt").write_bytes(good.replace(b"kernel = Darwin", b"kernel = Linux"))
-    return Fleet(spec, conditions, folder)
+    """Bundles of five stand-in Macs (one twice) and four unreadable files."""
+    return make_fleet(tmp_path_factory.mktemp("fleet"), NOW)
 
 
 def _run(fleet: Fleet, *paths: Path, fail_over: float = 0.0, **kwargs: object) -> FleetResult:
