@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedmgr.errors import ParseError
@@ -154,26 +154,29 @@ class Bundle:
         return tuple(missing)
 
     def streams(self) -> list[tuple[str, Iterator[JobRecord]]]:
-        """Record streams for ``evaluate.gather``; line numbers are the bundle's own."""
+        """Record streams for ``evaluate.gather``; record line numbers count from the start
+        of their section (``line_of`` turns them into the bundle's own)."""
         streams: list[tuple[str, Iterator[JobRecord]]] = []
         for section in self.lists:
             if not section.failed:
                 records = iter_list(section.lines, self.name, section.domain)
-                streams.append((section.describe(), _shifted(records, section.first_line)))
+                streams.append((section.describe(), records))
         for block in self.prints:
             if not block.absent:
-                records = iter_print(block.lines, self.name)
-                streams.append((f"print {block.target}", _shifted(records, block.first_line)))
+                streams.append((f"print {block.target}", iter_print(block.lines, self.name)))
         return streams
+
+    def line_of(self, record: JobRecord) -> int:
+        """The bundle line a record of ``streams`` came from."""
+        if record.source.startswith("print"):
+            sections = [p.first_line for p in self.prints if p.target == record.target]
+        else:
+            sections = [s.first_line for s in self.lists if s.domain == record.domain]
+        return record.line + (sections[0] if sections else 0)
 
     def plist_files(self) -> list[PlistFile]:
         """The plist files the bundle lists."""
         return list(iter_plists(self.plists or ()))
-
-
-def _shifted(records: Iterator[JobRecord], offset: int) -> Iterator[JobRecord]:
-    for record in records:
-        yield replace(record, line=record.line + offset)
 
 
 def parse_bundle(data: bytes, name: str) -> Bundle:

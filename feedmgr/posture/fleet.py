@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +26,7 @@ from pathlib import Path
 from feedmgr.errors import ParseError
 from feedmgr.posture.bundle import Bundle, parse_bundle
 from feedmgr.posture.criteria import evaluate as evaluate_criteria
-from feedmgr.posture.evaluate import ConditionResult, evaluate_condition, gather
+from feedmgr.posture.evaluate import ConditionResult, evaluate_condition, gather, label_filter
 from feedmgr.posture.fleet_sources import FleetLimits, Problem, read_sources
 from feedmgr.posture.model import (
     Enforcement,
@@ -140,17 +140,26 @@ def _certain(condition: ServiceCondition, result: ConditionResult) -> bool:
 
 def _location(bundle: Bundle, result: ConditionResult) -> str:
     records = result.deciding or result.matched
-    return f" [{bundle.name}:{records[0].line}]" if records else ""
+    return f" [{bundle.name}:{bundle.line_of(records[0])}]" if records else ""
 
 
-def judge(spec: PostureSpec, plans: Sequence[RequirementPlan], bundle: Bundle) -> MacVerdict:
-    """Decide every condition and requirement of ``spec`` for one bundle.
+def judge(
+    spec: PostureSpec,
+    plans: Sequence[RequirementPlan],
+    bundle: Bundle,
+    wanted: Callable[[str], bool] | None = None,
+) -> MacVerdict:
+    """Decide every condition and requirement of ``spec`` for one bundle (``wanted``:
+    ``label_filter(spec)``, computed once per run by the caller).
 
     Raises:
         ParseError: when a captured list or print section is malformed.
     """
     evidence = gather(
-        spec, bundle.streams(), bundle.plist_files() if bundle.plists is not None else None
+        spec,
+        bundle.streams(),
+        bundle.plist_files() if bundle.plists is not None else None,
+        wanted=wanted,
     )
     # Reasons name the lists (with their job counts) as what was searched; the print blocks
     # only add detail about jobs the lists already show.
@@ -309,6 +318,7 @@ def run_fleet(
     Never raises on bundle content: every unreadable bundle is in ``unreadable``.
     """
     plans = plan(spec)
+    wanted = label_filter(spec)
     newest: dict[str, MacVerdict] = {}
     superseded: list[MacVerdict] = []
     unreadable: list[Problem] = []
@@ -325,7 +335,7 @@ def run_fleet(
                     Problem(item.name, f"collected in the future ({bundle.collected:%Y-%m-%d})")
                 )
                 continue
-            verdict = judge(spec, plans, bundle)
+            verdict = judge(spec, plans, bundle, wanted)
         except ParseError as exc:
             unreadable.append(Problem(item.name, exc.problem))
             continue
