@@ -214,6 +214,10 @@ def _bundle_lines(result: FleetResult) -> list[str]:
     return lines
 
 
+def _macs(count: int) -> str:
+    return f"{count} Mac" if count == 1 else f"{count} Macs"
+
+
 def _verdict(result: FleetResult) -> str:
     blocking = result.blocking
     if not blocking:
@@ -221,7 +225,7 @@ def _verdict(result: FleetResult) -> str:
             f" beyond {result.fail_over:g}%" if result.fail_over else ""
         )
     names = ", ".join(
-        f"{b.plan.requirement.name} ({b.tally.failed} Macs, {b.tally.fail_percent:.1f}%)"
+        f"{b.plan.requirement.name} ({_macs(b.tally.failed)}, {b.tally.fail_percent:.1f}%)"
         for b in blocking
     )
     return f"Verdict: enforcing would make Macs NonCompliant: {names}"

@@ -222,3 +222,62 @@ def make_fleet(root: Path, now: datetime) -> Fleet:
     (folder / "v2.txt").write_bytes(good.replace(b"bundle/1", b"bundle/2", 1))
     (folder / "linux.txt").write_bytes(good.replace(b"kernel = Darwin", b"kernel = Linux"))
     return Fleet(spec, conditions, folder)
+
+
+EXAMPLE_CONDITIONS = DATA.parent.parent.parent / "docs" / "examples" / "fleet-conditions.yaml"
+
+
+def example_fleet(root: Path) -> dict[str, str]:
+    """The sample bundles of docs/examples/fleet-bundles/, made by running the collect script
+    for docs/examples/fleet-conditions.yaml on stand-in Macs: name -> bundle text. The
+    stand-in user's home folder (a temporary folder here) is shown as /Users/tester."""
+    script = bundle_script(load_spec(EXAMPLE_CONDITIONS))
+    no_agent = root / "list-gui-no-agent.txt"
+    no_agent.write_text(
+        _without(DATA.joinpath("list-gui.txt").read_text(), "com.cisco.secureclient.iseposture")
+    )
+    no_agent_blocks = root / "dumpstate-no-agent.txt"
+    no_agent_blocks.write_text(
+        _without(DATA.joinpath("dumpstate.txt").read_text(), "com.cisco.secureclient.iseposture")
+    )
+    macs = {
+        "mac-0142.txt": Mac(host="mac-0142", serial="C02XL0GKJGH5", when="2026-11-30T08:12:40Z"),
+        "mac-0142-old.txt": Mac(
+            host="mac-0142", serial="C02XL0GKJGH5", when="2026-11-23T08:10:02Z"
+        ),
+        "mac-0177.txt": Mac(
+            host="mac-0177",
+            serial="FVFG3J2KQ6L4",
+            uuid="0D4C1E7B-9A2F-5C3D-8E4F-1A2B3C4D5E6F",
+            version="15.2",
+            build="24C101",
+            gui_list=no_agent,
+            blocks=no_agent_blocks,
+            when="2026-11-30T07:55:18Z",
+        ),
+        "mac-0203.txt": Mac(
+            host="mac-0203",
+            serial="H4TF92LMQ1",
+            uuid="7E1A3C5D-2B4F-5A6C-9D8E-0F1A2B3C4D5E",
+            version="15.2",
+            build="24C101",
+            console_user="root",
+            when="2026-11-29T22:03:51Z",
+        ),
+        "mac-0019.txt": Mac(
+            host="mac-0019",
+            serial="C02ZW1ABMD6M",
+            uuid="3F2E1D0C-BA98-5765-4321-0FEDCBA98765",
+            version="14.0",
+            build="23A344",
+            when="2023-10-02T09:00:00Z",
+        ),
+    }
+    bundles = {}
+    for index, (name, mac) in enumerate(macs.items()):
+        run = run_script(script, root / f"example{index}", mac)
+        assert run.returncode == 0, run.stderr
+        bundles[name] = run.stdout.replace(str(root / f"example{index}" / "home"), "/Users/tester")
+    good = bundles["mac-0177.txt"]
+    bundles["mac-0311.txt"] = good[: good.index("@@ print")].replace("mac-0177", "mac-0311")
+    return bundles

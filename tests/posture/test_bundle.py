@@ -182,3 +182,15 @@ def test_parser_and_evaluation_survive_any_splice(cut: int, insert: str) -> None
     text = _SAMPLE[:cut] + insert + _SAMPLE[cut:]
     with contextlib.suppress(ParseError):
         judge(spec, plan(spec), parse_bundle(text.encode(), "fuzz"))
+
+
+def test_example_bundles_are_what_the_script_writes(tmp_path: Path) -> None:
+    """docs/examples/fleet-bundles/ holds exactly what the collect script writes for the
+    example conditions on the stand-in Macs (plus one bundle cut off in transfer)."""
+    from tests.posture.fakemac import example_fleet
+
+    folder = DATA.parent.parent.parent / "docs" / "examples" / "fleet-bundles"
+    expected = example_fleet(tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
+    for name, text in expected.items():
+        assert (folder / name).read_text() == text, name
