@@ -49,7 +49,7 @@ def test_text_report_names_failing_macs_and_exits_1(run_cli: RunCli, fleet: Flee
     assert "mac-d.txt: mac-d, collected" in out
     assert "mac-a-old.txt: mac-a (newer: " in out
     assert out.rstrip().endswith(
-        "Verdict: enforcing would make Macs NonCompliant: sysmond-running (1 Macs, 33.3%)"
+        "Verdict: enforcing would make Macs NonCompliant: sysmond-running (1 Mac, 33.3%)"
     )
 
 
