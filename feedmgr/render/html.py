@@ -233,7 +233,7 @@ def _bar(requirement: Mapping[str, Any]) -> str:
                 f'<span class="{css}" data-part="{css}" style="width:{share:.3f}%" '
                 f'title="{requirement[key]} {key.replace("_", " ")}"></span>'
             )
-    state = "blocking" if requirement["blocking"] else "ok"
+    state = "blocking" if requirement["blocking"] else "fails" if requirement["fail"] else "ok"
     return (
         f'<div class="bar-row" data-requirement="{escape(requirement["name"])}" '
         f'data-state="{state}"><div><strong>{escape(requirement["name"])}</strong> '
