@@ -243,7 +243,7 @@ def _run_once(conditions: Path, target: Path) -> tuple[float, float, int]:
         "json",
     ]
     start = time.perf_counter()
-    with open(os.devnull, "wb") as sink:
+    with Path(os.devnull).open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink)
         _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
