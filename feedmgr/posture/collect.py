@@ -337,7 +337,8 @@ def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> st
         "esac",
         "platform=$(ioreg -rd1 -c IOPlatformExpertDevice 2>/dev/null)",
         "ioreg_value() {",
-        '  printf \'%s\\n\' "$platform" | sed -n "s/^ *\\"$1\\" = \\"\\(.*\\)\\"$/\\1/p" '
+        # ioreg indents properties with spaces; "ioreg -l" adds "|" tree lines before them.
+        '  printf \'%s\\n\' "$platform" | sed -n "s/^[ |]*\\"$1\\" = \\"\\(.*\\)\\"$/\\1/p" '
         "| head -n 1 | one_line",
         "}",
         "list_section() {",

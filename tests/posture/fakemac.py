@@ -38,6 +38,7 @@ class Mac:
     gui_list: Path = DATA / "list-gui.txt"
     blocks: Path = DATA / "dumpstate.txt"
     when: str = "2026-12-01T09:30:00Z"
+    ioreg_indent: str = "    "
 
 
 def _tool(bin_dir: Path, name: str, body: str) -> None:
@@ -93,9 +94,9 @@ def install(bin_dir: Path, mac: Mac, home: Path) -> None:
         "+-o J316sAP  <class IOPlatformExpertDevice, id 0x100000210, registered, matched, "
         "active, busy 0 (42 ms), retain 37>\n"
         "  {\n"
-        '    "IOPlatformSerialNumber" = "' + mac.serial + '"\n'
-        '    "model" = <"MacBookPro18,1">\n'
-        '    "IOPlatformUUID" = "' + mac.uuid + '"\n'
+        f'{mac.ioreg_indent}"IOPlatformSerialNumber" = "{mac.serial}"\n'
+        f'{mac.ioreg_indent}"model" = <"MacBookPro18,1">\n'
+        f'{mac.ioreg_indent}"IOPlatformUUID" = "{mac.uuid}"\n'
         "  }\n"
         "EOF",
     )

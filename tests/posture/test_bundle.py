@@ -55,6 +55,14 @@ def test_bundle_holds_the_macs_identity_and_the_named_services_only(tmp_path: Pa
     assert [line.split("\t")[2] for line in gui.lines[1:]] == ["us.zoom.updater"]
 
 
+def test_bundle_reads_ioreg_tree_lines_too(tmp_path: Path) -> None:
+    """Serial and hardware UUID are found whether ioreg indents with spaces or, as
+    'ioreg -l' prints them, behind '|' tree lines."""
+    mac = Mac(ioreg_indent="    | |   ")
+    bundle = parse_bundle(_collect(tmp_path, _spec(SYSMOND), mac), "m")
+    assert (bundle.serial, bundle.hardware_uuid) == (mac.serial, mac.uuid)
+
+
 def test_bundle_prints_each_exact_label_in_the_domains_its_type_allows(tmp_path: Path) -> None:
     """launchctl print runs for exact labels only: system and gui/UID for daemon-or-agent,
     gui/UID alone for a user agent; a job launchctl cannot find is recorded as absent."""
