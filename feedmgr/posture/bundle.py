@@ -140,10 +140,17 @@ class Bundle:
         )
 
     def missing_domains(self, condition: ServiceCondition) -> tuple[str, ...]:
-        """Domains the condition looks at that the bundle has no list of: ``system`` for
-        daemons, the console user's ``gui`` domain for user agents (none when nobody was
-        logged in at collection time)."""
-        have = self.domains()
+        """Domains the condition looks at that the bundle says nothing about: ``system``
+        for daemons, the console user's ``gui`` domain for user agents (none when nobody
+        was logged in at collection time). A domain whose list is missing still counts as
+        known for an exact label that ``launchctl print`` answered for (present or absent)."""
+        suffix = "/" + condition.service
+        printed = frozenset(
+            p.target.removesuffix(suffix)
+            for p in self.prints
+            if not condition.is_glob and p.target.endswith(suffix)
+        )
+        have = self.domains() | printed
         missing = []
         if condition.service_type is not ServiceType.USER_AGENT and "system" not in have:
             missing.append("system")

@@ -161,6 +161,9 @@ def test_preflight_runs_the_fleet_check(run_cli: RunCli, fleet: Fleet, tmp_path:
     assert fleet_findings["ise-agent"] == "info"
     assert any(f["check"] == "posture.fleet-bundles" for f in document["findings"])
     assert result.code == 1
+    html = run_cli("preflight", folder / "deployment.toml", "--format", "html").out
+    assert '<section id="fleet">' in html
+    assert html.count('class="bar-row"') == 5
 
 
 def test_preflight_names_a_missing_fleet_folder(run_cli: RunCli, tmp_path: Path) -> None:

@@ -261,3 +261,57 @@ def test_os_names_cover_versions(
 def test_outcome_values_are_the_json_words() -> None:
     """Outcomes serialise as the words docs/json-output.md lists."""
     assert [o.value for o in Outcome] == ["pass", "fail", "cannot-tell", "not-applicable"]
+
+
+def _failed_system_list(text: str) -> str:
+    start = text.index("@@ list system")
+    return text[:start] + "@@ list system failed\n" + text[text.index("@@ list gui") :]
+
+
+def test_a_failed_list_leaves_only_what_print_cannot_settle(fleet: Fleet) -> None:
+    """When launchctl list failed for the system domain, exact labels are still decided by
+    their launchctl print blocks (sysmond runs, the mdm daemon exited 78); a glob condition
+    is decided only where the gui list shows a job (Zoom's updater is loaded there)."""
+    from feedmgr.posture.bundle import parse_bundle
+    from feedmgr.posture.fleet import judge, plan
+    from feedmgr.posture.model import Operator, PostureSpec, ServiceCondition, ServiceType
+
+    text = _failed_system_list((fleet.folder / "mac-a-new.txt").read_text())
+    bundle = parse_bundle(text.encode(), "a.txt")
+    verdict = judge(fleet.spec, plan(fleet.spec), bundle)
+    outcomes = dict(zip([c.name for c in fleet.spec.conditions], verdict.conditions, strict=True))
+    assert outcomes == {
+        "sysmond": Outcome.PASS,
+        "ise": Outcome.PASS,
+        "mdm": Outcome.FAIL,
+        "zoom": Outcome.FAIL,
+    }
+    daemons = ServiceCondition("d", "us.zoom.*", Operator.NOT_LOADED, ServiceType.DAEMON)
+    spec = PostureSpec((daemons,), (), ())
+    (outcome,) = judge(spec, plan(spec), bundle).conditions
+    assert outcome is Outcome.CANNOT_TELL
+
+
+def test_links_and_fifos_in_a_folder_are_not_read(fleet: Fleet, tmp_path: Path) -> None:
+    """A symbolic link and a FIFO among the bundles are named, never followed or opened
+    (opening a FIFO would block the run)."""
+    import os
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(fleet.folder, folder)
+    (folder / "link.txt").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "pipe.txt")
+    problems = {Path(p.name).name: p.problem for p in _run(fleet, folder).unreadable}
+    assert problems["link.txt"] == "a symbolic link (not followed)"
+    assert problems["pipe.txt"] == "not a regular file"
+
+
+def test_a_bundle_from_the_future_is_unreadable(fleet: Fleet, tmp_path: Path) -> None:
+    """A bundle dated more than a day after now cannot be ordered against others: named."""
+    text = (fleet.folder / "mac-b.txt").read_text()
+    future = text.replace(
+        text.split("collected = ", 1)[1].split("\n", 1)[0], "2027-06-01T00:00:00Z"
+    )
+    (tmp_path / "future.txt").write_text(future)
+    (problem,) = _run(fleet, tmp_path).unreadable
+    assert problem.problem == "collected in the future (2027-06-01)"
