@@ -66,7 +66,8 @@ class BundleError(ParseError):
 
 @dataclass(frozen=True)
 class ListSection:
-    """One domain's ``launchctl list`` rows kept by the filter; ``jobs`` counts them all."""
+    """One domain's ``launchctl list`` rows kept by the filter; ``jobs`` counts them all
+    (None: launchctl failed). ``first_line`` is the bundle line of the ``@@`` opener."""
 
     domain: str
     jobs: int | None
@@ -85,7 +86,8 @@ class ListSection:
 
 @dataclass(frozen=True)
 class PrintSection:
-    """``launchctl print TARGET`` output, or nothing when the job is absent."""
+    """``launchctl print TARGET`` output, or nothing when the job is absent.
+    ``first_line`` is the bundle line of the ``@@`` opener."""
 
     target: str
     lines: tuple[str, ...]

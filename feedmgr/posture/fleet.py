@@ -70,7 +70,6 @@ class MacVerdict:
     collected: datetime
     conditions: tuple[Outcome, ...]
     requirements: tuple[Outcome, ...]
-    condition_notes: tuple[str, ...]
     requirement_notes: tuple[str, ...]
 
 
@@ -181,9 +180,7 @@ def judge(
             notes.append(f"{condition.name}: {result.reason}; not captured: {', '.join(missing)}")
             continue
         outcomes.append(Outcome.PASS if result.passed else Outcome.FAIL)
-        notes.append(
-            "" if result.passed else f"{condition.name}: {result.reason}{_location(bundle, result)}"
-        )
+        notes.append(f"{condition.name}: {result.reason}{_location(bundle, result)}")
     requirements: list[Outcome] = []
     requirement_notes: list[str] = []
     for item in plans:
@@ -193,11 +190,7 @@ def judge(
             continue
         outcome = _requirement_outcome(item, outcomes, spec)
         requirements.append(outcome)
-        requirement_notes.append(
-            ""
-            if outcome is Outcome.PASS
-            else "; ".join(notes[i] for i in item.index if outcomes[i] is not Outcome.PASS)
-        )
+        requirement_notes.append("" if outcome is Outcome.PASS else _why(item, outcomes, notes))
     return MacVerdict(
         bundle=bundle.name,
         mac_id=bundle.mac_id,
@@ -209,9 +202,15 @@ def judge(
         collected=bundle.collected,
         conditions=tuple(outcomes),
         requirements=tuple(requirements),
-        condition_notes=tuple(notes),
         requirement_notes=tuple(requirement_notes),
     )
+
+
+def _why(item: RequirementPlan, outcomes: Sequence[Outcome], notes: Sequence[str]) -> str:
+    """The evidence for a requirement that did not pass: its conditions that did not pass,
+    or, when criteria negate a passing condition (``!zoom``), all of them."""
+    chosen = [i for i in item.index if outcomes[i] is not Outcome.PASS] or list(item.index)
+    return "; ".join(notes[i] for i in chosen)
 
 
 def _requirement_outcome(

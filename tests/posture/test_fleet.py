@@ -315,3 +315,17 @@ def test_a_bundle_from_the_future_is_unreadable(fleet: Fleet, tmp_path: Path) ->
     (tmp_path / "future.txt").write_text(future)
     (problem,) = _run(fleet, tmp_path).unreadable
     assert problem.problem == "collected in the future (2027-06-01)"
+
+
+def test_a_negated_condition_still_shows_its_evidence(fleet: Fleet) -> None:
+    """Criteria '!zoom' over a Loaded condition fail when Zoom is loaded; the failing Mac's
+    evidence is that passing condition with its bundle line, not an empty text."""
+    from feedmgr.posture.criteria import parse_criteria
+    from feedmgr.posture.model import Operator, PostureSpec, Requirement, ServiceCondition
+
+    loaded = ServiceCondition("zoom", "us.zoom.ZoomDaemon", Operator.LOADED)
+    requirement = Requirement("no-zoom", ("zoom",), parse_criteria("!zoom"), "remove Zoom")
+    spec = PostureSpec((loaded,), (requirement,), ())
+    result = run_fleet(spec, [fleet.folder], now=NOW)
+    failing = result.requirements[0].failing[0]
+    assert failing.requirement_notes[0].startswith("zoom: loaded: 1 job(s) [")
