@@ -244,6 +244,14 @@ def _bar(requirement: Mapping[str, Any]) -> str:
     )
 
 
+def _left_out_detail(kind: str, item: Mapping[str, Any]) -> str:
+    if kind == "unreadable":
+        return str(item["problem"])
+    if kind == "stale":
+        return f"collected {item['collected']}"
+    return f"superseded by {item['kept']}"
+
+
 def _fleet_one(document: Mapping[str, Any]) -> str:
     rows = []
     shown = 0
@@ -273,8 +281,7 @@ def _fleet_one(document: Mapping[str, Any]) -> str:
     bundles = document["bundles"]
     left_out = "".join(
         f'<tr class="left-out"><td>{escape(kind)}</td><td>{escape(item["bundle"])}</td>'
-        f"<td>{escape(item.get('problem') or item.get('kept') or item.get('collected', ''))}"
-        "</td></tr>"
+        f"<td>{escape(_left_out_detail(kind, item))}</td></tr>"
         for kind in ("unreadable", "stale", "duplicates")
         for item in document[kind][:FLEET_TABLE_LIMIT]
     )
