@@ -50,6 +50,8 @@ _HEADER_KEYS = frozenset(
         "generator",
     }
 )
+# Lines an MDM log may put before the bundle; the format line must come within them.
+_LEAD_LINES = 10
 _REQUIRED = ("collected", "host", "kernel", "product", "version")
 # sw_vers -productName: "Mac OS X" up to 10.15 (and 11.x in compatibility mode), "macOS" since.
 _MAC_PRODUCTS = frozenset({"macOS", "Mac OS X"})
@@ -208,14 +210,20 @@ def parse_bundle(data: bytes, name: str) -> Bundle:
     lines = text.removeprefix("\ufeff").splitlines()
     if not lines:
         raise BundleError(name, "empty file")
-    _check_format(lines[0], name)
-    if lines[-1] != "@@ end":
-        raise BundleError(name, "truncated: the last line is not '@@ end'")
-    header, body_start = _header(lines, name)
+    # MDM logs may put their own lines (or a prefix such as "Script result: ") before the
+    # bundle and after it; line numbers stay those of the file.
+    start = next((i for i, line in enumerate(lines[:_LEAD_LINES]) if FORMAT + "/" in line), None)
+    if start is None:
+        raise BundleError(name, f"not a {FORMAT} file (first line {lines[0][:60]!r})")
+    _check_format(lines[start][lines[start].index(FORMAT) :], name)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].strip() == "@@ end"), None)
+    if end is None:
+        raise BundleError(name, "truncated: no '@@ end' line")
+    header, body_start = _header(lines, start + 1, end, name)
     lists: list[ListSection] = []
     prints: list[PrintSection] = []
     plists: list[str] | None = None
-    for opener, number, content in _sections(lines, body_start, name):
+    for opener, number, content in _sections(lines, body_start, end, name):
         if (match := _LIST.match(opener)) is not None:
             jobs = None if match.group("failed") else int(match.group("jobs"))
             lists.append(ListSection(match.group("domain"), jobs, content, number))
@@ -240,10 +248,9 @@ def _check_format(first: str, name: str) -> None:
         )
 
 
-def _header(lines: list[str], name: str) -> tuple[dict[str, list[str]], int]:
+def _header(lines: list[str], number: int, end: int, name: str) -> tuple[dict[str, list[str]], int]:
     header: dict[str, list[str]] = {}
-    number = 1
-    while number < len(lines) and not lines[number].startswith("@@"):
+    while number < end and not lines[number].startswith("@@"):
         line = lines[number]
         number += 1
         if not line.strip() or line.startswith("#"):
@@ -258,11 +265,10 @@ def _header(lines: list[str], name: str) -> tuple[dict[str, list[str]], int]:
 
 
 def _sections(
-    lines: list[str], start: int, name: str
+    lines: list[str], start: int, end: int, name: str
 ) -> Iterator[tuple[str, int, tuple[str, ...]]]:
     """(opening line, its 1-based number, content lines) per section before ``@@ end``."""
     number = start
-    end = len(lines) - 1
     while number < end:
         opener = lines[number]
         if not opener.startswith("@@"):

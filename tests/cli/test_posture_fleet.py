@@ -45,7 +45,7 @@ def test_text_report_names_failing_macs_and_exits_1(run_cli: RunCli, fleet: Flee
     assert "by macOS (pass/fail/cannot tell): 14.3.1: 1/0/0; 15.2: 1/1/0" in out
     assert "mac-b (UUID-B, macOS 15.2): sysmond: no daemon or user agent com.apple.sysmond" in out
     assert "mac-c (UUID-C): ise: " in out
-    assert "cut.txt: truncated: the last line is not '@@ end'" in out
+    assert "cut.txt: truncated: no '@@ end' line" in out
     assert "mac-d.txt: mac-d, collected" in out
     assert "mac-a-old.txt: mac-a (newer: " in out
     assert out.rstrip().endswith(

@@ -134,7 +134,7 @@ def _good(tmp_path: Path) -> bytes:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (lambda b: b[: b.index(b"@@ print")], "truncated: the last line is not '@@ end'"),
+        (lambda b: b[: b.index(b"@@ print")], "truncated: no '@@ end' line"),
         (lambda b: b.replace(b"bundle/1", b"bundle/2", 1), "format version '2' is not supported"),
         (lambda b: b"\x89PNG\r\n\x1a\n\0\0" + b, "binary data"),
         (lambda b: b"\xff\xfe" + b, "not UTF-8 text"),
@@ -155,6 +155,18 @@ def test_bad_bundles_are_named_with_their_problem(
         parse_bundle(change(_good(tmp_path)), "mac07.txt")
     assert problem in caught.value.problem
     assert caught.value.subject == "mac07.txt"
+
+
+def test_mdm_log_lines_around_the_bundle_are_ignored(tmp_path: Path) -> None:
+    """A bundle kept in an MDM log, behind a 'Script result: ' prefix and a log line, with
+    lines after '@@ end', parses the same; evidence line numbers stay the file's."""
+    good = _good(tmp_path)
+    plain = parse_bundle(good, "m")
+    wrapped = parse_bundle(
+        b"Executing Policy posture\nScript result: " + good + b"\n\nDone.\n", "m"
+    )
+    assert wrapped.host == plain.host
+    assert [s.first_line - 1 for s in wrapped.lists] == [s.first_line for s in plain.lists]
 
 
 def test_real_list_capture_rows_survive_the_bundle(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def test_stale_duplicate_and_unreadable_bundles_are_named(fleet: Fleet) -> None:
     assert [m.host for m in result.stale] == ["mac-d"]
     problems = {Path(p.name).name: p.problem for p in result.unreadable}
     assert problems == {
-        "cut.txt": "truncated: the last line is not '@@ end'",
+        "cut.txt": "truncated: no '@@ end' line",
         "linux.txt": "not from a Mac (kernel 'Linux', product 'macOS')",
         "photo.jpg": "binary data (NUL bytes): not a posture bundle",
         "v2.txt": "format version '2' is not supported (expected 1)",
