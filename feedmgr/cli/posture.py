@@ -290,6 +290,7 @@ def _max_age(value: str) -> timedelta:
     "max_age",
     default="14d",
     show_default=True,
+    metavar="AGE",
     help="Bundles collected longer ago are stale and left out (e.g. 14d, 36h).",
 )
 @click.option(

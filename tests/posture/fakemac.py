@@ -2,7 +2,8 @@
 
 Stand-ins on PATH replace the macOS tools the script calls; they answer with the captures in
 tests/data/posture/ (launchctl list / print from a real Mac's shapes) and with ``sw_vers`` /
-``ioreg`` / ``stat`` lines in the shapes those tools print on macOS (see SOURCES there).
+``ioreg`` / ``stat`` lines in the shapes those tools print on macOS (``ioreg`` properties behind
+spaces or, as ``ioreg -l`` prints them, ``| |`` tree lines).
 """
 
 from __future__ import annotations
