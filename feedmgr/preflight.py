@@ -239,9 +239,7 @@ def _posture(run: _Run, section: PostureSection) -> None:
         spec = load_spec(path)
         if fleet:
             _fleet(run, section, spec, path, fleet)
-        if not captures and fleet:
-            continue
-        if not captures:
+        if not captures and not fleet:
             run.outcome.findings.append(
                 Finding(
                     CONDITIONS_CHECK,
@@ -253,6 +251,7 @@ def _posture(run: _Run, section: PostureSection) -> None:
                     "capture a Mac with 'feedmgr posture collect-script' to evaluate them",
                 )
             )
+        if not captures:
             continue
         with ExitStack() as stack:
             streams = file_streams(

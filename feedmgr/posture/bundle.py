@@ -1,6 +1,6 @@
 """The posture bundle: one small text file per Mac, written by ``collect-script --bundle``.
 
-Format ``feedmgr-posture-bundle/1`` (docs/posture.md, "Fleet bundles"): a first line naming
+Format ``feedmgr-posture-bundle/1`` (docs/posture.md, "Bundle format"): a first line naming
 the format, ``key = value`` header lines (collection time, host, serial, hardware UUID,
 kernel, macOS product/version/build, console user, the service patterns the bundle was
 filtered for), then sections opened by ``@@`` lines:

@@ -305,7 +305,7 @@ def _case_pattern(service: str) -> str:
 
 def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> str:
     """A POSIX shell script an MDM runs as root to write one ``feedmgr-posture-bundle/1``
-    (docs/posture.md, "Fleet bundles") on stdout, and, with ``output_dir``, also into
+    (docs/posture.md, "Bundle format") on stdout, and, with ``output_dir``, also into
     ``output_dir/posture-bundle.txt`` (replaced atomically).
 
     The bundle keeps only the ``launchctl list`` rows, ``print`` blocks and plist paths of

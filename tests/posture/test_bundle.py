@@ -214,3 +214,22 @@ def test_example_bundles_are_what_the_script_writes(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
     for name, text in expected.items():
         assert (folder / name).read_text() == text, name
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["us.zoom.*", "com.apple.?ysmond", "com.[ab]pple.*", "com.[!x]pple.sysmond", "a[*]b", "*"],
+)
+def test_shell_filter_keeps_what_fnmatch_matches(pattern: str) -> None:
+    """The script's case pattern keeps every label fnmatch matches (a pattern the shell
+    would read differently keeps everything), so the filter never hides a job."""
+    import fnmatch
+
+    from feedmgr.posture.collect import _case_pattern
+
+    labels = ["us.zoom.ZoomDaemon", "com.apple.sysmond", "com.bpple.x", "a*b", "aXb", "x y"]
+    script = "for l in " + " ".join(f"'{label}'" for label in labels) + "; do "
+    script += f'case "$l" in {_case_pattern(pattern)}) echo "$l" ;; esac; done'
+    kept = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    matched = {label for label in labels if fnmatch.fnmatchcase(label, pattern)}
+    assert matched <= set(kept.stdout.splitlines())
