@@ -16,8 +16,10 @@ with its reason. None of these ever stops the run.
 from __future__ import annotations
 
 import itertools
+import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,7 +29,7 @@ from feedmgr.errors import ParseError
 from feedmgr.posture.bundle import Bundle, parse_bundle
 from feedmgr.posture.criteria import evaluate as evaluate_criteria
 from feedmgr.posture.evaluate import ConditionResult, evaluate_condition, gather, label_filter
-from feedmgr.posture.fleet_sources import FleetLimits, Problem, read_sources
+from feedmgr.posture.fleet_sources import FleetLimits, Problem, Read, read_sources
 from feedmgr.posture.model import (
     Enforcement,
     Operator,
@@ -40,6 +42,10 @@ from feedmgr.posture.model import (
 DEFAULT_MAX_AGE = timedelta(days=14)
 # A clock a little ahead is normal; a bundle dated further ahead cannot be ordered.
 CLOCK_SKEW = timedelta(days=1)
+# Below this many bundles, judging in this process is quicker than starting workers
+# (a spawned worker imports feedmgr in about half a second).
+SERIAL_BUNDLES = 2000
+BATCH = 250
 # Criteria over more unknown conditions than this are not enumerated (2**n evaluations).
 _MAX_UNKNOWN = 12
 _ENFORCEMENT_RANK = {Enforcement.MANDATORY: 0, Enforcement.OPTIONAL: 1, Enforcement.AUDIT: 2}
@@ -303,6 +309,84 @@ class FleetResult:
         return tuple(r for r in self.requirements if r.blocking)
 
 
+class _Judge:
+    """Everything judging one read bundle needs; built once per process."""
+
+    def __init__(self, spec: PostureSpec, now: datetime) -> None:
+        self.spec = spec
+        self.plans = plan(spec)
+        self.wanted = label_filter(spec)
+        self.now = now
+
+    def __call__(self, item: Read) -> MacVerdict | Problem:
+        if isinstance(item, Problem):
+            return item
+        try:
+            bundle = parse_bundle(item.data, item.name)
+            if bundle.collected > self.now + CLOCK_SKEW:
+                return Problem(item.name, f"collected in the future ({bundle.collected:%Y-%m-%d})")
+            return judge(self.spec, self.plans, bundle, self.wanted)
+        except ParseError as exc:
+            return Problem(item.name, exc.problem)
+
+
+_worker_judge: _Judge | None = None
+
+
+def _start_worker(spec: PostureSpec, now: datetime) -> None:
+    global _worker_judge  # noqa: PLW0603 - one judge per worker process, set at its start
+    _worker_judge = _Judge(spec, now)
+
+
+def _judge_batch(batch: list[Read]) -> list[MacVerdict | Problem]:
+    assert _worker_judge is not None, "worker started without _start_worker"
+    return [_worker_judge(item) for item in batch]
+
+
+def _outcomes(
+    judge_one: _Judge, reads: Iterator[Read], workers: int
+) -> Iterator[MacVerdict | Problem]:
+    """Judged bundles in reading order: in this process for a small fleet, else by
+    ``workers`` processes fed batches (at most two per worker in flight, so memory stays
+    bounded), while this process keeps reading."""
+    head = list(itertools.islice(reads, SERIAL_BUNDLES))
+    if workers < 2 or len(head) < SERIAL_BUNDLES:
+        yield from map(judge_one, head)
+        yield from map(judge_one, reads)
+        return
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    batches = _batched(itertools.chain(head, reads), BATCH)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(judge_one.spec, judge_one.now),
+    ) as pool:
+        pending: deque[Future[list[MacVerdict | Problem]]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(_judge_batch, batch))
+            if len(pending) >= 2 * workers:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+def _batched(items: Iterable[Read], size: int) -> Iterator[list[Read]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def default_workers() -> int:
+    """Worker processes for a large fleet: one per core (at most 4), when the program
+    allows workers (``feedmgr.parallel``), else none."""
+    from feedmgr.parallel import worker_processes_allowed
+
+    return min(os.cpu_count() or 1, 4) if worker_processes_allowed() else 0
+
+
 def run_fleet(
     spec: PostureSpec,
     paths: Sequence[Path],
@@ -311,32 +395,24 @@ def run_fleet(
     max_age: timedelta = DEFAULT_MAX_AGE,
     fail_over: float = 0.0,
     limits: FleetLimits | None = None,
+    workers: int | None = None,
 ) -> FleetResult:
     """Read every bundle under ``paths``, judge each Mac once (its newest bundle) and sum up.
 
-    Never raises on bundle content: every unreadable bundle is in ``unreadable``.
+    From ``SERIAL_BUNDLES`` bundles on, ``workers`` processes (default: ``default_workers``)
+    judge them; the result is the same either way. Never raises on bundle content: every
+    unreadable bundle is in ``unreadable``.
     """
-    plans = plan(spec)
-    wanted = label_filter(spec)
+    judge_one = _Judge(spec, now)
+    count = default_workers() if workers is None else workers
     newest: dict[str, MacVerdict] = {}
     superseded: list[MacVerdict] = []
     unreadable: list[Problem] = []
     read = 0
-    for item in read_sources(paths, limits):
+    for verdict in _outcomes(judge_one, read_sources(paths, limits), count):
         read += 1
-        if isinstance(item, Problem):
-            unreadable.append(item)
-            continue
-        try:
-            bundle = parse_bundle(item.data, item.name)
-            if bundle.collected > now + CLOCK_SKEW:
-                unreadable.append(
-                    Problem(item.name, f"collected in the future ({bundle.collected:%Y-%m-%d})")
-                )
-                continue
-            verdict = judge(spec, plans, bundle, wanted)
-        except ParseError as exc:
-            unreadable.append(Problem(item.name, exc.problem))
+        if isinstance(verdict, Problem):
+            unreadable.append(verdict)
             continue
         known = newest.get(verdict.mac_id)
         if known is None:
@@ -354,7 +430,7 @@ def run_fleet(
     return summarize(
         FleetResult(
             spec=spec,
-            plans=plans,
+            plans=judge_one.plans,
             now=now,
             max_age=max_age,
             fail_over=fail_over,

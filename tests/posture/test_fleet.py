@@ -329,3 +329,21 @@ def test_a_negated_condition_still_shows_its_evidence(fleet: Fleet) -> None:
     result = run_fleet(spec, [fleet.folder], now=NOW)
     failing = result.requirements[0].failing[0]
     assert failing.requirement_notes[0].startswith("zoom: loaded: 1 job(s) [")
+
+
+def test_worker_processes_give_the_same_result(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Judged by two worker processes (as a large fleet is), the fleet's counts, failing
+    Macs with their evidence, duplicates and unreadable bundles are those of a serial run."""
+    from feedmgr.posture import fleet as module
+
+    serial = _run(fleet, workers=0)
+    monkeypatch.setattr(module, "SERIAL_BUNDLES", 3)
+    monkeypatch.setattr(module, "BATCH", 2)
+    parallel = _run(fleet, workers=2)
+    assert parallel.macs == serial.macs
+    assert parallel.requirements == serial.requirements
+    assert parallel.duplicates == serial.duplicates
+    assert parallel.unreadable == serial.unreadable
+    assert parallel.stale == serial.stale
