@@ -11,6 +11,9 @@ Bundles: one Mac per stable id (hardware UUID, else serial, else host name), new
 collection wins (older ones are reported as duplicates); a newest bundle older than
 ``max_age`` is stale and left out of the counts (reported); anything unreadable is reported
 with its reason. None of these ever stops the run.
+
+A large fleet is judged by worker processes (one per core) while this process reads the
+bundles; results come back in reading order, so the outcome does not depend on it.
 """
 
 from __future__ import annotations
