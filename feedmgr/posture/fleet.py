@@ -19,7 +19,6 @@ bundles; results come back in reading order, so the outcome does not depend on i
 from __future__ import annotations
 
 import itertools
-import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -337,6 +336,13 @@ _worker_judge: _Judge | None = None
 
 
 def _start_worker(spec: PostureSpec, now: datetime) -> None:
+    import signal
+
+    from feedmgr.feed.members import start_worker_process
+
+    # Ctrl-C is the parent's to handle (one "interrupted" line); a worker ends with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start_worker_process()
     global _worker_judge  # noqa: PLW0603 - one judge per worker process, set at its start
     _worker_judge = _Judge(spec, now)
 
@@ -383,11 +389,12 @@ def _batched(items: Iterable[Read], size: int) -> Iterator[list[Read]]:
 
 
 def default_workers() -> int:
-    """Worker processes for a large fleet: one per core (at most 4), when the program
-    allows workers (``feedmgr.parallel``), else none."""
+    """Worker processes for a large fleet: one per core this process may use (at most 4),
+    when the program allows workers (``feedmgr.parallel``), else none."""
+    from feedmgr.feed.members import available_cores
     from feedmgr.parallel import worker_processes_allowed
 
-    return min(os.cpu_count() or 1, 4) if worker_processes_allowed() else 0
+    return min(available_cores(), 4) if worker_processes_allowed() else 0
 
 
 def run_fleet(
