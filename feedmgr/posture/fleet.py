@@ -96,6 +96,13 @@ class RequirementPlan:
             return None
         return min((p.enforcement for p in self.policies), key=_ENFORCEMENT_RANK.__getitem__)
 
+    def mandatory_for(self, version: tuple[int, ...]) -> bool:
+        """True when a mandatory policy enforces the requirement on this macOS version."""
+        return any(
+            p.enforcement is Enforcement.MANDATORY and os_covers(p.os, version)
+            for p in self.policies
+        )
+
     def applies_to(self, version: tuple[int, ...]) -> bool:
         """True when the requirement and one of its policies cover this macOS version."""
         if not os_covers(self.requirement.os, version):
@@ -472,11 +479,9 @@ def summarize(result: FleetResult) -> FleetResult:
                 unknown.append(mac)
         failing.sort(key=lambda v: (v.host.casefold(), v.mac_id))
         unknown.sort(key=lambda v: (v.host.casefold(), v.mac_id))
-        blocking = (
-            item.enforcement is Enforcement.MANDATORY
-            and tally.failed > 0
-            and tally.fail_percent > result.fail_over
-        )
+        # NonCompliant only where a mandatory policy covers the Mac's macOS version.
+        noncompliant = sum(1 for mac in failing if item.mandatory_for(mac.version_key))
+        blocking = noncompliant > 0 and 100.0 * noncompliant / tally.judged > result.fail_over
         summaries.append(
             RequirementSummary(item, tally, by_version, tuple(failing), tuple(unknown), blocking)
         )

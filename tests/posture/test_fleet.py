@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from feedmgr.posture.files import load_spec
 from feedmgr.posture.fleet import FleetResult, Outcome, os_covers, run_fleet
 from feedmgr.posture.fleet_sources import FleetLimits
 from tests.posture.fakemac import Fleet, make_fleet
@@ -347,3 +348,31 @@ def test_worker_processes_give_the_same_result(
     assert parallel.duplicates == serial.duplicates
     assert parallel.unreadable == serial.unreadable
     assert parallel.stale == serial.stale
+
+
+@pytest.mark.parametrize(
+    ("mandatory_os", "blocking"), [("Mac OSX 15", True), ("Mac OSX 14", False)]
+)
+def test_only_macs_a_mandatory_policy_covers_count_as_noncompliant(
+    fleet: Fleet, tmp_path: Path, mandatory_os: str, blocking: bool
+) -> None:
+    """sysmond-running mandatory for one macOS release and optional for the rest blocks only
+    when its failing Mac (mac-b, 15.2) is on the mandatory release, as ISE would decide."""
+    text = CONDITIONS_WITH_SPLIT_POLICY.replace("MANDATORY_OS", mandatory_os)
+    path = tmp_path / "split.yaml"
+    path.write_text(text)
+    result = run_fleet(load_spec(path), [fleet.folder], now=NOW)
+    assert result.requirements[0].plan.enforcement.value == "mandatory"
+    assert result.requirements[0].blocking is blocking
+
+
+CONDITIONS_WITH_SPLIT_POLICY = """\
+format: feedmgr-posture/1
+conditions:
+  - {name: sysmond, service: com.apple.sysmond, operator: running}
+requirements:
+  - {name: sysmond-running, conditions: [sysmond], criteria: sysmond, message: m}
+policies:
+  - {name: strict, requirement: sysmond-running, enforcement: mandatory, os: [MANDATORY_OS]}
+  - {name: lenient, requirement: sysmond-running, enforcement: optional, os: [Mac OSX]}
+"""
