@@ -18,7 +18,9 @@ from pathlib import Path
 
 import trustme
 
-from feedmgr.feed.fetch import FeedClient, FetchSettings, PackageRef
+from feedmgr.feed.fetch import FeedClient, FetchSettings
+from feedmgr.feed.index import PackageRef
+from feedmgr.net.transport import TransportSettings
 
 BLOCK = bytes(range(256)) * 4096  # 1 MiB
 
@@ -56,7 +58,9 @@ def run(size_mib: int, ca_path: Path, context: ssl.SSLContext, work: Path) -> No
     ref = PackageRef(url, "1", digest.hexdigest(), size_mib * len(BLOCK), url)
     before = _peak_mib()
     started = time.perf_counter()
-    settings = FetchSettings(ca_bundle=ca_path, max_download_bytes=2 * size_mib * len(BLOCK))
+    settings = FetchSettings(
+        TransportSettings(ca_bundle=ca_path), max_download_bytes=2 * size_mib * len(BLOCK)
+    )
     with FeedClient(settings) as client, client.download(ref, work) as download:
         assert download.size == ref.length
     elapsed = time.perf_counter() - started

@@ -1,5 +1,5 @@
-from feedmgr.cli import main
+from feedmgr.cli import run
 
 # Guarded: the ingest's validation worker process re-imports the main module when it starts.
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -27,6 +27,7 @@ _CP = ("provisioning.md", "feedmgr provisioning audit")
 _CERT = ("certificates.md", "feedmgr cert check / probe")
 _POSTURE = ("posture.md", "feedmgr posture eval / preflight")
 _PRE = ("preflight.md", "feedmgr preflight")
+_ISE = ("ise.md", "feedmgr preflight with [ise]")
 _FLEET = ("posture.md", "feedmgr posture fleet / preflight")
 
 
@@ -63,7 +64,7 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "releases.stale",
         "warn when the newest release catalog is more than 90 days old",
         "lag detection only sees the releases its catalogs list",
-        "feedmgr releases import --sofa macos_data_feed.json (or --catalog FILE)",
+        "feedmgr releases update (offline: releases import --sofa FILE / --windows FILE)",
     ),
     _spec(
         _CP,
@@ -71,7 +72,8 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "fail",
         'no enabled client-provisioning rule matches: the endpoint gets "Bypassing Cisco '
         'Secure Client Scan"',
-        "add a rule for this OS (or a parent node) and group, or widen an existing rule",
+        "add a rule for the group on the OS family's umbrella node ('Mac OSX', 'Windows All') "
+        "after any per-version rules, so the next release is covered too",
     ),
     _spec(
         _CP,
@@ -92,8 +94,17 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.shadowed",
         "warn",
-        "a rule can never match because earlier rules take all its cases",
-        "move the rule up, narrow the earlier rules, or delete it",
+        "a rule can never match because earlier rules take all its cases, today and after "
+        "the next feed",
+        "move the rule up, or delete it; never narrow an umbrella rule to version nodes",
+    ),
+    _spec(
+        _CP,
+        "cp.future-only",
+        "info",
+        "a rule on an umbrella node after per-version rules: it matches only the releases a "
+        "later feed adds under that node",
+        "keep it: it is what gives the next release an agent",
     ),
     _spec(
         _CP,
@@ -106,22 +117,31 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.no-agent",
         "fail",
-        "the matching rule installs no agent package or no agent configuration/profile",
-        "give the rule's result an agent package and an agent configuration or profile",
+        "the matching rule installs no posture agent (no agent configuration, a native "
+        "supplicant configuration only, or no ISE Posture module)",
+        "name an agent configuration with an agent package, ISE Posture and a posture profile",
+    ),
+    _spec(
+        _CP,
+        "cp.not-posture-capable",
+        "info",
+        "inventory devices the posture agent does not run on (iOS, Android, Chrome OS, "
+        "printers, phones) or with a blank OS, counted per OS string; not a gap",
+        "control their access with authorization rules; find the OS of blank ones",
     ),
     _spec(
         _CP,
         "cp.module-too-old",
         "fail",
         "the rule's compliance module is older than the feed's minimum for that OS",
-        "upload a newer compliance module to ISE and select it in the rule",
+        "upload a newer compliance module to ISE and select it in the agent configuration",
     ),
     _spec(
         _CP,
         "cp.agent-too-old",
         "fail",
         "the rule's Secure Client agent is older than the feed's minimum for that OS",
-        "upload a newer Secure Client package to ISE and select it in the rule",
+        "upload a newer Secure Client package to ISE and select it in the agent configuration",
     ),
     _spec(
         _CP,
@@ -303,6 +323,63 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "info",
         "the condition files are valid, but no launchctl captures were given to evaluate them",
         "capture a Mac with feedmgr posture collect-script and list the files in [posture]",
+    ),
+    _spec(
+        _ISE,
+        "ise.no-psn",
+        "warn",
+        "ISE lists no node whose services include Session: no node runs the Policy Service "
+        "persona, so nothing serves posture",
+        "enable the Policy Service persona (Session services) on the nodes agents use",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-status",
+        "warn",
+        "ISE reports a PSN's nodeStatus as something other than Connected (Disconnected, "
+        "ReplicationStopped, NotInSync...)",
+        "check the node in Administration > System > Deployment before relying on it",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-unknown",
+        "warn",
+        "a hand-written [[psn]] names a node ISE does not list as a PSN (a typo or a node "
+        "that left the deployment): it is graded for nothing",
+        "correct or remove the [[psn]] entry, or enable Session services on that node",
+    ),
+    _spec(
+        _ISE,
+        "ise.psn-unlisted",
+        "info",
+        "ISE lists a PSN that the hand-written [[psn]] entries leave out; it is graded from "
+        "what ISE reports",
+        "add a [[psn]] entry if agents reach it by other names or IPs",
+    ),
+    _spec(
+        _ISE,
+        "ise.cert-mismatch",
+        "warn",
+        "the certificate a PSN presents on the Portal or Admin port is not one ISE lists for "
+        "that usage",
+        "check what answers on that port (load balancer, another portal tag) and bind the "
+        "intended certificate in ISE",
+    ),
+    _spec(
+        _ISE,
+        "ise.cert-expiring",
+        "fail when expired or within 30 days; warn within 60 days (as cert.expiring)",
+        "a certificate in use (EAP Authentication, or Portal/Admin when the probe could not "
+        "see it) expires soon, by the date ISE reports",
+        "renew it and bind the new certificate to the same usages in ISE",
+    ),
+    _spec(
+        _ISE,
+        "ise.metadata-only",
+        "info",
+        "a certificate in use was graded from ISE's metadata only (no TLS probe reaches it); "
+        "the message lists the cert.* checks that leaves out",
+        "export the certificate from ISE and grade it with feedmgr cert check",
     ),
     _spec(
         _PRE,

@@ -1,10 +1,11 @@
 """User settings: ``config.toml`` in the home directory (docs/online-updates.md, "Settings").
 
-The file holds one ``[feed]`` table with a closed set of keys; anything else is rejected with
-the file's name, so a typo never silently falls back to a default. The file is read with
-``tomllib`` and rewritten atomically (temporary file, fsync, rename) by ``config set``.
-Values are strings and integers only, so a tiny writer suffices and no TOML-writing
-dependency is needed; a property test checks that everything written reads back equal.
+The file holds ``[feed]``, ``[network]`` and ``[releases]`` tables with a closed set of keys;
+anything else is rejected with the file's name, so a typo never silently falls back to a
+default. The file is read with ``tomllib`` and rewritten atomically (temporary file, fsync,
+rename) by ``config set``. Values are strings and integers only, so a tiny writer suffices
+and no TOML-writing dependency is needed; a property test checks that everything written
+reads back equal.
 """
 
 from __future__ import annotations
@@ -14,73 +15,26 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from feedmgr.errors import SchemaError, StoreError, UsageError
+from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE
+from feedmgr.net.urls import check_https_url, check_proxy_url, has_bad_characters
 
 CONFIG_NAME = "config.toml"
 DEFAULT_INDEX_URL = "https://www.cisco.com/web/secure/pmbu/posture-update.xml"
+# Release data for 'feedmgr releases update' (docs/os-matrix.md): SOFA's published macOS
+# feed and endoflife.date's API document for Windows.
+DEFAULT_SOFA_URL = "https://sofafeed.macadmins.io/v2/macos_data_feed.json"
+DEFAULT_WINDOWS_URL = "https://endoflife.date/api/v1/products/windows"
 # A posture feed is a few megabytes; this bounds a download whose index announces no length.
 DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024
 # Nothing sensible is larger; the cap exists to bound disk use.
 MAX_DOWNLOAD_BYTES_LIMIT = 64 * 1024 * 1024 * 1024
 
+MAX_DEADLINE_SECONDS = 7 * 24 * 3600
+MAX_MIN_RATE = 1024**3
+
 Value = str | int
-
-
-def _has_bad_characters(text: str) -> bool:
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
-
-
-def check_https_url(text: str, subject: str) -> str:
-    """Return ``text`` when it is an absolute ``https://`` URL with a host.
-
-    Raises:
-        UsageError: any other URL (``http://`` included: feeds are fetched over HTTPS only).
-    """
-    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
-        raise UsageError(subject, f"{text!r} is not a valid URL (control characters or spaces)")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError as exc:
-        raise UsageError(subject, f"{text!r} is not a valid URL ({exc})") from exc
-    if parts.scheme.lower() != "https":
-        raise UsageError(
-            subject, f"{text!r} is not an https:// URL; feeds are fetched over HTTPS only"
-        )
-    if not host:
-        raise UsageError(subject, f"{text!r} has no host name")
-    return text
-
-
-def check_proxy_url(text: str, subject: str) -> str:
-    """Return ``text`` when it is an ``http://`` or ``https://`` proxy URL with a host.
-
-    Raises:
-        UsageError: another scheme or no host.
-    """
-    if _has_bad_characters(text) or any(ch.isspace() for ch in text):
-        raise UsageError(subject, "the proxy URL contains control characters or spaces")
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise UsageError(subject, f"not a valid proxy URL ({exc})") from exc
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise UsageError(subject, "a proxy must be given as http://HOST:PORT or https://HOST:PORT")
-    return text
-
-
-def redact_proxy(text: str) -> str:
-    """The proxy URL with any password replaced by ``***`` (for display)."""
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return parts._replace(netloc=f"{user}@{netloc[-1]}").geturl()
 
 
 def _parse_url(raw: str, key: str) -> Value:
@@ -92,12 +46,25 @@ def _parse_proxy(raw: str, key: str) -> Value:
 
 
 def _parse_path(raw: str, key: str) -> Value:
-    if not raw or _has_bad_characters(raw):
+    if not raw or has_bad_characters(raw):
         raise UsageError(key, f"{raw!r} is not a usable file name")
     path = Path(raw).expanduser()
     if not path.is_file():
         raise UsageError(key, f"{raw}: no such file")
     return str(path.resolve())
+
+
+def _bounded_int(low: int, high: int, unit: str) -> Callable[[str, str], Value]:
+    def parse(raw: str, key: str) -> Value:
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            raise UsageError(key, f"{raw!r} is not a whole number of {unit}") from None
+        if not low <= value <= high:
+            raise UsageError(key, f"must be between {low} and {high} {unit}")
+        return value
+
+    return parse
 
 
 def _parse_size(raw: str, key: str) -> Value:
@@ -144,6 +111,34 @@ SETTINGS: Mapping[str, Setting] = {
             int,
             DEFAULT_MAX_DOWNLOAD_BYTES,
         ),
+        Setting(
+            "network.deadline",
+            "Seconds one transfer (index document, package, release data) may take in all.",
+            _bounded_int(1, MAX_DEADLINE_SECONDS, "seconds"),
+            int,
+            DEFAULT_DEADLINE_SECONDS,
+        ),
+        Setting(
+            "network.min_rate",
+            "Minimum average bytes per second of a body after its first 20 s (0: no minimum).",
+            _bounded_int(0, MAX_MIN_RATE, "bytes per second"),
+            int,
+            DEFAULT_MIN_RATE,
+        ),
+        Setting(
+            "releases.sofa_url",
+            "SOFA macOS feed for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_SOFA_URL,
+        ),
+        Setting(
+            "releases.windows_url",
+            "endoflife.date Windows data for 'releases update' (https only).",
+            _parse_url,
+            str,
+            DEFAULT_WINDOWS_URL,
+        ),
     )
 }
 
@@ -183,7 +178,20 @@ class Config:
     @property
     def max_download_bytes(self) -> int:
         """The absolute cap on a package download."""
-        value = self.get("feed.max_download_bytes")
+        return self._int("feed.max_download_bytes")
+
+    @property
+    def deadline(self) -> int:
+        """Seconds one network transfer may take in all."""
+        return self._int("network.deadline")
+
+    @property
+    def min_rate(self) -> int:
+        """Minimum average bytes per second of a body (0: none)."""
+        return self._int("network.min_rate")
+
+    def _int(self, key: str) -> int:
+        value = self.get(key)
         assert isinstance(value, int)
         return value
 
@@ -213,7 +221,7 @@ def _check_document(document: Mapping[str, object], path: Path) -> dict[str, Val
                 # every other setting unreadable.
                 if key != "feed.ca_bundle":
                     setting.parse(str(value), key)
-                elif not value or _has_bad_characters(str(value)):
+                elif not value or has_bad_characters(str(value)):
                     raise UsageError(key, "not a usable file name")
             except UsageError as exc:
                 raise SchemaError(subject, f"{key}: {exc.problem}") from exc
@@ -297,7 +305,7 @@ def set_setting(home: Path, key: str, raw: str) -> Config:
     value = parse_setting(key, raw)
     if key == "feed.ca_bundle":
         # Say now, not at the next update, that the file is no CA bundle.
-        from feedmgr.feed.fetch import ssl_context
+        from feedmgr.net.transport import ssl_context
 
         ssl_context(Path(str(value)))
     current = load_config(home)

@@ -17,6 +17,9 @@ from feedmgr.feed._model import EdgeModel
 from feedmgr.feed.manifest import describe_validation_error
 from feedmgr.osmatrix.lag import DEFAULT_MAX_DAYS, DEFAULT_STALE_DAYS
 
+# The name of an environment variable, not a password.
+DEFAULT_PASSWORD_ENV = "FEEDMGR_ISE_PASSWORD"  # noqa: S105
+
 Days = Annotated[int, Field(ge=1, le=3650)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -89,6 +92,38 @@ class PostureSection(EdgeModel):
         return [self.fleet] if isinstance(self.fleet, str) else list(self.fleet)
 
 
+class IseSection(EdgeModel):
+    """The ISE deployment to read nodes and certificates from (docs/ise.md).
+
+    The password is never read from the file: it comes from the environment variable
+    ``password_env`` names, or from a prompt.
+    """
+
+    url: Annotated[str, Field(min_length=1)]
+    username: Annotated[str, Field(min_length=1)]
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = DEFAULT_PASSWORD_ENV
+    ca: str | None = None
+    # Preflight: how to grade the PSNs ISE lists (docs/ise.md).
+    probe: bool = True
+    portal_port: Port = 8443
+    admin_port: Port = 443
+    psn_ca: list[str] = Field(default_factory=list)
+    public_ca: bool = False
+    timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_in_file(cls, data: object) -> object:
+        if isinstance(data, dict) and "password" in data:
+            # The value is deliberately left out of the message.
+            raise ValueError(
+                "password: a password is never read from the deployment file; set "
+                "password_env to the name of an environment variable that holds it, or "
+                "leave it out to be prompted"
+            )
+        return data
+
+
 class Deployment(EdgeModel):
     """A whole deployment description."""
 
@@ -97,6 +132,7 @@ class Deployment(EdgeModel):
     provisioning: ProvisioningSection | None = None
     psn: list[PsnSection] = Field(default_factory=list)
     posture: PostureSection | None = None
+    ise: IseSection | None = None
 
 
 def load_deployment(path: Path) -> Deployment:

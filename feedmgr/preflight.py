@@ -19,6 +19,7 @@ from typing import Any
 from feedmgr.deployment import (
     Deployment,
     FeedSection,
+    IseSection,
     PostureSection,
     ProvisioningSection,
     PsnSection,
@@ -210,9 +211,17 @@ def _psn(run: _Run, psn: PsnSection) -> None:
             _certificate_row(run, f"{psn.name} {target.label}", target.findings, target.leaf)
 
 
-def _certificate_row(run: _Run, label: str, findings: Sequence[Finding], leaf: Any) -> None:
+def _certificate_row(
+    run: _Run,
+    label: str,
+    findings: Sequence[Finding],
+    leaf: Any,
+    reported: Sequence[Finding] = (),
+) -> None:
+    """Add ``findings`` to the report and a row for the certificate to the HTML report;
+    ``reported`` are findings about it that are already in the report."""
     run.outcome.findings.extend(findings)
-    problems = [f for f in findings if f.severity > Severity.INFO]
+    problems = [f for f in (*findings, *reported) if f.severity > Severity.INFO]
     worst = max((f.severity for f in problems), default=None)
     run.certificates.append(
         CertificateRow(
@@ -223,6 +232,24 @@ def _certificate_row(run: _Run, label: str, findings: Sequence[Finding], leaf: A
             checks=tuple(sorted({f.check for f in problems})),
         )
     )
+
+
+def _ise(
+    run: _Run,
+    section: IseSection,
+    hand_written: Sequence[PsnSection],
+    prompt: Callable[[str], str] | None,
+) -> None:
+    from feedmgr.ise.connect import IseTarget, connect
+    from feedmgr.ise.preflight import grade_from_ise
+
+    target = IseTarget.from_section(section, run.base)
+    with connect(run.home, target, prompt=prompt) as client:
+        outcome = grade_from_ise(client, section, run.base, hand_written, run.now)
+    run.outcome.facts.update(outcome.facts)
+    run.outcome.findings.extend(outcome.findings)
+    for row in outcome.rows:
+        _certificate_row(run, row.label, (), row.leaf, row.findings)
 
 
 def _posture(run: _Run, section: PostureSection) -> None:
@@ -291,9 +318,18 @@ def _fleet(
 
 
 def run_preflight(
-    deployment: Deployment, base: Path, home: Path, *, now: datetime | None = None
+    deployment: Deployment,
+    base: Path,
+    home: Path,
+    *,
+    now: datetime | None = None,
+    ise_prompt: Callable[[str], str] | None = None,
 ) -> PreflightResult:
-    """Run every section of ``deployment`` (paths relative to ``base``) against the store."""
+    """Run every section of ``deployment`` (paths relative to ``base``) against the store.
+
+    ``ise_prompt`` asks for the ISE password (without echo) when ``[ise]``'s environment
+    variable is unset; without it, that is a section finding.
+    """
     run = _Run(base, home, now or datetime.now(UTC))
     run.outcome.facts["deployment"] = deployment.name
     feed = deployment.feed
@@ -303,8 +339,11 @@ def run_preflight(
         run.guarded("provisioning", lambda: _provisioning(run, provisioning))
     else:
         run.skipped("provisioning", "no [provisioning] section in the deployment file")
-    if not deployment.psn:
-        run.skipped("psn", "no [[psn]] entries in the deployment file")
+    if deployment.ise is not None:
+        ise, hand_written = deployment.ise, deployment.psn
+        run.guarded("ise", lambda: _ise(run, ise, hand_written, ise_prompt))
+    elif not deployment.psn:
+        run.skipped("psn", "no [[psn]] entries and no [ise] section in the deployment file")
     for psn in deployment.psn:
         run.guarded(f"psn {psn.name}", lambda psn=psn: _psn(run, psn))  # type: ignore[misc]
     if deployment.posture is not None:

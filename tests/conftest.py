@@ -88,5 +88,12 @@ def trusted_home(run_cli: RunCli, publisher: Publisher, home: Path) -> Path:
 # Hypothesis' 200 ms deadline turns a busy CI machine into flaky failures ("failed on the
 # first call but did not on a subsequent one"); the properties themselves do not depend on
 # speed, so the deadline is off for every property test.
-settings.register_profile("feedmgr", deadline=None)
+# CI and plain `pytest` use a derandomized profile: the same examples every run, and no
+# example database, so a green main stays green on a fresh machine. The deep profile searches
+# for new failures with random examples (README "Tests": `--hypothesis-profile=feedmgr-deep`);
+# a failure it finds becomes an `@example` on the property test.
+settings.register_profile("feedmgr", deadline=None, derandomize=True, database=None)
+settings.register_profile(
+    "feedmgr-deep", deadline=None, derandomize=False, max_examples=5000, print_blob=True
+)
 settings.load_profile("feedmgr")

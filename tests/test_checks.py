@@ -11,7 +11,7 @@ from feedmgr.checks import REGISTRY, by_id, render_markdown
 from tests.conftest import REPO, RunCli
 
 CHECK_ID = re.compile(
-    r"""["']((?:feed|releases|cp|cert|posture|preflight)\.[a-z0-9]+(?:-[a-z0-9]+)*)["']"""
+    r"""["']((?:feed|releases|cp|cert|posture|preflight|ise)\.[a-z0-9]+(?:-[a-z0-9]+)*)["']"""
 )
 # Strings of the same shape that are not check ids: settings keys and a file name.
 NOT_CHECKS = {

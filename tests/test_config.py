@@ -16,12 +16,12 @@ from feedmgr.config import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
     SETTINGS,
     load_config,
-    redact_proxy,
     render_config,
     set_setting,
     unset_setting,
 )
 from feedmgr.errors import SchemaError, UsageError
+from feedmgr.net.urls import redact_proxy
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -45,6 +45,8 @@ def test_cli_choices_match_the_known_settings() -> None:
         ("feed.url", "https://feeds.example.net/i.xml", "https://feeds.example.net/i.xml"),
         ("feed.proxy", "http://proxy.example.net:3128", "http://proxy.example.net:3128"),
         ("feed.max_download_bytes", "1_000_000", 1_000_000),
+        ("network.deadline", "3600", 3600),
+        ("network.min_rate", "0", 0),
     ],
 )
 def test_set_writes_and_reads_back(tmp_path: Path, key: str, raw: str, expected: object) -> None:
@@ -88,6 +90,9 @@ def test_ca_bundle_is_stored_as_an_absolute_existing_path(
         ("feed.proxy", "http://p.example:notaport", "not a valid proxy"),
         ("feed.max_download_bytes", "lots", "whole number"),
         ("feed.max_download_bytes", "0", "between"),
+        ("network.deadline", "0", "between 1 and"),
+        ("network.deadline", "soon", "whole number of seconds"),
+        ("network.min_rate", "-1", "between 0 and"),
         ("feed.nope", "1", "unknown setting"),
     ],
 )

@@ -6,9 +6,11 @@ fast and never import cryptography, requests or pydantic.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -47,6 +49,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Run every check a deployment file names, into one report (text, JSON, JUnit, HTML).",
     ),
     "checks": ("feedmgr.cli.checks:checks", "List every check id with its severity and fix."),
+    "ise": ("feedmgr.cli.ise:ise_group", "Show what ISE reports: nodes, system certificates."),
 }
 
 
@@ -136,3 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(ExitCode.INTERNAL)
     return int(ExitCode.OK)
+
+
+def run() -> NoReturn:
+    """The ``feedmgr`` console script and ``python -m feedmgr``: run the CLI, exit with its code."""
+    code = main()
+    # The outcome is decided and reported. A Ctrl-C while the interpreter shuts down (joining
+    # worker processes, flushing output) would kill it by SIGINT after "activated" was printed,
+    # hiding the exit code; from here on there is nothing left to interrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)

@@ -100,6 +100,17 @@ def finish_report(report: Report, fmt: str, fail_on: Severity | None = None) -> 
         raise click.exceptions.Exit(int(code))
 
 
+def secret_prompt() -> Callable[[str], str] | None:
+    """A prompt that does not echo what is typed, or None when stdin is not a terminal."""
+    if not sys.stdin.isatty():
+        return None
+
+    def ask(text: str) -> str:
+        return str(click.prompt(text, hide_input=True, err=True))
+
+    return ask
+
+
 def no_color() -> bool:
     """True when colour is unwanted: ``NO_COLOR`` set (https://no-color.org) or not a tty."""
     return bool(os.environ.get("NO_COLOR")) or not sys.stdout.isatty()

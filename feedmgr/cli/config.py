@@ -8,13 +8,22 @@ from feedmgr.cli._common import AppContext, emit, format_option
 
 # Kept here (not imported from feedmgr.config) only to build the click choices cheaply; a
 # test checks that both lists agree.
-KEYS = ("feed.url", "feed.ca_bundle", "feed.proxy", "feed.max_download_bytes")
+KEYS = (
+    "feed.url",
+    "feed.ca_bundle",
+    "feed.proxy",
+    "feed.max_download_bytes",
+    "network.deadline",
+    "network.min_rate",
+    "releases.sofa_url",
+    "releases.windows_url",
+)
 
 key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 
 
 def _shown(key: str, value: object) -> object:
-    from feedmgr.config import redact_proxy
+    from feedmgr.net.urls import redact_proxy
 
     if key == "feed.proxy" and isinstance(value, str):
         return redact_proxy(value)

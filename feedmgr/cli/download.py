@@ -65,8 +65,9 @@ def _progress(app: AppContext) -> _StderrProgress | None:
 def _client(
     app: AppContext, url: str | None, ca_bundle: Path | None, proxy: str | None
 ) -> tuple[FeedClient, str]:
-    from feedmgr.config import check_https_url, check_proxy_url, load_config
+    from feedmgr.config import load_config
     from feedmgr.feed.fetch import FeedClient, settings_for
+    from feedmgr.net.urls import check_https_url, check_proxy_url
 
     config = load_config(app.home)
     index_url = check_https_url(url, "--url") if url is not None else config.feed_url

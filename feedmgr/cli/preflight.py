@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from feedmgr.cli._common import AppContext, emit
+from feedmgr.cli._common import AppContext, emit, secret_prompt
 
 
 @click.command(
@@ -55,7 +55,12 @@ def preflight(
     from feedmgr.render.text import render_grouped
 
     deployment = load_deployment(deployment_file)
-    result = run_preflight(deployment, deployment_file.resolve().parent, app.home)
+    result = run_preflight(
+        deployment,
+        deployment_file.resolve().parent,
+        app.home,
+        ise_prompt=secret_prompt(),
+    )
     threshold = Severity.from_label(fail_on)
     if output_format == "json":
         text = render_json(result.report)

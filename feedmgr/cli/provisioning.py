@@ -138,7 +138,8 @@ def match(
 ) -> None:
     """Explain one case: each rule considered, why it did or did not match, the result.
 
-    Exits 1 when the endpoint would bypass posture or its result fails a check.
+    Exits 1 when the endpoint would bypass posture or its result fails a check; a device
+    the posture agent does not run on (iOS, Android, a printer...) exits 0 and says so.
     """
     from feedmgr.feed.access import open_feed
     from feedmgr.findings import Severity
@@ -158,6 +159,10 @@ def match(
         emit(dumps({"feed": feed.version, **explanation_json(decision, findings)}))
     else:
         emit(render_explanation(decision, findings))
-    bypass = decision.outcome not in (Outcome.MATCHED, Outcome.CONDITIONAL)
+    bypass = decision.outcome not in (
+        Outcome.MATCHED,
+        Outcome.CONDITIONAL,
+        Outcome.NOT_POSTURE_CAPABLE,
+    )
     if bypass or any(f.severity is Severity.FAIL for f in findings):
         raise click.exceptions.Exit(1)

@@ -15,6 +15,7 @@ import hashlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import signal
 import threading
 import uuid
 from collections.abc import Sequence
@@ -153,6 +154,11 @@ def start_worker_process() -> None:
     a crash) the worker would wait for its next batch for ever, holding the package open. A
     watcher thread ends the worker as soon as its parent is gone.
     """
+    if hasattr(signal, "pthread_sigmask"):
+        # Started with SIGINT blocked (see ``_sigint_held``): a Ctrl-C is the parent's to
+        # handle. Ignoring it first discards one already pending, then it may be unblocked.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     keep_freed_buffers()
     parent = multiprocessing.parent_process()
     if parent is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -239,11 +238,12 @@ class PackageReader:
                 mp_context=get_context("spawn"),
                 initializer=start_worker_process,
             ) as pool:
-                with _sigint_ignored():
-                    # Start the workers now: they inherit the ignored SIGINT, so a Ctrl-C
-                    # is handled here alone (one "interrupted" line, the pool shut down)
-                    # instead of also killing a half-started interpreter that would print
-                    # its own traceback.
+                with _sigint_held():
+                    # Start the workers now, SIGINT held back: they start with it blocked
+                    # and ignore it before unblocking, so a Ctrl-C is handled here alone
+                    # (one "interrupted" line, the pool shut down) instead of also killing
+                    # a half-started interpreter that would print its own traceback. A
+                    # Ctrl-C that came meanwhile is delivered here afterwards, not lost.
                     for _ in range(count):
                         pool.submit(os.getpid)
                 yield _Workers(
@@ -293,15 +293,15 @@ class _Workers:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread handles signals (and may change their handlers)
+def _sigint_held() -> Iterator[None]:
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no process groups
+        yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _batches(tasks: list[MemberTask]) -> deque[list[MemberTask]]:

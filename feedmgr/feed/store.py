@@ -152,18 +152,52 @@ class FeedStore:
         if not self.db_path.exists():
             yield None
             return
+        conn = self._open_for_reading()
         try:
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error as exc:
-            raise StoreError(str(self.db_path), f"cannot open the store ({exc})") from exc
-        try:
-            conn.row_factory = sqlite3.Row
-            _check_schema(conn, self.db_path)
             yield conn
         except sqlite3.DatabaseError as exc:
             raise StoreError(str(self.db_path), f"store database is damaged ({exc})") from exc
         finally:
             conn.close()
+
+    def _open_for_reading(self) -> sqlite3.Connection:
+        for attempt in range(2):
+            try:
+                conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+            except sqlite3.Error as exc:
+                raise StoreError(str(self.db_path), f"cannot open the store ({exc})") from exc
+            try:
+                conn.row_factory = sqlite3.Row
+                _check_schema(conn, self.db_path)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                if attempt == 0 and _hot_journal(exc):
+                    self._roll_back_interrupted_write()
+                    continue
+                raise StoreError(str(self.db_path), f"store database is damaged ({exc})") from exc
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _roll_back_interrupted_write(self) -> None:
+        # A writer killed mid-transaction leaves a hot rollback journal that a read-only
+        # connection may not replay (SQLITE_READONLY_ROLLBACK). Any read on a read-write
+        # connection replays it under SQLite's own locks: the store is as it was before
+        # that write, which is exactly what the write's atomicity promises.
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=30)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(
+                str(self.db_path),
+                "an interrupted write must be rolled back, and this user cannot write the "
+                f"store ({exc}); run any feedmgr command as the store's owner",
+            ) from exc
 
     def active(self) -> StoredFeed | None:
         """The active feed, or None when nothing was ever ingested."""
@@ -295,6 +329,10 @@ class FeedStore:
         finally:
             conn.close()
             lock.release()
+
+
+def _hot_journal(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK"
 
 
 # SQLite result codes that mean the database could not be written, not that it is damaged.

@@ -21,11 +21,11 @@ from feedmgr.osmatrix.parse import parse_os_string
 from feedmgr.osmatrix.releases import (
     Release,
     ReleaseCatalog,
-    import_sofa,
     load_release_catalogs,
     parse_release_catalog,
     shipped_release_catalog,
 )
+from feedmgr.osmatrix.sources import SourceImport, import_endoflife_windows, import_sofa
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
 
 __all__ = [
@@ -41,9 +41,11 @@ __all__ = [
     "OsVersion",
     "Release",
     "ReleaseCatalog",
+    "SourceImport",
     "classify",
     "diff_feeds",
     "feed_age_findings",
+    "import_endoflife_windows",
     "import_sofa",
     "in_range",
     "lag_report",

@@ -17,6 +17,7 @@ WINDOWS_11_RELEASES: dict[str, int] = {
     "23H2": 22631,
     "24H2": 26100,
     "25H2": 26200,
+    "26H1": 28000,  # only on new Arm devices (endoflife.date products/windows.md)
 }
 WINDOWS_10_RELEASES: dict[str, int] = {
     "1507": 10240,

@@ -183,8 +183,8 @@ def catalog_age_findings(
             "release catalog",
             f"reflects releases up to {releases.as_of.isoformat()}, {age} days ago: newer OS "
             "releases are invisible to the lag check",
-            fix="import a current SOFA feed (feedmgr releases import --sofa "
-            "macos_data_feed.json) or add entries in a release catalog file",
+            fix="refresh the release data: feedmgr releases update (online), or feedmgr "
+            "releases import --sofa macos_data_feed.json / --windows windows.json (offline)",
             data={"as_of": releases.as_of.isoformat(), "age_days": age},
         ),
     )

@@ -5,7 +5,14 @@ Accepted shapes (case and spacing do not matter):
 - macOS: ``Mac OSX 15.6.1``, ``macOS 26.1 (25B78)``, ``Mac OS X 10.15.7``, ``macOS Sequoia``,
   ``macOS Tahoe 26.0.1 (a)``, ``macOS Version 15.6.1 (Build 24G90)``, ``Mac OSX``.
 - Windows: ``Windows 11 Enterprise 10.0.26100``, ``Windows 10 (All)``, ``Windows 11 24H2``,
-  ``Microsoft Windows 11 Pro Version 23H2 (OS Build 22631.4460)``, ``Windows All``.
+  ``Microsoft Windows 11 Pro Version 23H2 (OS Build 22631.4460)``, ``Windows All``,
+  ``Windows 10 Enterprise 2016 LTSB`` (registry ProductName, Active Directory),
+  ``Microsoft Windows [Version 10.0.19045.3570]`` (``ver``, in any language:
+  ``[versão ...]``, ``[Versión ...]``), systeminfo's ``OS Name:``/``OS Version:`` lines,
+  ``Windows Server 2022 Datacenter`` (a product without a client version range).
+- Tool output: ``sw_vers`` (``ProductName: macOS ProductVersion: 11.4 BuildVersion: 20F71``),
+  ``system_profiler`` (``System Version: macOS 15.6.1 (24G90)``), os-release
+  (``PRETTY_NAME="Ubuntu 24.04.3 LTS"``).
 - Linux: ``Ubuntu 22.04.4 LTS``, ``Red Hat Enterprise Linux 9.4 (Plow)``, ``RHEL 9``,
   ``SUSE Linux Enterprise Server 15 SP5``, ``Linux All``.
 
@@ -59,8 +66,27 @@ _WIN_BUILD = re.compile(r"(?:os\s*)?build\s*(\d{4,5})(?:\.(\d{1,6}))?(?![\d.])",
 _WIN_RELEASE = re.compile(
     r"(?:version\s*)?(?<![\d.])(\d{2}h[12]|1[5-9]0[1-9]|2004)(?![\d.a-z])", _FLAGS
 )
-_WIN_MARKETING = re.compile(r"^\s*(11|10|8\.1|8|7|server|vista|xp)(?![\d.a-z])", _FLAGS)
-_WIN_LTSC = re.compile(r"(?<![a-z])(ltsc|ltsb)\s*(20[12]\d)(?![\d.])", _FLAGS)
+_WIN_MARKETING = re.compile(r"^\s*(11|10|8\.1|8|7|vista|xp)(?![\d.a-z])", _FLAGS)
+_WIN_LTSC = re.compile(
+    r"(?<![a-z\d])(?:(ltsc|ltsb)\s*(20[12]\d)|(20[12]\d)\s*(ltsc|ltsb))(?![\d.a-z])", _FLAGS
+)
+# Long-term servicing releases: Windows writes "2016 LTSB" (ProductName, Active Directory's
+# operatingSystem), Microsoft's lifecycle pages "LTSB 2016"; each is one build (Microsoft
+# release information: LTSB 2015 = 1507, 2016 = 1607, LTSC 2019 = 1809, 2021 = 21H2,
+# Windows 11 LTSC 2024 = 24H2).
+_WIN_LTSC_BUILDS = {"2015": 10240, "2016": 14393, "2019": 17763, "2021": 19044, "2024": 26100}
+_WIN_SERVER = re.compile(r"^\s*server\s*(?:\(r\)\s*)?(20\d\d(?:\s*r2)?)?(?![\d.a-z])", _FLAGS)
+_SERVICE_PACK = re.compile(r"(?<![a-z])service\s*pack\s*(\d)(?!\d)", _FLAGS)
+# Labels of the tools that print an OS string: sw_vers, system_profiler, systeminfo, WMI,
+# os-release. They say where a value came from, not what it is.
+_LABELS = re.compile(
+    r"(?<![a-z])(?:productname|productversion|buildversion|system\s+version|os\s+name"
+    r"|os\s+version|caption|pretty_name)\s*[:=]\s*|\bn/a\b|[\"']",
+    _FLAGS,
+)
+# `ver` and winver.com: "[Version 10.0.19045.3570]", localized ("[versão ...]"), "[Version
+# 1607 10.0.14393.6529]": a word, then the version. Other bracketed text stays and is judged.
+_BRACKETED = re.compile(r"\[\s*[^\W\d_]+\s+(\d[^\]\[]{0,59})\]")
 _WIN_LEGACY = {"7": (6, 1), "8": (6, 2), "8.1": (6, 3)}
 _ACRONYMS = frozenset({"lts", "ltsc", "ltsb", "n", "kn", "s", "se", "sp"})
 _CASING = {"iot": "IoT", "multi-session": "multi-session"}
@@ -94,7 +120,7 @@ def parse_os_string(text: str) -> OsIdentifier:
         raise ParseError(repr(text)[:80], "an OS string must be text")
     if len(text) > MAX_OS_STRING:
         raise _reject(text, f"longer than {MAX_OS_STRING} characters")
-    clean = " ".join(text.split())
+    clean = " ".join(_LABELS.sub(" ", _BRACKETED.sub(r" \1 ", text)).split()).lstrip("-* ")
     if not clean:
         raise _reject(text, "empty OS string")
     if not clean.isprintable() or not clean.isascii():
@@ -110,16 +136,17 @@ def parse_os_string(text: str) -> OsIdentifier:
 
 def _parse_macos(text: str, rest: str) -> OsIdentifier:
     lower = rest.lower()
+    build = None
+    if found_build := _MAC_BUILD.search(rest):
+        # Builds are case-sensitive ("22F770820d" is not "22F770820D"): keep them as given.
+        build = found_build.group(1)
+        lower = lower[: found_build.start()] + " " + lower[found_build.end() :]
+        lower = re.sub(r"(?<![a-z])build(?![a-z])", " ", lower)
     codename = None
     if found_name := _MAC_CODENAME.search(lower):
         codename = found_name.group(1)
         lower = lower[: found_name.start()] + " " + lower[found_name.end() :]
     lower = re.sub(r"(?<![a-z])version(?![a-z])", " ", lower)
-    build = None
-    if found_build := _MAC_BUILD.search(lower):
-        build = found_build.group(1).upper()
-        lower = lower[: found_build.start()] + " " + lower[found_build.end() :]
-        lower = re.sub(r"(?<![a-z])build(?![a-z])", " ", lower)
     rsr = None
     if found_rsr := _RSR.search(lower):
         rsr = found_rsr.group(1).lower()
@@ -189,45 +216,109 @@ def _windows_release_build(
     return build
 
 
+def _windows_server(text: str, lower: str, year: str | None) -> OsIdentifier:
+    """Windows Server: named, never given a client version range.
+
+    Server 2016/2019 share their builds with Windows 10 1607/1809: classifying a server by
+    build would put it under a Windows 10 node. It classifies only by node name.
+    """
+    if year is None:
+        raise _reject(text, "name the Windows Server release (Windows Server 2022)")
+    found = _WIN_KERNEL.search(lower)
+    build = ".".join(g for g in found.groups() if g) if found else None
+    if found:
+        lower = lower[: found.start()] + " " + lower[found.end() :]
+    release = _WIN_RELEASE.search(lower)
+    if release:
+        lower = lower[: release.start()] + " " + lower[release.end() :]
+    product = "Windows Server " + " ".join(year.upper().split())
+    return OsIdentifier(
+        family="windows",
+        version=None,
+        product=product,
+        raw=text,
+        build=build,
+        release_id=release.group(1).upper() if release else None,
+        edition=_leftover_words(text, lower, allowed=True),
+    )
+
+
+def _windows_legacy(text: str, lower: str, marketing: str, any_version: bool) -> OsIdentifier:
+    """Windows 7, 8 and 8.1: NT 6.x, no feature-update ids."""
+    kernel = OsVersion(_WIN_LEGACY[marketing])
+    version = None if any_version else kernel
+    if found := re.search(r"(?<![\d.])(\d{1,2}(?:\.\d{1,5}){1,3})(?![\d.])", lower):
+        said = OsVersion.from_dotted(found.group(1))
+        if not said.has_prefix(kernel):
+            raise _reject(text, f"Windows {marketing} is NT {kernel}, not {said}")
+        version = said
+        lower = lower[: found.start()] + " " + lower[found.end() :]
+    pack = None
+    if found_pack := _SERVICE_PACK.search(lower):
+        pack = f"SP{found_pack.group(1)}"
+        lower = lower[: found_pack.start()] + " " + lower[found_pack.end() :]
+    edition = _leftover_words(text, lower, allowed=True)
+    if pack:
+        edition = f"{edition} {pack}" if edition else pack
+    return OsIdentifier(
+        family="windows",
+        version=version,
+        product=f"Windows {marketing}",
+        raw=text,
+        edition=edition,
+    )
+
+
+def _windows_channel(
+    text: str, channel: re.Match[str], marketing: str | None, build: int | None
+) -> tuple[str, int | None]:
+    """ "LTSB 2016" and the build it stands for, checked against what the string says."""
+    kind = (channel.group(1) or channel.group(4)).upper()
+    year = channel.group(2) or channel.group(3)
+    label = f"{kind} {year}"
+    if year not in _WIN_LTSC_BUILDS:
+        return label, build
+    channel_build = _WIN_LTSC_BUILDS[year]
+    if build is not None and build != channel_build:
+        raise _reject(text, f"{label} is build {channel_build}, not {build}")
+    if marketing is not None and windows_marketing(channel_build) != f"Windows {marketing}":
+        raise _reject(text, f"{label} is not a Windows {marketing} release")
+    return label, channel_build
+
+
 def _parse_windows(text: str, rest: str) -> OsIdentifier:
     lower = rest.lower()
     any_version = False
     if _ALL.search(lower):
         any_version = True
         lower = _ALL.sub(" ", lower)
+    if server := _WIN_SERVER.match(lower):
+        return _windows_server(text, lower[server.end() :], server.group(1))
     marketing = None
     if found := _WIN_MARKETING.match(lower):
         marketing = found.group(1)
         lower = lower[found.end() :]
-    if marketing in {"server", "vista", "xp"}:
+    if marketing in {"vista", "xp"}:
         raise _reject(text, f"Windows {marketing.title()} is not a posture client OS")
+    if marketing in _WIN_LEGACY:
+        return _windows_legacy(text, lower, marketing, any_version)
+    channel = _WIN_LTSC.search(lower)  # "LTSC 2021" / "2016 LTSB": one build each
+    if channel is not None:
+        lower = lower[: channel.start()] + " " + lower[channel.end() :]
     build, ubr, lower = _windows_build(text, lower)
     release_id = None
     if found_release := _WIN_RELEASE.search(lower):
         release_id = found_release.group(1).upper()
         lower = lower[: found_release.start()] + " " + lower[found_release.end() :]
-    if marketing in _WIN_LEGACY:
-        if build is not None or release_id is not None:
-            raise _reject(text, f"Windows {marketing} has no NT 10.0 build or release id")
-        edition = _leftover_words(text, lower, allowed=True)
-        return OsIdentifier(
-            family="windows",
-            version=None if any_version else OsVersion(_WIN_LEGACY[marketing]),
-            product=f"Windows {marketing}",
-            raw=text,
-            edition=edition,
-        )
     if release_id is not None:
         build = _windows_release_build(text, marketing, release_id, build)
-    channel = None
-    if found_channel := _WIN_LTSC.search(lower):  # "LTSC 2021": a servicing channel, not a build
-        channel = f"{found_channel.group(1).upper()} {found_channel.group(2)}"
-        lower = lower[: found_channel.start()] + " " + lower[found_channel.end() :]
+    label = None
+    if channel is not None:
+        label, build = _windows_channel(text, channel, marketing, build)
     edition = _leftover_words(text, lower, allowed=True)
     if edition and edition.lower() in {"windows", "microsoft"}:
         edition = None
-    if channel:
-        edition = f"{edition} {channel}" if edition else channel
+    edition = " ".join(part for part in (edition, label) if part) or None
     if build is not None:
         if build < WINDOWS_10_RELEASES["1507"]:
             raise _reject(text, f"build {build} is older than Windows 10")

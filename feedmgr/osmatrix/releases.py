@@ -5,8 +5,8 @@ Two inputs, one model:
 - our own format ``feedmgr-os-releases/1`` (docs/os-matrix.md), used for the shipped snapshot
   (``feedmgr/osmatrix/data/*.json``, the same files as ``feeds/releases/``), for Windows and
   for manual entries;
-- the SOFA macOS feed (``macos_data_feed.json``, v1 or v2), imported with
-  ``feedmgr releases import --sofa FILE``.
+- third-party documents read by :mod:`feedmgr.osmatrix.sources`: the SOFA macOS feed and
+  endoflife.date's Windows data (``feedmgr releases import`` / ``releases update``).
 
 Imported catalogs live in ``<home>/releases/*.json`` in our format; :func:`load_release_catalogs`
 merges them over the shipped snapshot.
@@ -18,8 +18,8 @@ import functools
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -44,6 +44,7 @@ class Release:
     released: date
     build: str | None = None
     name: str | None = None
+    source: str | None = None
 
     @property
     def label(self) -> str:
@@ -72,6 +73,8 @@ class Release:
         entry["released"] = self.released.isoformat()
         if self.name:
             entry["name"] = self.name
+        if self.source:
+            entry["source"] = self.source
         return entry
 
 
@@ -121,12 +124,8 @@ def merge(catalogs: Iterable[ReleaseCatalog], description: str = "") -> ReleaseC
             if known is None:
                 by_key[key] = release
             elif (known.build is None and release.build) or (known.name is None and release.name):
-                by_key[key] = Release(
-                    known.family,
-                    known.version,
-                    known.released,
-                    known.build or release.build,
-                    known.name or release.name,
+                by_key[key] = replace(
+                    known, build=known.build or release.build, name=known.name or release.name
                 )
     return ReleaseCatalog(tuple(by_key.values()), as_of, description)
 
@@ -154,6 +153,7 @@ def _models() -> tuple[type[Any], type[Any]]:
         released: date
         build: Annotated[str, Field(pattern=r"^[A-Za-z0-9.]{1,20}$")] | None = None
         name: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+        source: Annotated[str, Field(min_length=1, max_length=300)] | None = None
 
     class ReleaseDocument(EdgeModel):
         format: Literal["feedmgr-os-releases/1"]
@@ -182,105 +182,10 @@ def parse_release_catalog(data: bytes, subject: str) -> ReleaseCatalog:
     except ValidationError as exc:
         raise SchemaError(subject, describe_validation_error(exc)) from exc
     releases = tuple(
-        Release(e.family, parse_version(e.version), e.released, e.build, e.name)
+        Release(e.family, parse_version(e.version), e.released, e.build, e.name, e.source)
         for e in document.releases
     )
     return ReleaseCatalog(releases, document.as_of, document.description)
-
-
-# --- SOFA -----------------------------------------------------------------------------------
-
-
-def _sofa_date(value: str, where: str, subject: str) -> date:
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
-    except ValueError:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            raise SchemaError(subject, f"{where}: {value!r} is not a date") from None
-
-
-def import_sofa(data: bytes, subject: str) -> ReleaseCatalog:
-    """Read the releases out of a SOFA ``macos_data_feed.json`` (v1 or v2).
-
-    Uses ``OSVersions[].Latest`` and ``OSVersions[].SecurityReleases[]`` (``ProductVersion``,
-    ``ReleaseDate``, ``Build`` when present). Other fields are ignored on purpose: SOFA adds
-    fields over time and we only need these.
-
-    Raises:
-        SchemaError: when the document is too large, not JSON, or lacks those fields.
-    """
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-    from feedmgr.feed.manifest import describe_validation_error
-
-    if len(data) > MAX_CATALOG_BYTES:
-        raise SchemaError(subject, f"{len(data)} bytes, over the {MAX_CATALOG_BYTES} limit")
-
-    class SofaModel(BaseModel):
-        # A third-party document: unknown fields are ignored (not forbidden) deliberately.
-        model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-    class SofaRelease(SofaModel):
-        product_version: str = Field(alias="ProductVersion")
-        release_date: str | None = Field(default=None, alias="ReleaseDate")
-        build: str | None = Field(default=None, alias="Build")
-        update_name: str | None = Field(default=None, alias="UpdateName")
-
-    class SofaOsVersion(SofaModel):
-        os_version: str = Field(alias="OSVersion")
-        latest: SofaRelease | None = Field(default=None, alias="Latest")
-        security_releases: list[SofaRelease] = Field(default_factory=list, alias="SecurityReleases")
-
-    class SofaFeed(SofaModel):
-        os_versions: list[SofaOsVersion] = Field(alias="OSVersions")
-        last_check: str | None = Field(default=None, alias="LastCheck")
-
-    try:
-        feed = SofaFeed.model_validate_json(data)
-    except ValidationError as exc:
-        problem = describe_validation_error(exc)
-        raise SchemaError(subject, f"not a SOFA macOS feed: {problem}") from exc
-
-    releases: list[Release] = []
-    skipped = 0
-    for os_index, os_version in enumerate(feed.os_versions):
-        entries = [*os_version.security_releases]
-        if os_version.latest is not None:
-            entries.append(os_version.latest)
-        for index, entry in enumerate(entries):
-            where = f"OSVersions[{os_index}] ({os_version.os_version}) release {index}"
-            try:
-                version = parse_version(entry.product_version)
-            except ParseError as exc:
-                raise SchemaError(subject, f"{where}: {exc.problem}") from exc
-            if not entry.release_date:
-                skipped += 1
-                continue
-            build = (
-                entry.build
-                if entry.build and re.fullmatch(r"[A-Za-z0-9]{3,12}", entry.build)
-                else None
-            )
-            releases.append(
-                Release(
-                    "macos",
-                    version,
-                    _sofa_date(entry.release_date, where, subject),
-                    build,
-                    entry.update_name or None,
-                )
-            )
-    if not releases:
-        raise SchemaError(subject, "the SOFA feed lists no macOS release with a release date")
-    as_of = _sofa_date(feed.last_check, "LastCheck", subject) if feed.last_check else None
-    if as_of is None:
-        as_of = max(r.released for r in releases)
-    note = f"Imported from SOFA {subject}" + (
-        f"; {skipped} entries without a date skipped" if skipped else ""
-    )
-    return merge([ReleaseCatalog(tuple(releases), as_of, note)], note)
 
 
 # --- shipped snapshot and the store ---------------------------------------------------------
@@ -343,10 +248,10 @@ def read_release_file(path: Path) -> ReleaseCatalog:
     return parse_release_catalog(data, str(path))
 
 
-def load_release_catalogs(
+def release_catalogs(
     home: Path, extra: Iterable[Path] = (), *, include_shipped: bool = True
-) -> ReleaseCatalog:
-    """Everything we know: ``extra`` files first, then imported catalogs, then the snapshot.
+) -> list[ReleaseCatalog]:
+    """Every catalog in merge order: ``extra`` files, imported catalogs, the snapshot.
 
     Raises:
         SchemaError: when a catalog file is invalid (it names the file).
@@ -355,4 +260,37 @@ def load_release_catalogs(
     catalogs.extend(read_release_file(p) for p in imported_catalog_paths(home))
     if include_shipped:
         catalogs.append(shipped_release_catalog())
+    return catalogs
+
+
+def load_release_catalogs(
+    home: Path, extra: Iterable[Path] = (), *, include_shipped: bool = True
+) -> ReleaseCatalog:
+    """Everything we know, merged (first catalog wins, later ones fill gaps).
+
+    Raises:
+        SchemaError: when a catalog file is invalid (it names the file).
+    """
+    catalogs = release_catalogs(home, extra, include_shipped=include_shipped)
     return merge(catalogs, "merged release catalogs")
+
+
+def by_family(catalogs: Iterable[ReleaseCatalog]) -> dict[Family, ReleaseCatalog]:
+    """One merged catalog per OS family, dated and described by the catalogs it came from.
+
+    This is what ``feedmgr releases export`` writes (``macos.json``, ``windows.json``): a
+    family's ``as_of`` is the newest date of the catalogs that list it, so a fresh macOS
+    feed does not make old Windows data look current.
+    """
+    catalogs = list(catalogs)
+    result: dict[Family, ReleaseCatalog] = {}
+    for family in FAMILIES:
+        parts = [
+            ReleaseCatalog(c.for_family(family), c.as_of, c.description)
+            for c in catalogs
+            if c.for_family(family)
+        ]
+        if parts:
+            description = " + ".join(dict.fromkeys(p.description for p in parts if p.description))
+            result[family] = merge(parts, description[:2000])
+    return result

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
 from feedmgr.findings import Finding, Report, Severity
+from feedmgr.provisioning.classify import BLANK_OS
 from feedmgr.provisioning.engine import Case, Decision, Outcome, evaluate
 from feedmgr.provisioning.interface import OsClassifier, Placement
 from feedmgr.provisioning.policy import Policy, Rule, group_key
@@ -42,7 +44,9 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
     {
         "cp.uncovered": CheckInfo(
             Severity.FAIL,
-            "add a rule for this OS (or a parent node) and group, or widen an existing rule",
+            "add a rule for this group on the OS family's umbrella node ('Mac OSX', "
+            "'Windows All') after any per-version rules, or widen an existing one; a rule on a "
+            "version node alone leaves the next release uncovered",
         ),
         "cp.os-unknown": CheckInfo(
             Severity.FAIL,
@@ -56,14 +60,23 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
         ),
         "cp.shadowed": CheckInfo(
             Severity.WARN,
-            "move the rule above the rules that take its cases, narrow those, or delete it",
+            "move the rule above the rules that take its cases, or delete it if their results "
+            "are what these endpoints should get; do not narrow an umbrella rule ('Mac OSX', "
+            "'Windows All') to version nodes: it catches the releases the next feed adds",
+        ),
+        "cp.future-only": CheckInfo(
+            Severity.INFO,
+            "keep it after the per-version rules: once a feed adds the next release under "
+            "this umbrella node, this rule is what gives it an agent",
         ),
         "cp.disabled-only": CheckInfo(
             Severity.FAIL, "enable the rule, or add an enabled rule for this OS and group"
         ),
         "cp.no-agent": CheckInfo(
             Severity.FAIL,
-            "give the rule's result an agent package and an agent configuration or profile",
+            "give the rule's result an agent configuration with an agent package, the ISE "
+            "Posture module and a posture profile (a native supplicant configuration alone "
+            "installs no agent)",
         ),
         "cp.module-too-old": CheckInfo(
             Severity.FAIL,
@@ -72,7 +85,13 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
         ),
         "cp.agent-too-old": CheckInfo(
             Severity.FAIL,
-            "upload a newer Secure Client package to ISE and select it in the rule's result",
+            "upload a newer Secure Client package to ISE and select it in the agent "
+            "configuration the rule names",
+        ),
+        "cp.not-posture-capable": CheckInfo(
+            Severity.INFO,
+            "no CP rule or feed update can posture these devices: control their access with "
+            "authorization rules (MDM compliance, their own identity group)",
         ),
         "cp.unknown-node": CheckInfo(
             Severity.WARN,
@@ -82,13 +101,24 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
 )
 
 
+class RowKind(StrEnum):
+    """What a matrix row stands for."""
+
+    NODE = "node"
+    NEXT_RELEASE = "next-release"
+    UNKNOWN_OS = "unknown-os"
+    NOT_POSTURE_CAPABLE = "not-posture-capable"
+
+
 @dataclass(frozen=True)
 class Row:
-    """One OS row of the matrix: a feed node, or an OS the feed does not classify."""
+    """One OS row of the matrix: a feed node, the next release a feed will add under an
+    umbrella node, an OS the feed does not classify, or devices no agent postures."""
 
     label: str
     placement: Placement
     os_strings: tuple[str, ...] = ()
+    kind: RowKind = RowKind.NODE
 
 
 @dataclass(frozen=True)
@@ -157,22 +187,39 @@ def minimums(catalog: OsCatalog, chain: tuple[str, ...]) -> Minimums | None:
     return Minimums(chain[0], agent, agent_from, module, module_from)
 
 
-def result_problems(rule: Rule, mins: Minimums | None) -> list[tuple[str, str, dict[str, Any]]]:
+def _shared_note(rule: Rule, policy: Policy | None) -> str:
+    """Who else a fix to the rule's agent configuration reaches (the fix is made there)."""
+    name = rule.results.agent_configuration
+    if policy is None or not rule.results.defined or name is None:
+        return ""
+    others = [r.title for r in policy.sharing(name) if r.number != rule.number]
+    if not others:
+        return ""
+    return (
+        f"; its agent configuration {name!r} is also the result of {', '.join(others)}: "
+        "a newer version there reaches those rules' OSes too, so check it supports them"
+    )
+
+
+def result_problems(
+    rule: Rule, mins: Minimums | None, policy: Policy | None = None
+) -> list[tuple[str, str, dict[str, Any]]]:
     """What is wrong with one rule's results for one OS: (check id, message, data)."""
     problems: list[tuple[str, str, dict[str, Any]]] = []
     results = rule.results
     if not results.installs_agent:
-        missing = "agent package" if results.agent_package is None else "configuration/profile"
         problems.append(
             (
                 "cp.no-agent",
-                f"{rule.title} installs no agent (no {missing}): {results.describe()}",
+                f"{rule.title} installs no posture agent ({results.missing()}): "
+                f"{results.describe()}",
                 {"rule": rule.name},
             )
         )
         return problems
     if mins is None:
         return problems
+    shared = _shared_note(rule, policy)
     if (
         mins.module is not None
         and results.compliance_module_version is not None
@@ -182,7 +229,7 @@ def result_problems(rule: Rule, mins: Minimums | None) -> list[tuple[str, str, d
             (
                 "cp.module-too-old",
                 f"{rule.title} gives compliance module {results.compliance_module_version}, "
-                f"the feed requires at least {mins.module} for {mins.module_from}",
+                f"the feed requires at least {mins.module} for {mins.module_from}{shared}",
                 {
                     "rule": rule.name,
                     "got": str(results.compliance_module_version),
@@ -199,7 +246,7 @@ def result_problems(rule: Rule, mins: Minimums | None) -> list[tuple[str, str, d
             (
                 "cp.agent-too-old",
                 f"{rule.title} gives agent {results.agent_version}, "
-                f"the feed requires at least {mins.agent} for {mins.agent_from}",
+                f"the feed requires at least {mins.agent} for {mins.agent_from}{shared}",
                 {"rule": rule.name, "got": str(results.agent_version), "minimum": str(mins.agent)},
             )
         )
@@ -212,6 +259,7 @@ class _Bucket:
     subject: str
     message: str
     data: dict[str, Any]
+    fix: str
     groups: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
 
@@ -231,12 +279,14 @@ class _Collector:
         group: str | None,
         cell: Cell,
         message: str,
+        *,
+        fix: str | None = None,
         **data: Any,
     ) -> None:
         key = (check, row.label, message)
         bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = _Bucket(check, row.label, message, data)
+            bucket = _Bucket(check, row.label, message, data, fix or CHECKS[check].fix)
             self.buckets[key] = bucket
         title = group if group is not None else ANY_COLUMN
         bucket.groups[title] = bucket.groups.get(title, 0) + cell.endpoints
@@ -246,12 +296,12 @@ class _Collector:
 
     def findings(self) -> list[Finding]:
         """One finding per (check, message, group set); OS rows alike are merged."""
-        merged: dict[tuple[str, str, tuple[str, ...]], list[_Bucket]] = {}
+        merged: dict[tuple[str, str, str, tuple[str, ...]], list[_Bucket]] = {}
         for bucket in self.buckets.values():
-            key = (bucket.check, bucket.message, tuple(bucket.groups))
+            key = (bucket.check, bucket.message, bucket.fix, tuple(bucket.groups))
             merged.setdefault(key, []).append(bucket)
         out: list[Finding] = []
-        for (check, text, groups), buckets in merged.items():
+        for (check, text, fix, groups), buckets in merged.items():
             info = CHECKS[check]
             rows = [b.subject for b in buckets]
             message = f"{text} (groups: {', '.join(groups)})"
@@ -270,8 +320,27 @@ class _Collector:
             if samples and self.examples:
                 data["examples"] = samples[: self.examples]
                 message += f" (e.g. {', '.join(data['examples'])})"
-            out.append(Finding(check, info.severity, ", ".join(rows), message, info.fix, data))
+            out.append(Finding(check, info.severity, ", ".join(rows), message, fix, data))
         return out
+
+
+def umbrella_nodes(catalog: OsCatalog) -> tuple[str, ...]:
+    """Nodes without a version range that have children ("Mac OSX", "Windows All"): a later
+    feed adds each new release as one more child of them."""
+    from feedmgr.osmatrix.classify import OsTree
+
+    tree = OsTree(catalog)
+    return tuple(
+        n.name for n in catalog.nodes if tree.range_of(n.name) is None and tree.children(n.name)
+    )
+
+
+def next_release_row(catalog: OsCatalog, umbrella: str) -> Row:
+    """The row of a release a later feed adds under ``umbrella``: a new child node, so its
+    chain is that child, then the umbrella and the umbrella's ancestors."""
+    label = f"{umbrella}: next release"
+    chain = (f"(next {umbrella} release)", *node_chain(catalog, umbrella))
+    return Row(label, Placement(label, label, chain), kind=RowKind.NEXT_RELEASE)
 
 
 def _rows(
@@ -288,6 +357,9 @@ def _rows(
         if tree.range_of(node.name) is not None:
             chain = node_chain(catalog, node.name)
             rows[node.name] = Row(node.name, Placement(node.name, node.name, chain))
+    for umbrella in umbrella_nodes(catalog):
+        future = next_release_row(catalog, umbrella)
+        rows[future.label] = future
     mapped: dict[str, list[str]] = {}
     label_of: dict[str, str] = {}
     for text in os_strings:
@@ -297,12 +369,14 @@ def _rows(
             if placement.classified:
                 chain = node_chain(catalog, label)
                 rows[label] = Row(label, Placement(label, label, chain))
+            elif not placement.posture_capable:
+                rows[label] = Row(label, placement, kind=RowKind.NOT_POSTURE_CAPABLE)
             else:
-                rows[label] = Row(label, placement)
+                rows[label] = Row(label, placement, kind=RowKind.UNKNOWN_OS)
         mapped.setdefault(label, []).append(text)
         label_of[text] = label
     final = [
-        Row(r.label, r.placement, tuple(mapped.get(r.label, ()))) if r.label in mapped else r
+        replace(r, os_strings=tuple(mapped[r.label])) if r.label in mapped else r
         for r in rows.values()
     ]
     return final, label_of
@@ -323,42 +397,66 @@ def _columns(
     return tuple(columns.values()), columns
 
 
+def _rule_cases(
+    rule: Rule, future: set[str], decide: Mapping[tuple[str, str | None], Decision]
+) -> tuple[list[Decision], list[Decision]]:
+    """The cases a rule's OS nodes and groups take: today's rows, and next-release rows."""
+    today: list[Decision] = []
+    later: list[Decision] = []
+    for (label, group), decision in decide.items():
+        placement = decision.case.placement
+        if not placement.classified or rule.os_match(placement.chain) is None:
+            continue
+        if rule.group_matches(group):
+            (later if label in future else today).append(decision)
+    return today, later
+
+
 def _shadow_findings(
-    policy: Policy, decide: Mapping[tuple[str, str | None], Decision]
+    policy: Policy, rows: Iterable[Row], decide: Mapping[tuple[str, str | None], Decision]
 ) -> list[Finding]:
-    info = CHECKS["cp.shadowed"]
+    """``cp.shadowed`` for rules that earlier rules take every case of, today and after
+    the next feed; ``cp.future-only`` for those that only a release the feed adds later
+    under an umbrella node reaches."""
+    future = {r.label for r in rows if r.kind is RowKind.NEXT_RELEASE}
     out: list[Finding] = []
     for rule in policy.rules:
         if not rule.enabled:
             continue
-        cases = [
-            decision
-            for (_label, group), decision in decide.items()
-            if decision.case.placement.classified
-            and rule.os_match(decision.case.placement.chain) is not None
-            and rule.group_matches(group)
-        ]
-        if not cases:
-            continue
+        today, later = _rule_cases(rule, future, decide)
         takers: dict[str, Rule] = {}
-        for decision in cases:
+        for decision in today:
             matched = decision.matched
             if matched is None or matched.number >= rule.number:
                 break
             takers[matched.name] = matched
         else:
-            names = ", ".join(t.title for t in sorted(takers.values(), key=lambda r: r.number))
+            if not today:
+                continue
+            ordered = sorted(takers.values(), key=lambda r: r.number)
+            names = ", ".join(t.title for t in ordered)
             verb = "takes" if len(takers) == 1 else "take"
-            out.append(
-                Finding(
-                    "cp.shadowed",
-                    info.severity,
-                    rule.title,
-                    f"{rule.title} can never match: {names} {verb} every case it covers",
-                    info.fix,
-                    {"rule": rule.name, "shadowed_by": [t.name for t in takers.values()]},
+            data: dict[str, Any] = {"rule": rule.name, "shadowed_by": [t.name for t in ordered]}
+            # A next-release chain is (new child, umbrella, ...): chain[1] is the umbrella.
+            umbrellas = list(
+                dict.fromkeys(
+                    d.case.placement.chain[1] for d in later if rule in d.possible_results
                 )
             )
+            if umbrellas:
+                check = "cp.future-only"
+                where = ", ".join(repr(u) for u in umbrellas)
+                message = (
+                    f"{rule.title} matches no OS the feed knows today ({names} {verb} every "
+                    f"case it covers), but it catches the releases a later feed adds under "
+                    f"{where}: keep it"
+                )
+                data["umbrellas"] = umbrellas
+            else:
+                check = "cp.shadowed"
+                message = f"{rule.title} can never match: {names} {verb} every case it covers"
+            info = CHECKS[check]
+            out.append(Finding(check, info.severity, rule.title, message, info.fix, data))
     return out
 
 
@@ -384,34 +482,101 @@ def _unknown_node_findings(policy: Policy, catalog: OsCatalog) -> list[Finding]:
     return out
 
 
+def _top(row: Row) -> str:
+    """The umbrella node at the top of a row's chain ("Mac OSX"), or the row itself."""
+    return row.placement.chain[-1] if row.placement.chain else row.label
+
+
+def _takeovers(
+    policy: Policy, decisions: Mapping[tuple[str, str | None], Decision]
+) -> dict[str, str]:
+    """Per disabled rule: the cases that enabling it would take from the rules that decide
+    them today, as "Mac OSX 15 (Employees) from rule 2 'macOS'" (only rules that take any)."""
+    out: dict[str, str] = {}
+    for rule in policy.rules:
+        if rule.enabled:
+            continue
+        enabled = replace(rule, enabled=True)
+        trial = replace(policy, rules=tuple(enabled if r is rule else r for r in policy.rules))
+        moved: list[str] = []
+        for (label, group), decision in decisions.items():
+            before = decision.matched
+            if before is None:
+                continue
+            after = evaluate(trial, decision.case).matched
+            if after is not None and after.number == rule.number:
+                column = group if group is not None else ANY_COLUMN
+                moved.append(f"{label} ({column}) from {before.title}")
+        if moved:
+            out[rule.name] = ", ".join(moved)
+    return out
+
+
 def _cell_problems(
-    collect: _Collector, row: Row, group: str | None, cell: Cell, mins: Minimums | None
+    collect: _Collector,
+    row: Row,
+    group: str | None,
+    cell: Cell,
+    mins: Minimums | None,
+    *,
+    policy: Policy | None = None,
+    takeovers: Mapping[str, str] | None = None,
+    decisions: Mapping[tuple[str, str | None], Decision] | None = None,
 ) -> None:
     decision = cell.decision
     outcome = decision.outcome
+    if row.kind in (RowKind.NEXT_RELEASE, RowKind.NOT_POSTURE_CAPABLE):
+        # A release no feed lists yet is not a gap today (cp.future-only says who catches
+        # it); devices no agent runs on get their own info finding.
+        return
     if outcome is Outcome.OS_UNKNOWN:
         if collect.with_counts and cell.endpoints == 0:
             # The row exists because the inventory reports this OS; only its groups count.
             return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
+        fix = CHECKS["cp.os-unknown"].fix
+        later = (decisions or {}).get((f"{placement.umbrella}: next release", group))
+        if later is not None and later.matched is None:
+            # Updating the feed alone moves these endpoints from os-unknown to uncovered.
+            fix += (
+                f"; and add a rule for these groups on {placement.umbrella!r}: the updated "
+                "feed adds this release as a new node under it, which no enabled rule takes "
+                "for these groups today"
+            )
         collect.add(
             "cp.os-unknown",
             row,
             group,
             cell,
             f"{why}; it matches no rule and gets {_BYPASS}",
+            fix=fix,
             os_strings=list(row.os_strings),
             unparseable=placement.unparseable,
         )
         return
     if outcome is Outcome.UNCOVERED:
         collect.add(
-            "cp.uncovered", row, group, cell, f"no enabled rule matches: endpoints get {_BYPASS}"
+            "cp.uncovered",
+            row,
+            group,
+            cell,
+            f"no enabled rule matches: endpoints get {_BYPASS}",
+            fix=f"add a rule for these groups on {_top(row)!r} after any per-version rules, or "
+            "widen an existing one; a rule on a version node alone leaves the next release "
+            "uncovered",
+            umbrella=_top(row),
         )
         return
     if outcome is Outcome.DISABLED_ONLY:
         rule = decision.disabled_matches[0]
+        moved = (takeovers or {}).get(rule.name)
+        fix = CHECKS["cp.disabled-only"].fix
+        if moved:
+            fix = (
+                f"enabling {rule.title} where it stands also takes {moved}; to leave those "
+                f"as they are, add an enabled rule for these groups on {_top(row)!r} instead"
+            )
         collect.add(
             "cp.disabled-only",
             row,
@@ -419,6 +584,7 @@ def _cell_problems(
             cell,
             f"no enabled rule matches; only the disabled {rule.title} would: "
             f"endpoints get {_BYPASS}",
+            fix=fix,
             rule=rule.name,
         )
         return
@@ -431,11 +597,61 @@ def _cell_problems(
             cell,
             f"covered only through rules with other conditions ({names}); when those are "
             f"false endpoints get {_BYPASS}",
+            fix=f"add a rule without other conditions for these groups on {_top(row)!r} after "
+            "the conditional ones, so endpoints failing the conditions still get an agent",
             rules=[r.name for r in decision.conditional],
         )
     for rule in decision.possible_results:
-        for check, message, data in result_problems(rule, mins):
+        for check, message, data in result_problems(rule, mins, policy):
             collect.add(check, row, group, cell, message, **data)
+
+
+_BLANK_FIX = (
+    "find out their OS before judging them: in ISE's full export PostureOS is empty until "
+    "the posture agent has reported once, so these may be PCs and Macs that never got an "
+    "agent; rerun with --os-column naming a profiler column (EndpointOperatingSystem) to "
+    "place them"
+)
+
+
+def _agentless_findings(rows: Iterable[Row], inventory: InventoryCounts) -> list[Finding]:
+    """One ``cp.not-posture-capable`` info per kind of device, with counts per OS string."""
+    row_of = {
+        text: r for r in rows if r.kind is RowKind.NOT_POSTURE_CAPABLE for text in r.os_strings
+    }
+    by_os: dict[str, dict[str, int]] = {}
+    by_group: dict[str, dict[str, int]] = {}
+    for (text, group), n in inventory.counts.items():
+        row = row_of.get(text)
+        if row is None:
+            continue
+        per_os = by_os.setdefault(row.label, {})
+        per_os[text] = per_os.get(text, 0) + n
+        per_group = by_group.setdefault(row.label, {})
+        per_group[group] = per_group.get(group, 0) + n
+    info = CHECKS["cp.not-posture-capable"]
+    out: list[Finding] = []
+    for row in rows:
+        if row.label not in by_os:
+            continue
+        per_os = by_os[row.label]
+        total = sum(per_os.values())
+        endpoints = f"{total} endpoint{'s' if total != 1 else ''}"
+        blank = row.placement.agentless == BLANK_OS
+        if blank:
+            message = f"{endpoints} with an empty OS cell: {row.placement.reason}"
+        else:
+            listed = ", ".join(f"{text}: {n}" for text, n in per_os.items())
+            message = f"{endpoints} ({listed}): {row.placement.reason}; not a CP or feed gap"
+        data = {
+            "kind": row.placement.agentless,
+            "endpoints": total,
+            "endpoints_by_os_string": per_os,
+            "endpoints_by_group": by_group[row.label],
+        }
+        fix = _BLANK_FIX if blank else info.fix
+        out.append(Finding("cp.not-posture-capable", info.severity, row.label, message, fix, data))
+    return out
 
 
 def audit(
@@ -479,22 +695,34 @@ def audit(
         for group in groups
     }
     collect = _Collector(with_counts=inventory is not None, examples=examples)
+    takeovers = _takeovers(policy, {key: cell.decision for key, cell in cells.items()})
     for row in rows:
         mins = minimums(catalog, row.placement.chain)
         for group in groups:
             cell = cells[(row.label, group)]
-            found = [
-                check
-                for rule in cell.decision.possible_results
-                for check, _message, _data in result_problems(rule, mins)
-            ]
-            cell = replace(cell, problems=tuple(dict.fromkeys(found)))
-            cells[(row.label, group)] = cell
-            _cell_problems(collect, row, group, cell, mins)
+            if row.kind in (RowKind.NODE, RowKind.UNKNOWN_OS):
+                found = [
+                    check
+                    for rule in cell.decision.possible_results
+                    for check, _message, _data in result_problems(rule, mins)
+                ]
+                cell = replace(cell, problems=tuple(dict.fromkeys(found)))
+                cells[(row.label, group)] = cell
+            _cell_problems(
+                collect,
+                row,
+                group,
+                cell,
+                mins,
+                policy=policy,
+                takeovers=takeovers,
+                decisions=decisions,
+            )
     findings = [
         *_unknown_node_findings(policy, catalog),
-        *_shadow_findings(policy, decisions),
+        *_shadow_findings(policy, rows, decisions),
         *collect.findings(),
+        *(_agentless_findings(rows, inventory) if inventory is not None else ()),
     ]
     enabled = sum(1 for r in policy.rules if r.enabled)
     all_facts: dict[str, Any] = {
@@ -524,8 +752,21 @@ def explain(
     """One case through the engine, with the problems of the results it may get."""
     placement = classifier.place(os_string)
     decision = evaluate(policy, Case(placement, group))
+    if not placement.posture_capable:
+        info = CHECKS["cp.not-posture-capable"]
+        message = f"{os_string or '(blank)'}: {placement.reason}; not a CP or feed gap"
+        data = {"kind": placement.agentless}
+        return decision, [
+            Finding(
+                "cp.not-posture-capable", info.severity, placement.label, message, info.fix, data
+            )
+        ]
     row = Row(placement.node or placement.label, placement, (os_string,))
     collect = _Collector(with_counts=False)
     mins = minimums(catalog, placement.chain)
-    _cell_problems(collect, row, group, Cell(decision), mins)
+    later: dict[tuple[str, str | None], Decision] = {}
+    if placement.umbrella:
+        future = next_release_row(catalog, placement.umbrella)
+        later[(future.label, group)] = evaluate(policy, Case(future.placement, group))
+    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy, decisions=later)
     return decision, collect.findings()

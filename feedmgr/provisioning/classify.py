@@ -7,6 +7,7 @@ inventory of millions of rows classifies each distinct string once.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from feedmgr.errors import ParseError
@@ -16,6 +17,37 @@ from feedmgr.provisioning.interface import Placement
 
 if TYPE_CHECKING:
     from feedmgr.feed.payload import OsCatalog
+
+
+# Secure Client's ISE Posture module exists for Windows, macOS and Linux only (its release
+# notes list no other OS; ISE judges mobile devices through MDM compliance instead).
+# Mobile OSes, Chrome OS and profiled devices (printers, IP phones) reach CP, if at all, for
+# native supplicant provisioning: no rule can give them a posture agent.
+_AGENTLESS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("iOS/iPadOS", re.compile(r"\b(?:ios|ipados|iphone|ipad|ipod|tvos|watchos|visionos)\b")),
+    ("Android", re.compile(r"\bandroid\b")),
+    ("Chrome OS", re.compile(r"\b(?:chrome ?os|chromebook|cros)\b")),
+    ("printer/phone", re.compile(r"printer|\bphone\b|ip-?phone|\bvoip\b")),
+)
+BLANK_OS = "blank OS"
+
+
+def agentless_kind(os_string: str) -> str:
+    """The kind of device the posture agent cannot run on ("Android", "blank OS"...), or ""."""
+    text = os_string.strip().casefold()
+    if not text:
+        return BLANK_OS
+    return next((kind for kind, pattern in _AGENTLESS if pattern.search(text)), "")
+
+
+def agentless_placement(os_string: str, kind: str) -> Placement:
+    """The placement of an OS string the posture agent cannot run on."""
+    if kind == BLANK_OS:
+        label, why = "(blank OS)", "no OS to classify, so no verdict on them"
+    else:
+        label = f"{kind} (no posture agent)"
+        why = "the Secure Client posture agent does not run on it"
+    return Placement(text=os_string, label=label, reason=why, agentless=kind)
 
 
 class FeedClassifier:
@@ -35,6 +67,9 @@ class FeedClassifier:
         return placement
 
     def _place(self, os_string: str) -> Placement:
+        kind = agentless_kind(os_string)
+        if kind:
+            return agentless_placement(os_string, kind)
         try:
             os_id = parse_os_string(os_string)
         except ParseError as exc:
@@ -48,9 +83,13 @@ class FeedClassifier:
         if found is None:
             known = self.tree.known_max(os_id)
             newest = f"; the newest it knows is {known}" if known is not None else ""
+            root = (
+                n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None
+            )
             return Placement(
                 text=os_string,
                 label=os_id.label,
                 reason=f"the feed does not know this version{newest}",
+                umbrella=next(root, ""),
             )
         return Placement(text=os_string, label=os_id.label, chain=found.names)

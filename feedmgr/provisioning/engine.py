@@ -36,6 +36,7 @@ class Outcome(StrEnum):
     UNCOVERED = "uncovered"
     DISABLED_ONLY = "disabled-only"
     OS_UNKNOWN = "os-unknown"
+    NOT_POSTURE_CAPABLE = "not-posture-capable"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Decision:
     @property
     def outcome(self) -> Outcome:
         """How the case ends, most specific first."""
+        if not self.case.placement.posture_capable:
+            return Outcome.NOT_POSTURE_CAPABLE
         if not self.case.placement.classified:
             return Outcome.OS_UNKNOWN
         if self.matched is not None:
@@ -105,6 +108,8 @@ def _group_text(group: str | None) -> str:
 
 
 def _os_reason(rule: Rule, placement: Placement) -> tuple[bool, str]:
+    if not placement.posture_capable:
+        return False, f"{placement.text or '(blank)'}: {placement.reason}"
     if not placement.classified:
         why = placement.reason or "the feed does not classify it"
         return False, f"{placement.label}: {why}; no rule can match it"

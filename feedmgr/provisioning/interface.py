@@ -19,7 +19,10 @@ class Placement:
     ``chain`` holds node names, deepest first ("Mac OSX 15", "Mac OSX"); it is empty when
     the feed cannot classify the OS. ``label`` is a canonical description of the OS,
     ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
-    empty chain in one sentence.
+    empty chain in one sentence. ``agentless`` names the kind of device the posture agent
+    does not run on at all (an iOS or Android device, a printer, a blank OS), else "".
+    ``umbrella`` is, for a release the feed does not know yet, the node of its family that
+    a later feed adds it under ("Mac OSX"), else "".
     """
 
     text: str
@@ -27,6 +30,13 @@ class Placement:
     chain: tuple[str, ...] = ()
     unparseable: bool = False
     reason: str = ""
+    agentless: str = ""
+    umbrella: str = ""
+
+    @property
+    def posture_capable(self) -> bool:
+        """False for devices the Secure Client posture agent cannot run on."""
+        return not self.agentless
 
     @property
     def classified(self) -> bool:

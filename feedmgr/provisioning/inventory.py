@@ -7,7 +7,10 @@ the standard library's csv module, polars and DuckDB (``benchmarks/provisioning.
 
 Columns are found by header name through a :class:`ColumnMap`: each field lists the header
 names it accepts (case and spacing ignored), the first one present wins. Presets cover a
-generic layout and ISE Context Visibility endpoint exports.
+generic layout and the one real ISE export known to carry both the endpoint's OS and its
+identity group: Context Visibility > Endpoints, exported with every attribute (column names
+from real samples: tests/data/provisioning/SOURCES). ISE's importable endpoint export has no
+OS column at all; a file shaped like it is refused with the export to run instead.
 """
 
 from __future__ import annotations
@@ -75,24 +78,95 @@ PRESETS: Mapping[str, ColumnMap] = MappingProxyType(
             mac=("mac", "mac address", "mac_address", "macaddress"),
             host=("host", "hostname", "host name"),
         ),
-        # ISE Context Visibility > Endpoints > Export: attribute names as column headers.
+        # ISE Context Visibility > Endpoints > Export, every attribute ("full" export): the
+        # endpoint attribute names are the headers. PostureOS is the OS the posture agent
+        # reported, the string ISE's posture OS tree classifies; the export also has the
+        # profiler's views (operating-system from NMAP, AD-Operating-System,
+        # EndpointOperatingSystem), which --os-column can pick instead.
         "ise": ColumnMap(
-            os=("OperatingSystem", "Operating System", "operating-system", "PostureOS"),
-            group=(
-                "IdentityGroup",
-                "Identity Group",
-                "User Identity Groups",
-                "EndPointIdentityGroup",
-            ),
-            mac=("MACAddress", "MAC Address", "EndPointMACAddress"),
-            host=("HostName", "Hostname", "host-name", "DeviceName"),
+            os=("PostureOS",),
+            group=("IdentityGroup",),
+            mac=("MACAddress",),
+            host=("host-name",),
         ),
     }
+)
+
+_FULL_EXPORT_HOW = (
+    "in ISE run Context Visibility > Endpoints > Export > Export All and keep every "
+    "attribute (the full export, whose PostureOS column holds the agent's OS), then use "
+    "--preset ise"
+)
+
+
+@dataclass(frozen=True)
+class KnownExport:
+    """A real ISE export recognised by its header, and what to say when the OS column
+    the user asked for is not in it."""
+
+    name: str
+    present: frozenset[str]
+    absent: frozenset[str]
+    advice: str
+
+    def matches(self, header: list[str]) -> bool:
+        """True when the header has every ``present`` and no ``absent`` column (case and
+        spacing ignored)."""
+        names = {_norm(h) for h in header}
+        return all(_norm(c) in names for c in self.present) and not any(
+            _norm(c) in names for c in self.absent
+        )
+
+
+# Real samples: tests/data/provisioning/*.header.csv, described in SOURCES there.
+_ENDPOINT_EXPORT = frozenset(
+    {"MACAddress", "EndPointPolicy", "IdentityGroup", "StaticGroupAssignment", "MDMOSVersion"}
+)
+_OS_ATTRIBUTES = frozenset({"PostureOS", "operating-system", "EndpointOperatingSystem"})
+KNOWN_EXPORTS = (
+    KnownExport(
+        "ISE's importable Context Visibility endpoint export",
+        _ENDPOINT_EXPORT,
+        _OS_ATTRIBUTES,
+        "it carries no operating-system column (MDMOSVersion is only the OS version an MDM "
+        "server reports for an enrolled mobile device, blank for every PC and Mac); "
+        f"{_FULL_EXPORT_HOW}",
+    ),
+    KnownExport(
+        "ISE's full Context Visibility endpoint export",
+        _ENDPOINT_EXPORT | {"PostureOS"},
+        frozenset(),
+        "read it with --preset ise (its PostureOS column holds the agent's OS)",
+    ),
 )
 
 
 def _norm(header: str) -> str:
     return " ".join(header.replace("\ufeff", "").split()).casefold()
+
+
+def _empty_os(column: str, rows: int) -> str:
+    """Why an OS column that is blank in every row cannot be audited, and what to use."""
+    why = f"the OS column {column!r} is empty in all {rows} rows: no endpoint can be judged"
+    if _norm(column) == _norm("PostureOS"):
+        return (
+            f"{why} (PostureOS stays empty until the posture agent has reported once); "
+            "rerun with --os-column EndpointOperatingSystem for the profiler's view of the OS"
+        )
+    return f"{why}; map another column with --os-column"
+
+
+def _missing_os(header: list[str], columns: ColumnMap) -> str:
+    """Why no OS column was found, and which export or preset to use instead."""
+    known = next((e for e in KNOWN_EXPORTS if e.matches(header)), None)
+    if known is not None:
+        return f"no OS column: this is {known.name}; {known.advice}"
+    wanted = " or ".join(repr(c) for c in columns.os)
+    shown = ", ".join(repr(h) for h in header[:12])
+    return (
+        f"no os column: expected {wanted}; the header has {shown} (map it with --os-column; "
+        f"for an ISE inventory, {_FULL_EXPORT_HOW})"
+    )
 
 
 @dataclass(frozen=True)
@@ -125,6 +199,8 @@ def resolve_columns(header: list[str], columns: ColumnMap, subject: str) -> Reso
         "mac": find(columns.mac),
         "host": find(columns.host),
     }
+    if found["os"] is None:
+        raise InputRejected(subject, _missing_os(header, columns))
     for required in ("os", "group"):
         if found[required] is None:
             wanted = " or ".join(repr(c) for c in getattr(columns, required))
@@ -166,9 +242,17 @@ class InventoryCounts:
         return tuple(dict.fromkeys(group for _, group in self.counts))
 
 
+def _unquote(value: str) -> str:
+    """ISE 3.4 exports wrap some values in single quotes ("'Employees'"): drop one pair."""
+    text = " ".join(value.split())
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].strip()
+    return text
+
+
 def _clean(key: tuple[str, str]) -> tuple[str, str]:
     os_string, group = key
-    return " ".join(os_string.split()), " ".join(group.split()) or NO_GROUP
+    return _unquote(os_string), _unquote(group) or NO_GROUP
 
 
 class _Utf8Checked(io.RawIOBase):
@@ -320,6 +404,8 @@ def _count(
         for sample in samples.get(key, ()):
             if len(kept) < examples and sample not in kept:
                 kept.append(sample)
+    if counts and not any(os_string for os_string, _ in counts):
+        raise InputRejected(subject, _empty_os(resolved.names["os"], raw_counts.total()))
     return InventoryCounts(
         source=subject,
         counts=counts,

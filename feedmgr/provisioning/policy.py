@@ -3,11 +3,18 @@
 The file is YAML or JSON (chosen by extension; ``.json`` is JSON, anything else YAML, which
 also reads JSON). It is validated with pydantic at the edge and turned into frozen
 dataclasses; every error names the file, the rule (number and name) and the field.
+
+Since ISE 1.3 a CP rule's result for Windows and macOS names an *Agent Configuration*
+(Policy > Policy Elements > Results > Client Provisioning > Resources): one object that
+bundles the agent package, the compliance module, the posture profile and the modules it
+enables. The file defines those once under ``agent_configurations`` and rules name them;
+the older form, with the package and versions written inline in each rule, still reads.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,10 +48,41 @@ class _Edge(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+# The module ISE's Agent Configuration must enable for the agent to run posture at all
+# (Agent Configuration > Module Selection > "ISE Posture").
+POSTURE_MODULE = "ISE Posture"
+
+# A package or module as ISE lists it ends in its version:
+# "CiscoSecureClientDesktopMacOSX 5.1.10.233", "CiscoSecureClientComplianceModulemacOS 4.3.4200.0".
+_TRAILING_VERSION = re.compile(r"(\d+(?:\.\d+)+)\s*$")
+
+
+class AgentConfigurationModel(_Edge):
+    """One Agent Configuration, as ISE's Client Provisioning > Resources list defines it."""
+
+    name: _Name
+    agent_package: _Name
+    agent_version: str | None = None
+    compliance_module: _Name | None = None
+    compliance_module_version: str | None = None
+    posture_profile: _Name | None = None
+    modules: list[_Name] | None = None
+
+    @field_validator("agent_version", "compliance_module_version")
+    @classmethod
+    def _versions(cls, value: str | None) -> str | None:
+        return _version_text(value)
+
+
 class ResultsModel(_Edge):
-    """``results`` of a rule: what ISE provisions when the rule matches."""
+    """``results`` of a rule: what ISE provisions when the rule matches.
+
+    ``agent_configuration`` names an entry of ``agent_configurations``; the inline fields
+    (``agent_package``...) are the older form and cannot be combined with a defined name.
+    """
 
     agent_configuration: _Name | None = None
+    native_supplicant_configuration: _Name | None = None
     agent_package: _Name | None = None
     agent_version: str | None = None
     compliance_module_version: str | None = None
@@ -54,6 +92,19 @@ class ResultsModel(_Edge):
     @classmethod
     def _versions(cls, value: str | None) -> str | None:
         return _version_text(value)
+
+    @property
+    def inline(self) -> bool:
+        """True when the result writes agent fields inline (the pre-configuration form)."""
+        return any(
+            v is not None
+            for v in (
+                self.agent_package,
+                self.agent_version,
+                self.compliance_module_version,
+                self.agent_profile,
+            )
+        )
 
 
 class RuleModel(_Edge):
@@ -79,25 +130,59 @@ class PolicyModel(_Edge):
     """The whole policy file."""
 
     format: Literal["feedmgr-cp-policy/1"]
+    agent_configurations: Annotated[list[AgentConfigurationModel], Field(max_length=10_000)] = (
+        Field(default_factory=list)
+    )
     rules: Annotated[list[RuleModel], Field(min_length=1, max_length=10_000)]
 
 
 @dataclass(frozen=True)
 class RuleResults:
-    """What a matching rule provisions; versions are parsed, never compared as text."""
+    """What a matching rule provisions; versions are parsed, never compared as text.
+
+    ``defined`` is True when ``agent_configuration`` names an entry of the file's
+    ``agent_configurations`` (its fields were copied from there). ``modules`` is None when
+    the file does not say which modules the configuration enables.
+    """
 
     agent_configuration: str | None = None
     agent_package: str | None = None
     agent_version: Version | None = None
     compliance_module_version: Version | None = None
     agent_profile: str | None = None
+    native_supplicant_configuration: str | None = None
+    modules: tuple[str, ...] | None = None
+    defined: bool = False
+
+    @property
+    def posture_module_enabled(self) -> bool:
+        """False only when the listed modules leave out ISE Posture."""
+        if self.modules is None:
+            return True
+        return any(m.casefold() == POSTURE_MODULE.casefold() for m in self.modules)
 
     @property
     def installs_agent(self) -> bool:
-        """True when the result installs an agent and gives it a configuration or profile."""
-        return self.agent_package is not None and (
-            self.agent_configuration is not None or self.agent_profile is not None
+        """True when the result installs an agent that runs posture: a package, a
+        configuration or profile for it, and (when modules are listed) ISE Posture."""
+        return (
+            self.agent_package is not None
+            and (self.agent_configuration is not None or self.agent_profile is not None)
+            and self.posture_module_enabled
         )
+
+    def missing(self) -> str:
+        """Why the result installs no posture agent, in a few words ("" when it does)."""
+        if self.agent_package is None:
+            if self.native_supplicant_configuration is not None:
+                return "a native supplicant configuration only"
+            return "no agent package"
+        if self.agent_configuration is None and self.agent_profile is None:
+            return "no agent configuration or profile"
+        if not self.posture_module_enabled:
+            modules = ", ".join(self.modules or ()) or "none"
+            return f"its modules ({modules}) leave out {POSTURE_MODULE}"
+        return ""
 
     def describe(self) -> str:
         """One line: "agent X 5.1.10, compliance module 4.3.4200.0, configuration Y"."""
@@ -115,6 +200,10 @@ class RuleResults:
             parts.append(f"configuration {self.agent_configuration!r}")
         if self.agent_profile is not None:
             parts.append(f"profile {self.agent_profile!r}")
+        if self.native_supplicant_configuration is not None:
+            parts.append(
+                f"native supplicant configuration {self.native_supplicant_configuration!r}"
+            )
         return ", ".join(parts) or "nothing (no agent, no configuration)"
 
 
@@ -173,6 +262,14 @@ class Policy:
     source: str
     rules: tuple[Rule, ...]
 
+    def sharing(self, configuration: str) -> tuple[Rule, ...]:
+        """The rules whose result names the defined agent configuration ``configuration``."""
+        return tuple(
+            r
+            for r in self.rules
+            if r.results.defined and r.results.agent_configuration == configuration
+        )
+
     def named_groups(self) -> tuple[str, ...]:
         """Identity groups named by any rule, first spelling kept, in rule order."""
         seen: dict[str, str] = {}
@@ -182,7 +279,32 @@ class Policy:
         return tuple(seen.values())
 
 
-def _results(model: ResultsModel) -> RuleResults:
+def _version(text: str | None, named: str | None) -> Version | None:
+    """A version given explicitly, else the one a package name ends in, else None."""
+    if text:
+        return Version(text)
+    found = _TRAILING_VERSION.search(named or "")
+    return Version(found.group(1)) if found else None
+
+
+def _configured(model: ResultsModel, configuration: AgentConfigurationModel) -> RuleResults:
+    return RuleResults(
+        agent_configuration=configuration.name,
+        agent_package=configuration.agent_package,
+        agent_version=_version(configuration.agent_version, configuration.agent_package),
+        compliance_module_version=_version(
+            configuration.compliance_module_version, configuration.compliance_module
+        ),
+        agent_profile=configuration.posture_profile,
+        native_supplicant_configuration=model.native_supplicant_configuration,
+        modules=tuple(configuration.modules) if configuration.modules is not None else None,
+        defined=True,
+    )
+
+
+def _results(model: ResultsModel, defined: dict[str, AgentConfigurationModel]) -> RuleResults:
+    if model.agent_configuration is not None and model.agent_configuration in defined:
+        return _configured(model, defined[model.agent_configuration])
     return RuleResults(
         agent_configuration=model.agent_configuration,
         agent_package=model.agent_package,
@@ -191,11 +313,13 @@ def _results(model: ResultsModel) -> RuleResults:
             Version(model.compliance_module_version) if model.compliance_module_version else None
         ),
         agent_profile=model.agent_profile,
+        native_supplicant_configuration=model.native_supplicant_configuration,
     )
 
 
 def policy_from_model(model: PolicyModel, source: str) -> Policy:
     """Turn the validated file model into the engine's frozen dataclasses."""
+    defined = {c.name: c for c in model.agent_configurations}
     rules = tuple(
         Rule(
             number=index,
@@ -207,25 +331,28 @@ def policy_from_model(model: PolicyModel, source: str) -> Policy:
             else tuple(rule.identity_groups),
             operating_systems=tuple(rule.operating_systems),
             other_conditions=tuple(rule.other_conditions),
-            results=_results(rule.results),
+            results=_results(rule.results, defined),
         )
         for index, rule in enumerate(model.rules, start=1)
     )
     return Policy(source=source, rules=rules)
 
 
+_LISTS = {"rules": "rule", "agent_configurations": "agent configuration"}
+
+
 def _where(document: Any, loc: tuple[int | str, ...]) -> str:
     """``rule 2 'macOS': results.agent_version`` for a pydantic error location."""
-    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-        index = loc[1]
+    if len(loc) >= 2 and loc[0] in _LISTS and isinstance(loc[1], int):
+        key, index = str(loc[0]), loc[1]
         name = None
-        rules = document.get("rules") if isinstance(document, dict) else None
-        if isinstance(rules, list) and index < len(rules) and isinstance(rules[index], dict):
-            raw = rules[index].get("name")
+        items = document.get(key) if isinstance(document, dict) else None
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            raw = items[index].get("name")
             name = raw if isinstance(raw, str) else None
-        rule = f"rule {index + 1}" + (f" {name!r}" if name else "")
-        field = ".".join(str(p) for p in loc[2:]) or "(rule)"
-        return f"{rule}: {field}"
+        item = f"{_LISTS[key]} {index + 1}" + (f" {name!r}" if name else "")
+        field = ".".join(str(p) for p in loc[2:]) or f"({_LISTS[key]})"
+        return f"{item}: {field}"
     return ".".join(str(p) for p in loc) or "(document)"
 
 
@@ -282,14 +409,45 @@ def parse_policy(data: bytes, subject: str, *, as_json: bool = False) -> Policy:
         model = PolicyModel.model_validate(document)
     except ValidationError as exc:
         raise SchemaError(subject, _describe(exc, document, not as_json)) from exc
+    _check_names(model, subject)
+    return policy_from_model(model, subject)
+
+
+def _check_names(model: PolicyModel, subject: str) -> None:
+    """Rule and configuration names are unique, and every named configuration resolves."""
+    defined: dict[str, int] = {}
+    for index, configuration in enumerate(model.agent_configurations, start=1):
+        if configuration.name in defined:
+            raise SchemaError(
+                subject,
+                f"agent configuration {index} {configuration.name!r}: name: repeats "
+                f"agent configuration {defined[configuration.name]}",
+            )
+        defined[configuration.name] = index
     seen: dict[str, int] = {}
     for index, rule in enumerate(model.rules, start=1):
+        where = f"rule {index} {rule.name!r}"
         if rule.name in seen:
-            raise SchemaError(
-                subject, f"rule {index} {rule.name!r}: name: repeats rule {seen[rule.name]}"
-            )
+            raise SchemaError(subject, f"{where}: name: repeats rule {seen[rule.name]}")
         seen[rule.name] = index
-    return policy_from_model(model, subject)
+        results = rule.results
+        name = results.agent_configuration
+        if name is None:
+            continue
+        if name in defined and results.inline:
+            raise SchemaError(
+                subject,
+                f"{where}: results: names the agent configuration {name!r} and also writes "
+                "agent fields inline; keep only the name (the configuration defines them)",
+            )
+        if name not in defined and not results.inline:
+            raise SchemaError(
+                subject,
+                f"{where}: results.agent_configuration: {name!r} is not defined; define it "
+                "once under agent_configurations (name, agent_package, agent_version, "
+                "compliance_module_version, posture_profile, modules) as ISE's Client "
+                "Provisioning > Resources list shows it",
+            )
 
 
 def load_policy(path: Path) -> Policy:

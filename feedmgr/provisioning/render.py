@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedmgr.findings import Finding
-from feedmgr.provisioning.audit import ANY_COLUMN, Cell, Coverage
+from feedmgr.provisioning.audit import ANY_COLUMN, Cell, Coverage, RowKind
 from feedmgr.provisioning.engine import Decision, Outcome
 
 _CELL_WIDTH = 24
@@ -16,12 +16,15 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def cell_text(cell: Cell, *, counts: bool) -> str:
-    """What one matrix cell shows: the deciding rule, or the kind of gap."""
+def cell_text(cell: Cell, *, counts: bool, kind: RowKind = RowKind.NODE) -> str:
+    """What one matrix cell shows: the deciding rule, or the kind of gap; on a next-release
+    row "NEXT" first (what a release a later feed adds would get)."""
     decision = cell.decision
     outcome = decision.outcome
     matched = decision.matched
-    if outcome is Outcome.MATCHED and matched is not None:
+    if outcome is Outcome.NOT_POSTURE_CAPABLE:
+        text = "NO POSTURE AGENT"
+    elif outcome is Outcome.MATCHED and matched is not None:
         text = matched.name
         if decision.conditional:
             text = f"{text} (+cond)"
@@ -33,6 +36,8 @@ def cell_text(cell: Cell, *, counts: bool) -> str:
         text = "UNKNOWN OS"
     else:
         text = "GAP"
+    if kind is RowKind.NEXT_RELEASE:
+        text = f"NEXT {text}"
     if cell.problems:
         text = f"{text} !"
     suffix = f" [{cell.endpoints}]" if counts else ""
@@ -47,7 +52,11 @@ def render_matrix(coverage: Coverage) -> str:
     titles = [g if g is not None else ANY_COLUMN for g in coverage.groups]
     body = [
         [
-            cell_text(coverage.cell(row.label, group), counts=coverage.has_inventory)
+            cell_text(
+                coverage.cell(row.label, group),
+                counts=coverage.has_inventory and row.kind is not RowKind.NEXT_RELEASE,
+                kind=row.kind,
+            )
             for group in coverage.groups
         ]
         for row in coverage.rows
@@ -68,6 +77,8 @@ def render_matrix(coverage: Coverage) -> str:
     legend = (
         "cells: the first matching rule; (+cond) conditional rules come first; COND only "
         "conditional rules; GAP no enabled rule; UNKNOWN OS the feed does not classify it; "
+        "NEXT (rows 'X: next release') what a release a later feed adds under umbrella X "
+        "would get; NO POSTURE AGENT devices the posture agent does not run on (not a gap); "
         "! the result has a problem (see the findings)"
     )
     if coverage.has_inventory:
@@ -93,13 +104,14 @@ def coverage_json(coverage: Coverage) -> dict[str, Any]:
                 "conditional_rules": [r.name for r in decision.conditional],
                 "problems": list(cell.problems),
             }
-            if coverage.has_inventory:
+            if coverage.has_inventory and row.kind is not RowKind.NEXT_RELEASE:
                 entry["endpoints"] = cell.endpoints
             cells.append(entry)
     return {
         "rows": [
             {
                 "os": row.label,
+                "kind": row.kind.value,
                 "classified_as": list(row.placement.chain),
                 "os_strings": list(row.os_strings),
             }
@@ -144,6 +156,7 @@ _OUTCOME_TEXT = {
     Outcome.UNCOVERED: 'no rule matches: "Bypassing Cisco Secure Client Scan"',
     Outcome.DISABLED_ONLY: 'no enabled rule matches: "Bypassing Cisco Secure Client Scan"',
     Outcome.OS_UNKNOWN: 'OS unknown to the feed: "Bypassing Cisco Secure Client Scan"',
+    Outcome.NOT_POSTURE_CAPABLE: "not posture-capable",
 }
 
 
@@ -155,6 +168,8 @@ def render_explanation(decision: Decision, findings: list[Finding]) -> str:
     group = decision.case.group
     if placement.classified:
         where = " -> ".join(placement.chain)
+    elif not placement.posture_capable:
+        where = f"none ({placement.reason})"
     else:
         where = f"not classified ({placement.reason})"
     lines = [
@@ -167,7 +182,10 @@ def render_explanation(decision: Decision, findings: list[Finding]) -> str:
         lines.append(f"       {step.reason}")
     lines.append("")
     matched = decision.matched
-    lines.append(f"outcome: {_OUTCOME_TEXT[decision.outcome]}")
+    outcome = _OUTCOME_TEXT[decision.outcome]
+    if decision.outcome is Outcome.NOT_POSTURE_CAPABLE:
+        outcome += f": {placement.reason}; no CP rule or feed update changes that"
+    lines.append(f"outcome: {outcome}")
     if matched is not None:
         lines.append(f"result ({matched.title}): {matched.results.describe()}")
     for rule in decision.conditional:

@@ -68,6 +68,8 @@ th,td{border:1px solid #d0d5dd;padding:4px 8px;text-align:left;vertical-align:to
 th{background:#eef0f3}
 td.matched{background:#d1fadf}td.conditional{background:#fef0c7}
 td.gap,td.os-unknown,td.disabled-only{background:#fecdca;color:#7a271a;font-weight:600}
+td.not-posture-capable{background:#eaecf0;color:#475467}
+tr.next-release th,tr.next-release td{border-style:dashed;font-style:italic}
 .sev{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:700;color:#fff}
 .sev.fail{background:#b42318}.sev.warn{background:#b54708}.sev.info{background:#475467}
 .finding{background:#fff;border:1px solid #d0d5dd;border-radius:6px;padding:8px 12px;margin:6px 0}
@@ -86,6 +88,7 @@ _OUTCOME_CLASS = {
     "uncovered": "gap",
     "os-unknown": "os-unknown",
     "disabled-only": "disabled-only",
+    "not-posture-capable": "not-posture-capable",
 }
 
 
@@ -114,7 +117,7 @@ def _facts(report: Report, extra: Mapping[str, str]) -> str:
     return f'<section class="facts" id="facts">{rows}</section>'
 
 
-def _cell_label(cell: Mapping[str, Any]) -> str:
+def _cell_label(cell: Mapping[str, Any], *, next_release: bool = False) -> str:
     outcome = cell.get("outcome", "")
     if outcome == "matched":
         label = str(cell.get("rule") or "")
@@ -125,8 +128,15 @@ def _cell_label(cell: Mapping[str, Any]) -> str:
         label = "UNKNOWN OS"
     elif outcome == "disabled-only":
         label = "GAP (disabled rule)"
+    elif outcome == "not-posture-capable":
+        label = "no posture agent"
     else:
         label = "GAP"
+    if next_release:
+        label = f"next release: {label}"
+    if cell.get("problems"):
+        # As in the text matrix: the result this cell gets has a problem (see the findings).
+        label += " !"
     if "endpoints" in cell:
         label += f" [{cell['endpoints']}]"
     return label
@@ -140,22 +150,30 @@ def _coverage(coverage: Mapping[str, Any] | None) -> str:
     head = "".join(f"<th>{escape(g if g is not None else 'Any')}</th>" for g in groups)
     body = []
     for row in coverage.get("rows", []):
+        kind = str(row.get("kind", "node"))
         tds = []
         for group in groups:
             cell = cells.get((row["os"], group), {})
             css = _OUTCOME_CLASS.get(str(cell.get("outcome", "")), "gap")
+            label = _cell_label(cell, next_release=kind == "next-release")
             tds.append(
                 f'<td class="{css}" data-outcome="{escape(str(cell.get("outcome", "")))}">'
-                f"{escape(_cell_label(cell))}</td>"
+                f"{escape(label)}</td>"
             )
-        body.append(f"<tr><th>{escape(row['os'])}</th>{''.join(tds)}</tr>")
+        body.append(
+            f'<tr class="{escape(kind)}" data-kind="{escape(kind)}">'
+            f"<th>{escape(row['os'])}</th>{''.join(tds)}</tr>"
+        )
     return (
         '<section id="coverage"><h2>Client-provisioning coverage</h2>'
         f'<table class="heatmap"><thead><tr><th>OS</th>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>"
         '<div class="legend">Green: the first matching rule. Amber: only conditional rules. '
         "Red: no enabled rule (the endpoint bypasses posture) or an OS the feed does not "
-        "know. [n]: endpoints in the inventory.</div></section>"
+        "know. !: the result given has a problem (see the findings). Grey: devices the "
+        "posture agent does not run on (iOS, Android, printers...): not a gap. Dashed rows: "
+        "what a release a later feed adds under that umbrella node would get. [n]: "
+        "endpoints in the inventory.</div></section>"
     )
 
 

@@ -138,8 +138,8 @@ def test_lag_warns_then_fails_after_max_days(
     result = run_cli("os", "lag", "--as-of", as_of, "--max-days", "30", "--format", "json")
     assert result.code == code
     checks = _checks(result.json())
-    assert ("feed.os-lag", severity, "macOS Tahoe 26.2 (25C56)") in checks
-    assert ("feed.os-lag", severity, "macOS Sequoia 15.7.3 (24G419)") in checks
+    assert ("feed.os-lag", severity, "macOS Tahoe 26.2") in checks
+    assert ("feed.os-lag", severity, "macOS Sequoia 15.7.3") in checks
 
 
 def test_lag_is_clean_for_a_current_feed(run_cli: RunCli, make_feed: FeedFactory) -> None:
@@ -207,7 +207,7 @@ def test_lag_text_output_names_the_bypass(run_cli: RunCli) -> None:
     """The text report explains the consequence and the fix."""
     result = run_cli("os", "lag", "--as-of", "2026-02-01")
     assert result.code == 1
-    assert "FAIL  feed.os-lag  macOS Tahoe 26.2 (25C56)" in result.out
+    assert "FAIL  feed.os-lag  macOS Tahoe 26.2: released 2025-12-12" in result.out
     assert "Bypassing Cisco Secure Client Scan" in result.out
     assert "15.7.2 (Mac OSX 15)" in result.out
 
@@ -235,3 +235,50 @@ def test_os_help_does_not_import_heavy_libraries() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(
+    ("os_string", "build", "letter"),
+    [
+        ("macOS 26.3.2 (a) (25D771400a)", "25D771400a", "a"),
+        ("macOS 13.4.1 (c) (22F770820d)", "22F770820d", "c"),
+    ],
+)
+def test_resolve_keeps_the_build_as_written(
+    run_cli: RunCli, os_string: str, build: str, letter: str
+) -> None:
+    """Builds are case-sensitive: the BSI build 25D771400a is reported as given."""
+    parsed = run_cli("os", "resolve", os_string, "--format", "json").json()["parsed"]
+    assert parsed["build"] == build
+    assert parsed["rapid_security_response"] == letter
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(
+    "os_string",
+    [
+        "Windows 10 Enterprise 2016 LTSB",
+        "Microsoft Windows [Version 10.0.19045.3570]",
+        "Microsoft Windows [versão 10.0.19044.1706]",
+        "Microsoft Windows [Versión 10.0.26100.4652]",
+    ],
+)
+def test_resolve_accepts_what_windows_writes(run_cli: RunCli, os_string: str) -> None:
+    """The AD/registry LTSB form and `ver` output (localized too) no longer exit 3."""
+    assert run_cli("os", "resolve", os_string).code in (0, 1)
+
+
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize(("today", "stale"), [("2026-11-20", False), ("2026-12-01", True)])
+def test_fresh_install_release_data_ends_2026_08_22(
+    run_cli: RunCli, today: str, stale: bool
+) -> None:
+    """The shipped snapshot reflects SOFA's check of 2026-08-22: no releases.stale within 90
+    days of it, a warning after (on 2026-12-01, 101 days), pointing at 'releases update'."""
+    result = run_cli("os", "lag", "--as-of", today, "--format", "json")
+    found = [f for f in result.json()["findings"] if f["check"] == "releases.stale"]
+    assert bool(found) is stale
+    if stale:
+        assert found[0]["data"] == {"as_of": "2026-08-22", "age_days": 101}
+        assert "feedmgr releases update" in found[0]["fix"]

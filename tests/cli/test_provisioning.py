@@ -43,6 +43,8 @@ def test_audit_of_the_example_policy_fails_with_every_gap_kind(run_cli: RunCli) 
         "cp.no-agent",
         "cp.module-too-old",
         "cp.agent-too-old",
+        "cp.future-only",
+        "cp.not-posture-capable",
     ):
         assert check in result.out
     assert result.out.splitlines()[0].split()[:4] == ["OS", "Employees", "Contractors", "Guests"]
@@ -66,7 +68,7 @@ def test_audit_json_has_report_and_matrix(run_cli: RunCli) -> None:
     assert result.code == 1
     document = result.json()
     assert document["schema"] == "feedmgr-report/1"
-    assert document["facts"]["endpoints"] == 8
+    assert document["facts"]["endpoints"] == 10
     unknown = [f for f in document["findings"] if f["check"] == "cp.os-unknown"]
     assert unknown[0]["data"]["endpoints"] == 1
     assert unknown[0]["data"]["groups"] == ["Employees"]
@@ -108,8 +110,9 @@ def test_a_feed_update_closes_the_unknown_os_gap(
     [
         ("macOS 26.1", "Employees", 0, "result (rule 1 'macOS Tahoe')"),
         ("macOS 26.1", "Contractors", 1, "cp.module-too-old"),
-        ("Windows 10 Pro 10.0.19045", "Guests", 1, "no rule matches"),
-        ("Windows 11 Pro 10.0.26100", "Employees", 0, "covered only conditionally"),
+        ("Windows 10 Pro 10.0.19045", "Contractors", 1, "no rule matches"),
+        ("Windows 11 Pro 10.0.26100", "Guests", 0, "covered only conditionally"),
+        ("Android 14", "Employees", 0, "not posture-capable"),
         ("not an os", "Employees", 1, "not classified"),
     ],
 )
@@ -165,10 +168,11 @@ def test_bad_policy_is_exit_3_without_traceback(
 
 @pytest.mark.usefixtures("sample_feed")
 def test_inventory_with_wrong_columns_is_exit_3(run_cli: RunCli) -> None:
-    """The ISE export read with the generic preset names the missing column, exit 3."""
+    """The ISE full export read with the generic preset says to use --preset ise, exit 3."""
     result = run_cli("provisioning", "audit", POLICY, "--inventory", INVENTORY)
     assert result.code == 3
-    assert "no os column" in result.err
+    assert "no OS column: this is ISE's full Context Visibility endpoint export" in result.err
+    assert "--preset ise" in result.err
     mapped = run_cli(
         "provisioning",
         "audit",
@@ -176,7 +180,7 @@ def test_inventory_with_wrong_columns_is_exit_3(run_cli: RunCli) -> None:
         "--inventory",
         INVENTORY,
         "--os-column",
-        "OperatingSystem",
+        "PostureOS",
         "--group-column",
         "IdentityGroup",
     )

@@ -8,13 +8,20 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunCli
+from tests.conftest import REPO, RunCli
 
 
 def sofa_document(*releases: tuple[str, str, str]) -> dict[str, Any]:
     """A minimal SOFA v2-style macOS feed: (ProductVersion, Build, ReleaseDate) entries."""
     entries = [
-        {"ProductVersion": v, "Build": b, "ReleaseDate": f"{d}T00:00:00Z", "CVEs": {}}
+        {
+            "UpdateName": f"macOS Tahoe {v}",
+            "ProductName": "macOS",
+            "ProductVersion": v,
+            "Build": b,
+            "ReleaseDate": f"{d}T00:00:00Z",
+            "CVEs": {},
+        }
         for v, b, d in releases
     ]
     return {
@@ -38,7 +45,7 @@ def test_import_sofa_then_list(run_cli: RunCli, tmp_path: Path) -> None:
     versions = [r["version"] for r in listed["releases"]]
     assert "26.3.1" in versions
     assert "26.2" in versions  # the shipped snapshot is still there
-    assert listed["as_of"] == "2026-03-10"
+    assert listed["as_of"] == "2026-08-22"  # the newer of the import and the snapshot
 
 
 def test_imported_sofa_release_drives_lag(
@@ -51,7 +58,7 @@ def test_imported_sofa_release_drives_lag(
     assert run_cli("releases", "import", "--sofa", sofa).code == 0
     result = run_cli("os", "lag", "--no-shipped", "--as-of", "2026-03-10", "--format", "json")
     subjects = [f["subject"] for f in result.json()["findings"] if f["check"] == "feed.os-lag"]
-    assert subjects == ["macOS 26.3.1 (25D99)"]
+    assert subjects == ["macOS Tahoe 26.3.1 (25D99)"]
 
 
 @pytest.mark.parametrize(
@@ -59,10 +66,10 @@ def test_imported_sofa_release_drives_lag(
     [
         ("not json", "not a SOFA macOS feed"),
         ('{"OSVersions": "x"}', "OSVersions"),
-        ('{"OSVersions": [{"OSVersion": "macOS 26", "SecurityReleases": []}]}', "no macOS"),
+        ('{"OSVersions": [{"OSVersion": "macOS 26", "SecurityReleases": []}]}', "names macOS"),
         (
-            '{"OSVersions": [{"OSVersion": "x", "SecurityReleases": '
-            '[{"ProductVersion": "banana", "ReleaseDate": "2026-01-01"}]}]}',
+            '{"OSVersions": [{"OSVersion": "x", "SecurityReleases": [{"UpdateName": "macOS 26",'
+            ' "ProductVersion": "banana", "ReleaseDate": "2026-01-01"}]}]}',
             "OSVersions[0]",
         ),
     ],
@@ -103,8 +110,96 @@ def test_import_own_catalog_and_reject_bad_fields(run_cli: RunCli, tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("--sofa", "a.json", "--catalog", "b.json")], ids=["none", "both"]
+    "args",
+    [(), ("--sofa", "a.json", "--catalog", "b.json"), ("--sofa", "a.json", "--windows", "b.md")],
+    ids=["none", "sofa-and-catalog", "sofa-and-windows"],
 )
 def test_import_needs_exactly_one_source(run_cli: RunCli, args: tuple[str, ...]) -> None:
-    """Giving neither or both of --sofa/--catalog is a usage error."""
+    """Giving none or several of --sofa/--windows/--catalog is a usage error."""
     assert run_cli("releases", "import", *args).code == 2
+
+
+RELEASES = REPO / "tests" / "data" / "releases"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sofa-v1-ios-2024-04-10.json",
+        "sofa-v2-ios-2025-09-20.json",
+        "sofa-v2-tvos-2026-08-22.json",
+        "sofa-v2-watchos-2026-08-22.json",
+        "sofa-v2-visionos-2026-08-22.json",
+        "sofa-v2-safari-2026-08-22.json",
+        "sofa-v1-rss-2024-06-15.xml",
+    ],
+)
+def test_import_of_another_platforms_feed_changes_nothing(
+    run_cli: RunCli, tmp_path: Path, name: str
+) -> None:
+    """A real non-macOS SOFA feed given as --sofa exits 3, one line, the good import stays."""
+    good = RELEASES / "sofa-v2-macos-2026-08-22.json"
+    assert run_cli("releases", "import", "--sofa", good).code == 0
+    stored = tmp_path / "home" / "releases" / "sofa-macos.json"
+    before = stored.read_bytes()
+    renamed = tmp_path / "macos_data_feed.json"  # the file name must not decide
+    renamed.write_bytes((RELEASES / name).read_bytes())
+    result = run_cli("releases", "import", "--sofa", renamed)
+    assert result.code == 3
+    assert result.err.count("\n") == 1
+    assert result.err.startswith(f"feedmgr: error: {renamed}: ")
+    assert stored.read_bytes() == before
+
+
+def test_import_skips_undated_entries_and_says_so(run_cli: RunCli) -> None:
+    """Spring 2024's feed with one "Preinstalled" date imports; the skipped entry is reported."""
+    path = RELEASES / "sofa-v1-macos-2024-04-10.json"
+    result = run_cli("releases", "import", "--sofa", path, "--format", "json")
+    assert result.code == 0, result.err
+    assert [s["version"] for s in result.json()["skipped"]] == ["12.0"]
+    assert "Preinstalled" in result.json()["skipped"][0]["reason"]
+    text = run_cli("releases", "import", "--sofa", path)
+    assert "1 entry skipped" in text.out
+
+
+def test_rsr_entries_keep_their_own_dates(run_cli: RunCli) -> None:
+    """13.4.1, 13.4.1 (a) and 13.4.1 (c) are three releases with the dates SOFA gives them."""
+    path = RELEASES / "sofa-v1-macos-2024-04-10.json"
+    assert run_cli("releases", "import", "--sofa", path).code == 0
+    listed = run_cli("releases", "list", "--family", "macos", "--no-shipped", "--format", "json")
+    dates = {r["version"]: r["released"] for r in listed.json()["releases"]}
+    assert dates["13.4.1"] == "2023-06-21"
+    assert dates["13.4.1 (a)"] == "2023-07-10"
+    assert dates["13.4.1 (c)"] == "2023-07-12"
+
+
+def test_import_windows_page(run_cli: RunCli) -> None:
+    """endoflife.date's Windows page imports as Windows releases, 26H1 included."""
+    path = RELEASES / "endoflife-windows-2026-05-01.md"
+    assert run_cli("releases", "import", "--windows", path).code == 0
+    listed = run_cli("releases", "list", "--family", "windows", "--no-shipped")
+    assert "Windows 11 26H1 (10.0.28000)" in listed.out
+
+
+def test_shipped_snapshot_is_the_documented_refresh_of_real_documents(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """feeds/releases/ is byte for byte what scripts/refresh-release-snapshot.sh's commands
+    make of the real SOFA feed and endoflife.date page kept in tests/data/releases."""
+    shipped = REPO / "feeds" / "releases"
+    labels = {
+        family: json.loads((shipped / f"{family}.json").read_bytes())["releases"][0]["source"]
+        for family in ("macos", "windows")
+    }
+    sofa = RELEASES / "sofa-v2-macos-2026-08-22.json"
+    windows = RELEASES / "endoflife-windows-2026-05-01.md"
+    assert run_cli("releases", "import", "--sofa", sofa, "--source", labels["macos"]).code == 0
+    assert (
+        run_cli("releases", "import", "--windows", windows, "--source", labels["windows"]).code == 0
+    )
+    out = tmp_path / "out"
+    assert run_cli("releases", "export", "--no-shipped", "-o", out).code == 0
+    for family in ("macos", "windows"):
+        assert (out / f"{family}.json").read_bytes() == (shipped / f"{family}.json").read_bytes()
+    script = (REPO / "scripts" / "refresh-release-snapshot.sh").read_text()
+    assert "releases export --no-shipped" in script

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
@@ -23,6 +24,7 @@ from tests.feed.netserver import (
     Packages,
     ScriptedServer,
     atom_index,
+    drip,
     leftovers,
 )
 
@@ -443,10 +445,8 @@ def test_alternate_chain_and_429_are_handled_end_to_end(
 def test_dropped_download_is_retried_end_to_end(
     run_cli: RunCli, scripted: ScriptedServer, packages: Packages, ca_bundle: Path, home: Path
 ) -> None:
-    """A connection dropped mid-package is retried and the feed is activated.
-
-    The sample package is smaller than one read chunk, so this retry starts over; the Range
-    resume of larger packages is tested in tests/feed/test_fetch.py."""
+    """A connection dropped mid-package is retried and the feed is activated (the Range
+    resume itself is tested in tests/feed/test_fetch.py)."""
     data = packages.new.data
     dropped = [False]
 
@@ -488,3 +488,57 @@ def test_dropped_download_is_retried_end_to_end(
     assert _active(home) == NEW_VERSION
     assert dropped[0]
     assert leftovers(home) == []
+
+
+def _serve(body: bytes) -> Callable[[BaseHTTPRequestHandler], None]:
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return script
+
+
+@pytest.mark.usefixtures("with_old_feed")
+@pytest.mark.parametrize("slow", ["/index.xml", "/hop.xml", "/new.zip"])
+def test_dripping_server_fails_at_the_configured_deadline(
+    run_cli: RunCli,
+    *,
+    scripted: ScriptedServer,
+    packages: Packages,
+    ca_bundle: Path,
+    home: Path,
+    slow: str,
+) -> None:
+    """A server dripping the index, an alternate hop or the package one byte at a time is cut
+    off at network.deadline (1 s here): exit 4, one line, store unchanged, no partial file."""
+    documents = {
+        "/index.xml": atom_index(alternates=["hop.xml"]),
+        "/hop.xml": atom_index([packages.new.entry("new.zip")]),
+        "/new.zip": packages.new.data,
+    }
+    for path, body in documents.items():
+        scripted.routes[path] = drip(body, every=0.02) if path == slow else _serve(body)
+    assert run_cli("config", "set", "network.deadline", "1").code == 0
+    before = FeedStore(home).feeds()
+    started = time.monotonic()
+    result = run_cli(
+        "update",
+        "--url",
+        scripted.url_for("/index.xml"),
+        "--ca-bundle",
+        ca_bundle,
+        "--trust",
+        PUBLIC_KEY,
+    )
+    assert result.code == 4, result.err
+    assert time.monotonic() - started < 5
+    assert result.err == (
+        f"feedmgr: error: {scripted.url_for(slow)}: the transfer did not finish within 1 s "
+        "(network.deadline); the server is too slow or stalls\n"
+    )
+    assert FeedStore(home).feeds() == before
+    assert _active(home) == OLD_VERSION
+    assert leftovers(home) == []
+    assert FeedStore(home).cached_response(scripted.url_for("/index.xml")) is None

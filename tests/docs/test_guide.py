@@ -8,9 +8,11 @@ under a command must appear in what it printed, in order (``...`` matches anythi
 
 Network peers are loopback servers started here and handed to the pages as environment
 variables the pages explain: ``FEED_INDEX_URL`` and ``FEED_CA_BUNDLE`` (an HTTPS feed index
-with a trustme certificate), ``FEED_PROXY`` (a CONNECT proxy) and ``PSN_TARGET`` (a TLS
-server presenting a generated PSN chain). Certificates the certificate pages grade are
-generated into ``certs/`` of the sandbox.
+with a trustme certificate), ``FEED_PROXY`` (a CONNECT proxy), ``PSN_TARGET`` (a TLS
+server presenting a generated PSN chain), and ``ISE_URL``, ``ISE_CA_BUNDLE``,
+``FEEDMGR_ISE_PASSWORD`` and ``ISE_PSN_PORT`` (a stand-in ISE whose answers follow Cisco's
+schemas, tests/ise/fakeise.py, and its one PSN, ``localhost``, on a TLS port).
+Certificates the certificate pages grade are generated into ``certs/`` of the sandbox.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
+from feedmgr.certs.load import fingerprint
 from tests.certs.factory import DAY, Leaf, pki, write_pem
 from tests.certs.servers import serve_chain
 from tests.feed.netserver import ConnectProxy, Packages, atom_index
+from tests.ise.fakeise import NODES, PASSWORD, FakeIse, certificate, node
 
 REPO = Path(__file__).resolve().parent.parent.parent
 GUIDE = REPO / "docs" / "guide"
@@ -239,16 +243,56 @@ def peers(
     leaf = hierarchy.leaf(
         Leaf(dns=("psn1.corp.example",), not_before=now - 10 * DAY, days=365), slot=4
     )
-    with serve_chain(tmp_path, leaf, [hierarchy.intermediate.cert]) as psn:
+    ise_leaf = hierarchy.leaf(
+        Leaf(dns=("localhost",), cn="localhost", not_before=now - 10 * DAY, days=365), slot=5
+    )
+    _fake_ise(FakeIse(https_server), fingerprint(ise_leaf.cert), now)
+    with (
+        serve_chain(tmp_path, leaf, [hierarchy.intermediate.cert]) as psn,
+        serve_chain(tmp_path, ise_leaf, [hierarchy.intermediate.cert]) as ise_psn,
+    ):
         yield Peers(
             {
                 "FEED_INDEX_URL": https_server.url_for(INDEX_PATH),
                 "FEED_CA_BUNDLE": str(ca_bundle),
                 "FEED_PROXY": connect_proxy.url,
                 "PSN_TARGET": psn.target,
+                "ISE_URL": https_server.url_for("/").rstrip("/"),
+                "ISE_CA_BUNDLE": str(ca_bundle),
+                "FEEDMGR_ISE_PASSWORD": PASSWORD,
+                "ISE_PSN_PORT": str(ise_psn.port),
             },
             connect_proxy,
         )
+
+
+def _fake_ise(ise: FakeIse, psn_sha256: str, now: dt.datetime) -> None:
+    """A PAN and one PSN (localhost) whose Admin/Portal certificate is the one served on
+    ISE_PSN_PORT, with an EAP certificate 20 days from expiry."""
+    ise.answer(
+        NODES,
+        {
+            "response": [
+                node("ise-pan1", ["Profiler"], roles=["PrimaryAdmin", "PrimaryMonitoring"]),
+                node("ise-psn1", ["Session", "Profiler"], fqdn="localhost", ip="127.0.0.1"),
+            ],
+            "version": "1.0.0",
+        },
+    )
+    java_date = "%a %b %d %H:%M:%S UTC %Y"
+    later = (now + 300 * DAY).strftime(java_date)
+    ise.certificates(
+        "ise-psn1",
+        [
+            [
+                certificate(
+                    "psn1-admin-portal", "Admin, Portal", later, sha256Fingerprint=psn_sha256
+                ),
+                certificate("psn1-eap", "EAP Authentication", (now + 20 * DAY).strftime(java_date)),
+                certificate("Default self-signed server certificate", "Not in use", later),
+            ]
+        ],
+    )
 
 
 def _environment(sandbox: Path, extra: dict[str, str]) -> dict[str, str]:

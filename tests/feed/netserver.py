@@ -12,6 +12,7 @@ import shutil
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +24,7 @@ import trustme
 from pytest_httpserver import HTTPServer
 
 from feedmgr.feed.build import build_package
-from feedmgr.feed.fetch import ATOM_NS, UPDATE_NS
+from feedmgr.feed.index import ATOM_NS, UPDATE_NS
 from feedmgr.feed.signing import load_private_key, read_key_file
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -229,6 +230,36 @@ class ScriptedServer:
     def url_for(self, path: str) -> str:
         """The https URL of ``path`` on this server."""
         return f"https://127.0.0.1:{self._server.server_address[1]}{path}"
+
+
+def drip(
+    body: bytes, *, every: float, size: int = 1, headers: Sequence[tuple[str, str]] = ()
+) -> Script:
+    """A script that sends correct headers, then ``body`` ``size`` bytes every ``every``
+    seconds (``every`` <= 0: headers, then silence until the client hangs up): a
+    slow-retrieval attacker, or a slow but honest link."""
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.flush()
+        try:
+            if every <= 0:
+                # Blocks until the client closes the connection (or 60 s, a safety net).
+                handler.connection.settimeout(60)
+                handler.connection.recv(1)
+                return
+            for start in range(0, len(body), size):
+                handler.wfile.write(body[start : start + size])
+                handler.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            return
+
+    return script
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from feedmgr.errors import ParseError
 from feedmgr.osmatrix.parse import parse_os_string
-from feedmgr.osmatrix.version import parse_version
+from feedmgr.osmatrix.version import OsVersion, parse_version
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,11 @@ def test_windows_release_id_follows_the_build(text: str, release_id: str | None)
         "Windows 11 19H1",
         "Windows 10 22H2 10.0.26100",
         "Windows 11 6.3.9600",
-        "Windows Server 2022",
+        "Windows Server",
+        "Windows Vista Ultimate 6.0.6002",
+        "Windows 10 Enterprise 2016 LTSB 10.0.17763",
+        "Windows 11 Enterprise LTSC 2021",
+        "Windows 10 [Home Edition]",
         "Windows 10 build 26100 10.0.22631",
         "Linux 6.8.0",
         "Mac OSX 15.6.1\x00",
@@ -159,6 +163,16 @@ def test_label_is_canonical() -> None:
 
 OS_WORDS = st.sampled_from(
     [
+        "[Version",
+        "[versão",
+        "10.0.19045.3570]",
+        "LTSB",
+        "2016",
+        "Server",
+        "ProductName:",
+        "System Version:",
+        "PRETTY_NAME=",
+        "Service Pack 1",
         "Mac OSX",
         "macOS",
         "Mac OS X",
@@ -214,3 +228,29 @@ def test_parser_is_total_on_any_text(text: str) -> None:
     """No string at all makes the parser raise anything but ParseError."""
     with contextlib.suppress(ParseError):
         parse_os_string(text)
+
+
+@given(
+    st.sampled_from(["Version", "versão", "Versión", "Versione", "Версия"]),
+    st.sampled_from([10240, 14393, 17763, 19045, 22631, 26100, 26200]),
+    st.integers(0, 99999),
+)
+def test_ver_output_parses_to_its_version_in_any_language(word: str, build: int, ubr: int) -> None:
+    """`ver` output gives exactly the bracketed version, whatever word the locale uses."""
+    os_id = parse_os_string(f"Microsoft Windows [{word} 10.0.{build}.{ubr}]")
+    assert os_id.version == OsVersion.of(10, 0, build, ubr)
+
+
+@given(st.sampled_from(["LTSB", "LTSC"]), st.sampled_from(["2015", "2016", "2019", "2021"]))
+def test_ltsc_year_order_does_not_matter(kind: str, year: str) -> None:
+    """'Enterprise 2016 LTSB' and 'Enterprise LTSB 2016' are the same release."""
+    before = parse_os_string(f"Windows 10 Enterprise {year} {kind}")
+    after = parse_os_string(f"Windows 10 Enterprise {kind} {year}")
+    assert before.version == after.version
+    assert before.edition == after.edition
+
+
+@given(st.from_regex(r"\A[0-9]{2}[A-Z][0-9]{1,6}[a-z]?\Z"))
+def test_macos_build_is_kept_verbatim(build: str) -> None:
+    """Any Apple build id comes back exactly as written (case included)."""
+    assert parse_os_string(f"macOS 15.6.1 ({build})").build == build

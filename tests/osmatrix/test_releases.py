@@ -12,7 +12,6 @@ from feedmgr.errors import SchemaError
 from feedmgr.osmatrix.releases import (
     Release,
     ReleaseCatalog,
-    import_sofa,
     load_release_catalogs,
     merge,
     parse_release_catalog,
@@ -34,32 +33,26 @@ def test_shipped_snapshot_matches_feeds_releases() -> None:
         assert (DATA / name).read_bytes() == (REPO / "feeds" / "releases" / name).read_bytes()
 
 
-@pytest.mark.parametrize(
-    ("family", "version", "build", "released"),
-    [
-        ("macos", "11.0.1", "20B29", date(2020, 11, 12)),
-        ("macos", "14.8.3", "23J220", date(2025, 12, 12)),
-        ("macos", "15.0", "24A335", date(2024, 9, 16)),
-        ("macos", "15.6.1", "24G90", date(2025, 8, 20)),
-        ("macos", "26.0", "25A354", date(2025, 9, 15)),
-        ("macos", "26.1", "25B78", date(2025, 11, 3)),
-        ("windows", "10.0.22631", None, date(2023, 10, 31)),
-        ("windows", "10.0.26100", None, date(2024, 10, 1)),
-        ("windows", "10.0.26200", None, date(2025, 9, 30)),
-    ],
-)
-def test_snapshot_holds_key_releases(
-    family: str, version: str, build: str | None, released: date
-) -> None:
-    """The snapshot covers Big Sur to Tahoe and Windows 11 23H2/24H2/25H2 with their dates."""
+SOFA_2026 = REPO / "tests" / "data" / "releases" / "sofa-v2-macos-2026-08-22.json"
+
+
+def test_snapshot_holds_every_latest_release_of_the_real_feed() -> None:
+    """Each macOS major's Latest in SOFA's 2026-08-22 feed is in the snapshot, date and build."""
     catalog = shipped_release_catalog()
-    found = [
-        r for r in catalog.releases if r.family == family and r.version == parse_version(version)
-    ]
-    assert len(found) == 1
-    assert found[0].build == build
-    assert found[0].released == released
-    assert catalog.as_of == date(2025, 12, 26)
+    shipped = {(r.family, r.version): r for r in catalog.releases}
+    for os_version in json.loads(SOFA_2026.read_bytes())["OSVersions"]:
+        latest = os_version["Latest"]
+        release = shipped[("macos", parse_version(latest["ProductVersion"]))]
+        assert release.released == date.fromisoformat(latest["ReleaseDate"][:10])
+        assert release.build == latest["Build"]
+    assert catalog.as_of == date(2026, 8, 22)
+
+
+def test_every_shipped_release_names_its_source() -> None:
+    """Nothing in the snapshot is invented: every release names the document it came from."""
+    for release in shipped_release_catalog().releases:
+        assert release.source is not None
+        assert "macadmins/sofa" in release.source or "endoflife-date/" in release.source
 
 
 def test_snapshot_builds_match_their_major() -> None:
@@ -111,39 +104,6 @@ def test_own_format_rejects_invalid_documents(document: object, problem: str) ->
     with pytest.raises(SchemaError) as info:
         parse_release_catalog(json.dumps(document).encode(), "bad.json")
     assert problem in info.value.problem
-
-
-def test_sofa_v1_and_v2_shapes_import() -> None:
-    """Both SOFA layouts give releases with version, build and date; unknown fields ignored."""
-    document = {
-        "UpdateHash": "x",
-        "OSVersions": [
-            {
-                "OSVersion": "Sequoia 15",
-                "Latest": {
-                    "ProductVersion": "15.7.3",
-                    "Build": "24G419",
-                    "ReleaseDate": "2025-12-12T00:00:00Z",
-                    "SupportedDevices": ["J132AP"],
-                },
-                "SecurityReleases": [
-                    {"ProductVersion": "15.7.3", "ReleaseDate": "2025-12-12T00:00:00Z"},
-                    {
-                        "ProductVersion": "15.6.1",
-                        "Build": "",
-                        "ReleaseDate": "2025-08-20T00:00:00Z",
-                    },
-                    {"ProductVersion": "13.4.1 (c)", "ReleaseDate": "2023-07-12T00:00:00Z"},
-                ],
-            }
-        ],
-    }
-    catalog = import_sofa(json.dumps(document).encode(), "sofa.json")
-    by_version = {str(r.version): r for r in catalog.releases}
-    assert set(by_version) == {"15.7.3", "15.6.1", "13.4.1 (c)"}
-    assert by_version["15.7.3"].build == "24G419"  # filled in from Latest
-    assert by_version["15.6.1"].build is None
-    assert catalog.as_of == date(2025, 12, 12)
 
 
 def test_merge_prefers_first_and_fills_gaps() -> None:

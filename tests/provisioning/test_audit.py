@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,10 +10,11 @@ import pytest
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.findings import Severity
 from feedmgr.provisioning.audit import CHECKS, audit, explain, minimums, node_chain
+from feedmgr.provisioning.classify import FeedClassifier
 from feedmgr.provisioning.engine import Outcome
 from feedmgr.provisioning.inventory import InventoryCounts
-from feedmgr.provisioning.policy import Policy
-from tests.provisioning.conftest import TableClassifier, policy, rule
+from feedmgr.provisioning.policy import Policy, parse_policy
+from tests.provisioning.conftest import TableClassifier, mac_node, make_catalog, policy, rule
 
 COMPLETE = policy(
     rule("mac", ["Mac OSX"], ["Staff"]),
@@ -28,7 +30,13 @@ def test_complete_policy_has_no_findings(catalog: OsCatalog, classifier: TableCl
     """A policy covering every OS row for every group, with current versions, is clean."""
     coverage = audit(COMPLETE, catalog, classifier)
     assert coverage.report.findings == ()
-    assert [r.label for r in coverage.rows] == ["Mac OSX 15", "Mac OSX 26", "Windows 11 (All)"]
+    assert [r.label for r in coverage.rows] == [
+        "Mac OSX 15",
+        "Mac OSX 26",
+        "Windows 11 (All)",
+        "Mac OSX: next release",
+        "Windows All: next release",
+    ]
     assert coverage.groups == ("Staff",)
     assert coverage.cell("Mac OSX 26", "Staff").decision.matched is not None
 
@@ -142,7 +150,7 @@ def test_inventory_counts_and_unknown_os_rows(
     assert unknown.data["endpoints"] == 5
     assert unknown.data["groups"] == ["Staff", "Guests"]
     assert unknown.data["os_strings"] == ["mac27"]
-    (uncovered,) = coverage.report.by_check("cp.uncovered")
+    (uncovered,) = [f for f in coverage.report.by_check("cp.uncovered") if "Windows" in f.subject]
     assert uncovered.data["groups"] == ["Guests"]
     assert uncovered.data["endpoints"] == 1
     assert coverage.report.facts["endpoints"] == 11
@@ -188,3 +196,309 @@ def test_explain_reports_result_problems(catalog: OsCatalog, classifier: TableCl
     decision, findings = explain(pol, catalog, classifier, "mac26", "Staff")
     assert decision.matched is not None
     assert [f.check for f in findings] == ["cp.agent-too-old"]
+
+
+def _configured(*rules: dict[str, Any], **configurations: dict[str, Any]) -> Policy:
+    """A policy whose rules name agent configurations defined once, as ISE models it."""
+    document = {
+        "format": "feedmgr-cp-policy/1",
+        "agent_configurations": [{"name": n, **c} for n, c in configurations.items()],
+        "rules": list(rules),
+    }
+    return parse_policy(json.dumps(document).encode(), "test policy", as_json=True)
+
+
+def _named(name: str, oses: list[str], configuration: str, **extra: Any) -> dict[str, Any]:
+    results: dict[str, Any] = {"agent_configuration": configuration, **extra}
+    return {"name": name, "identity_groups": "Any", "operating_systems": oses, "results": results}
+
+
+CURRENT_MAC = {
+    "agent_package": "CiscoSecureClientDesktopMacOSX 5.1.10.233",
+    "compliance_module": "CiscoSecureClientComplianceModulemacOS 4.3.4200.0",
+    "posture_profile": "Posture profile",
+    "modules": ["ISE Posture"],
+}
+CURRENT_WIN = {**CURRENT_MAC, "agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233"}
+
+
+def test_policy_copied_from_ises_screens_is_clean(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """Rules whose result only names a defined agent configuration get an agent: no
+    cp.no-agent on any OS (the table of ISE's CP policy shows only that name)."""
+    pol = _configured(
+        _named("mac", ["Mac OSX"], "Mac"),
+        _named("win", ["Windows All"], "Win"),
+        Mac=CURRENT_MAC,
+        Win=CURRENT_WIN,
+    )
+    assert audit(pol, catalog, classifier).report.findings == ()
+
+
+@pytest.mark.parametrize(
+    ("configuration", "check", "says"),
+    [
+        (
+            {**CURRENT_MAC, "agent_package": "CiscoSecureClientDesktopMacOSX 5.1.5.65"},
+            "cp.agent-too-old",
+            "gives agent 5.1.5.65, the feed requires at least 5.1.10 for Mac OSX 26",
+        ),
+        (
+            {**CURRENT_MAC, "compliance_module_version": "4.3.2000.0"},
+            "cp.module-too-old",
+            "gives compliance module 4.3.2000.0, the feed requires at least 4.3.2600.0",
+        ),
+        (
+            {**CURRENT_MAC, "modules": ["Network Access Manager"]},
+            "cp.no-agent",
+            "leave out ISE Posture",
+        ),
+    ],
+)
+def test_version_and_agent_checks_read_the_named_configuration(
+    catalog: OsCatalog,
+    classifier: TableClassifier,
+    configuration: dict[str, Any],
+    check: str,
+    says: str,
+) -> None:
+    """cp.agent-too-old, cp.module-too-old and cp.no-agent judge the agent configuration
+    the rule names, not fields written in the rule."""
+    pol = _configured(
+        _named("mac", ["Mac OSX"], "Mac"),
+        _named("win", ["Windows All"], "Win"),
+        Mac=configuration,
+        Win=CURRENT_WIN,
+    )
+    findings = audit(pol, catalog, classifier).report.by_check(check)
+    assert findings
+    assert says in findings[0].message
+
+
+def test_native_supplicant_configuration_alone_is_no_agent(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """A result with only a native supplicant configuration installs no posture agent."""
+    pol = _configured(
+        _named("mac", ["Mac OSX"], "Mac"),
+        {
+            "name": "win",
+            "identity_groups": "Any",
+            "operating_systems": ["Windows All"],
+            "results": {"native_supplicant_configuration": "Windows WPA2"},
+        },
+        Mac=CURRENT_MAC,
+    )
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.no-agent")
+    assert finding.subject == "Windows 11 (All)"
+    assert "native supplicant configuration 'Windows WPA2'" in finding.message
+
+
+def test_too_old_shared_configuration_names_every_rule_a_fix_reaches(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """Upgrading a shared agent configuration changes every rule naming it, so the
+    finding says which other rules (and OSes) the fix reaches."""
+    old_mac = {**CURRENT_MAC, "agent_package": "CiscoSecureClientDesktopMacOSX 5.1.5.65"}
+    pol = _configured(
+        _named("tahoe", ["Mac OSX 26"], "Old"),
+        _named("sequoia", ["Mac OSX 15"], "Old"),
+        _named("win", ["Windows All"], "Win"),
+        Old=old_mac,
+        Win=CURRENT_WIN,
+    )
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.agent-too-old")
+    assert "'Old' is also the result of rule 2 'sequoia'" in finding.message
+
+
+PER_VERSION_THEN_UMBRELLA = [
+    rule("sequoia", ["Mac OSX 15"]),
+    rule("tahoe", ["Mac OSX 26"]),
+    rule("later macOS", ["Mac OSX"]),
+    rule("win", ["Windows All"]),
+]
+
+
+def _next_feed(catalog: OsCatalog) -> OsCatalog:
+    """The catalog a later feed brings: macOS 27 added as a new child of "Mac OSX"."""
+    nodes = [n.model_dump(exclude_none=True) for n in catalog.nodes]
+    return make_catalog(*nodes, mac_node(27, "27.0"))
+
+
+def test_umbrella_rule_after_per_version_rules_is_never_advised_away(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """A rule on "Mac OSX" after rules for every known macOS is cp.future-only (info),
+    not cp.shadowed, and its advice is to keep it, never to delete it."""
+    report = audit(policy(*PER_VERSION_THEN_UMBRELLA), catalog, classifier).report
+    assert report.by_check("cp.shadowed") == ()
+    (finding,) = report.by_check("cp.future-only")
+    assert finding.severity is Severity.INFO
+    assert finding.subject == "rule 3 'later macOS'"
+    assert finding.data["umbrellas"] == ["Mac OSX"]
+    assert "delete" not in finding.fix
+    assert "keep it" in finding.fix
+    assert report.exit_code() == 0
+
+
+def test_keeping_the_umbrella_rule_covers_the_next_macos(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """Once the next feed adds macOS 27, the kept umbrella rule gives it an agent; the
+    policy without it (what "delete it" used to advise) leaves macOS 27 bypassing posture."""
+    later = _next_feed(catalog)
+    later_classifier = TableClassifier({**classifier.table, "mac27": ("Mac OSX 27", "Mac OSX")})
+    kept = audit(policy(*PER_VERSION_THEN_UMBRELLA), later, later_classifier)
+    assert kept.cell("Mac OSX 27", None).decision.matched is not None
+    assert kept.cell("Mac OSX 27", None).decision.matched.name == "later macOS"
+    deleted = [r for r in PER_VERSION_THEN_UMBRELLA if r["name"] != "later macOS"]
+    gone = audit(policy(*deleted), later, later_classifier)
+    assert gone.cell("Mac OSX 27", None).decision.outcome is Outcome.UNCOVERED
+    assert [f.subject for f in gone.report.by_check("cp.uncovered")] == ["Mac OSX 27"]
+
+
+def test_next_release_rows_show_what_a_later_feed_release_would_get(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """The matrix has one next-release row per umbrella node, decided by the rules on
+    that umbrella (or a gap), and such a row is never a finding by itself."""
+    coverage = audit(
+        policy(rule("tahoe", ["Mac OSX 26"]), rule("w", ["Windows All"])), catalog, classifier
+    )
+    mac_next = coverage.cell("Mac OSX: next release", None).decision
+    win_next = coverage.cell("Windows All: next release", None).decision
+    assert mac_next.outcome is Outcome.UNCOVERED
+    assert win_next.matched is not None
+    assert win_next.matched.name == "w"
+    subjects = " ".join(f.subject for f in coverage.report.findings)
+    assert "next release" not in subjects
+
+
+def test_version_rule_after_the_umbrella_stays_shadowed(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """A version rule after the umbrella rule is truly dead (a later feed's releases go
+    to the umbrella too): cp.shadowed, whose advice never says to narrow the umbrella."""
+    pol = policy(
+        rule("mac", ["Mac OSX"]), rule("tahoe", ["Mac OSX 26"]), rule("w", ["Windows All"])
+    )
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.shadowed")
+    assert "do not narrow an umbrella rule" in finding.fix
+
+
+def test_uncovered_advice_names_the_umbrella_so_the_next_release_is_covered(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """The fix for an uncovered Windows row names "Windows All"; following it covers
+    the release the next feed adds too, which a rule on the version node would not."""
+    pol = policy(rule("mac", ["Mac OSX"]))
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.uncovered")
+    assert "'Windows All'" in finding.fix
+    followed = audit(
+        policy(rule("mac", ["Mac OSX"]), rule("w", ["Windows All"])), catalog, classifier
+    )
+    assert followed.cell("Windows All: next release", None).decision.outcome is Outcome.MATCHED
+    on_version = audit(
+        policy(rule("mac", ["Mac OSX"]), rule("w", ["Windows 11 (All)"])), catalog, classifier
+    )
+    assert on_version.cell("Windows All: next release", None).decision.outcome is Outcome.UNCOVERED
+
+
+def test_enabling_advice_says_which_cases_the_rule_would_take_over(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """When enabling a disabled rule would also take cases another rule decides today,
+    the cp.disabled-only fix says so and offers a rule that changes nothing else."""
+    pol = policy(
+        rule("old win", ["Windows 11 (All)"], enabled=False, agent_version="5.0.0.0"),
+        rule("mac", ["Mac OSX"]),
+        rule("staff win", ["Windows All"], ["Staff"]),
+    )
+    (finding,) = audit(pol, catalog, classifier, extra_groups=["Guests"]).report.by_check(
+        "cp.disabled-only"
+    )
+    assert "also takes Windows 11 (All) (Staff) from rule 3 'staff win'" in finding.fix
+    assert "'Windows All'" in finding.fix
+
+
+def test_devices_no_agent_runs_on_are_counted_apart(catalog: OsCatalog) -> None:
+    """iOS, Android, Chrome OS, printers, phones and blank OS rows are one info finding
+    per kind with counts per OS string, never cp.os-unknown, and fail nothing."""
+    counts = InventoryCounts(
+        "inv.csv",
+        {
+            ("macOS 26.1", "Staff"): 3,
+            ("iOS 17.5.1", "Staff"): 4,
+            ("iPadOS 18.2", "Staff"): 1,
+            ("Android 14", "Guests"): 2,
+            ("Chrome OS 126.0", "Staff"): 1,
+            ("HP-Printer", "Printers"): 5,
+            ("", "Staff"): 6,
+        },
+        rows=22,
+    )
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"]))
+    coverage = audit(pol, catalog, FeedClassifier(catalog), inventory=counts)
+    report = coverage.report
+    assert report.by_check("cp.os-unknown") == ()
+    assert report.exit_code() == 0
+    found = {f.subject: f for f in report.by_check("cp.not-posture-capable")}
+    assert set(found) == {
+        "iOS/iPadOS (no posture agent)",
+        "Android (no posture agent)",
+        "Chrome OS (no posture agent)",
+        "printer/phone (no posture agent)",
+        "(blank OS)",
+    }
+    ios = found["iOS/iPadOS (no posture agent)"]
+    assert ios.severity is Severity.INFO
+    assert ios.data["endpoints_by_os_string"] == {"iOS 17.5.1": 4, "iPadOS 18.2": 1}
+    assert ios.data["endpoints"] == 5
+    assert "feed" not in ios.fix.replace("feed update", "")
+    assert found["(blank OS)"].data["endpoints"] == 6
+    assert "PostureOS" in found["(blank OS)"].fix
+    cell = coverage.cell("printer/phone (no posture agent)", "Printers")
+    assert cell.decision.outcome is Outcome.NOT_POSTURE_CAPABLE
+    assert cell.endpoints == 5
+
+
+def test_match_explains_an_agentless_device_without_failing(catalog: OsCatalog) -> None:
+    """Explaining an Android phone says the agent does not run on it: an info, no gap."""
+    pol = policy(rule("mac", ["Mac OSX"]))
+    decision, findings = explain(pol, catalog, FeedClassifier(catalog), "Android 14", "Staff")
+    assert decision.outcome is Outcome.NOT_POSTURE_CAPABLE
+    assert [f.check for f in findings] == ["cp.not-posture-capable"]
+    assert findings[0].severity is Severity.INFO
+
+
+def test_conditional_advice_adds_the_fallback_rule_on_the_umbrella(
+    catalog: OsCatalog, classifier: TableClassifier
+) -> None:
+    """The cp.conditional fix asks for the unconditional fallback on the umbrella node, so
+    endpoints failing the conditions on the next release still get an agent."""
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"], conditions=["c"]))
+    (finding,) = audit(pol, catalog, classifier).report.by_check("cp.conditional")
+    assert "on 'Windows All' after the conditional ones" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("rules", "warns"),
+    [
+        ([rule("tahoe", ["Mac OSX 26"]), rule("w", ["Windows All"])], True),
+        ([rule("mac", ["Mac OSX"]), rule("w", ["Windows All"])], False),
+    ],
+)
+def test_feed_update_advice_says_when_the_update_alone_leaves_a_gap(
+    catalog: OsCatalog, rules: list[dict[str, Any]], warns: bool
+) -> None:
+    """For a macOS release the feed does not know, "update the feed" also asks for a rule
+    on "Mac OSX" when no rule there would take the release once the feed adds it: the
+    update alone would only turn cp.os-unknown into cp.uncovered."""
+    counts = InventoryCounts("i.csv", {("macOS 27.0", "Staff"): 2}, rows=2)
+    pol = policy(*rules)
+    coverage = audit(pol, catalog, FeedClassifier(catalog), inventory=counts)
+    (finding,) = coverage.report.by_check("cp.os-unknown")
+    assert ("add a rule for these groups on 'Mac OSX'" in finding.fix) is warns
+    _decision, explained = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
+    assert ("on 'Mac OSX'" in explained[0].fix) is warns

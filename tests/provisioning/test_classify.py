@@ -19,7 +19,6 @@ from feedmgr.provisioning.classify import FeedClassifier
         ("macOS 26.2", (), False),
         ("Mac OSX 27.0", (), False),
         ("toaster firmware 3", (), True),
-        ("", (), True),
     ],
 )
 def test_placements_over_the_sample_catalog(
@@ -44,6 +43,42 @@ def test_placements_are_cached(sample_catalog: OsCatalog) -> None:
     """The same string is classified once."""
     classifier = FeedClassifier(sample_catalog)
     assert classifier.place("macOS 26.1") is classifier.place("macOS 26.1")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("iOS 17.5.1", "iOS/iPadOS"),
+        ("Apple iOS 18.1", "iOS/iPadOS"),
+        ("iPadOS 18.2", "iOS/iPadOS"),
+        ("Android 14", "Android"),
+        ("Chrome OS 126.0.6478", "Chrome OS"),
+        ("ChromeOS", "Chrome OS"),
+        ("HP-Printer", "printer/phone"),
+        ("Cisco-IP-Phone-8845", "printer/phone"),
+        ("Windows Phone 8.1", "printer/phone"),
+        ("", "blank OS"),
+        ("   ", "blank OS"),
+    ],
+)
+def test_devices_the_agent_cannot_run_on_are_not_classified(
+    sample_catalog: OsCatalog, text: str, kind: str
+) -> None:
+    """Mobile OSes, Chrome OS, printers, phones and blank OS cells are placed as devices
+    no posture agent runs on, never as an OS the feed should learn."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.agentless == kind
+    assert not placement.posture_capable
+    assert not placement.classified
+    assert not placement.unparseable
+
+
+@pytest.mark.parametrize(
+    "text", ["macOS 26.1", "Mac OSX 15.6.1", "Windows 11 Pro 10.0.26100", "Ubuntu 24.04.1"]
+)
+def test_desktop_oses_stay_posture_capable(sample_catalog: OsCatalog, text: str) -> None:
+    """Windows, macOS and Linux strings are never mistaken for agentless devices."""
+    assert FeedClassifier(sample_catalog).place(text).posture_capable
 
 
 @settings(deadline=None)  # the machine may be loaded; speed is not tested here

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -48,16 +50,92 @@ def test_counts_per_os_and_group(tmp_path: Path) -> None:
     assert counted.columns["os"] == "os"
 
 
-def test_ise_preset_reads_the_shipped_context_visibility_example() -> None:
-    """The ISE preset finds OperatingSystem/IdentityGroup/MACAddress in the example export."""
+def test_ise_preset_reads_the_shipped_full_export_example() -> None:
+    """The ISE preset reads PostureOS, IdentityGroup, MACAddress and host-name from the
+    example, which has the full Context Visibility export's 130 columns."""
     counted = read_inventory(REPO / "docs" / "examples" / "endpoints-ise.csv", ISE)
     assert counted.columns == {
-        "os": "OperatingSystem",
+        "os": "PostureOS",
         "group": "IdentityGroup",
         "mac": "MACAddress",
-        "host": "HostName",
+        "host": "host-name",
     }
-    assert counted.rows == 8
+    assert counted.rows == 10
+
+
+def _real_header(name: str) -> list[str]:
+    path = REPO / "tests" / "data" / "provisioning" / name
+    return next(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+
+
+def _export(header: list[str], *rows: dict[str, str]) -> bytes:
+    """A CSV with a real export's header and rows that fill the named columns."""
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(column, "") for column in header])
+    return out.getvalue().encode()
+
+
+def test_ise_preset_reads_a_real_ise_3_4_full_export() -> None:
+    """A file with the real ISE 3.4 full export header is counted by PostureOS and
+    IdentityGroup, even though the export has eight other OS-ish columns."""
+    header = _real_header("ise-cv-full-export.header.csv")
+    data = _export(
+        header,
+        {
+            "MACAddress": "AA:BB:CC:00:00:01",
+            "IdentityGroup": "Employees",
+            "PostureOS": "macOS 26.1",
+            "operating-system": "Apple macOS",
+            "EndpointOperatingSystem": "Mac OS X 10.15.7",
+        },
+        {
+            "MACAddress": "AA:BB:CC:00:00:02",
+            "IdentityGroup": "'Employees'",
+            "PostureOS": "'macOS 26.1'",
+        },
+    )
+    counted = read_inventory_bytes(data, ISE, "full.csv", examples=2)
+    assert dict(counted.counts) == {("macOS 26.1", "Employees"): 2}
+    assert counted.examples[("macOS 26.1", "Employees")] == (
+        "AA:BB:CC:00:00:01",
+        "AA:BB:CC:00:00:02",
+    )
+
+
+@pytest.mark.parametrize("columns", [GENERIC, ISE])
+def test_importable_export_is_refused_naming_the_export_to_run(columns: ColumnMap) -> None:
+    """ISE's importable export (real header) has no OS column: the error says so, that
+    MDMOSVersion is not one, and which export and preset to use instead."""
+    header = _real_header("ise-cv-importable-export.header.csv")
+    data = _export(
+        header,
+        {"MACAddress": "AA:BB:CC:00:00:01", "IdentityGroup": "Employees", "MDMOSVersion": ""},
+    )
+    with pytest.raises(InputRejected) as caught:
+        read_inventory_bytes(data, columns, "endpoints.csv")
+    problem = caught.value.problem
+    assert caught.value.subject == "endpoints.csv"
+    assert "importable Context Visibility endpoint export" in problem
+    assert "MDMOSVersion" in problem
+    assert "Context Visibility > Endpoints > Export > Export All" in problem
+    assert "--preset ise" in problem
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "OperatingSystem,IdentityGroup",
+        "Operating System,Identity Group",
+        "PostureOS,Identity Group",
+    ],
+)
+def test_ise_preset_takes_only_column_names_real_exports_use(header: str) -> None:
+    """Spellings no real ISE export uses are not guessed at by --preset ise."""
+    with pytest.raises(InputRejected, match=r"no (os|group) column"):
+        read_inventory_bytes(f"{header}\nmacOS 26.1,Employees\n".encode(), ISE, "x.csv")
 
 
 @pytest.mark.parametrize(
@@ -174,7 +252,8 @@ def test_counts_stream_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 )
 def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
-    """Whatever csv.writer writes (quotes, commas, newlines) is counted back exactly."""
+    """Whatever csv.writer writes (quotes, commas, newlines) is counted back exactly, or
+    refused when no row has an OS."""
     import csv
     import io
     from collections import Counter
@@ -183,10 +262,16 @@ def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["os", "group"])
     writer.writerows(rows)
-    counted = read_inventory_bytes(buffer.getvalue().encode(), GENERIC, "w.csv", delimiter=",")
     expected: Counter[tuple[str, str]] = Counter()
     for os_string, group in rows:
         expected[inventory._clean((os_string, group))] += 1
+    data = buffer.getvalue().encode()
+    if expected and not any(os_string for os_string, _ in expected):
+        # Documented refusal: an OS column blank in every row judges nothing.
+        with pytest.raises(InputRejected, match="is empty in all"):
+            read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")
+        return
+    counted = read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")
     assert dict(counted.counts) == dict(expected)
 
 
@@ -215,3 +300,25 @@ def test_examples_keep_a_few_endpoint_ids_per_pair(tmp_path: Path) -> None:
     by_host = read_inventory(path, GENERIC.with_overrides(mac="nothing"), examples=1)
     assert by_host.examples[("macOS 26.1", "A")] == ("h4",)
     assert read_inventory(path, GENERIC).examples == {}
+
+
+def test_full_export_whose_posture_os_is_all_blank_is_refused_with_the_next_step() -> None:
+    """A full export where no endpoint has a PostureOS yet (the agent never reported) is
+    refused instead of passing with nothing judged; the error names the profiler column."""
+    header = _real_header("ise-cv-full-export.header.csv")
+    data = _export(
+        header,
+        {
+            "MACAddress": "AA:BB:CC:00:00:01",
+            "IdentityGroup": "Employees",
+            "EndpointOperatingSystem": "Windows 11 Enterprise",
+        },
+        {"MACAddress": "AA:BB:CC:00:00:02", "IdentityGroup": "Guests"},
+    )
+    with pytest.raises(InputRejected) as caught:
+        read_inventory_bytes(data, ISE, "full.csv")
+    assert "'PostureOS' is empty in all 2 rows" in caught.value.problem
+    assert "--os-column EndpointOperatingSystem" in caught.value.problem
+    mapped = ISE.with_overrides(os="EndpointOperatingSystem")
+    counted = read_inventory_bytes(data, mapped, "full.csv")
+    assert counted.counts[("Windows 11 Enterprise", "Employees")] == 1

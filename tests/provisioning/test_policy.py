@@ -202,3 +202,137 @@ def test_any_group_in_any_case(spelling: str) -> None:
         "    results: {}\n"
     )
     assert parse_policy(data, "p.yaml").rules[0].identity_groups is None
+
+
+CONFIGURED_YAML = """
+format: feedmgr-cp-policy/1
+agent_configurations:
+  - name: Secure Client 5.1.10 macOS
+    agent_package: CiscoSecureClientDesktopMacOSX 5.1.10.233
+    compliance_module: CiscoSecureClientComplianceModulemacOS 4.3.4200.0
+    posture_profile: Posture profile
+    modules: [ISE Posture]
+  - name: Secure Client 5.1.10 Windows
+    agent_package: CiscoSecureClientDesktopWindows 5.1.10.233
+    agent_version: "5.1.10.233"
+    compliance_module_version: "4.3.4300.0"
+    posture_profile: Posture profile
+rules:
+  - name: macOS
+    identity_groups: Any
+    operating_systems: ["Mac OSX"]
+    results:
+      agent_configuration: Secure Client 5.1.10 macOS
+  - name: Windows
+    identity_groups: Any
+    operating_systems: ["Windows All"]
+    results:
+      agent_configuration: Secure Client 5.1.10 Windows
+  - name: Android BYOD
+    identity_groups: Any
+    operating_systems: ["Android"]
+    results:
+      native_supplicant_configuration: Android WPA2
+"""
+
+
+def test_rules_naming_an_agent_configuration_get_its_package_module_and_profile() -> None:
+    """A result that only names an agent configuration, as ISE's policy table shows it,
+    gets that configuration's agent, compliance module and profile; versions written only
+    in the package names (as ISE lists them) are read from there."""
+    mac, windows, android = parse_policy(CONFIGURED_YAML.encode(), "p.yaml").rules
+    assert mac.results.installs_agent
+    assert mac.results.agent_package == "CiscoSecureClientDesktopMacOSX 5.1.10.233"
+    assert mac.results.agent_version == Version("5.1.10.233")
+    assert mac.results.compliance_module_version == Version("4.3.4200.0")
+    assert mac.results.agent_profile == "Posture profile"
+    assert windows.results.compliance_module_version == Version("4.3.4300.0")
+    assert not android.results.installs_agent
+    assert android.results.missing() == "a native supplicant configuration only"
+    assert "native supplicant configuration 'Android WPA2'" in android.results.describe()
+
+
+def test_configuration_without_the_posture_module_installs_no_posture_agent() -> None:
+    """An agent configuration whose modules leave out ISE Posture postures nothing."""
+    text = CONFIGURED_YAML.replace("modules: [ISE Posture]", "modules: [Network Access Manager]")
+    mac = parse_policy(text.encode(), "p.yaml").rules[0]
+    assert not mac.results.installs_agent
+    assert "leave out ISE Posture" in mac.results.missing()
+
+
+@pytest.mark.parametrize(
+    ("results", "expected"),
+    [
+        (
+            "{agent_configuration: Nowhere}",
+            "rule 1 'r': results.agent_configuration: 'Nowhere' is not defined; define it "
+            "once under agent_configurations",
+        ),
+        (
+            "{agent_configuration: Defined, agent_version: '5.1.10.233'}",
+            "rule 1 'r': results: names the agent configuration 'Defined' and also writes "
+            "agent fields inline",
+        ),
+    ],
+)
+def test_configuration_names_must_resolve(results: str, expected: str) -> None:
+    """A named configuration that is not defined, or is mixed with inline fields, is a
+    schema error naming the rule, instead of a silent cp.no-agent on every OS."""
+    text = (
+        "format: feedmgr-cp-policy/1\nagent_configurations:\n"
+        "  - {name: Defined, agent_package: CiscoSecureClientDesktopMacOSX 5.1.10.233}\n"
+        "rules:\n  - name: r\n    identity_groups: Any\n    operating_systems: [Mac OSX]\n"
+        f"    results: {results}\n"
+    )
+    with pytest.raises(SchemaError) as caught:
+        parse_policy(text.encode(), "p.yaml")
+    assert expected in caught.value.problem
+
+
+def test_repeated_or_broken_configurations_are_rejected_by_name() -> None:
+    """Configuration errors name the configuration and the field, like rule errors."""
+    repeated = (
+        "format: feedmgr-cp-policy/1\nagent_configurations:\n"
+        "  - {name: A, agent_package: P 5.1}\n  - {name: A, agent_package: P 5.2}\n"
+        "rules:\n  - {name: r, identity_groups: Any, operating_systems: [X], results: {}}\n"
+    )
+    with pytest.raises(SchemaError, match="agent configuration 2 'A': name: repeats"):
+        parse_policy(repeated.encode(), "p.yaml")
+    broken = repeated.replace("P 5.2}", "P 5.2, agent_version: 'new'}")
+    with pytest.raises(SchemaError, match="agent configuration 2 'A': agent_version: 'new'"):
+        parse_policy(broken.encode(), "p.yaml")
+
+
+def test_the_example_policy_uses_agent_configurations() -> None:
+    """docs/examples/cp-policy.yaml defines agent configurations once and rules name them."""
+    parsed = load_policy(REPO / "docs" / "examples" / "cp-policy.yaml")
+    named = [r for r in parsed.rules if r.results.defined]
+    assert len(named) >= 4
+    assert len(parsed.sharing("Secure Client 5.1.5 macOS")) == 2
+
+
+@settings(deadline=None)  # the machine may be loaded; speed is not tested here
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=12,
+    ),
+    st.sampled_from([None, "A", "B"]),
+)
+def test_no_configuration_shape_escapes_as_another_error(
+    configuration: object, named: str | None
+) -> None:
+    """Any agent configuration shape, named by a rule or not, validates or raises
+    SchemaError/ParseError."""
+    import json
+
+    results = {"agent_configuration": named} if named else {}
+    rule = {"name": "r", "identity_groups": "Any", "operating_systems": ["X"], "results": results}
+    document = {
+        "format": "feedmgr-cp-policy/1",
+        "agent_configurations": [configuration, {"name": "A", "agent_package": "P 5.1"}],
+        "rules": [rule],
+    }
+    with contextlib.suppress(InputRejected):
+        parse_policy(json.dumps(document).encode(), "fuzz", as_json=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.provisioning.audit import audit, explain
+from feedmgr.provisioning.classify import FeedClassifier
 from feedmgr.provisioning.inventory import InventoryCounts
 from feedmgr.provisioning.render import (
     coverage_json,
@@ -45,7 +46,8 @@ def test_coverage_json_lists_every_cell(catalog: OsCatalog, classifier: TableCla
     """The JSON matrix has one cell per row x group with its outcome and rule."""
     document = coverage_json(audit(POLICY, catalog, classifier))
     assert document["groups"] == ["Staff"]
-    assert len(document["cells"]) == 3
+    assert [r["kind"] for r in document["rows"]] == ["node"] * 3 + ["next-release"] * 2
+    assert len(document["cells"]) == 5
     first = document["cells"][1]
     assert first == {
         "os": "Mac OSX 26",
@@ -82,3 +84,26 @@ def test_cells_with_result_problems_are_marked(
     cells = {c["os"]: c for c in coverage_json(coverage)["cells"]}
     assert cells["Mac OSX 26"]["problems"] == ["cp.agent-too-old"]
     assert cells["Mac OSX 15"]["problems"] == []
+
+
+def test_matrix_marks_next_release_rows_and_agentless_devices(catalog: OsCatalog) -> None:
+    """Text and JSON tell next-release rows and devices no agent runs on from gaps."""
+    counts = InventoryCounts(
+        "i.csv", {("macOS 26.1", "Staff"): 2, ("Android 14", "Staff"): 3}, rows=5
+    )
+    coverage = audit(POLICY, catalog, FeedClassifier(catalog), inventory=counts)
+    lines = render_matrix(coverage).splitlines()
+    assert any(
+        line.startswith("Mac OSX: next release") and line.endswith("NEXT mac") for line in lines
+    )
+    assert any(
+        line.startswith("Android (no posture agent)") and "NO POSTURE AGENT [3]" in line
+        for line in lines
+    )
+    document = coverage_json(coverage)
+    kinds = {r["os"]: r["kind"] for r in document["rows"]}
+    assert kinds["Mac OSX: next release"] == "next-release"
+    assert kinds["Android (no posture agent)"] == "not-posture-capable"
+    cells = {(c["os"], c["group"]): c for c in document["cells"]}
+    assert cells[("Android (no posture agent)", "Staff")]["outcome"] == "not-posture-capable"
+    assert "endpoints" not in cells[("Mac OSX: next release", "Staff")]

@@ -86,3 +86,38 @@ def test_banner_reflects_the_worst_severity() -> None:
     """The banner is red with failures and green without findings."""
     assert 'class="banner fail"' in render_html(_report())
     assert 'class="banner ok"' in render_html(Report("empty"))
+
+
+def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
+    """Next-release rows and devices no posture agent runs on are drawn distinctly from
+    gaps (their own row class, cell class and label); a result with a problem shows "!"."""
+    coverage = {
+        "rows": [
+            {"os": "Mac OSX: next release", "kind": "next-release"},
+            {"os": "Android (no posture agent)", "kind": "not-posture-capable"},
+        ],
+        "groups": ["Employees"],
+        "cells": [
+            {
+                "os": "Mac OSX: next release",
+                "group": "Employees",
+                "outcome": "matched",
+                "rule": "later macOS",
+                "problems": ["cp.no-agent"],
+            },
+            {
+                "os": "Android (no posture agent)",
+                "group": "Employees",
+                "outcome": "not-posture-capable",
+                "endpoints": 4,
+            },
+        ],
+    }
+    html = render_html(_report(), HtmlSections(coverage=coverage))
+    assert '<tr class="next-release" data-kind="next-release">' in html
+    assert "next release: later macOS !" in html
+    assert (
+        'class="not-posture-capable" data-outcome="not-posture-capable">no posture agent [4]'
+        in html
+    )
+    assert 'class="gap"' not in html

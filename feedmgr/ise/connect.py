@@ -1,0 +1,80 @@
+"""From a deployment file's ``[ise]`` section (or options) to a connected ``IseClient``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedmgr.config import load_config
+from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection
+from feedmgr.errors import UsageError
+from feedmgr.ise.client import Credentials, IseClient, check_ise_url
+from feedmgr.net.transport import TransportSettings, transport_settings
+
+Prompt = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class IseTarget:
+    """Where ISE is and how to log in (the password itself is resolved separately)."""
+
+    url: str
+    username: str
+    password_env: str = DEFAULT_PASSWORD_ENV
+    ca: Path | None = None
+
+    @classmethod
+    def from_section(cls, section: IseSection, base: Path) -> IseTarget:
+        """The target a deployment file's ``[ise]`` names; ``ca`` relative to ``base``.
+
+        Raises:
+            UsageError: the URL is not https://HOST[:PORT].
+        """
+        ca = None
+        if section.ca is not None:
+            ca = Path(section.ca).expanduser()
+            ca = ca if ca.is_absolute() else base / ca
+        check_ise_url(section.url, "[ise] url")
+        return cls(section.url, section.username, section.password_env, ca)
+
+
+def resolve_password(target: IseTarget, prompt: Prompt | None) -> str:
+    """The password from ``$password_env``, else from ``prompt`` (which must not echo).
+
+    Raises:
+        UsageError: the variable is unset or empty and there is no way to prompt.
+    """
+    password = os.environ.get(target.password_env, "")
+    if password:
+        return password
+    if prompt is None:
+        raise UsageError(
+            target.url,
+            f"no ISE password: set the environment variable {target.password_env} "
+            "or run interactively to be prompted",
+        )
+    password = prompt(f"ISE password for {target.username} at {target.url}")
+    if not password:
+        raise UsageError(target.url, "no ISE password given")
+    return password
+
+
+def ise_transport(home: Path, target: IseTarget, proxy: str | None) -> TransportSettings:
+    """Transport settings as for every other command, with the ``[ise]`` CA bundle."""
+    return transport_settings(load_config(home), ca_bundle=target.ca, proxy=proxy)
+
+
+def connect(
+    home: Path, target: IseTarget, *, prompt: Prompt | None, proxy: str | None = None
+) -> IseClient:
+    """An ``IseClient`` for ``target`` (no traffic yet).
+
+    Raises:
+        UsageError: no password, a bad URL or CA bundle; InputRejected: a bad CA bundle.
+    """
+    # A bad URL is reported before anyone is asked for a password.
+    check_ise_url(target.url, "[ise] url")
+    credentials = Credentials(target.username, resolve_password(target, prompt))
+    return IseClient(target.url, credentials, ise_transport(home, target, proxy))

@@ -1,0 +1,306 @@
+"""Preflight's ``[ise]`` section: discover the PSNs from ISE and grade what they hold.
+
+Per PSN (a node whose services include Session) and per usage:
+
+* Portal and Admin certificates are graded live, through the same grading as
+  ``feedmgr cert probe``: the PSN's FQDN on ``portal_port`` (what agents see, default 8443)
+  and ``admin_port`` (443). The certificate presented must be one ISE lists for that usage.
+* Every other certificate in use (EAP Authentication above all) cannot be reached by a TLS
+  probe. feedmgr does not export it either (the export is a POST that also needs more than a
+  read-only role), so it is graded from ISE's metadata only: its expiry date. The
+  ``ise.metadata-only`` finding names the checks that leaves out.
+
+Cisco's schemas: tests/data/ise (SOURCES there); details in docs/ise.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feedmgr.certs.checks import CHECKS, EXPIRY_FAIL_DAYS, EXPIRY_WARN_DAYS
+from feedmgr.certs.grade import GradeOptions, Trust, grade_probes
+from feedmgr.certs.probe import ProbeTarget
+from feedmgr.deployment import IseSection, PsnSection
+from feedmgr.findings import Finding, Severity
+from feedmgr.ise.client import IseClient
+from feedmgr.ise.models import CONNECTED, Node, SystemCertificate
+
+PORTAL = "Portal"
+ADMIN = "Admin"
+# Usages a TLS probe of the PSN can see, and where.
+PROBED_USAGES = (PORTAL, ADMIN)
+NOT_IN_USE = "Not in use"
+METADATA_CHECKS = ("cert.expired", "cert.expiring")
+LEFT_OUT = tuple(c.id for c in CHECKS if c.id not in METADATA_CHECKS)
+
+# Java's Date.toString() ("Tue Oct 08 05:43:45 UTC 2024") and the form ISE's filters use.
+_DATE_FORMATS = ("%a %b %d %H:%M:%S %Z %Y", "%Y-%m-%d %H:%M:%S")
+
+
+@dataclass
+class CertificateRow:
+    """One graded certificate for the HTML report: label, findings, leaf facts."""
+
+    label: str
+    findings: tuple[Finding, ...]
+    leaf: Mapping[str, str] | None
+
+
+@dataclass
+class IseOutcome:
+    """What the ``[ise]`` section found."""
+
+    findings: list[Finding] = field(default_factory=list)
+    rows: list[CertificateRow] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+
+
+def parse_ise_date(text: str) -> dt.datetime | None:
+    """An ISE certificate date as UTC, or None when its form (or time zone) is not known."""
+    value = text.strip()
+    for form in _DATE_FORMATS:
+        try:
+            parsed = dt.datetime.strptime(value, form)
+        except ValueError:
+            continue
+        if "%Z" in form and value.split()[-2] not in ("UTC", "GMT"):
+            return None
+        return parsed.replace(tzinfo=dt.UTC)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def _hex(fingerprint: str | None) -> str | None:
+    if not fingerprint:
+        return None
+    digits = re.sub(r"[^0-9a-fA-F]", "", fingerprint).lower()
+    return digits if len(digits) == 64 else None
+
+
+def grade_from_ise(
+    client: IseClient,
+    section: IseSection,
+    base: Path,
+    hand_written: Sequence[PsnSection],
+    now: dt.datetime,
+) -> IseOutcome:
+    """Discover the PSNs, compare them with the hand-written ``[[psn]]``, grade them.
+
+    Raises:
+        NetworkError, SchemaError: ISE could not be read (the caller turns it into a finding).
+        ParseError: a ``psn_ca`` file is unreadable.
+    """
+    outcome = IseOutcome()
+    nodes = client.nodes()
+    psns = [node for node in nodes if node.is_psn]
+    outcome.facts["ise"] = f"{client.base_url}: {len(nodes)} node(s), {len(psns)} PSN(s)"
+    if not psns:
+        outcome.findings.append(
+            Finding(
+                "ise.no-psn",
+                Severity.WARN,
+                client.base_url,
+                f"ISE lists {len(nodes)} node(s) and none runs the Session service",
+                "enable the Policy Service persona (Session services) on the nodes agents use",
+                {"nodes": [node.hostname for node in nodes]},
+            )
+        )
+    outcome.findings += _status_findings(psns)
+    outcome.findings += _inventory_findings(psns, hand_written)
+    paths = [Path(c).expanduser() for c in section.psn_ca]
+    trust = Trust.from_options([p if p.is_absolute() else base / p for p in paths])
+    options = GradeOptions(now=now, public_ca=section.public_ca)
+    for psn in psns:
+        certificates = [cert for cert in client.system_certificates(psn.hostname) if _in_use(cert)]
+        probed = _grade_live(
+            psn, certificates, section, trust=trust, options=options, outcome=outcome
+        )
+        for cert in certificates:
+            if cert.id is None or cert.id not in probed:
+                outcome.findings += _grade_metadata(psn, cert, now, section)
+    return outcome
+
+
+def _in_use(cert: SystemCertificate) -> bool:
+    return any(usage != NOT_IN_USE for usage in cert.usages)
+
+
+def _status_findings(psns: Sequence[Node]) -> list[Finding]:
+    found = []
+    for psn in psns:
+        status = psn.node_status
+        if status is None or status == CONNECTED:
+            continue
+        if status == "NotApplicable" and "Standalone" in psn.roles:
+            continue
+        found.append(
+            Finding(
+                "ise.psn-status",
+                Severity.WARN,
+                psn.fqdn,
+                f"ISE reports the PSN as {status}, not Connected",
+                "check the node in Administration > System > Deployment (replication, "
+                "registration, upgrade) before relying on it for posture",
+                {"hostname": psn.hostname, "node_status": status},
+            )
+        )
+    return found
+
+
+def _inventory_findings(psns: Sequence[Node], hand_written: Sequence[PsnSection]) -> list[Finding]:
+    if not hand_written:
+        return []
+    known = {psn.fqdn.lower(): psn for psn in psns}
+    by_host = {psn.hostname.lower(): psn for psn in psns}
+    matched: set[str] = set()
+    found = []
+    for entry in hand_written:
+        node = known.get((entry.fqdn or "").lower()) or by_host.get(entry.name.lower())
+        if node is not None:
+            matched.add(node.fqdn.lower())
+            continue
+        found.append(
+            Finding(
+                "ise.psn-unknown",
+                Severity.WARN,
+                f"psn {entry.name}",
+                f"the deployment file lists {entry.fqdn or entry.name}, which ISE does not "
+                "list as a Policy Service node",
+                "correct or remove the [[psn]] entry (a typo, or a node that left the "
+                "deployment), or enable Session services on that node",
+                {"name": entry.name, "fqdn": entry.fqdn},
+            )
+        )
+    for psn in psns:
+        if psn.fqdn.lower() not in matched:
+            found.append(
+                Finding(
+                    "ise.psn-unlisted",
+                    Severity.INFO,
+                    psn.fqdn,
+                    "ISE lists this PSN but the deployment file has no [[psn]] for it; it is "
+                    "graded from what ISE reports",
+                    "add a [[psn]] entry if agents reach it by other names or IPs",
+                    {"hostname": psn.hostname},
+                )
+            )
+    return found
+
+
+def _grade_live(
+    psn: Node,
+    certificates: Sequence[SystemCertificate],
+    section: IseSection,
+    *,
+    trust: Trust,
+    options: GradeOptions,
+    outcome: IseOutcome,
+) -> set[str]:
+    """Probe the Portal and Admin ports; return the ids of the certificates graded live."""
+    if not section.probe:
+        return set()
+    ports = {PORTAL: section.portal_port, ADMIN: section.admin_port}
+    usages = [u for u in PROBED_USAGES if any(u in c.usages for c in certificates)]
+    targets = [ProbeTarget(psn.fqdn, ports[u], psn.fqdn) for u in usages]
+    graded_ids: set[str] = set()
+    for usage, graded in zip(
+        usages, grade_probes(targets, [], trust, options, section.timeout), strict=True
+    ):
+        label = f"{psn.hostname} {usage} {graded.label}"
+        outcome.rows.append(CertificateRow(label, graded.findings, graded.leaf))
+        outcome.findings += graded.findings
+        if graded.leaf is None:
+            continue
+        listed = [c for c in certificates if usage in c.usages]
+        presented = graded.leaf.get("sha256", "")
+        match = [c for c in listed if _hex(c.sha256_fingerprint) == presented]
+        if match:
+            graded_ids.update(c.id for c in match if c.id is not None)
+        elif any(_hex(c.sha256_fingerprint) for c in listed):
+            outcome.findings.append(_mismatch(psn, usage, graded.label, presented, listed))
+    return graded_ids
+
+
+def _mismatch(
+    psn: Node, usage: str, where: str, presented: str, listed: Sequence[SystemCertificate]
+) -> Finding:
+    names = ", ".join(c.friendly_name or c.id or "?" for c in listed)
+    return Finding(
+        "ise.cert-mismatch",
+        Severity.WARN,
+        where,
+        f"{psn.hostname} presents certificate sha256 {presented[:16]}... on {where}, which "
+        f"is not the one ISE lists for {usage} ({names})",
+        "check what answers on that port (a load balancer or another portal's certificate "
+        "group tag) and bind the intended certificate in ISE",
+        {"usage": usage, "presented_sha256": presented, "listed": names},
+    )
+
+
+def _grade_metadata(
+    psn: Node, cert: SystemCertificate, now: dt.datetime, section: IseSection
+) -> list[Finding]:
+    label = f"{psn.hostname} {cert.friendly_name or cert.id or '?'} ({cert.used_by})"
+    data: dict[str, object] = {
+        "hostname": psn.hostname,
+        "used_by": cert.used_by,
+        "friendly_name": cert.friendly_name,
+        "expiration_date": cert.expiration_date,
+    }
+    found: list[Finding] = []
+    expires = parse_ise_date(cert.expiration_date) if cert.expiration_date else None
+    if expires is not None:
+        found += _metadata_expiry(label, expires, now, data)
+    if not section.probe:
+        why = "probing is off ([ise] probe = false)"
+    elif any(u in cert.usages for u in PROBED_USAGES) and _hex(cert.sha256_fingerprint) is None:
+        why = "ISE gave no SHA-256 fingerprint to match it with what its port presents"
+    elif any(u in cert.usages for u in PROBED_USAGES):
+        why = "the probe of its port did not present it"
+    else:
+        why = "no TLS port presents it to a probe"
+    unread = (
+        ""
+        if expires is not None
+        else f"; its expiration date {cert.expiration_date!r} was not understood, so "
+        "expiry was not checked either"
+    )
+    found.append(
+        Finding(
+            "ise.metadata-only",
+            Severity.INFO,
+            label,
+            f"graded from ISE's metadata only ({why}){unread}; left out: {', '.join(LEFT_OUT)}",
+            "grade the certificate file with feedmgr cert check (export it from ISE's "
+            "System Certificates page) for the full checks",
+            {**data, "left_out": list(LEFT_OUT)},
+        )
+    )
+    return found
+
+
+def _metadata_expiry(
+    label: str, expires: dt.datetime, now: dt.datetime, data: dict[str, object]
+) -> list[Finding]:
+    left = (expires - now).total_seconds() / 86_400
+    if left >= EXPIRY_WARN_DAYS:
+        return []
+    severity = Severity.FAIL if left < EXPIRY_FAIL_DAYS else Severity.WARN
+    state = "expired" if left < 0 else f"expires in {left:.0f} days"
+    return [
+        Finding(
+            "ise.cert-expiring",
+            severity,
+            label,
+            f"ISE reports the certificate {state} ({expires.isoformat()})",
+            "renew it and bind the new certificate to the same usages in ISE",
+            {**data, "days_left": round(left, 1)},
+        )
+    ]

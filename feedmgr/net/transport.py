@@ -1,0 +1,594 @@
+"""The HTTPS transport: one verified session with proxy, retries and bounded reads.
+
+docs/online-updates.md ("Network behaviour") describes it; in short:
+
+* HTTPS only, for every request and every redirect; TLS is verified against the system store
+  or a given CA bundle, never against the certificate's CN (RFC 9525 section 6.3: only
+  subjectAltName identifies a server).
+* Connection errors, 429 and 5xx are retried with exponential backoff, honouring
+  ``Retry-After`` (RFC 9110 section 10.2.3); other 4xx are final.
+* Every transfer (one ``get``, or one streamed download across its resumed requests) has an
+  overall deadline, and once a body has had ``rate_grace`` seconds it must keep up a minimum
+  average rate; past either, the transfer fails at once and is not retried. This defeats
+  the "slow retrieval" attack of the TUF threat model (a server that drips bytes).
+* Bodies are asked for and counted as sent (``Accept-Encoding: identity``), so limits and
+  rates apply to what crosses the network; ``get`` still decodes a gzip or deflate body of a
+  server that ignores the request.
+* ``HttpsClient.get`` fetches a whole document, conditionally (ETag / Last-Modified, RFC 9110
+  section 13), bounded by a size cap; ``request`` and ``chunks`` are the streaming pieces
+  for callers that write to disk (the resumable package download).
+
+Nothing here knows about feeds or settings files; callers pass ``TransportSettings``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+
+from feedmgr import __version__
+from feedmgr.errors import InputRejected, NetworkError, UsageError
+from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
+
+if TYPE_CHECKING:
+    from feedmgr.config import Config
+
+MAX_REDIRECTS = 10
+CHUNK = 64 * 1024
+
+# OpenSSL X509_V_ERR_HOSTNAME_MISMATCH and X509_V_ERR_IP_ADDRESS_MISMATCH.
+_NAME_MISMATCH = (62, 64)
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """How the client talks to servers. ``sleep`` is injectable so tests do not wait."""
+
+    ca_bundle: Path | None = None
+    proxy: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 1.0
+    max_retry_after: float = 120.0
+    deadline: float = DEFAULT_DEADLINE_SECONDS
+    min_rate: int = DEFAULT_MIN_RATE
+    rate_grace: float = RATE_GRACE_SECONDS
+    sleep: Sleep = field(default=time.sleep, compare=False)
+    clock: Clock = field(default=time.monotonic, compare=False)
+
+
+def transport_settings(
+    config: Config, *, ca_bundle: Path | None = None, proxy: str | None = None
+) -> TransportSettings:
+    """Settings from the command line (``ca_bundle``, ``proxy``) over the config file over
+    the defaults."""
+    return TransportSettings(
+        ca_bundle=ca_bundle if ca_bundle is not None else config.ca_bundle,
+        proxy=proxy if proxy is not None else config.proxy,
+        deadline=config.deadline,
+        min_rate=config.min_rate,
+    )
+
+
+@dataclass(frozen=True)
+class Document:
+    """A whole document fetched by ``HttpsClient.get``.
+
+    ``not_modified`` is True when the server answered 304 to the validators sent; ``body``
+    is then empty and the caller uses its cached copy.
+    """
+
+    url: str
+    final_url: str
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool = False
+
+
+class BodyDropped(Exception):
+    """The connection broke while reading a body (the caller decides whether to retry)."""
+
+
+# What reading a body raises when the connection breaks or stalls (urllib3 wraps most).
+_DROPPED = (urllib3.exceptions.HTTPError, OSError)
+
+
+class Deadline:
+    """The time budget of one transfer: its requests, redirects, retry waits and bodies."""
+
+    def __init__(self, settings: TransportSettings, url: str) -> None:
+        """Start the clock for a transfer of ``url``."""
+        self.settings = settings
+        self.url = url
+        self.end = settings.clock() + settings.deadline
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.end - self.settings.clock()
+
+    def expired(self) -> NetworkError:
+        """The error for a transfer that ran out of time."""
+        return NetworkError(
+            self.url,
+            f"the transfer did not finish within {self.settings.deadline:g} s "
+            "(network.deadline); the server is too slow or stalls",
+            reason="deadline",
+        )
+
+    def check(self) -> None:
+        """Raise the deadline error when no time is left.
+
+        Raises:
+            NetworkError: reason ``deadline``.
+        """
+        if self.remaining() <= 0:
+            raise self.expired()
+
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) timeouts for one request: the settings, cut to the time left."""
+        left = max(self.remaining(), 0.001)
+        return min(self.settings.connect_timeout, left), min(self.settings.read_timeout, left)
+
+    def wait(self, delay: float) -> None:
+        """Sleep ``delay`` seconds before a retry, unless that passes the deadline.
+
+        Raises:
+            NetworkError: reason ``deadline``.
+        """
+        if delay >= self.remaining():
+            raise self.expired()
+        self.settings.sleep(delay)
+
+
+class _RateMeter:
+    """The average rate of one body since its headers arrived (the TUF slow-retrieval check)."""
+
+    def __init__(self, settings: TransportSettings, url: str) -> None:
+        self.settings = settings
+        self.url = url
+        self.started = settings.clock()
+        self.received = 0
+
+    def due(self) -> float:
+        """When the rate falls below the minimum if nothing more arrives."""
+        if self.settings.min_rate <= 0:
+            return math.inf
+        needed = self.received / self.settings.min_rate
+        return self.started + max(self.settings.rate_grace, needed)
+
+    def too_slow(self) -> NetworkError:
+        elapsed = max(self.settings.clock() - self.started, 1e-9)
+        return NetworkError(
+            self.url,
+            f"the server sent {self.received} bytes in {elapsed:.0f} s, slower than the "
+            f"minimum of {self.settings.min_rate} bytes/s (network.min_rate); giving up",
+            reason="too-slow",
+        )
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException = exc
+    while id(current) not in seen:
+        seen.add(id(current))
+        nested = next((a for a in current.args if isinstance(a, BaseException)), None)
+        nested = nested or getattr(current, "reason", None) or current.__cause__
+        if not isinstance(nested, BaseException):
+            break
+        current = nested
+    return current
+
+
+def _tls_problem(exc: BaseException) -> str:
+    inner = _innermost(exc)
+    if isinstance(inner, ssl.SSLCertVerificationError):
+        detail = (inner.verify_message or str(inner)).rstrip(".")
+        if inner.verify_code in _NAME_MISMATCH:
+            return f"TLS certificate is not valid for this host ({detail})"
+        return (
+            f"TLS certificate not trusted ({detail}); if the server uses a private CA, "
+            "pass --ca-bundle FILE or set feed.ca_bundle"
+        )
+    return f"TLS handshake failed ({inner})"
+
+
+def _connection_problem(exc: BaseException, settings: TransportSettings) -> tuple[str, str]:
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "proxy", f"cannot use the proxy ({_innermost(exc)})"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "timeout", f"no connection within {settings.connect_timeout:g} s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "timeout", f"the server did not answer within {settings.read_timeout:g} s"
+    inner = _innermost(exc)
+    text = getattr(inner, "strerror", None) or str(inner)
+    return "connection", f"cannot connect ({text})"
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+# -- TLS ------------------------------------------------------------------------------------
+
+
+class _ContextAdapter(HTTPAdapter):
+    """An adapter whose connections (direct and through proxies) use our SSL context."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context
+        return super().proxy_manager_for(proxy, **kwargs)
+
+
+class _RefuseAdapter(HTTPAdapter):
+    """Refuses every plain-http request (a second line of defence behind the URL checks)."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        raise NetworkError(
+            str(request.url), "plain http:// is never used; only https://", reason="insecure"
+        )
+
+
+def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """A verifying client context: the system store, or only ``ca_bundle`` when given.
+
+    Raises:
+        UsageError: the CA bundle file cannot be read.
+        InputRejected: the CA bundle holds no usable certificate.
+    """
+    if ca_bundle is None:
+        context = ssl.create_default_context()
+    else:
+        # With a bundle, only the bundle is trusted (not the system store as well).
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except ssl.SSLError as exc:
+            raise InputRejected(
+                str(ca_bundle), f"not a PEM bundle of CA certificates ({exc.reason or exc})"
+            ) from exc
+        except OSError as exc:
+            raise UsageError(str(ca_bundle), f"cannot read the CA bundle ({exc.strerror})") from exc
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # RFC 9525 section 6.3: the CN is not an identity; only subjectAltName counts.
+    context.hostname_checks_common_name = False
+    return context
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+class HttpsClient:
+    """An HTTPS session for one command. Use as a context manager."""
+
+    def __init__(self, settings: TransportSettings | None = None) -> None:
+        """Prepare the session (no network traffic yet).
+
+        Raises:
+            UsageError, InputRejected: the CA bundle is unusable.
+        """
+        self.settings = settings or TransportSettings()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"feedmgr/{__version__}"
+        adapter = _ContextAdapter(ssl_context(self.settings.ca_bundle))
+        self.session.mount("https://", adapter)
+        # Plain http is never used; an adapter that always fails makes that certain.
+        self.session.mount("http://", _RefuseAdapter())
+        self._proxies = {"https": self.settings.proxy} if self.settings.proxy else {}
+
+    def __enter__(self) -> HttpsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def backoff(self, attempt: int) -> float:
+        """The wait before retry number ``attempt`` (0-based): exponential."""
+        return float(self.settings.backoff * 2**attempt)
+
+    # -- one request, with retries and redirects --
+
+    def _send(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
+        settings = self.settings
+        attempt = 0
+        while True:
+            deadline.check()
+            try:
+                response = self.session.get(
+                    url,
+                    headers={"Accept-Encoding": "identity", **headers},
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=deadline.timeouts(),
+                    proxies=self._proxies,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                deadline.check()
+                reason, problem = _connection_problem(exc, settings)
+                if attempt >= settings.retries:
+                    tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
+                    raise NetworkError(url, problem + tries, reason=reason) from exc
+                delay = self.backoff(attempt)
+            else:
+                status = response.status_code
+                if status != 429 and not 500 <= status <= 599:
+                    return response
+                response.close()
+                if attempt >= settings.retries:
+                    raise NetworkError(
+                        url,
+                        f"server answered HTTP {status} {response.reason} "
+                        f"(gave up after {attempt + 1} attempts)",
+                        reason="http-status",
+                        status=status,
+                    )
+                wanted = retry_after(response.headers.get("Retry-After"))
+                delay = self.backoff(attempt) if wanted is None else wanted
+                if delay > settings.max_retry_after:
+                    raise NetworkError(
+                        url,
+                        f"server answered HTTP {status} and asks to retry after {delay:.0f} s; "
+                        "try again later",
+                        reason="http-status",
+                        status=status,
+                        retry_after=delay,
+                    )
+            deadline.wait(delay)
+            attempt += 1
+
+    def deadline(self, url: str) -> Deadline:
+        """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""
+        return Deadline(self.settings, url)
+
+    def request(
+        self, url: str, headers: dict[str, str], deadline: Deadline | None = None
+    ) -> tuple[requests.Response, str]:
+        """GET ``url`` following redirects (https only, no loops); return the response and
+        the final URL. Only 200, 206 and 304 come back; the caller closes the response and
+        reads its body with ``chunks``. ``deadline`` spans several requests of one transfer
+        (a resumed download); without it the request is a transfer of its own.
+
+        Raises:
+            NetworkError: unreachable, TLS failure, redirect to http or in a loop, an HTTP
+                error status (after retries for 429/5xx), the deadline passed.
+        """
+        deadline = deadline or self.deadline(url)
+        chain = [url]
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(current, headers, deadline)
+            if response.is_redirect:
+                response.close()
+                target = urljoin(current, response.headers["location"])
+                if urlsplit(target).scheme.lower() != "https":
+                    raise NetworkError(
+                        current,
+                        f"redirects to {target}, which is not https://; refusing to follow",
+                        reason="insecure-redirect",
+                    )
+                if target in chain:
+                    raise NetworkError(
+                        url,
+                        f"redirect loop ({' -> '.join([*chain, target])})",
+                        reason="redirect-loop",
+                    )
+                chain.append(target)
+                current = target
+                continue
+            if response.status_code in (200, 206, 304):
+                return response, current
+            response.close()
+            status = response.status_code
+            raise NetworkError(
+                current,
+                f"server answered HTTP {status} {response.reason}",
+                reason="http-status",
+                status=status,
+            )
+        raise NetworkError(url, f"more than {MAX_REDIRECTS} redirects", reason="redirects")
+
+    def chunks(self, response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
+        """The body of ``response`` as sent (no content decoding), in pieces of at most
+        ``CHUNK`` bytes, each yielded as soon as it arrives.
+
+        Raises:
+            BodyDropped: the connection broke, or stalled for ``read_timeout``.
+            NetworkError: the transfer's deadline passed, or the body arrives slower than
+                ``min_rate`` (reasons ``deadline``, ``too-slow``); final, not to be retried.
+        """
+        meter = _RateMeter(self.settings, deadline.url)
+        raw = response.raw
+        sock = _socket_of(response)
+        while True:
+            now = self.settings.clock()
+            if now >= meter.due():
+                raise meter.too_slow()
+            deadline.check()
+            # The socket waits no longer than the next moment a check could fail, so a
+            # server that drips bytes or stalls is caught on time, not after read_timeout.
+            wait = min(self.settings.read_timeout, deadline.end - now, meter.due() - now)
+            if sock is not None:
+                # The reader closes the socket once the whole body has arrived.
+                with contextlib.suppress(OSError):
+                    sock.settimeout(max(wait, 0.001))
+            try:
+                data = raw.read1(CHUNK, decode_content=False)
+            except _DROPPED as exc:
+                if self.settings.clock() >= meter.due():
+                    raise meter.too_slow() from exc
+                deadline.check()
+                raise BodyDropped(str(exc) or type(exc).__name__) from exc
+            if not data:
+                return
+            meter.received += len(data)
+            yield data
+
+    # -- a whole document --
+
+    def get(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        accept: str = "*/*",
+        etag: str | None = None,
+        last_modified: str | None = None,
+        what: str = "the document",
+    ) -> Document:
+        """GET a whole document of at most ``max_bytes``, conditionally when ``etag`` or
+        ``last_modified`` (validators of a cached copy) are given. A dropped connection is
+        retried like a failed request. ``what`` names the document in error messages.
+
+        Raises:
+            NetworkError: as for ``request``; a 304 to an unconditional request, a 206, or
+                a connection that keeps dropping.
+            InputRejected: the body is larger than ``max_bytes`` (reason ``size``).
+        """
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        deadline = self.deadline(url)
+        attempt = 0
+        while True:
+            response, final_url = self.request(url, headers, deadline)
+            with response:
+                if response.status_code == 304:
+                    if not (etag or last_modified):
+                        raise NetworkError(
+                            url, "server answered 304 Not Modified to an unconditional request"
+                        )
+                    return Document(url, final_url, b"", etag, last_modified, not_modified=True)
+                if response.status_code != 200:
+                    raise NetworkError(
+                        url,
+                        f"unexpected HTTP {response.status_code} for {what}",
+                        reason="http-status",
+                    )
+                try:
+                    body = self._read_whole(response, deadline, max_bytes, what)
+                except BodyDropped as exc:
+                    if attempt >= self.settings.retries:
+                        raise NetworkError(
+                            url, f"connection dropped while reading {what} ({exc})"
+                        ) from exc
+                    deadline.wait(self.backoff(attempt))
+                    attempt += 1
+                    continue
+                return Document(
+                    url,
+                    final_url,
+                    _decoded(body, response.headers.get("Content-Encoding"), url, max_bytes, what),
+                    response.headers.get("ETag"),
+                    response.headers.get("Last-Modified"),
+                )
+
+    def _read_whole(
+        self, response: requests.Response, deadline: Deadline, limit: int, what: str
+    ) -> bytes:
+        body = bytearray()
+        for chunk in self.chunks(response, deadline):
+            body += chunk
+            if len(body) > limit:
+                raise _too_large(deadline.url, limit, what)
+        return bytes(body)
+
+
+def _socket_of(response: requests.Response) -> Any:
+    """The socket a streamed response reads from, or None when it cannot be found.
+
+    http.client hands the socket to the response's reader and forgets it on the connection
+    when the server will close after this response (HTTP/1.0, ``Connection: close``), so
+    the reader (``SocketIO``) is asked first. Without a socket only ``read_timeout`` bounds a
+    stalled read; tests/net/test_transport.py shows both kinds of server are covered.
+    """
+    reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is None:
+        sock = getattr(response.raw.connection, "sock", None)
+    return sock if callable(getattr(sock, "settimeout", None)) else None
+
+
+def _too_large(url: str, limit: int, what: str) -> InputRejected:
+    return InputRejected(url, f"{what} is larger than {limit} bytes; refusing it", reason="size")
+
+
+def _decoded(body: bytes, coding: str | None, url: str, limit: int, what: str) -> bytes:
+    """The body without its content coding: some servers (static hosts holding
+    pre-compressed files) send gzip even to ``Accept-Encoding: identity``."""
+    name = (coding or "identity").strip().lower()
+    if name == "identity":
+        return body
+    if name not in ("gzip", "x-gzip", "deflate"):
+        raise NetworkError(
+            url,
+            f"the server sent {what} with content coding {name!r}, which feedmgr cannot "
+            "decode (it asks for identity)",
+            reason="content-coding",
+        )
+    wbits = zlib.MAX_WBITS | 16 if "gzip" in name else zlib.MAX_WBITS
+    # RFC 9110 section 8.4.1.2: "deflate" is the zlib format, yet some servers send it raw.
+    if name == "deflate" and body[:1] and (body[0] & 0x0F) != 8:
+        wbits = -zlib.MAX_WBITS
+    decoder = zlib.decompressobj(wbits)
+    try:
+        decoded = decoder.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise NetworkError(
+            url, f"{what} is not valid {name} data ({exc})", reason="content-coding"
+        ) from exc
+    if len(decoded) > limit:
+        raise _too_large(url, limit, what)
+    if not decoder.eof:
+        raise NetworkError(
+            url, f"{what} ends in the middle of its {name} data", reason="content-coding"
+        )
+    return decoded
