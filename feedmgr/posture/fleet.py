@@ -343,12 +343,10 @@ _worker_judge: _Judge | None = None
 
 
 def _start_worker(spec: PostureSpec, now: datetime) -> None:
-    import signal
-
     from feedmgr.feed.members import start_worker_process
 
-    # Ctrl-C is the parent's to handle (one "interrupted" line); a worker ends with it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ignores Ctrl-C (the parent's to handle: one "interrupted" line) and ends the worker
+    # when its parent is gone.
     start_worker_process()
     global _worker_judge  # noqa: PLW0603 - one judge per worker process, set at its start
     _worker_judge = _Judge(spec, now)
