@@ -120,7 +120,8 @@ def _line(tally: Tally) -> str:
 
 
 def _listed(items: list[str], total: int, what: str) -> list[str]:
-    lines = [f"    {item}" for item in items[:TEXT_LIST_LIMIT]]
+    """Lines for the first ``TEXT_LIST_LIMIT`` of ``total`` items (``items``: those)."""
+    lines = [f"    {item}" for item in items]
     if total > TEXT_LIST_LIMIT:
         lines.append(f"    ... and {total - TEXT_LIST_LIMIT} more {what} (--format json lists all)")
     return lines

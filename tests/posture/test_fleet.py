@@ -376,3 +376,18 @@ policies:
   - {name: strict, requirement: sysmond-running, enforcement: mandatory, os: [MANDATORY_OS]}
   - {name: lenient, requirement: sysmond-running, enforcement: optional, os: [Mac OSX]}
 """
+
+
+def test_text_lists_25_failing_macs_and_counts_the_rest(fleet: Fleet, tmp_path: Path) -> None:
+    """With 30 failing Macs the text report lists 25 and says how many more JSON has."""
+    from feedmgr.posture.fleet_report import render_fleet_text
+
+    text = (fleet.folder / "mac-b.txt").read_text()
+    for number in range(30):
+        (tmp_path / f"b{number}.txt").write_text(
+            text.replace("UUID-B", f"UUID-B{number}").replace("host = mac-b", f"host = b{number}")
+        )
+    report = render_fleet_text(_run(fleet, tmp_path), "c.yaml")
+    section = report.split("[BLOCKING] sysmond-running", 1)[1].split("\n  [", 1)[0]
+    assert section.count("(UUID-B") == 25
+    assert "... and 5 more failing Macs (--format json lists all)" in section
