@@ -1,4 +1,5 @@
-"""Bundle files from directories, ``.tar``/``.tar.gz`` and ``.zip`` archives, read safely.
+"""Bundle files from directories, ``.tar``/``.tar.gz`` and ``.zip`` archives and gzipped
+single bundles, read safely.
 
 Nothing is ever extracted to disk: archive members are read into memory one at a time, at
 most ``MAX_BUNDLE_BYTES`` (+1, to notice a larger one) each. A member with an unsafe name
@@ -9,6 +10,7 @@ an oversized member, a damaged or truncated archive, or an archive over ``max_me
 
 from __future__ import annotations
 
+import gzip
 import os
 import stat
 import tarfile
@@ -111,8 +113,33 @@ def _too_large(size: int, limits: FleetLimits) -> str:
 def _archive(handle: IO[bytes], magic: bytes, name: str, limits: FleetLimits) -> Iterator[Read]:
     if magic.startswith((_ZIP, _EMPTY_ZIP)):
         yield from _zip(handle, name, limits)
+    elif magic.startswith(_GZIP) and not _gzipped_tar(handle):
+        yield from _gzipped_bundle(handle, name, limits)
     else:
         yield from _tar(handle, name, limits)
+
+
+def _gzipped_tar(handle: IO[bytes]) -> bool:
+    try:
+        head = gzip.GzipFile(fileobj=handle).read(262)
+    except (OSError, EOFError, zlib.error):
+        head = b""
+    handle.seek(0)
+    return head[257:262] == b"ustar"
+
+
+def _gzipped_bundle(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterator[Read]:
+    """One bundle compressed with gzip (``bundle.txt.gz``), inflated no further than the
+    bundle limit."""
+    try:
+        data = gzip.GzipFile(fileobj=handle).read(limits.max_bundle_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Problem(name, f"damaged gzip file: {exc}")
+        return
+    if len(data) > limits.max_bundle_bytes:
+        yield Problem(name, f"inflates to more than {limits.max_bundle_bytes} bytes: not a bundle")
+        return
+    yield Item(name, data)
 
 
 def _tar(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterator[Read]:

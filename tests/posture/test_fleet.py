@@ -386,3 +386,18 @@ def test_text_lists_25_failing_macs_and_counts_the_rest(fleet: Fleet, tmp_path: 
     section = report.split("[BLOCKING] sysmond-running", 1)[1].split("\n  [", 1)[0]
     assert section.count("(UUID-B") == 25
     assert "... and 5 more failing Macs (--format json lists all)" in section
+
+
+def test_gzipped_single_bundles_are_read_and_bombs_refused(fleet: Fleet, tmp_path: Path) -> None:
+    """A bundle compressed alone (mac-b.txt.gz) counts like the plain file; a gzip that
+    inflates past the bundle limit is refused without being inflated further."""
+    import gzip
+
+    (tmp_path / "mac-b.txt.gz").write_bytes(
+        gzip.compress((fleet.folder / "mac-b.txt").read_bytes())
+    )
+    (tmp_path / "bomb.gz").write_bytes(gzip.compress(b"\0" * (64 * 1024 * 1024)))
+    result = _run(fleet, tmp_path)
+    assert [m.host for m in result.macs] == ["mac-b"]
+    (problem,) = result.unreadable
+    assert problem.problem == "inflates to more than 1048576 bytes: not a bundle"
