@@ -28,6 +28,7 @@ _CERT = ("certificates.md", "feedmgr cert check / probe")
 _POSTURE = ("posture.md", "feedmgr posture eval / preflight")
 _PRE = ("preflight.md", "feedmgr preflight")
 _ISE = ("ise.md", "feedmgr preflight with [ise]")
+_FLEET = ("posture.md", "feedmgr posture fleet / preflight")
 
 
 def _spec(where: tuple[str, str], check: str, severity: str, meaning: str, fix: str) -> CheckSpec:
@@ -305,6 +306,23 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "one service condition's result with its launchd evidence (criteria decide whether "
         "a failed condition matters)",
         "none needed by itself; see the policy finding",
+    ),
+    _spec(
+        _FLEET,
+        "posture.fleet",
+        "fail when a mandatory requirement fails on any Mac (more than --fail-over percent); "
+        "warn when Macs fail an optional one or fewer than --fail-over; info otherwise",
+        "how many Macs of the fleet would pass, fail or cannot be judged if the requirement "
+        "were enforced, from each Mac's bundle",
+        "fix the failing Macs named in the report (the requirement's remediation message), "
+        "or keep the requirement optional until they are fixed",
+    ),
+    _spec(
+        _FLEET,
+        "posture.fleet-bundles",
+        "warn when bundles were unreadable; info when stale or duplicate bundles were left out",
+        "Macs whose bundle is unreadable or older than --max-age are not in the counts",
+        "re-run collect-script --bundle on those Macs through the MDM",
     ),
     _spec(
         _PRE,

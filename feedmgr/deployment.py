@@ -82,6 +82,15 @@ class PostureSection(EdgeModel):
     lists: list[str] = Field(default_factory=list, alias="list")
     prints: list[str] = Field(default_factory=list, alias="print")
     identity_group: str | None = None
+    # Bundles from 'posture collect-script --bundle': folders and/or .tar.gz / .zip archives.
+    fleet: list[str] | str = Field(default_factory=list)
+    fleet_max_age_days: Days = 14
+    fleet_fail_over: Annotated[float, Field(ge=0, le=100)] = 0.0
+
+    @property
+    def fleet_paths(self) -> list[str]:
+        """``fleet`` as a list (one path may be given as a plain string)."""
+        return [self.fleet] if isinstance(self.fleet, str) else list(self.fleet)
 
 
 class IseSection(EdgeModel):

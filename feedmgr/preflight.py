@@ -28,6 +28,7 @@ from feedmgr.errors import FeedmgrError, InputRejected
 from feedmgr.feed.access import FeedView
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.osmatrix.releases import Release
+from feedmgr.posture.model import PostureSpec
 from feedmgr.render.html import CertificateRow, HtmlSections, TimelinePoint
 
 SECTION_CHECK = "preflight.section"
@@ -61,6 +62,7 @@ class _Run:
         self.timeline: list[TimelinePoint] = []
         self.certificates: list[CertificateRow] = []
         self.feed: FeedView | None = None
+        self.fleet: list[dict[str, Any]] = []
 
     def path(self, value: str) -> Path:
         """A path from the deployment file, relative to its folder."""
@@ -256,10 +258,15 @@ def _posture(run: _Run, section: PostureSection) -> None:
     from feedmgr.posture.files import load_spec
 
     captures = bool(section.dumpstate or section.lists or section.prints)
+    fleet = [run.path(p) for p in section.fleet_paths]
+    for missing in (p for p in fleet if not p.exists()):
+        raise InputRejected(str(missing), "fleet bundles: no such folder or archive")
     for name in section.conditions:
         path = run.existing(name, "posture condition file")
         spec = load_spec(path)
-        if not captures:
+        if fleet:
+            _fleet(run, section, spec, path, fleet)
+        if not captures and not fleet:
             run.outcome.findings.append(
                 Finding(
                     CONDITIONS_CHECK,
@@ -271,6 +278,7 @@ def _posture(run: _Run, section: PostureSection) -> None:
                     "capture a Mac with 'feedmgr posture collect-script' to evaluate them",
                 )
             )
+        if not captures:
             continue
         with ExitStack() as stack:
             streams = file_streams(
@@ -285,6 +293,28 @@ def _posture(run: _Run, section: PostureSection) -> None:
         report = to_report(result, str(path))
         run.outcome.findings.extend(f for f in report.findings if f.check == "posture.policy")
         run.outcome.facts[f"posture {path.name}"] = result.status.value
+
+
+def _fleet(
+    run: _Run, section: PostureSection, spec: PostureSpec, path: Path, bundles: list[Path]
+) -> None:
+    from datetime import timedelta
+
+    from feedmgr.posture.fleet import run_fleet
+    from feedmgr.posture.fleet_report import fleet_json, fleet_report
+
+    result = run_fleet(
+        spec,
+        bundles,
+        now=run.now,
+        max_age=timedelta(days=section.fleet_max_age_days),
+        fail_over=section.fleet_fail_over,
+    )
+    run.outcome.findings.extend(fleet_report(result, str(path)).findings)
+    run.fleet.append(fleet_json(result, str(path)))
+    run.outcome.facts[f"fleet {path.name}"] = (
+        f"{len(result.macs)} Macs, {len(result.blocking)} blocking requirement(s)"
+    )
 
 
 def run_preflight(
@@ -324,5 +354,10 @@ def run_preflight(
     report = Report(f"preflight: {deployment.name}", tuple(run.outcome.findings), run.outcome.facts)
     return PreflightResult(
         report,
-        HtmlSections(coverage=run.coverage, timeline=run.timeline, certificates=run.certificates),
+        HtmlSections(
+            coverage=run.coverage,
+            timeline=run.timeline,
+            certificates=run.certificates,
+            fleet=run.fleet,
+        ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -331,15 +332,135 @@ def eval_command(
     "> collect.sh",
 )
 @click.argument("condition_file", type=_FILE, required=False)
-def collect_script_command(*, condition_file: Path | None) -> None:
+@click.option(
+    "--bundle",
+    "bundle",
+    is_flag=True,
+    help="Write one compact bundle for 'posture fleet' on stdout instead (for an MDM, as root).",
+)
+@click.option(
+    "--output-dir",
+    "output_dir",
+    default=None,
+    metavar="DIR",
+    help="With --bundle: also keep the bundle as DIR/posture-bundle.txt on the Mac.",
+)
+def collect_script_command(
+    *, condition_file: Path | None, bundle: bool, output_dir: str | None
+) -> None:
     """Print the shell script an admin runs on a Mac to capture launchctl dumpstate, list
     and print output for 'posture eval'. With CONDITION_FILE it also prints each service.
-    """
-    from feedmgr.posture.collect import collect_script
 
+    With --bundle, the script an MDM runs as root on every Mac instead: it prints one small
+    feedmgr-posture-bundle/1 (the launchctl rows, print blocks and plists of the services
+    CONDITION_FILE names, macOS version, host, serial, hardware UUID, time) for 'posture fleet'.
+    """
+    from feedmgr.posture.collect import bundle_script, collect_script
+
+    if output_dir is not None and not bundle:
+        raise UsageError("--output-dir", "only applies with --bundle")
     spec = None
     if condition_file is not None:
         from feedmgr.posture.files import load_spec
 
         spec = load_spec(condition_file)
+    if bundle:
+        emit(bundle_script(spec, output_dir))
+        return
     emit(collect_script(spec, str(condition_file) if condition_file else "CONDITIONS.yaml"))
+
+
+def _max_age(value: str) -> timedelta:
+    """``14d``, ``36h`` or a number of days."""
+    text = value.strip().lower()
+    unit = {"d": 86400, "h": 3600}.get(text[-1:], 86400)
+    number = text[:-1] if text[-1:] in ("d", "h") else text
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise UsageError("--max-age", f"{value!r} is not an age: use e.g. 14d or 36h") from None
+    if not 0 < seconds <= 3650 * 86400:
+        raise UsageError("--max-age", f"{value!r} must be more than 0 and at most 3650 days")
+    return timedelta(seconds=seconds)
+
+
+@posture.command(
+    "fleet",
+    epilog="Example: feedmgr posture fleet docs/examples/macos-service-condition.yaml "
+    "bundles/ mdm-export.zip --format html > fleet.html",
+)
+@click.argument("condition_file", type=_FILE)
+@click.argument(
+    "bundles",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="BUNDLE_DIR_OR_ARCHIVE...",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "junit", "html"]),
+    default="text",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--max-age",
+    "max_age",
+    default="14d",
+    show_default=True,
+    metavar="AGE",
+    help="Bundles collected longer ago are stale and left out (e.g. 14d, 36h).",
+)
+@click.option(
+    "--fail-over",
+    "fail_over",
+    type=click.FloatRange(0, 100),
+    default=0.0,
+    show_default=True,
+    metavar="PERCENT",
+    help="Tolerate a mandatory requirement failing on up to this share of Macs.",
+)
+def fleet_command(
+    *,
+    condition_file: Path,
+    bundles: tuple[Path, ...],
+    output_format: str,
+    max_age: str,
+    fail_over: float,
+) -> None:
+    """Pre-check CONDITION_FILE against every Mac's bundle (from 'collect-script --bundle'):
+    per requirement and condition, how many Macs pass, fail or cannot be told, which ones
+    fail and why, by macOS version. Stale, duplicate and unreadable bundles are reported,
+    never fatal.
+
+    Exits 1 when a mandatory requirement fails on any Mac (on more than --fail-over percent).
+    """
+    from datetime import UTC, datetime
+
+    from feedmgr.posture.files import load_spec
+    from feedmgr.posture.fleet import run_fleet
+    from feedmgr.posture.fleet_report import fleet_json, fleet_report, render_fleet_text
+
+    spec = load_spec(condition_file)
+    age = _max_age(max_age)
+    result = run_fleet(spec, bundles, now=datetime.now(UTC), max_age=age, fail_over=fail_over)
+    name = str(condition_file)
+    if output_format == "json":
+        from feedmgr.render.json import dumps
+
+        emit(dumps(fleet_json(result, name)))
+    elif output_format == "junit":
+        from feedmgr.render.junit import render_report as render_junit
+
+        emit(render_junit(fleet_report(result, name)))
+    elif output_format == "html":
+        from feedmgr.render.html import HtmlSections, render_html
+
+        sections = HtmlSections(fleet=[fleet_json(result, name)])
+        emit(render_html(fleet_report(result, name), sections))
+    else:
+        emit(render_fleet_text(result, name))
+    if result.blocking:
+        raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))

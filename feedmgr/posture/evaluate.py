@@ -64,15 +64,17 @@ def gather(
     spec: PostureSpec,
     streams: Sequence[tuple[str, Iterable[JobRecord]]],
     plists: Iterable[PlistFile] | None = None,
+    wanted: Callable[[str], bool] | None = None,
 ) -> Evidence:
     """Consume record streams, keeping only jobs some condition names (memory grows with
     those jobs only, not with the input).
 
     ``streams`` pairs an input description with its parser's records; parsing happens here,
     so the parsers' ``ParseError`` propagates from this call. ``plists`` is an optional
-    listing of plist files on the Mac (None: no listing was captured).
+    listing of plist files on the Mac (None: no listing was captured). ``wanted`` is
+    ``label_filter(spec)``, for callers that gather many times with one spec.
     """
-    wanted = label_filter(spec)
+    wanted = wanted or label_filter(spec)
     kept: dict[tuple[str, str], JobRecord] = {}
     for _, records in streams:
         for record in records:

@@ -10,6 +10,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from feedmgr.posture.criteria import Expr, names
 
@@ -142,7 +143,7 @@ class ServiceCondition:
     exit_code: int = 0
     description: str = ""
 
-    @property
+    @cached_property
     def is_glob(self) -> bool:
         """True when ``service`` is a glob pattern (``us.zoom.*``), not an exact label."""
         return bool(_GLOB.search(self.service))

@@ -2,7 +2,8 @@
 
 Sections: a summary banner; the client-provisioning coverage matrix as a heatmap (OS rows x
 identity groups, gaps in red, endpoint counts); the feed's OS coverage against released OS
-versions on a timeline; a certificate table per PSN and port; every finding with its fix.
+versions on a timeline; a certificate table per PSN and port; the fleet posture pre-check (a
+pass/fail/cannot-tell bar per requirement, the failing Macs); every finding with its fix.
 Sections without data are left out.
 """
 
@@ -49,6 +50,8 @@ class HtmlSections:
     coverage: Mapping[str, Any] | None = None
     timeline: Sequence[TimelinePoint] = ()
     certificates: Sequence[CertificateRow] = ()
+    # feedmgr-posture-fleet/1 documents (docs/json-output.md), one per condition file.
+    fleet: Sequence[Mapping[str, Any]] = ()
     extra_facts: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -73,6 +76,10 @@ tr.next-release th,tr.next-release td{border-style:dashed;font-style:italic}
 .finding{background:#fff;border:1px solid #d0d5dd;border-radius:6px;padding:8px 12px;margin:6px 0}
 .finding .fix{color:#344054;margin-top:4px}.finding code{font-size:12px}
 .legend{font-size:12px;color:#475467;margin-top:6px}
+.bar-row{display:grid;grid-template-columns:260px 1fr 260px;gap:8px;align-items:center;margin:4px 0;
+font-size:13px}
+.bar{display:flex;height:18px;border-radius:4px;overflow:hidden;background:#eaecf0}
+.bar .pass{background:#12b76a}.bar .fail{background:#d92d20}.bar .unknown{background:#f79009}
 svg text{font-size:11px;font-family:inherit}
 """
 
@@ -237,6 +244,97 @@ def _certificates(rows: Sequence[CertificateRow]) -> str:
     )
 
 
+FLEET_TABLE_LIMIT = 1000
+"""Failing Macs shown per requirement; the JSON report lists all."""
+
+
+def _bar(requirement: Mapping[str, Any]) -> str:
+    total = requirement["pass"] + requirement["fail"] + requirement["cannot_tell"]
+    parts = []
+    for key, css in (("pass", "pass"), ("fail", "fail"), ("cannot_tell", "unknown")):
+        share = 100.0 * requirement[key] / total if total else 0.0
+        if share:
+            parts.append(
+                f'<span class="{css}" data-part="{css}" style="width:{share:.3f}%" '
+                f'title="{requirement[key]} {key.replace("_", " ")}"></span>'
+            )
+    state = "blocking" if requirement["blocking"] else "fails" if requirement["fail"] else "ok"
+    return (
+        f'<div class="bar-row" data-requirement="{escape(requirement["name"])}" '
+        f'data-state="{state}"><div><strong>{escape(requirement["name"])}</strong> '
+        f"({escape(requirement['enforcement'])})</div>"
+        f'<div class="bar">{"".join(parts)}</div>'
+        f"<div>{requirement['pass']} pass · {requirement['fail']} fail · "
+        f"{requirement['cannot_tell']} cannot tell</div></div>"
+    )
+
+
+def _left_out_detail(kind: str, item: Mapping[str, Any]) -> str:
+    if kind == "unreadable":
+        return str(item["problem"])
+    if kind == "stale":
+        return f"collected {item['collected']}"
+    return f"superseded by {item['kept']}"
+
+
+def _fleet_one(document: Mapping[str, Any]) -> str:
+    rows = []
+    shown = 0
+    hidden = 0
+    for requirement in document["requirements"]:
+        for mac in requirement["failing"]:
+            if shown >= FLEET_TABLE_LIMIT:
+                hidden += 1
+                continue
+            shown += 1
+            rows.append(
+                f'<tr class="failing-mac"><td>{escape(mac["host"])}</td>'
+                f"<td>{escape(mac['id'])}</td><td>{escape(mac['macos'])}</td>"
+                f"<td>{escape(requirement['name'])}</td><td>{escape(mac['evidence'])}</td></tr>"
+            )
+    table = (
+        "<table><thead><tr><th>Mac</th><th>Id</th><th>macOS</th><th>Requirement</th>"
+        f"<th>Evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        if rows
+        else "<p>No Mac fails a requirement.</p>"
+    )
+    more = (
+        f'<div class="legend">{hidden} more failing Macs: see the JSON report.</div>'
+        if hidden
+        else ""
+    )
+    bundles = document["bundles"]
+    left_out = "".join(
+        f'<tr class="left-out"><td>{escape(kind)}</td><td>{escape(item["bundle"])}</td>'
+        f"<td>{escape(_left_out_detail(kind, item))}</td></tr>"
+        for kind in ("unreadable", "stale", "duplicates")
+        for item in document[kind][:FLEET_TABLE_LIMIT]
+    )
+    left_table = (
+        "<h3>Bundles left out</h3><table><thead><tr><th>Why</th><th>Bundle</th><th>Detail</th>"
+        f"</tr></thead><tbody>{left_out}</tbody></table>"
+        if left_out
+        else ""
+    )
+    return (
+        f"<h3>{escape(document['file'])}</h3>"
+        f'<div class="legend">{bundles["macs"]} Macs evaluated from {bundles["read"]} bundles; '
+        f"{bundles['stale']} stale, {bundles['duplicates']} duplicates, "
+        f"{bundles['unreadable']} unreadable. Green: pass, red: fail, amber: cannot tell.</div>"
+        f"{''.join(_bar(r) for r in document['requirements'])}"
+        f"<h3>Failing Macs</h3>{table}{more}{left_table}"
+    )
+
+
+def _fleet(documents: Sequence[Mapping[str, Any]]) -> str:
+    if not documents:
+        return ""
+    return (
+        '<section id="fleet"><h2>Fleet posture pre-check</h2>'
+        f"{''.join(_fleet_one(d) for d in documents)}</section>"
+    )
+
+
 def _finding(finding: Finding) -> str:
     sev = finding.severity.label
     fix = f'<div class="fix">Fix: {escape(finding.fix)}</div>' if finding.fix else ""
@@ -259,7 +357,7 @@ def render_html(report: Report, sections: HtmlSections | None = None) -> str:
         "style-src 'unsafe-inline'; img-src data:\">"
         f"<title>{escape(report.title)}</title><style>{_CSS}</style></head><body><main>"
         f"{_banner(report)}{_facts(report, parts.extra_facts)}{_coverage(parts.coverage)}"
-        f"{_timeline(parts.timeline)}{_certificates(parts.certificates)}"
+        f"{_timeline(parts.timeline)}{_certificates(parts.certificates)}{_fleet(parts.fleet)}"
         f'<section id="findings"><h2>Findings</h2>{listing}</section>'
         "</main></body></html>\n"
     )

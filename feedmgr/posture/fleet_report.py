@@ -1,0 +1,299 @@
+"""The fleet result as JSON (``feedmgr-posture-fleet/1``, docs/json-output.md), text, and
+findings (``posture.fleet``, ``posture.fleet-bundles``) for JUnit, HTML and preflight."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedmgr.findings import Finding, Report, Severity
+from feedmgr.posture.fleet import FleetResult, MacVerdict, RequirementSummary, Tally
+from feedmgr.posture.model import Enforcement
+
+SCHEMA = "feedmgr-posture-fleet/1"
+FLEET_CHECK = "posture.fleet"
+BUNDLES_CHECK = "posture.fleet-bundles"
+TEXT_LIST_LIMIT = 25
+
+
+def _counts(tally: Tally) -> dict[str, Any]:
+    return {
+        "pass": tally.passed,
+        "fail": tally.failed,
+        "cannot_tell": tally.cannot_tell,
+        "not_applicable": tally.not_applicable,
+        "fail_percent": round(tally.fail_percent, 2),
+    }
+
+
+def _mac(mac: MacVerdict, index: int) -> dict[str, Any]:
+    return {
+        "host": mac.host,
+        "id": mac.mac_id,
+        "serial": mac.serial,
+        "macos": mac.version,
+        "build": mac.build,
+        "collected": mac.collected.isoformat().replace("+00:00", "Z"),
+        "bundle": mac.bundle,
+        "evidence": mac.requirement_notes[index],
+    }
+
+
+def _enforcement(summary: RequirementSummary) -> str:
+    enforcement = summary.plan.enforcement
+    return enforcement.value if enforcement is not None else "none"
+
+
+def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
+    """The documented JSON document of a fleet run."""
+    requirements = []
+    for index, summary in enumerate(result.requirements):
+        requirements.append(
+            {
+                "name": summary.plan.requirement.name,
+                "enforcement": _enforcement(summary),
+                "policies": [p.name for p in summary.plan.policies],
+                "conditions": list(summary.plan.requirement.conditions),
+                "message": summary.plan.requirement.message,
+                **_counts(summary.tally),
+                "blocking": summary.blocking,
+                "by_macos": [
+                    {"macos": version, **_counts(tally)}
+                    for version, tally in summary.by_version.items()
+                ],
+                "failing": [_mac(m, index) for m in summary.failing],
+                "cannot_tell_macs": [_mac(m, index) for m in summary.cannot_tell],
+            }
+        )
+    return {
+        "schema": SCHEMA,
+        "file": conditions_file,
+        "now": result.now.isoformat().replace("+00:00", "Z"),
+        "max_age_days": result.max_age.total_seconds() / 86400,
+        "fail_over_percent": result.fail_over,
+        "blocking": bool(result.blocking),
+        "bundles": {
+            "read": result.read,
+            "macs": len(result.macs),
+            "stale": len(result.stale),
+            "duplicates": len(result.duplicates),
+            "unreadable": len(result.unreadable),
+        },
+        "requirements": requirements,
+        "conditions": [
+            {
+                "name": condition.name,
+                "service": condition.service,
+                "operator": condition.operator.value,
+                "service_type": condition.service_type.value,
+                **_counts(tally),
+            }
+            for condition, tally in zip(result.spec.conditions, result.conditions, strict=True)
+        ],
+        "stale": [
+            {
+                "host": m.host,
+                "id": m.mac_id,
+                "bundle": m.bundle,
+                "collected": m.collected.isoformat().replace("+00:00", "Z"),
+                "age_days": round((result.now - m.collected).total_seconds() / 86400, 1),
+            }
+            for m in result.stale
+        ],
+        "duplicates": [
+            {
+                "host": d.verdict.host,
+                "id": d.verdict.mac_id,
+                "bundle": d.verdict.bundle,
+                "kept": d.kept,
+            }
+            for d in result.duplicates
+        ],
+        "unreadable": [{"bundle": p.name, "problem": p.problem} for p in result.unreadable],
+    }
+
+
+def _line(tally: Tally) -> str:
+    text = f"pass {tally.passed}, fail {tally.failed}, cannot tell {tally.cannot_tell}"
+    if tally.not_applicable:
+        text += f", not applicable {tally.not_applicable}"
+    return text
+
+
+def _listed(items: list[str], total: int, what: str) -> list[str]:
+    """Lines for the first ``TEXT_LIST_LIMIT`` of ``total`` items (``items``: those)."""
+    lines = [f"    {item}" for item in items]
+    if total > TEXT_LIST_LIMIT:
+        lines.append(f"    ... and {total - TEXT_LIST_LIMIT} more {what} (--format json lists all)")
+    return lines
+
+
+def render_fleet_text(result: FleetResult, conditions_file: str) -> str:
+    """The human-readable fleet report."""
+    lines = [
+        f"Fleet posture pre-check: {conditions_file}",
+        f"  bundles read {result.read}; Macs evaluated {len(result.macs)}; stale "
+        f"{len(result.stale)}; duplicates {len(result.duplicates)}; unreadable "
+        f"{len(result.unreadable)}",
+        "",
+        "Requirements",
+    ]
+    for index, summary in enumerate(result.requirements):
+        tally = summary.tally
+        verdict = "BLOCKING" if summary.blocking else "ok" if not tally.failed else "fails"
+        lines.append(
+            f"  [{verdict}] {summary.plan.requirement.name} ({_enforcement(summary)}): "
+            f"{_line(tally)} ({tally.fail_percent:.1f}% fail)"
+        )
+        versions = "; ".join(
+            f"{version}: {t.passed}/{t.failed}/{t.cannot_tell}"
+            for version, t in summary.by_version.items()
+        )
+        if versions:
+            lines.append(f"    by macOS (pass/fail/cannot tell): {versions}")
+        if summary.failing:
+            lines.append("    failing Macs:")
+            lines += _listed(
+                [
+                    f"  {m.host} ({m.mac_id}, macOS {m.version}): {m.requirement_notes[index]}"
+                    for m in summary.failing[:TEXT_LIST_LIMIT]
+                ],
+                len(summary.failing),
+                "failing Macs",
+            )
+        if summary.cannot_tell:
+            lines.append("    cannot tell:")
+            lines += _listed(
+                [
+                    f"  {m.host} ({m.mac_id}): {m.requirement_notes[index]}"
+                    for m in summary.cannot_tell[:TEXT_LIST_LIMIT]
+                ],
+                len(summary.cannot_tell),
+                "Macs",
+            )
+    lines += ["", "Conditions"]
+    for condition, tally in zip(result.spec.conditions, result.conditions, strict=True):
+        lines.append(
+            f"  {condition.name} ({condition.operator.ise_name} {condition.service}): "
+            f"{_line(tally)}"
+        )
+    problems = _bundle_lines(result)
+    if problems:
+        lines += ["", "Bundles left out", *problems]
+    lines += ["", _verdict(result)]
+    return "\n".join(lines) + "\n"
+
+
+def _bundle_lines(result: FleetResult) -> list[str]:
+    lines: list[str] = []
+    if result.unreadable:
+        lines.append(f"  unreadable ({len(result.unreadable)}):")
+        lines += _listed(
+            [f"  {p.name}: {p.problem}" for p in result.unreadable[:TEXT_LIST_LIMIT]],
+            len(result.unreadable),
+            "unreadable",
+        )
+    if result.stale:
+        lines.append(f"  stale, older than {result.max_age.days} days ({len(result.stale)}):")
+        lines += _listed(
+            [
+                f"  {m.bundle}: {m.host}, collected {m.collected:%Y-%m-%d %H:%M}Z"
+                for m in result.stale[:TEXT_LIST_LIMIT]
+            ],
+            len(result.stale),
+            "stale",
+        )
+    if result.duplicates:
+        lines.append(f"  duplicates, superseded by a newer bundle ({len(result.duplicates)}):")
+        lines += _listed(
+            [
+                f"  {d.verdict.bundle}: {d.verdict.host} (newer: {d.kept})"
+                for d in result.duplicates[:TEXT_LIST_LIMIT]
+            ],
+            len(result.duplicates),
+            "duplicates",
+        )
+    return lines
+
+
+def _macs(count: int) -> str:
+    return f"{count} Mac" if count == 1 else f"{count} Macs"
+
+
+def _verdict(result: FleetResult) -> str:
+    blocking = result.blocking
+    if not blocking:
+        return "Verdict: no mandatory requirement would make Macs NonCompliant" + (
+            f" beyond {result.fail_over:g}%" if result.fail_over else ""
+        )
+    names = ", ".join(
+        f"{b.plan.requirement.name} ({_macs(b.tally.failed)}, {b.tally.fail_percent:.1f}%)"
+        for b in blocking
+    )
+    return f"Verdict: enforcing would make Macs NonCompliant: {names}"
+
+
+def fleet_report(result: FleetResult, conditions_file: str) -> Report:
+    """The fleet run as findings: ``posture.fleet`` per requirement (fail when blocking, warn
+    when Macs fail without blocking, info otherwise) and one ``posture.fleet-bundles``
+    (warn when bundles were unreadable, info when stale or duplicated ones were left out)."""
+    findings = []
+    for summary in result.requirements:
+        tally = summary.tally
+        if summary.blocking:
+            severity = Severity.FAIL
+        elif tally.failed and summary.plan.enforcement is not Enforcement.AUDIT:
+            severity = Severity.WARN
+        else:
+            severity = Severity.INFO
+        hosts = ", ".join(m.host for m in summary.failing[:5])
+        more = f" and {len(summary.failing) - 5} more" if len(summary.failing) > 5 else ""
+        message = (
+            f"{_enforcement(summary)} requirement: {tally.failed} of {tally.judged} Macs fail "
+            f"({tally.fail_percent:.1f}%), {tally.cannot_tell} cannot tell"
+            + (f"; failing: {hosts}{more}" if hosts else "")
+        )
+        findings.append(
+            Finding(
+                FLEET_CHECK,
+                severity,
+                f"{conditions_file}: {summary.plan.requirement.name}",
+                message,
+                summary.plan.requirement.message if tally.failed else "",
+                {
+                    "requirement": summary.plan.requirement.name,
+                    "enforcement": _enforcement(summary),
+                    "pass": tally.passed,
+                    "fail": tally.failed,
+                    "cannot_tell": tally.cannot_tell,
+                    "blocking": summary.blocking,
+                    "failing_hosts": [m.host for m in summary.failing],
+                },
+            )
+        )
+    left_out = len(result.unreadable) + len(result.stale) + len(result.duplicates)
+    if left_out:
+        named = ", ".join(f"{p.name} ({p.problem})" for p in result.unreadable[:5])
+        findings.append(
+            Finding(
+                BUNDLES_CHECK,
+                Severity.WARN if result.unreadable else Severity.INFO,
+                conditions_file,
+                f"{len(result.unreadable)} unreadable, {len(result.stale)} stale, "
+                f"{len(result.duplicates)} duplicate bundle(s) left out of "
+                f"{result.read} read" + (f"; unreadable: {named}" if named else ""),
+                "re-run the collect script on those Macs through the MDM"
+                if result.unreadable or result.stale
+                else "",
+                {
+                    "unreadable": [p.name for p in result.unreadable],
+                    "stale": [m.bundle for m in result.stale],
+                    "duplicates": [d.verdict.bundle for d in result.duplicates],
+                },
+            )
+        )
+    facts = {
+        "conditions": conditions_file,
+        "Macs evaluated": str(len(result.macs)),
+        "bundles read": str(result.read),
+    }
+    return Report(f"posture fleet: {conditions_file}", tuple(findings), facts)
