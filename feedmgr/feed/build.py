@@ -28,7 +28,8 @@ from feedmgr.feed.manifest import (
     Manifest,
     describe_validation_error,
 )
-from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, validate_payload
+from feedmgr.feed.payload import validate_payload
+from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES
 from feedmgr.feed.signing import PrivateKey, sign
 
 SOURCE_META = "feed.toml"

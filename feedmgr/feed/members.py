@@ -24,7 +24,7 @@ from typing import Literal
 
 from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
-from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, schema_problem
+from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES, schema_problem
 from feedmgr.heap import keep_freed_buffers
 
 ProblemKind = Literal["archive", "integrity", "schema"]

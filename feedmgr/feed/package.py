@@ -44,7 +44,8 @@ from feedmgr.feed.members import (
     start_worker_process,
     verify_in_worker_process,
 )
-from feedmgr.feed.payload import CATALOG_PATH, MAX_JSON_PAYLOAD_BYTES, is_payload_path
+from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
+from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers
 from feedmgr.parallel import worker_processes_allowed
@@ -199,10 +200,16 @@ class PackageReader:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
+        # Conditions first: workers take the front of the list and validate checks/*.json
+        # without importing pydantic, which this process has loaded for the other documents
+        # it takes from the back.
         batches = _batches(
             [
                 MemberTask(name, entry.sha256, entry.size)
-                for name, entry in sorted(manifest.files.items())
+                for name, entry in sorted(
+                    manifest.files.items(),
+                    key=lambda item: (not CHECKS_PATH.match(item[0]), item[0]),
+                )
             ]
         )
         staging_dir = staging.directory if staging is not None else None
