@@ -29,7 +29,7 @@ from feedmgr.feed.manifest import (
     describe_validation_error,
 )
 from feedmgr.feed.payload import validate_payload
-from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES
+from feedmgr.feed.payload_fast import max_payload_bytes
 from feedmgr.feed.signing import PrivateKey, sign
 
 SOURCE_META = "feed.toml"
@@ -107,10 +107,12 @@ def build_manifest(src: Path) -> tuple[Manifest, list[tuple[str, Path]]]:
     files = _payload_files(src)
     entries: dict[str, FileEntry] = {}
     for name, path in files:
-        if path.stat().st_size <= MAX_JSON_PAYLOAD_BYTES:
+        if path.stat().st_size <= max_payload_bytes(name):
             validate_payload(name, path.read_bytes(), str(path))
         else:
-            raise SchemaError(str(path), f"{name}: larger than the JSON payload limit")
+            raise SchemaError(
+                str(path), f"{name}: larger than its limit of {max_payload_bytes(name)} bytes"
+            )
         entries[name] = _digest(path)
     manifest = Manifest(
         format=FORMAT,

@@ -45,7 +45,7 @@ from feedmgr.feed.members import (
     verify_in_worker_process,
 )
 from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
-from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES
+from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers
 from feedmgr.parallel import worker_processes_allowed
@@ -147,8 +147,11 @@ class PackageReader:
             if not is_payload_path(name):
                 raise SchemaError(self.subject, f"{name}: not a payload file this format allows")
             entry = manifest.files[name]
-            if entry.size > MAX_JSON_PAYLOAD_BYTES:
-                raise SchemaError(self.subject, f"{name}: {entry.size} bytes, over the limit")
+            if entry.size > max_payload_bytes(name):
+                raise SchemaError(
+                    self.subject,
+                    f"{name}: {entry.size} bytes, over the limit of {max_payload_bytes(name)}",
+                )
             if self.archive.members[name].size != entry.size:
                 raise IntegrityError(
                     self.subject,

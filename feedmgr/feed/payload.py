@@ -24,7 +24,7 @@ from typing_extensions import TypedDict
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, VersionText
 from feedmgr.feed.manifest import describe_validation_error
-from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES
+from feedmgr.feed.payload_fast import CHECKS_PATH, max_payload_bytes
 
 CATALOG_PATH = "os/catalog.json"
 COMPLIANCE_PATH = "modules/compliance.json"
@@ -186,8 +186,12 @@ def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | Predef
     """
     if not is_payload_path(path):
         raise SchemaError(subject, f"{path}: not a payload file this feed format allows")
-    if len(data) > MAX_JSON_PAYLOAD_BYTES:
-        raise SchemaError(subject, f"{path}: {len(data)} bytes, over the JSON payload limit")
+    if len(data) > max_payload_bytes(path):
+        raise SchemaError(
+            subject,
+            f"{path}: {len(data)} bytes, over the limit of {max_payload_bytes(path)} "
+            "for this document",
+        )
     try:
         # Dates arrive as JSON strings: JSON-mode validation accepts them while strict mode
         # still refuses numbers for strings and the like.

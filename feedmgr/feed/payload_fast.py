@@ -30,7 +30,18 @@ import msgspec
 # Every JSON payload is read whole, so its size bounds ingest memory: 32 MiB is far above any
 # real document and, with the checks below, keeps an ingest's peak RSS under 100 MB.
 MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
+# The catalog, the modules and the AV chart are built whole as pydantic models (the checks
+# use them, and the OS tree is only sound as a whole): about 5.5 times their size in memory,
+# so 32 MiB would need 175 MB. 4 MiB (22 MB of models) keeps the ingest under 100 MB and is
+# over a thousand times the sample catalog and several times a chart of every AV product.
+MAX_MODEL_PAYLOAD_BYTES = 4 * 1024 * 1024
 CHECKS_PATH = re.compile(r"^checks/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$")
+
+
+def max_payload_bytes(path: str) -> int:
+    """The largest document a feed may carry at ``path``."""
+    return MAX_JSON_PAYLOAD_BYTES if CHECKS_PATH.match(path) else MAX_MODEL_PAYLOAD_BYTES
+
 
 _Family = Literal["macos", "windows", "linux"]
 
@@ -72,7 +83,7 @@ def schema_problem(path: str, data: bytes) -> str | None:
     Run in the ingest's worker processes too: a plain string crosses the process boundary
     safely, where an exception might not.
     """
-    if CHECKS_PATH.match(path) and len(data) <= MAX_JSON_PAYLOAD_BYTES and checks_accepted(data):
+    if CHECKS_PATH.match(path) and len(data) <= max_payload_bytes(path) and checks_accepted(data):
         return None
     from feedmgr.errors import SchemaError
     from feedmgr.feed.payload import validate_payload
