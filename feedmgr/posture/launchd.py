@@ -37,6 +37,7 @@ _SERVICE_HEADER = re.compile(
 )
 _USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
 _DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
+_MAY_MATTER = frozenset("{}") | frozenset(chr(c) for c in range(0x110000) if chr(c).isspace())
 _KEYS = ("state = ", "pid = ", "type = ", "last exit code = ", "last terminating signal = ")
 _LEADING_INT = re.compile(r"^-?[0-9]{1,18}")
 _NUMBER = re.compile(r"-?[0-9]{1,18}")
@@ -245,7 +246,7 @@ def _signal(value: str) -> int | None:
     return int(tail) if _NUMBER.fullmatch(tail) else None
 
 
-def iter_blocks(
+def iter_blocks(  # noqa: PLR0912 - one streaming state machine
     lines: Iterable[str],
     origin: str,
     source: str = "dumpstate",
@@ -270,8 +271,11 @@ def iter_blocks(
     fields: dict[str, str] = {}
     in_job = False
     for batch in _batches(lines):
-        for raw in batch:
-            number += 1
+        for number, raw in enumerate(batch, number + 1):  # noqa: B020 - carried on
+            # Most lines (keys of jobs no condition names) end in a character that is
+            # neither a brace nor blank: they change nothing, and skip strip().
+            if raw[-1:] not in _MAY_MATTER and not (in_job and depth == 1):
+                continue
             text = raw.strip()
             if not text:
                 continue
