@@ -37,7 +37,13 @@ _SERVICE_HEADER = re.compile(
 )
 _USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
 _DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
-_MAY_MATTER = frozenset("{}") | frozenset(chr(c) for c in range(0x110000) if chr(c).isspace())
+# The last character of a line that may open or close a block once stripped: a brace, or
+# any character str.strip() removes (Unicode whitespace; a test checks the list).
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_MAY_MATTER = frozenset("{}" + _WHITESPACE)
 _KEYS = ("state = ", "pid = ", "type = ", "last exit code = ", "last terminating signal = ")
 _LEADING_INT = re.compile(r"^-?[0-9]{1,18}")
 _NUMBER = re.compile(r"-?[0-9]{1,18}")
