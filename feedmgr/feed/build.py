@@ -28,8 +28,7 @@ from feedmgr.feed.manifest import (
     Manifest,
     describe_validation_error,
 )
-from feedmgr.feed.payload import validate_payload
-from feedmgr.feed.payload_fast import max_payload_bytes
+from feedmgr.feed.payload_fast import max_payload_bytes, schema_problem
 from feedmgr.feed.signing import PrivateKey, sign
 
 SOURCE_META = "feed.toml"
@@ -107,12 +106,14 @@ def build_manifest(src: Path) -> tuple[Manifest, list[tuple[str, Path]]]:
     files = _payload_files(src)
     entries: dict[str, FileEntry] = {}
     for name, path in files:
-        if path.stat().st_size <= max_payload_bytes(name):
-            validate_payload(name, path.read_bytes(), str(path))
-        else:
+        if path.stat().st_size > max_payload_bytes(name):
             raise SchemaError(
                 str(path), f"{name}: larger than its limit of {max_payload_bytes(name)} bytes"
             )
+        # The ingest's own check: condition documents without their object tree.
+        problem = schema_problem(name, path.read_bytes())
+        if problem is not None:
+            raise SchemaError(str(path), problem)
         entries[name] = _digest(path)
     manifest = Manifest(
         format=FORMAT,
