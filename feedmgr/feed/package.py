@@ -203,15 +203,17 @@ class PackageReader:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
-        # Conditions first: workers take the front of the list and validate checks/*.json
-        # without importing pydantic, which this process has loaded for the other documents
-        # it takes from the back.
+        # Workers take the front of the list, this process the back. Conditions first: a
+        # worker validates checks/*.json without importing pydantic, which this process has
+        # loaded for the other documents. Largest first: the workers take the largest
+        # documents (this process, which holds more, stays under 100 MB), and the small
+        # ones left for last let everyone finish together.
         batches = _batches(
             [
                 MemberTask(name, entry.sha256, entry.size)
                 for name, entry in sorted(
                     manifest.files.items(),
-                    key=lambda item: (not CHECKS_PATH.match(item[0]), item[0]),
+                    key=lambda item: (not CHECKS_PATH.match(item[0]), -item[1].size, item[0]),
                 )
             ]
         )
