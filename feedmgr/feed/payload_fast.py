@@ -77,6 +77,14 @@ def checks_accepted(data: bytes) -> bool:
     return True
 
 
+def condition_count(data: bytes) -> int | None:
+    """How many conditions an accepted ``checks/*.json`` document holds (None when the
+    fast check does not accept it), without building them."""
+    if not checks_accepted(data):
+        return None
+    return len(_ENVELOPE.decode(data).conditions)
+
+
 def schema_problem(path: str, data: bytes) -> str | None:
     """Why one payload document breaks its schema, or None when it is valid.
 

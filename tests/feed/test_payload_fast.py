@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from feedmgr.errors import SchemaError
 from feedmgr.feed.payload import validate_payload
-from feedmgr.feed.payload_fast import checks_accepted, schema_problem
+from feedmgr.feed.payload_fast import checks_accepted, condition_count, schema_problem
 from tests.feed.factory import SAMPLE_SRC
 
 _COND = '{"name":"a","kind":"file","platforms":["macos"]%s}'
@@ -152,3 +152,14 @@ def test_fast_check_accepts_the_sample_feed_conditions() -> None:
     assert documents
     for path in documents:
         assert checks_accepted(path.read_bytes()), path
+
+
+def test_condition_count_matches_the_validated_document() -> None:
+    """``feedmgr status`` counts conditions without building them: the count is the one the
+    full schema sees, and a document the fast check refuses gets no count."""
+    for path in sorted((SAMPLE_SRC / "checks").glob("*.json")):
+        data = path.read_bytes()
+        document = validate_payload("checks/x.json", data, str(path))
+        assert isinstance(document, dict)
+        assert condition_count(data) == len(document["conditions"])
+    assert condition_count(EDGE_CASES["duplicate name, first empty"]) is None
