@@ -14,7 +14,7 @@ This check only ever *accepts*. The schema of record is ``feedmgr.feed.payload``
 (pydantic): a document this check does not accept is validated there, which either names
 the first problem or accepts it after all (msgspec refuses a few documents pydantic takes,
 such as a key given twice whose first value is invalid). So every verdict and every message
-stays pydantic's; ``tests/feed/test_checks_fast.py`` holds this module to accepting nothing
+stays pydantic's; ``tests/feed/test_payload_fast.py`` holds this module to accepting nothing
 pydantic refuses. The module imports neither pydantic nor the store, so an ingest worker
 that only meets ``checks/*.json`` starts fast (pydantic costs it 100 ms of a 2-core
 machine's CPU).
