@@ -10,6 +10,8 @@ times, on the same file:
      with the peak RSS of bash and its children.
 Prints a Markdown table row set for benchmarks/posture.md.
 
+Prints the median and the worst of the runs, and the load average before each run.
+
 Usage: python benchmarks/posture_dumpstate.py [--size-mb 100] [--keep DIR] [--runs 3]
 """
 
@@ -247,7 +249,9 @@ def main() -> None:
         pipe: list[Measure] = []
         result: dict[str, object] = {}
         output = ""
+        loads: list[str] = []
         for _ in range(args.runs):
+            loads.append("/".join(Path("/proc/loadavg").read_text().split()[:3]))
             measure, result = run_feedmgr(conditions, dumpstate)
             ours.append(measure)
             measure, output = run_pipeline(dumpstate)
@@ -262,7 +266,8 @@ def main() -> None:
         print(f"pipeline output: {output.split()}")
         print()
         print(
-            f"| what (runs: {args.runs}) | wall s median (min) | CPU s median (min) | peak RSS MB |"
+            f"| what (runs: {args.runs}) | wall s median (worst) | CPU s median (worst) "
+            "| peak RSS MB |"
         )
         print("|---|---:|---:|---:|")
         for name, rows in (
@@ -271,9 +276,16 @@ def main() -> None:
         ):
             walls, cpus, rss = zip(*rows, strict=True)
             print(
-                f"| {name} | {statistics.median(walls):.2f} ({min(walls):.2f}) "
-                f"| {statistics.median(cpus):.2f} ({min(cpus):.2f}) | {max(rss):.1f} |"
+                f"| {name} | {statistics.median(walls):.2f} ({max(walls):.2f}) "
+                f"| {statistics.median(cpus):.2f} ({max(cpus):.2f}) | {max(rss):.1f} |"
             )
+        # Each feedmgr run against the pipeline run right after it, on the same load.
+        speedups = [p[0] / o[0] for o, p in zip(ours, pipe, strict=True)]
+        print(
+            f"\nfeedmgr faster than the pipeline (wall, run by run): median "
+            f"{statistics.median(speedups):.2f}x, worst {min(speedups):.2f}x; loads per run: "
+            + ", ".join(loads)
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-from feedmgr.cli import run
+from feedmgr.launcher import run
 
 # Guarded: the ingest's validation worker process re-imports the main module when it starts.
 if __name__ == "__main__":

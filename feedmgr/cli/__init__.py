@@ -6,11 +6,9 @@ fast and never import cryptography, requests or pydantic.
 
 from __future__ import annotations
 
-import signal
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
 
 import click
 
@@ -140,13 +138,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return int(ExitCode.INTERNAL)
     return int(ExitCode.OK)
-
-
-def run() -> NoReturn:
-    """The ``feedmgr`` console script and ``python -m feedmgr``: run the CLI, exit with its code."""
-    code = main()
-    # The outcome is decided and reported. A Ctrl-C while the interpreter shuts down (joining
-    # worker processes, flushing output) would kill it by SIGINT after "activated" was printed,
-    # hiding the exit code; from here on there is nothing left to interrupt.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(code)

@@ -14,15 +14,20 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from isal import isal_zlib
+
 from feedmgr.errors import ArchiveError
 
 _LOCAL_HEADER_SIZE = 30
+# python-isal's stubs declare its exception class as an instance.
+_INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -268,10 +273,14 @@ class SafeZip:
             raise self._reject(f"{member.size} bytes, more than the {limit} allowed", name)
         try:
             with self._zip.open(name) as handle:
-                handle_io: IO[bytes] = handle
-                # One byte more than declared shows a member that runs on.
-                data = handle_io.read(member.size + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
+                info = self._zip.getinfo(name)
+                if info.compress_type == zipfile.ZIP_DEFLATED:
+                    data = self._inflate(info)
+                else:
+                    handle_io: IO[bytes] = handle
+                    # One byte more than declared shows a member that runs on.
+                    data = handle_io.read(member.size + 1)
+        except (zipfile.BadZipFile, zlib.error, _INFLATE_ERROR, EOFError, ValueError) as exc:
             raise self._reject(f"damaged data ({exc})", name) from exc
         except OSError as exc:
             raise self._reject(f"read failed ({exc})", name) from exc
@@ -279,4 +288,27 @@ class SafeZip:
             raise self._reject("more data than its declared size", name)
         if len(data) != member.size:
             raise self._reject(f"{len(data)} bytes, but {member.size} declared", name)
+        return data
+
+    def _inflate(self, info: zipfile.ZipInfo) -> bytes:
+        # zipfile inflates with zlib in 64 KiB steps and joins them; one call into ISA-L
+        # (python-isal) inflates the same member in about half the CPU time (measured in
+        # benchmarks/README.md). zipfile.open, called before this, has checked the local
+        # header; the data starts after its name and extra field.
+        fd = self._file.fileno()
+        header = os.pread(fd, _LOCAL_HEADER_SIZE, info.header_offset)
+        if len(header) != _LOCAL_HEADER_SIZE:
+            raise EOFError("truncated local header")
+        name_size, extra_size = struct.unpack_from("<HH", header, 26)
+        start = info.header_offset + _LOCAL_HEADER_SIZE + name_size + extra_size
+        compressed = os.pread(fd, info.compress_size, start)
+        if len(compressed) != info.compress_size:
+            raise EOFError("truncated member data")
+        inflater = isal_zlib.decompressobj(-zlib.MAX_WBITS)
+        # One byte more than declared shows a member that runs on.
+        data = inflater.decompress(compressed, info.file_size + 1)
+        if len(data) <= info.file_size and not inflater.eof:
+            raise EOFError("compressed data ends before the end of the stream")
+        if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
         return data

@@ -28,7 +28,7 @@ from feedmgr.feed.manifest import (
     Manifest,
     describe_validation_error,
 )
-from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, validate_payload
+from feedmgr.feed.payload_fast import max_payload_bytes, schema_problem
 from feedmgr.feed.signing import PrivateKey, sign
 from feedmgr.textio import decode_text
 
@@ -107,10 +107,14 @@ def build_manifest(src: Path) -> tuple[Manifest, list[tuple[str, Path]]]:
     files = _payload_files(src)
     entries: dict[str, FileEntry] = {}
     for name, path in files:
-        if path.stat().st_size <= MAX_JSON_PAYLOAD_BYTES:
-            validate_payload(name, path.read_bytes(), str(path))
-        else:
-            raise SchemaError(str(path), f"{name}: larger than the JSON payload limit")
+        if path.stat().st_size > max_payload_bytes(name):
+            raise SchemaError(
+                str(path), f"{name}: larger than its limit of {max_payload_bytes(name)} bytes"
+            )
+        # The ingest's own check: condition documents without their object tree.
+        problem = schema_problem(name, path.read_bytes())
+        if problem is not None:
+            raise SchemaError(str(path), problem)
         entries[name] = _digest(path)
     manifest = Manifest(
         format=FORMAT,

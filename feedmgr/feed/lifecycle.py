@@ -16,6 +16,7 @@ from feedmgr.feed.payload import (
     OsCatalog,
     validate_payload,
 )
+from feedmgr.feed.payload_fast import CHECKS_PATH, condition_count
 from feedmgr.feed.store import FeedStore, StoredFeed
 
 
@@ -42,7 +43,13 @@ def payload_counts(store: FeedStore, feed: StoredFeed) -> dict[str, int]:
     counts = {"os_nodes": 0, "compliance_modules": 0, "av_products": 0, "conditions": 0}
     subject = f"feed {feed.version}"
     for path in sorted(feed.files):
-        model = validate_payload(path, store.read_payload(feed, path), subject)
+        data = store.read_payload(feed, path)
+        # A 32 MiB condition document is counted without building its object tree.
+        fast = condition_count(data) if CHECKS_PATH.match(path) else None
+        if fast is not None:
+            counts["conditions"] += fast
+            continue
+        model = validate_payload(path, data, subject)
         if path == CATALOG_PATH and isinstance(model, OsCatalog):
             counts["os_nodes"] = len(model.nodes)
         elif path == COMPLIANCE_PATH and isinstance(model, ComplianceModules):

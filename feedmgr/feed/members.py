@@ -25,8 +25,8 @@ from typing import Literal
 
 from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
-from feedmgr.feed.payload import MAX_JSON_PAYLOAD_BYTES, schema_problem
-from feedmgr.heap import keep_freed_buffers
+from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES, schema_problem
+from feedmgr.heap import keep_freed_buffers, release_freed_memory
 
 ProblemKind = Literal["archive", "integrity", "schema"]
 
@@ -60,6 +60,7 @@ class MemberVerifier:
     def __init__(self, archive: SafeZip, staging_dir: Path | None) -> None:
         self.archive = archive
         self.staging_dir = staging_dir
+        self._largest = 0
 
     def verify(self, task: MemberTask) -> MemberVerdict:
         """Decompress, hash and schema-check one member; stage it when it is good.
@@ -67,6 +68,9 @@ class MemberVerifier:
         Raises:
             OSError: writing the staged copy failed (a store problem, not the package's).
         """
+        if task.size > self._largest:
+            self._largest = task.size
+            release_freed_memory()
         try:
             data = self.archive.read_small(task.name, MAX_JSON_PAYLOAD_BYTES)
         except ArchiveError as exc:

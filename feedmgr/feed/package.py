@@ -43,7 +43,8 @@ from feedmgr.feed.members import (
     start_worker_process,
     verify_in_worker_process,
 )
-from feedmgr.feed.payload import CATALOG_PATH, MAX_JSON_PAYLOAD_BYTES, is_payload_path
+from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
+from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers
 from feedmgr.parallel import worker_processes_allowed
@@ -145,8 +146,11 @@ class PackageReader:
             if not is_payload_path(name):
                 raise SchemaError(self.subject, f"{name}: not a payload file this format allows")
             entry = manifest.files[name]
-            if entry.size > MAX_JSON_PAYLOAD_BYTES:
-                raise SchemaError(self.subject, f"{name}: {entry.size} bytes, over the limit")
+            if entry.size > max_payload_bytes(name):
+                raise SchemaError(
+                    self.subject,
+                    f"{name}: {entry.size} bytes, over the limit of {max_payload_bytes(name)}",
+                )
             if self.archive.members[name].size != entry.size:
                 raise IntegrityError(
                     self.subject,
@@ -198,10 +202,18 @@ class PackageReader:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
+        # Workers take the front of the list, this process the back. Conditions first: a
+        # worker validates checks/*.json without importing pydantic, which this process has
+        # loaded for the other documents. Largest first: the workers take the largest
+        # documents (this process, which holds more, stays under 100 MB), and the small
+        # ones left for last let everyone finish together.
         batches = _batches(
             [
                 MemberTask(name, entry.sha256, entry.size)
-                for name, entry in sorted(manifest.files.items())
+                for name, entry in sorted(
+                    manifest.files.items(),
+                    key=lambda item: (not CHECKS_PATH.match(item[0]), -item[1].size, item[0]),
+                )
             ]
         )
         staging_dir = staging.directory if staging is not None else None

@@ -7,8 +7,6 @@ nothing we do not understand.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import date
 from typing import Annotated, Literal, NotRequired
 
@@ -26,15 +24,11 @@ from typing_extensions import TypedDict
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, VersionText
 from feedmgr.feed.manifest import describe_validation_error
+from feedmgr.feed.payload_fast import CHECKS_PATH, max_payload_bytes
 
 CATALOG_PATH = "os/catalog.json"
 COMPLIANCE_PATH = "modules/compliance.json"
 AV_CHART_PATH = "charts/av.json"
-_CHECKS_PATH = re.compile(r"^checks/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$")
-
-# A JSON payload is parsed whole, so its size bounds ingest memory; 32 MiB is far above any
-# real catalog or chart and keeps peak RSS well under the 100 MB target.
-MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
 
 Family = Literal["macos", "windows", "linux"]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -181,7 +175,7 @@ _MODELS: dict[str, type[BaseModel]] = {
 
 def is_payload_path(path: str) -> bool:
     """True when a feed may carry a payload file at ``path``."""
-    return path in _MODELS or bool(_CHECKS_PATH.match(path))
+    return path in _MODELS or bool(CHECKS_PATH.match(path))
 
 
 def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | PredefinedChecks:
@@ -192,8 +186,12 @@ def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | Predef
     """
     if not is_payload_path(path):
         raise SchemaError(subject, f"{path}: not a payload file this feed format allows")
-    if len(data) > MAX_JSON_PAYLOAD_BYTES:
-        raise SchemaError(subject, f"{path}: {len(data)} bytes, over the JSON payload limit")
+    if len(data) > max_payload_bytes(path):
+        raise SchemaError(
+            subject,
+            f"{path}: {len(data)} bytes, over the limit of {max_payload_bytes(path)} "
+            "for this document",
+        )
     try:
         # Dates arrive as JSON strings: JSON-mode validation accepts them while strict mode
         # still refuses numbers for strings and the like.
@@ -203,37 +201,6 @@ def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | Predef
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(subject, f"{path}: {describe_validation_error(exc)}") from exc
-
-
-def schema_problem(path: str, data: bytes) -> str | None:
-    """Why one payload document breaks its schema, or None when it is valid.
-
-    Run in the ingest's validation worker process, which imports only this module (kept
-    free of cryptography and the store); a plain string crosses the process boundary
-    safely, where an exception might not.
-    """
-    try:
-        validate_payload(path, data, path)
-    except SchemaError as exc:
-        return exc.problem
-    return None
-
-
-def member_problem(path: str, data: bytes, sha256: str) -> tuple[str, str] | None:
-    """Why one payload member is bad, as ``("integrity" | "schema", problem)``, or None.
-
-    The digest is checked here, beside the schema, so that both run off the thread that
-    decompresses (in the ingest's worker when there is one).
-    """
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        return (
-            "integrity",
-            f"{path}: sha256/size do not match the manifest "
-            f"(got {digest[:16]}.../{len(data)}, expected {sha256[:16]}...)",
-        )
-    problem = schema_problem(path, data)
-    return None if problem is None else ("schema", problem)
 
 
 def load_catalog(data: bytes, subject: str) -> OsCatalog:

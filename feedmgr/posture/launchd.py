@@ -21,6 +21,8 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from itertools import compress, count
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -38,6 +40,14 @@ _SERVICE_HEADER = re.compile(
 )
 _USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
 _DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
+# The last character of a line that may open or close a block once stripped: a brace, or
+# any character str.strip() removes (Unicode whitespace; a test checks the list).
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_MAY_MATTER = frozenset("{}" + _WHITESPACE)
+_LAST_CHAR = itemgetter(slice(-1, None))
 _KEYS = ("state = ", "pid = ", "type = ", "last exit code = ", "last terminating signal = ")
 _LEADING_INT = re.compile(r"^-?[0-9]{1,18}")
 _NUMBER = re.compile(r"-?[0-9]{1,18}")
@@ -247,7 +257,7 @@ def _signal(value: str) -> int | None:
     return int(tail) if _NUMBER.fullmatch(tail) else None
 
 
-def iter_blocks(
+def iter_blocks(  # noqa: PLR0912 - one streaming state machine
     lines: Iterable[str],
     origin: str,
     source: str = "dumpstate",
@@ -265,23 +275,29 @@ def iter_blocks(
     """
     depth = 0
     blocks = 0
-    number = 0
     header_line = 0
     header = ""
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
+    lines_before = 0
     for batch in _batches(lines):
-        for raw in batch:
-            number += 1
-            text = raw.strip()
+        # Most lines (keys of jobs no condition names) end in a character that is neither a
+        # brace nor blank: they cannot open or close a block, so only the others reach the
+        # loop, picked out in C. The lines passed over matter only as keys of a wanted job.
+        done = -1
+        for index in compress(count(), map(_MAY_MATTER.__contains__, map(_LAST_CHAR, batch))):
+            if in_job and depth == 1 and index > done + 1:
+                _read_keys(batch[done + 1 : index], fields)
+            done = index
+            text = batch[index].strip()
             if not text:
                 continue
             if text[-1] == "{":
                 depth += 1
                 if depth == 1:
                     blocks += 1
-                    header_line, header = number, text
+                    header_line, header = lines_before + index + 1, text
                     match = _SERVICE_HEADER.match(text)
                     in_job = match is not None and (wanted is None or wanted(match.group("label")))
                     if match is not None:
@@ -291,6 +307,7 @@ def iter_blocks(
             if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
                 depth -= closes
                 if depth < 0:
+                    number = lines_before + index + 1
                     raise ParseError(origin, f"line {number}: '}}' closes no block")
                 if depth == 0 and in_job:
                     in_job = False
@@ -303,9 +320,11 @@ def iter_blocks(
                         fields=fields,
                     )
                 continue
-            if depth == 1 and in_job and text.startswith(_KEYS):
-                key, _, value = text.partition(" = ")
-                fields.setdefault(key, value)
+            if depth == 1 and in_job:
+                _read_keys((text,), fields)
+        if in_job and depth == 1:
+            _read_keys(batch[done + 1 :], fields)
+        lines_before += len(batch)
     if depth > 0:
         raise ParseError(
             origin,
@@ -313,6 +332,16 @@ def iter_blocks(
         )
     if blocks == 0:
         raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def _read_keys(lines: Iterable[str], fields: dict[str, str]) -> None:
+    """Record the job keys (``state = running``...) among ``lines``; a key's first
+    occurrence counts."""
+    for raw in lines:
+        text = raw.strip()
+        if text.startswith(_KEYS):
+            key, _, value = text.partition(" = ")
+            fields.setdefault(key, value)
 
 
 def _glued_closers(text: str) -> int:

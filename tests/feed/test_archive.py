@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 import zipfile
@@ -203,3 +204,83 @@ def test_real_zips_made_by_windows_and_info_zip_are_readable(
     included."""
     with SafeZip(asset(sample)) as archive:
         assert sorted(archive.members) == members
+
+
+_MEMBER = b", ".join(
+    b'{"name": "pc_%d", "kind": "file", "platforms": ["macos"], "value": %d}' % (i, i * i % 977)
+    for i in range(2000)
+)
+
+
+def _one_member_zip(path: Path, data: bytes = _MEMBER) -> tuple[bytearray, int, int]:
+    """A zip of one deflated member; its bytes and the offsets of its local header and of
+    its central directory entry (for patching one field)."""
+    write_zip(path, [RawMember("checks/a.json", data)])
+    raw = bytearray(path.read_bytes())
+    return raw, raw.index(b"PK\x03\x04"), raw.index(b"PK\x01\x02")
+
+
+def _patch(raw: bytearray, offsets: list[int], value: int) -> None:
+    for offset in offsets:
+        raw[offset : offset + 4] = value.to_bytes(4, "little")
+
+
+def _read(path: Path) -> bytes:
+    with SafeZip(path) as archive:
+        return archive.read_small("checks/a.json", 1 << 24)
+
+
+def test_deflated_member_reads_back_byte_for_byte(tmp_path: Path) -> None:
+    """A deflated member is inflated to exactly the bytes that were zipped."""
+    path = tmp_path / "ok.zip"
+    _one_member_zip(path)
+    assert _read(path) == _MEMBER
+
+
+def test_wrong_crc_is_damaged_data(tmp_path: Path) -> None:
+    """Intact deflate data whose CRC-32 disagrees with the directory is refused."""
+    path = tmp_path / "crc.zip"
+    raw, local, central = _one_member_zip(path)
+    _patch(raw, [local + 14, central + 16], 0x12345678)
+    path.write_bytes(raw)
+    with pytest.raises(ArchiveError, match=r"damaged data \(Bad CRC-32"):
+        _read(path)
+
+
+def test_member_inflating_past_its_declared_size_is_refused(tmp_path: Path) -> None:
+    """Deflate data that yields more bytes than the directory declares is refused without
+    inflating the rest (a zip bomb that lies about its size)."""
+    path = tmp_path / "long.zip"
+    raw, local, central = _one_member_zip(path)
+    _patch(raw, [local + 22, central + 24], len(_MEMBER) - 100)
+    path.write_bytes(raw)
+    with pytest.raises(ArchiveError, match="more data than its declared size"):
+        _read(path)
+
+
+def test_member_inflating_short_of_its_declared_size_is_refused(tmp_path: Path) -> None:
+    """Deflate data that ends before the declared size is refused with both sizes."""
+    path = tmp_path / "short.zip"
+    raw, local, central = _one_member_zip(path)
+    _patch(raw, [local + 22, central + 24], len(_MEMBER) + 100)
+    path.write_bytes(raw)
+    with pytest.raises(ArchiveError, match=rf"{len(_MEMBER)} bytes, but {len(_MEMBER) + 100}"):
+        _read(path)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(min_value=0, max_value=10_000), xor=st.integers(1, 255))
+def test_any_flipped_byte_of_member_data_is_caught(tmp_path: Path, position: int, xor: int) -> None:
+    """One corrupted byte in the deflate data: ArchiveError, or (where deflate cannot tell)
+    the CRC still guarantees the original bytes; never other bytes, never another error."""
+    path = tmp_path / "flip.zip"
+    raw, local, _central = _one_member_zip(path)
+    name_size, extra_size = (
+        int.from_bytes(raw[local + o : local + o + 2], "little") for o in (26, 28)
+    )
+    start = local + 30 + name_size + extra_size
+    compressed = int.from_bytes(raw[local + 18 : local + 22], "little")
+    raw[start + position % compressed] ^= xor
+    path.write_bytes(raw)
+    with contextlib.suppress(ArchiveError):
+        assert _read(path) == _MEMBER

@@ -22,7 +22,7 @@ _SHARED_VERIFICATION = (
     "package.PARALLEL_MIN_BYTES = 0; package._BATCH_BYTES = 1; "
     "package.available_cores = lambda: 2; "
 )
-_RUN_CLI = "from feedmgr.cli import run; run()"
+_RUN_CLI = "from feedmgr.launcher import run; run()"
 
 
 with_and_without_workers = pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def run(home: Path, *args: str | Path, shared: bool = False) -> subprocess.Compl
     )
 
 
-def bulky_feed(directory: Path, publisher: Publisher, version: str) -> Path:
+def bulky_feed(directory: Path, publisher: Publisher, version: str, documents: int = 40) -> Path:
     """A feed with enough payload that ingesting it takes a noticeable time."""
     rng = random.Random(version)
     conditions = [
@@ -77,7 +77,7 @@ def bulky_feed(directory: Path, publisher: Publisher, version: str) -> Path:
         f"checks/bulk-{n:03d}.json": json.dumps(
             {"format": "feedmgr-checks/1", "conditions": conditions}
         ).encode()
-        for n in range(40)
+        for n in range(documents)
     }
     return build_feed(directory, publisher, version, extra_files=extra)
 
@@ -149,7 +149,11 @@ def test_ctrl_c_during_shared_verification_prints_one_line(
     active, interrupted = "1.0", 0
     # The moments after the worker appears cover its interpreter start-up and its work.
     for attempt, delay in enumerate((0.0, 0.05, 0.1, 0.2, 0.3)):
-        package = bulky_feed(tmp_path, publisher, f"2.{attempt}")
+        # Four times the usual payload: verified with msgspec, the usual one is done about
+        # 0.2 s after the worker appears, and a signal landing while the finished process
+        # tears its interpreter down kills it silently (CPython restores the default
+        # handler there).
+        package = bulky_feed(tmp_path, publisher, f"2.{attempt}", documents=160)
         process = feedmgr(home, "update", "--offline", package, shared=True)
         while not _has_children(process.pid) and process.poll() is None:
             time.sleep(0.005)

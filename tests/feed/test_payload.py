@@ -90,3 +90,18 @@ def test_validation_only_raises_schema_error(data: bytes) -> None:
     for path in ("os/catalog.json", "modules/compliance.json", "charts/av.json", "checks/x.json"):
         with contextlib.suppress(SchemaError):
             validate_payload(path, data, "feed.zip")
+
+
+def test_model_documents_are_limited_to_4_mib_and_conditions_to_32() -> None:
+    """A catalog over 4 MiB is refused (built whole it would take the ingest over 100 MB);
+    a condition document of the same size is fine (it is checked condition by condition)."""
+    condition = json.dumps(GOOD_CONDITION)
+    count = 4 * 1024 * 1024 // len(condition) + 1
+    checks = (
+        '{"format": "feedmgr-checks/1", "conditions": [' + ",".join([condition] * count) + "]}"
+    ).encode()
+    assert len(checks) > 4 * 1024 * 1024
+    validate_payload("checks/big.json", checks, "feed.zip")
+    catalog = b'{"format": "feedmgr-os-catalog/1", "nodes": []}' + b" " * (4 * 1024 * 1024)
+    with pytest.raises(SchemaError, match="over the limit of 4194304"):
+        validate_payload("os/catalog.json", catalog, "feed.zip")

@@ -328,3 +328,28 @@ def test_plist_listing(asset: Callable[[str], Path]) -> None:
     assert list(iter_plists(["/tmp/x.plist", "no-slash.plist", ""])) == [
         PlistFile("/tmp/x.plist", "x", JobKind.UNKNOWN)
     ]
+
+
+def test_blank_characters_the_fast_skip_knows_are_what_strip_removes() -> None:
+    """Lines are passed over unstripped unless they end in a brace or a character strip()
+    removes; that list is exactly Python's whitespace, so no brace line is ever missed."""
+    from feedmgr.posture.launchd import _WHITESPACE
+
+    assert set(_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+@pytest.mark.parametrize("blank", ["\u3000", "\x0c", "\xa0", " \t"])
+def test_braces_followed_by_unusual_blanks_still_open_and_close(blank: str) -> None:
+    """A block whose opening and closing braces are followed by Unicode blanks is still one
+    job, with its keys read and the next block found, from a stream as from lines."""
+    text = (
+        f"system/com.example.a = {{{blank}\n\tstate = running\n\tendpoints = {{{blank}\n"
+        f"\t\tstate = inner\n\t}}{blank}\n}}{blank}\nsystem/com.example.b = {{\n}}\n"
+    )
+    for source in (io.StringIO(text), text.splitlines()):
+        first, second = iter_blocks(source, "d")
+        assert (first.label, first.state, second.label) == (
+            "com.example.a",
+            "running",
+            "com.example.b",
+        )

@@ -1,0 +1,103 @@
+"""What an ingest worker needs to check payload documents, without importing pydantic.
+
+Above all a fast acceptance test for ``checks/*.json`` that never holds a document's object
+tree.
+
+Predefined conditions are most of a large feed's bytes, and a document may be 32 MiB. Built
+whole by pydantic, such a document holds about 3 times its size in Python objects (94 MB
+for 32 MiB) and validates at about 80 MB/s. msgspec first splits the document into its
+conditions without copying them (``msgspec.Raw`` views into the bytes), then checks each
+condition against the same closed schema as msgspec types and drops it at once: about
+430 MB/s, and the memory of the document plus a small view per condition.
+
+This check only ever *accepts*. The schema of record is ``feedmgr.feed.payload``
+(pydantic): a document this check does not accept is validated there, which either names
+the first problem or accepts it after all (msgspec refuses a few documents pydantic takes,
+such as a key given twice whose first value is invalid). So every verdict and every message
+stays pydantic's; ``tests/feed/test_payload_fast.py`` holds this module to accepting nothing
+pydantic refuses. The module imports neither pydantic nor the store, so an ingest worker
+that only meets ``checks/*.json`` starts fast (pydantic costs it 100 ms of a 2-core
+machine's CPU).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+
+# Every JSON payload is read whole, so its size bounds ingest memory: 32 MiB is far above any
+# real document and, with the checks below, keeps an ingest's peak RSS under 100 MB.
+MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
+# The catalog, the modules and the AV chart are built whole as pydantic models (the checks
+# use them, and the OS tree is only sound as a whole): about 5.5 times their size in memory,
+# so 32 MiB would need 175 MB. 4 MiB (22 MB of models) keeps the ingest under 100 MB and is
+# over a thousand times the sample catalog and several times a chart of every AV product.
+MAX_MODEL_PAYLOAD_BYTES = 4 * 1024 * 1024
+CHECKS_PATH = re.compile(r"^checks/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$")
+
+
+def max_payload_bytes(path: str) -> int:
+    """The largest document a feed may carry at ``path``."""
+    return MAX_JSON_PAYLOAD_BYTES if CHECKS_PATH.match(path) else MAX_MODEL_PAYLOAD_BYTES
+
+
+_Family = Literal["macos", "windows", "linux"]
+
+
+class _Condition(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    # Mirrors feedmgr.feed.payload.PredefinedCondition field for field.
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: Literal["service", "file", "registry", "application", "patch", "antimalware", "script"]
+    platforms: Annotated[list[_Family], msgspec.Meta(min_length=1)]
+    description: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    definition: dict[str, str | int | bool] = {}
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    format: Literal["feedmgr-checks/1"]
+    conditions: list[msgspec.Raw]
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_CONDITION = msgspec.json.Decoder(_Condition)
+
+
+def checks_accepted(data: bytes) -> bool:
+    """True when ``data`` is certainly a valid ``checks/*.json`` document; False when
+    pydantic has to decide (and name the problem)."""
+    try:
+        envelope = _ENVELOPE.decode(data)
+        decode = _CONDITION.decode
+        for condition in envelope.conditions:
+            decode(condition)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
+
+
+def condition_count(data: bytes) -> int | None:
+    """How many conditions an accepted ``checks/*.json`` document holds (None when the
+    fast check does not accept it), without building them."""
+    if not checks_accepted(data):
+        return None
+    return len(_ENVELOPE.decode(data).conditions)
+
+
+def schema_problem(path: str, data: bytes) -> str | None:
+    """Why one payload document breaks its schema, or None when it is valid.
+
+    Run in the ingest's worker processes too: a plain string crosses the process boundary
+    safely, where an exception might not.
+    """
+    if CHECKS_PATH.match(path) and len(data) <= max_payload_bytes(path) and checks_accepted(data):
+        return None
+    from feedmgr.errors import SchemaError
+    from feedmgr.feed.payload import validate_payload
+
+    try:
+        validate_payload(path, data, path)
+    except SchemaError as exc:
+        return exc.problem
+    return None
