@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,36 @@ def test_chunked_scan_equals_line_by_line(lines: list[str]) -> None:
     line finds."""
     text = "\n".join(lines) + "\n"
     assert scan_chunks([text], "log") == scan_chunks([text], "log", every_line=True)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<cleanmachines>",
+                "</cleanmachines>",
+                "<check><id>a</id><category>3</category><type>303</type><param>p</param>"
+                "<operation>running</operation><value>0</value></check>",
+                "Feb 17 18:49:05 MacBook-Pro csc_iseagentd[1152]: MSG_SU_STEP_STATUS, "
+                "{Status:6,Compliant:3}",
+                "Feb 17 18:49:05 host csc_iseagentd[1]: Function: doChec\u212a",  # KELVIN SIGN
+                "Feb 17 18:49:05 host csc_iseagentd[1]: \u0130 NonCompliant \u00e9t\u00e9",
+                "Feb 17 18:49:05 host x[1]: \u00fcber <version2>ISE: 3.3</version2>",
+                "Feb 17 18:49:05 host x[1]: lone \ud800 surrogate",
+                "plain text \u2603",
+                "",
+            ]
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+)
+def test_fast_path_equals_line_by_line_across_chunks_and_non_ascii(
+    lines: list[str], cuts: list[int]
+) -> None:
+    """Non-ASCII text (case folding that makes ASCII letters, lone surrogates) and XML left
+    open at a chunk's end give what looking at every line gives."""
+    edges = sorted({0, len(lines), *(c for c in cuts if c < len(lines))})
+    chunks = ["".join(f"{line}\n" for line in lines[a:b]) for a, b in pairwise(edges)]
+    assert scan_chunks(chunks, "log") == scan_chunks(chunks, "log", every_line=True)
