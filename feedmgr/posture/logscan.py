@@ -92,6 +92,7 @@ _CANDIDATE: Any = re2.compile(
 # updates, ISE's posture StatusUtil, status words and the CP bypass messages.
 # Looked for in the lower-cased line with `in` (a regex alternation is far slower).
 _RESULT_WORDS = (
+    "compliant",  # first: most result lines hold it (any() stops there)
     "docheck",
     "completecheck",
     "checksvc",
@@ -99,7 +100,6 @@ _RESULT_WORDS = (
     "checkresult",
     "posture.util.status",
     "msg_su_step_status",
-    "compliant",
     "posture status",
     "posturestatus",
     "posturereport",
@@ -125,6 +125,7 @@ _CP_NONE = re.compile(
     r"not configured to use cisco ise posture agent",
     re.IGNORECASE,
 )
+_XML_MARKS = ("<", "#012", "\\u003")
 _WINDOWS_RULE = re.compile(r"^\*{10,}[ \t]*$", re.MULTILINE)
 _WINDOWS_DATE = re.compile(r"^Date[ \t]*:", re.MULTILINE)
 SNIFF_LINES = 200
@@ -262,6 +263,16 @@ def _unescape(content: str) -> str:
     return content
 
 
+def _first_mark(content: str) -> int:
+    """Where XML (plain or escaped) starts in ``content``, or -1."""
+    first = -1
+    for needle in _XML_MARKS:
+        at = content.find(needle)
+        if at != -1 and (first == -1 or at < first):
+            first = at
+    return first
+
+
 def _foreign_text(element: Element) -> bool:
     """True when text other than whitespace sits between elements: lines of another log
     message that landed inside the XML."""
@@ -354,7 +365,9 @@ class _Scanner:
         self.win_time = ""
         self.known_format = False
         self.status: list[Reported] = []
-        self.agent: list[AgentStatus] = []
+        # AgentStatus fields; the objects are made at the end (a log holds thousands of
+        # these updates and only MAX_NOTED are kept).
+        self.agent: list[tuple[int, int, str, int, str]] = []
         self.matched: list[Reported] = []
         self.policy_results: list[ReportedPolicy] = []
         self.cp: list[Reported] = []
@@ -424,43 +437,50 @@ class _Scanner:
 
     def stamp(self, prefix: re.Match[str] | None) -> str:
         """The timestamp of a line: its prefix's, or its Windows event block's."""
-        if prefix is not None and prefix.group("desc") is None:
-            return prefix.group("sc") or prefix.group("iso") or prefix.group("bsd") or ""
+        if prefix is not None and prefix.lastgroup != "desc":
+            # The alternatives with a timestamp end on it: lastgroup is sc, iso or bsd.
+            return prefix.group(prefix.lastgroup or 0)
         if prefix is not None or self.windows:
             return f"{self.win_date} {self.win_time}".strip()
         return ""
 
     def line(self, number: int, line: str) -> None:
         prefix = _PREFIX.match(line)
-        if prefix is not None and (prefix.group("winkey") or prefix.group("rule")):
-            if self.windows:
-                self.windows_header(number, prefix)
-                return
-            prefix = None
-        elif prefix is not None and prefix.group("desc") and not self.windows:
-            prefix = None
+        if prefix is not None:
+            # One attribute instead of a group() call per alternative: the Windows header
+            # alternative ends on winval.
+            kind = prefix.lastgroup
+            if kind in ("winval", "rule"):
+                if self.windows:
+                    self.windows_header(number, prefix)
+                    return
+                prefix = None
+            elif kind == "desc" and not self.windows:
+                prefix = None
         skip = prefix.end() if prefix is not None else 0
         content = line[skip:]
         # Where XML (plain or escaped) starts on the line; text before it is the message.
-        marks = [at for at in (content.find(m) for m in ("<", "#012", "\\u003")) if at != -1]
-        xml = bool(marks)
-        message = line[: skip + min(marks)] if marks else line
+        mark = _first_mark(content)
+        xml = mark != -1
+        message = line[: skip + mark] if xml else line
         if xml:
             content = _unescape(content)
-        if prefix is not None and self.open:
+        opened = self.root is not None or self.doc is not None
+        if prefix is not None and opened:
             # Logs that prefix every line carry the XML after the prefix; a prefixed line
             # without a tag is another message: the open XML was cut there.
             tag = _TAG.search(content) if xml else None
             if tag is None:
                 if content.strip():
                     self.cut(number, "a log line starts")
+                    opened = self.open
                 xml = False
             else:
                 content = content[tag.start() :]
-        if not self.open and (prefix is not None or self.windows):
+        if not opened and (prefix is not None or self.windows):
             # Words inside XML on the line (a requirement's message) are not results.
             low = message.lower()
-            if any(word in low for word in _RESULT_WORDS):
+            if any(map(low.__contains__, _RESULT_WORDS)):
                 self.result(number, self.stamp(prefix), line, low)
         if xml:
             self.xml(number, content)
@@ -476,14 +496,18 @@ class _Scanner:
             self.win_time = prefix.group("winval").strip()[:40]
 
     def result(self, number: int, time: str, line: str, low: str) -> None:
-        self.keep(self.results, (number, time, line.strip()[:300]))
+        results = self.results
+        if len(results) < MAX_NOTED:
+            results.append((number, time, line.strip()[:300]))
+        else:
+            results[-1] = (number, time, line.strip()[:300])
         # Each extractor runs only when its keyword is on the line (cheap `in` tests).
         step = _STEP_STATUS.search(line) if "msg_su_step_status" in low else None
         if step is not None:
             description = _DESCRIPTION1.search(line, step.end())
             self.keep(
                 self.agent,
-                AgentStatus(
+                (
                     int(step.group("status")),
                     int(step.group("compliant")),
                     description.group("d1") if description else "",
@@ -682,7 +706,7 @@ class _Scanner:
             problems=tuple(self.problems),
             outcome=Outcome(
                 posture_status=tuple(self.status),
-                agent_status=tuple(self.agent),
+                agent_status=tuple(AgentStatus(*fields) for fields in self.agent),
                 policies_matched=tuple(self.matched),
                 policy_results=tuple(self.policy_results),
                 cp_decision=tuple(self.cp),
