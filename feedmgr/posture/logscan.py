@@ -263,6 +263,15 @@ def _unescape(content: str) -> str:
     return content
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 bytes of scanned text back to the text: exact for text encoded with
+    surrogatepass; bytes that are not UTF-8 (a caller's, never logread's) become U+FFFD."""
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
 def _first_mark(content: str) -> int:
     """Where XML (plain or escaped) starts in ``content``, or -1."""
     first = -1
@@ -399,17 +408,20 @@ class _Scanner:
         # in a debug log) does not make a log a Windows export.
         self.windows = bool(_WINDOWS_RULE.search(head) and _WINDOWS_DATE.search(head))
 
-    def chunk(self, text: str, first: int) -> None:
-        """Scan ``text`` (whole lines) whose first line is number ``first``."""
+    def chunk(self, chunk: str | bytes, first: int) -> int:
+        """Scan ``chunk`` (whole lines, each ending in a newline; bytes are UTF-8) whose
+        first line is number ``first``; return the number of the line after it."""
         if first == 1:
-            self.sniff(text)
+            self.sniff(chunk if isinstance(chunk, str) else _decode(chunk))
         if self.every_line or self.windows:
-            for number, line in enumerate(text[:-1].split("\n"), first):
+            text = chunk if isinstance(chunk, str) else _decode(chunk)
+            lines = text[:-1].split("\n")
+            for number, line in enumerate(lines, first):
                 self.line(number, line)
-            return
+            return first + len(lines)
         # Offsets of the UTF-8 bytes: lines are decoded back one by one, exactly
         # (surrogatepass keeps lone surrogates a caller's text may hold).
-        data = text.encode("utf-8", "surrogatepass")
+        data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "surrogatepass")
         # XML left open by the previous chunk goes on from this chunk's first line.
         pos, number = self.walk(data, 0, first) if self.open else (0, first)
         for found in _CANDIDATE.finditer(data):
@@ -418,6 +430,7 @@ class _Scanner:
             start = data.rfind(b"\n", 0, found.start()) + 1
             if start >= pos:
                 pos, number = self.walk(data, start, number + data.count(b"\n", pos, start))
+        return number + data.count(b"\n", pos)
 
     def walk(self, data: bytes, pos: int, number: int) -> tuple[int, int]:
         """Scan the line at ``pos`` (number ``number``) and the lines after it while XML is
@@ -427,7 +440,7 @@ class _Scanner:
             end = data.find(b"\n", pos)
             if end == -1:
                 end = size
-            self.line(number, data[pos:end].decode("utf-8", "surrogatepass"))
+            self.line(number, _decode(data[pos:end]))
             pos = end + 1
             number += 1
             if pos >= size or not self.open:
@@ -715,16 +728,17 @@ class _Scanner:
         )
 
 
-def scan_chunks(chunks: Iterable[str], origin: str, *, every_line: bool = False) -> LogScan:
-    """Scan log text given as chunks of whole lines; total (never raises on content),
-    memory bounded. ``every_line`` looks at every line instead of only candidate lines
-    (same result, slower: for tests and doubt)."""
+def scan_chunks(chunks: Iterable[str | bytes], origin: str, *, every_line: bool = False) -> LogScan:
+    """Scan log text given as chunks of whole lines (str, or UTF-8 bytes); total (never
+    raises on content), memory bounded. ``every_line`` looks at every line instead of only
+    candidate lines (same result, slower: for tests and doubt)."""
     scanner = _Scanner(origin, every_line)
     number = 1
     for chunk in chunks:
-        text = chunk if chunk.endswith("\n") else chunk + "\n"
-        scanner.chunk(text, number)
-        number += text.count("\n")
+        if isinstance(chunk, str):
+            number = scanner.chunk(chunk if chunk.endswith("\n") else chunk + "\n", number)
+        else:
+            number = scanner.chunk(chunk if chunk.endswith(b"\n") else chunk + b"\n", number)
     return scanner.end(number - 1)
 
 
