@@ -12,13 +12,15 @@ advancing. Then, alternating, ``--runs`` times each:
    time of the whole process, and of the command alone (``main()`` timed inside the
    interpreter: the scan, its lazy imports and the JSON output, without interpreter
    start-up and the CLI's imports); then the same command on the 37-line genuine
-   ``macos-system.log``: what start-up costs;
+   ``macos-system.log``: what start-up costs; and, in another interpreter, the scan alone
+   (``open_logs`` + ``scan_chunks``, timed after the imports);
 2. ``grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status' FILE``: grep
    finding the lines parse-log reports on;
 3. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
 
-Prints the machine, the load average before and after, and a Markdown table (median and
-worst run) for benchmarks/posture.md.
+The children run after one warm-up, without PYTHONDONTWRITEBYTECODE: modules load from
+.pyc files as in an installed feedmgr. Prints the machine, the load average before and
+after, and a Markdown table (median and worst run) for benchmarks/posture.md.
 
 Usage: python benchmarks/posture_log.py [--size-mb 50] [--runs 5] [--keep DIR]
 """
@@ -54,6 +56,20 @@ INNER = (
     "wall, cpu = time.perf_counter() - start, time.process_time() - cpu\n"
     "sys.stderr.write(f'INNER {wall:.4f} {cpu:.4f}\\n')\n"
 )
+# The scan alone: open, read and scan the log, modules already imported (no JSON output).
+SCAN = (
+    "import sys, time\n"
+    "from contextlib import ExitStack\n"
+    "from pathlib import Path\n"
+    "from feedmgr.posture.logread import chunks, open_logs\n"
+    "from feedmgr.posture.logscan import scan_chunks\n"
+    "start, cpu = time.perf_counter(), time.process_time()\n"
+    "with ExitStack() as stack:\n"
+    "    for log in open_logs(Path(sys.argv[1]), stack):\n"
+    "        scan_chunks(chunks(log), log.name)\n"
+    "wall, cpu = time.perf_counter() - start, time.process_time() - cpu\n"
+    "sys.stderr.write(f'INNER {wall:.4f} {cpu:.4f}\\n')\n"
+)
 
 
 def build(path: Path, size: int) -> dict[str, int]:
@@ -81,11 +97,16 @@ def build(path: Path, size: int) -> dict[str, int]:
     return {"bytes": written, "lines": lines, "documents": documents}
 
 
+# As installed, feedmgr's modules are byte-compiled: an environment that forbids writing
+# .pyc files would charge compiling every module to every run.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(command: list[str]) -> tuple[float, float, str, str]:
     """Wall seconds, CPU seconds (user + sys of the child), stdout, stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -128,27 +149,32 @@ def main() -> None:
     )
     feedmgr = [sys.executable, "-c", INNER, str(log)]
     startup = [sys.executable, "-c", INNER, str(SYSLOG)]
+    scan_only = [sys.executable, "-c", SCAN, str(log)]
     timed([*GREP_FIXED, str(log)])  # warm the page cache
-    keys = ("feedmgr", "inner", "startup", "grep -ciE", "grep -c")
+    timed(startup)  # write the .pyc files
+    keys = ("feedmgr", "inner", "scan", "startup", "grep -ciE", "grep -c")
     walls: dict[str, list[float]] = {key: [] for key in keys}
     cpus: dict[str, list[float]] = {key: [] for key in keys}
+
+    def run(key: str, command: list[str]) -> tuple[str, str]:
+        wall, cpu, out, err = timed(command)
+        walls[key].append(wall)
+        cpus[key].append(cpu)
+        return out, err
+
+    def inner(key: str, err: str) -> None:
+        wall, cpu = err.rsplit("INNER ", 1)[1].split()
+        walls[key].append(float(wall))
+        cpus[key].append(float(cpu))
+
     for _ in range(args.runs):
-        wall, cpu, out, err = timed(feedmgr)
-        walls["feedmgr"].append(wall)
-        cpus["feedmgr"].append(cpu)
-        inner_wall, inner_cpu = err.rsplit("INNER ", 1)[1].split()
-        walls["inner"].append(float(inner_wall))
-        cpus["inner"].append(float(inner_cpu))
+        out, err = run("feedmgr", feedmgr)
+        inner("inner", err)
         document = json.loads(out)
-        wall, cpu, _, _ = timed(startup)
-        walls["startup"].append(wall)
-        cpus["startup"].append(cpu)
-        wall, cpu, grep_out, _ = timed([*GREP_CANDIDATES, str(log)])
-        walls["grep -ciE"].append(wall)
-        cpus["grep -ciE"].append(cpu)
-        wall, cpu, fixed_out, _ = timed([*GREP_FIXED, str(log)])
-        walls["grep -c"].append(wall)
-        cpus["grep -c"].append(cpu)
+        inner("scan", timed(scan_only)[3])
+        run("startup", startup)
+        grep_out, _ = run("grep -ciE", [*GREP_CANDIDATES, str(log)])
+        fixed_out, _ = run("grep -c", [*GREP_FIXED, str(log)])
     print(f"load average after: {os.getloadavg()}")
     print(
         f"parse-log: {document['documents']} whole documents, {document['documents_cut']} cut, "
@@ -163,6 +189,7 @@ def main() -> None:
     labels = {
         "feedmgr": "feedmgr posture parse-log --format json (whole process)",
         "inner": "  of which the command itself (no interpreter start-up)",
+        "scan": "  of which open, read and scan (no imports, no JSON output)",
         "startup": "feedmgr posture parse-log on the 37-line genuine log (start-up)",
         "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
         "grep -c": "grep -c '</cleanmachines>'",
