@@ -5,8 +5,8 @@ The log is built from genuine text: the macOS ``system.log`` lines of Cisco Secu
 posture agent in ``tests/data/posture/logs/macos-system.log`` (syslog prefix, csc_iseagentd
 debug lines, MSG_SU_STEP_STATUS updates), with the field document's Secure Client excerpt
 (``tests/data/posture/unified_log.log``: createCheckXMLString, processPostureData,
-SMP_initCheck XML, doCheck / completeCheck) inserted about every 256 KiB, timestamps
-advancing. Then, alternating, ``--runs`` times each:
+SMP_initCheck XML, doCheck / completeCheck) inserted every 1 480 lines (about 340 KB),
+timestamps advancing. Then, alternating, ``--runs`` times each:
 
 1. ``feedmgr posture parse-log FILE --format json`` in a fresh interpreter: wall and CPU
    time of the whole process, and of the command alone (``main()`` timed inside the
