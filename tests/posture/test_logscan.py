@@ -431,7 +431,9 @@ def test_fast_path_equals_line_by_line_across_chunks_and_non_ascii(
     lines: list[str], cuts: list[int]
 ) -> None:
     """Non-ASCII text (case folding that makes ASCII letters, lone surrogates) and XML left
-    open at a chunk's end give what looking at every line gives."""
+    open at a chunk's end give what looking at every line gives, from text or its bytes."""
     edges = sorted({0, len(lines), *(c for c in cuts if c < len(lines))})
     chunks = ["".join(f"{line}\n" for line in lines[a:b]) for a, b in pairwise(edges)]
-    assert scan_chunks(chunks, "log") == scan_chunks(chunks, "log", every_line=True)
+    expected = scan_chunks(chunks, "log", every_line=True)
+    assert scan_chunks(chunks, "log") == expected
+    assert scan_chunks([c.encode("utf-8", "surrogatepass") for c in chunks], "log") == expected
