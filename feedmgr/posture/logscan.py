@@ -64,29 +64,6 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]*/?>")
 _MARK = re.compile(
     r"<(?P<close>/?)(?P<tag>cleanmachines|package|check)>|<version2>(?P<v2>[^<]{0,200})</version2>"
 )
-# Strings (any case) that make a line worth looking at outside XML: XML, every _RESULT
-# word, and the names every escaped (one-line) document or fragment holds. Words another
-# needle already covers are left out ("msg_su_step_status" lines hold "Compliant:",
-# "docheck" holds "check").
-_NEEDLES = (
-    "<",
-    "cleanmachines",
-    "check",
-    "compliant",
-    "posture status",
-    "posturestatus",
-    "cpm.posture.util",  # ISE ise-psc.log: cisco.cpm.posture.util.StatusUtil
-    "posturereport",
-    "bypassing",
-    "not configured to use",
-)
-# A candidate line: from its start (or the search position) to its last needle. RE2 runs
-# the alternation as one DFA pass over the bytes (CPython's re tries every alternative at
-# every position: 20x slower); its case folding of UTF-8 is a superset of what str.lower()
-# makes ASCII (KELVIN SIGN matches "k"), so no line the every-line scan acts on is missed.
-_CANDIDATE: Any = re2.compile(
-    ("(?i)[^\n]*(?:" + "|".join(re.escape(n) for n in _NEEDLES) + ")").encode()
-)
 # Lines that say something about check results and the posture outcome: the agent's
 # doCheck / completeCheck functions, the CheckSvc source file, its MSG_SU_STEP_STATUS UI
 # updates, ISE's posture StatusUtil, status words and the CP bypass messages.
@@ -105,6 +82,17 @@ _RESULT_WORDS = (
     "posturereport",
     "bypassing",
     "not configured to use",
+)
+# What makes a line worth looking at outside XML (any case): XML, plain or JSON-escaped
+# (rsyslog's #012 escaping leaves "<" as it is), and every result word.
+_NEEDLES = ("<", "\\u003c", *_RESULT_WORDS)
+# A candidate line: from its start (or the search position) to its last needle. RE2 runs
+# the alternation as one DFA pass over the bytes, its cost flat in the number of needles
+# (CPython's re tries every alternative at every position: 20x slower); its case folding
+# of UTF-8 is a superset of what str.lower() makes ASCII (KELVIN SIGN matches "k"), so no
+# line the every-line scan acts on is missed.
+_CANDIDATE: Any = re2.compile(
+    (r"(?i)[^\n]*(?:" + "|".join(re.escape(n) for n in _NEEDLES) + ")").encode()
 )
 # MSG_SU_STEP_STATUS, {Status:6,Compliant:3,...,Description1:"System scan not required..."}
 _STEP_STATUS = re.compile(
