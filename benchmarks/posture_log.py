@@ -16,7 +16,9 @@ timestamps advancing. Then, alternating, ``--runs`` times each:
    (``open_logs`` + ``scan_chunks``, timed after the imports);
 2. ``grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status' FILE``: grep
    finding the lines parse-log reports on;
-3. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
+3. ``grep -c -i -F -e NEEDLE ... FILE`` with parse-log's own needles: grep selecting the
+   very lines parse-log looks at outside XML (the counts must agree);
+4. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
 
 The children run after one warm-up, without PYTHONDONTWRITEBYTECODE: modules load from
 .pyc files as in an installed feedmgr. Prints the machine, the load average before and
@@ -45,6 +47,15 @@ SYSLOG = REPO / "tests/data/posture/logs/macos-system.log"
 EXCERPT = REPO / "tests/data/posture/unified_log.log"
 GREP_CANDIDATES = ["grep", "-c", "-i", "-E", "<cleanmachines>|compliant|docheck|msg_su_step_status"]
 GREP_FIXED = ["grep", "-c", "</cleanmachines>"]
+
+
+def grep_needles() -> list[str]:
+    """grep selecting exactly the lines parse-log looks at outside XML (its needles)."""
+    from feedmgr.posture.logscan import _NEEDLES
+
+    return ["grep", "-c", "-i", "-F", *(arg for needle in _NEEDLES for arg in ("-e", needle))]
+
+
 INNER = (
     "import sys, time\n"
     "from feedmgr.cli import main\n"
@@ -152,7 +163,7 @@ def main() -> None:
     scan_only = [sys.executable, "-c", SCAN, str(log)]
     timed([*GREP_FIXED, str(log)])  # warm the page cache
     timed(startup)  # write the .pyc files
-    keys = ("feedmgr", "inner", "scan", "startup", "grep -ciE", "grep -c")
+    keys = ("feedmgr", "inner", "scan", "startup", "grep -ciE", "grep -ciF", "grep -c")
     walls: dict[str, list[float]] = {key: [] for key in keys}
     cpus: dict[str, list[float]] = {key: [] for key in keys}
 
@@ -174,12 +185,14 @@ def main() -> None:
         inner("scan", timed(scan_only)[3])
         run("startup", startup)
         grep_out, _ = run("grep -ciE", [*GREP_CANDIDATES, str(log)])
+        needles_out, _ = run("grep -ciF", [*grep_needles(), str(log)])
         fixed_out, _ = run("grep -c", [*GREP_FIXED, str(log)])
     print(f"load average after: {os.getloadavg()}")
     print(
         f"parse-log: {document['documents']} whole documents, {document['documents_cut']} cut, "
         f"{len(document['problems'])} problems; grep -c '</cleanmachines>': {fixed_out.strip()}; "
-        f"grep -ciE candidates: {grep_out.strip()} lines"
+        f"grep -ciE candidates: {grep_out.strip()} lines; "
+        f"grep -ciF parse-log's needles: {needles_out.strip()} lines"
     )
     print()
     print(
@@ -192,6 +205,7 @@ def main() -> None:
         "scan": "  of which open, read and scan (no imports, no JSON output)",
         "startup": "feedmgr posture parse-log on the 37-line genuine log (start-up)",
         "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
+        "grep -ciF": "grep -c -i -F with parse-log's needles (the lines it looks at)",
         "grep -c": "grep -c '</cleanmachines>'",
     }
     for key, label in labels.items():
