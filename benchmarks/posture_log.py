@@ -5,17 +5,24 @@ The log is built from genuine text: the macOS ``system.log`` lines of Cisco Secu
 posture agent in ``tests/data/posture/logs/macos-system.log`` (syslog prefix, csc_iseagentd
 debug lines, MSG_SU_STEP_STATUS updates), with the field document's Secure Client excerpt
 (``tests/data/posture/unified_log.log``: createCheckXMLString, processPostureData,
-SMP_initCheck XML, doCheck / completeCheck) inserted about every 256 KiB, timestamps
-advancing. Then, alternating, ``--runs`` times each:
+SMP_initCheck XML, doCheck / completeCheck) inserted every 1 480 lines (about 340 KB),
+timestamps advancing. Then, alternating, ``--runs`` times each:
 
-1. ``feedmgr posture parse-log FILE --format json`` in a fresh interpreter (wall time of
-   the whole process, start-up included, and the time inside the command);
+1. ``feedmgr posture parse-log FILE --format json`` in a fresh interpreter: wall and CPU
+   time of the whole process, and of the command alone (``main()`` timed inside the
+   interpreter: the scan, its lazy imports and the JSON output, without interpreter
+   start-up and the CLI's imports); then the same command on the 37-line genuine
+   ``macos-system.log``: what start-up costs; and, in another interpreter, the scan alone
+   (``open_logs`` + ``scan_chunks``, timed after the imports);
 2. ``grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status' FILE``: grep
    finding the lines parse-log reports on;
-3. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
+3. ``grep -c -i -F -e NEEDLE ... FILE`` with parse-log's own needles: grep selecting the
+   very lines parse-log looks at outside XML (the counts must agree);
+4. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
 
-Prints the machine, the load average before and after, and a Markdown table (median and
-worst run) for benchmarks/posture.md.
+The children run after one warm-up, without PYTHONDONTWRITEBYTECODE: modules load from
+.pyc files as in an installed feedmgr. Prints the machine, the load average before and
+after, and a Markdown table (median and worst run) for benchmarks/posture.md.
 
 Usage: python benchmarks/posture_log.py [--size-mb 50] [--runs 5] [--keep DIR]
 """
@@ -40,15 +47,39 @@ SYSLOG = REPO / "tests/data/posture/logs/macos-system.log"
 EXCERPT = REPO / "tests/data/posture/unified_log.log"
 GREP_CANDIDATES = ["grep", "-c", "-i", "-E", "<cleanmachines>|compliant|docheck|msg_su_step_status"]
 GREP_FIXED = ["grep", "-c", "</cleanmachines>"]
+
+
+def grep_needles() -> list[str]:
+    """grep selecting exactly the lines parse-log looks at outside XML (its needles)."""
+    from feedmgr.posture.logscan import _NEEDLES
+
+    return ["grep", "-c", "-i", "-F", *(arg for needle in _NEEDLES for arg in ("-e", needle))]
+
+
 INNER = (
     "import sys, time\n"
     "from feedmgr.cli import main\n"
-    "start = time.perf_counter()\n"
+    "start, cpu = time.perf_counter(), time.process_time()\n"
     "try:\n"
     "    main(['posture', 'parse-log', sys.argv[1], '--format', 'json'])\n"
     "except SystemExit as exc:\n"
     "    code = exc.code\n"
-    "sys.stderr.write(f'INNER {time.perf_counter() - start:.4f}\\n')\n"
+    "wall, cpu = time.perf_counter() - start, time.process_time() - cpu\n"
+    "sys.stderr.write(f'INNER {wall:.4f} {cpu:.4f}\\n')\n"
+)
+# The scan alone: open, read and scan the log, modules already imported (no JSON output).
+SCAN = (
+    "import sys, time\n"
+    "from contextlib import ExitStack\n"
+    "from pathlib import Path\n"
+    "from feedmgr.posture.logread import chunks, open_logs\n"
+    "from feedmgr.posture.logscan import scan_chunks\n"
+    "start, cpu = time.perf_counter(), time.process_time()\n"
+    "with ExitStack() as stack:\n"
+    "    for log in open_logs(Path(sys.argv[1]), stack):\n"
+    "        scan_chunks(chunks(log), log.name)\n"
+    "wall, cpu = time.perf_counter() - start, time.process_time() - cpu\n"
+    "sys.stderr.write(f'INNER {wall:.4f} {cpu:.4f}\\n')\n"
 )
 
 
@@ -77,11 +108,16 @@ def build(path: Path, size: int) -> dict[str, int]:
     return {"bytes": written, "lines": lines, "documents": documents}
 
 
+# As installed, feedmgr's modules are byte-compiled: an environment that forbids writing
+# .pyc files would charge compiling every module to every run.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed(command: list[str]) -> tuple[float, float, str, str]:
     """Wall seconds, CPU seconds (user + sys of the child), stdout, stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
@@ -123,26 +159,40 @@ def main() -> None:
         f"{shape['documents']} documents"
     )
     feedmgr = [sys.executable, "-c", INNER, str(log)]
+    startup = [sys.executable, "-c", INNER, str(SYSLOG)]
+    scan_only = [sys.executable, "-c", SCAN, str(log)]
     timed([*GREP_FIXED, str(log)])  # warm the page cache
-    walls: dict[str, list[float]] = {"feedmgr": [], "inner": [], "grep -ciE": [], "grep -c": []}
-    cpus: dict[str, list[float]] = {"feedmgr": [], "grep -ciE": [], "grep -c": []}
+    timed(startup)  # write the .pyc files
+    keys = ("feedmgr", "inner", "scan", "startup", "grep -ciE", "grep -ciF", "grep -c")
+    walls: dict[str, list[float]] = {key: [] for key in keys}
+    cpus: dict[str, list[float]] = {key: [] for key in keys}
+
+    def run(key: str, command: list[str]) -> tuple[str, str]:
+        wall, cpu, out, err = timed(command)
+        walls[key].append(wall)
+        cpus[key].append(cpu)
+        return out, err
+
+    def inner(key: str, err: str) -> None:
+        wall, cpu = err.rsplit("INNER ", 1)[1].split()
+        walls[key].append(float(wall))
+        cpus[key].append(float(cpu))
+
     for _ in range(args.runs):
-        wall, cpu, out, err = timed(feedmgr)
-        walls["feedmgr"].append(wall)
-        cpus["feedmgr"].append(cpu)
-        walls["inner"].append(float(err.rsplit("INNER ", 1)[1]))
+        out, err = run("feedmgr", feedmgr)
+        inner("inner", err)
         document = json.loads(out)
-        wall, cpu, grep_out, _ = timed([*GREP_CANDIDATES, str(log)])
-        walls["grep -ciE"].append(wall)
-        cpus["grep -ciE"].append(cpu)
-        wall, cpu, fixed_out, _ = timed([*GREP_FIXED, str(log)])
-        walls["grep -c"].append(wall)
-        cpus["grep -c"].append(cpu)
+        inner("scan", timed(scan_only)[3])
+        run("startup", startup)
+        grep_out, _ = run("grep -ciE", [*GREP_CANDIDATES, str(log)])
+        needles_out, _ = run("grep -ciF", [*grep_needles(), str(log)])
+        fixed_out, _ = run("grep -c", [*GREP_FIXED, str(log)])
     print(f"load average after: {os.getloadavg()}")
     print(
         f"parse-log: {document['documents']} whole documents, {document['documents_cut']} cut, "
         f"{len(document['problems'])} problems; grep -c '</cleanmachines>': {fixed_out.strip()}; "
-        f"grep -ciE candidates: {grep_out.strip()} lines"
+        f"grep -ciE candidates: {grep_out.strip()} lines; "
+        f"grep -ciF parse-log's needles: {needles_out.strip()} lines"
     )
     print()
     print(
@@ -152,7 +202,10 @@ def main() -> None:
     labels = {
         "feedmgr": "feedmgr posture parse-log --format json (whole process)",
         "inner": "  of which the command itself (no interpreter start-up)",
+        "scan": "  of which open, read and scan (no imports, no JSON output)",
+        "startup": "feedmgr posture parse-log on the 37-line genuine log (start-up)",
         "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
+        "grep -ciF": "grep -c -i -F with parse-log's needles (the lines it looks at)",
         "grep -c": "grep -c '</cleanmachines>'",
     }
     for key, label in labels.items():

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from html import escape as _html_escape
 from xml.etree.ElementTree import Element
 from xml.etree.ElementTree import ParseError as XmlParseError
-from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -43,6 +43,12 @@ OPTIONAL_FLAGS = {Enforcement.MANDATORY: 0, Enforcement.OPTIONAL: 1, Enforcement
 DEFAULT_ISE_VERSION = "3.3.0.430"
 MAX_XML_BYTES = 8 * 1024 * 1024
 _LABEL = re.compile(r"^[^\s/]{1,255}$")
+
+
+def escape(text: str) -> str:
+    """XML character data: ``&``, ``<`` and ``>`` escaped (xml.sax.saxutils.escape does the
+    same, but importing it pulls in urllib.request: 30 ms at every start)."""
+    return _html_escape(text, quote=False)
 
 
 @dataclass(frozen=True)

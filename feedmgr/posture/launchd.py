@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from itertools import compress, count
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, AnyStr, Protocol
 
 from feedmgr import textio
 from feedmgr.errors import ParseError
@@ -191,23 +191,34 @@ def read_chunks(handle: Readable, size: int = CHUNK) -> Iterator[str]:
     """
     carry = ""
     skipping = False
-    while chunk := handle.read(size):
-        if skipping:
-            newline = chunk.find("\n")
-            if newline == -1:
-                continue
-            chunk = chunk[newline:]
-            skipping = False
-        last = chunk.rfind("\n")
-        if last != -1:
-            yield carry + chunk[: last + 1]
-            carry = ""
-        carry += chunk[last + 1 :]
-        if len(carry) > MAX_LINE:
-            carry = carry[:MAX_LINE]
-            skipping = True
+    while piece := handle.read(size):
+        chunk, carry, skipping = cut_piece(carry, piece, skipping, "\n")
+        if chunk is not None:
+            yield chunk
     if carry:
         yield carry + "\n"
+
+
+def cut_piece(
+    carry: AnyStr, piece: AnyStr, skipping: bool, newline: AnyStr
+) -> tuple[AnyStr | None, AnyStr, bool]:
+    """One step of read_chunks (also on bytes): given the unfinished line ``carry``, the next
+    ``piece`` read and whether the rest of an over-long line is being skipped, return the
+    chunk of whole lines to pass on (or None), the new carry and skipping."""
+    if skipping:
+        newline_at = piece.find(newline)
+        if newline_at == -1:
+            return None, carry, True
+        piece = piece[newline_at:]
+    last = piece.rfind(newline)
+    chunk = None
+    if last != -1:
+        chunk = carry + piece[: last + 1]
+        carry = piece[:0]
+    carry += piece[last + 1 :]
+    if len(carry) > MAX_LINE:
+        return chunk, carry[:MAX_LINE], True
+    return chunk, carry, False
 
 
 def read_lines(handle: Readable) -> Iterator[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from feedmgr.errors import ParseError
-from feedmgr.posture.launchd import read_chunks
+from feedmgr.posture.launchd import CHUNK, cut_piece, read_chunks
 
 SNIFF_BYTES = 64 * 1024
 # A member larger than this is refused rather than inflated (zip bombs); DART bundles hold
@@ -158,14 +159,69 @@ def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
         raise ParseError(name, f"cannot read zip member: {exc}") from exc
 
 
-def chunks(log: LogText) -> Iterator[str]:
-    """The log's text in chunks that end at line ends (bounded memory, see read_chunks).
+def _pieces(raw: IO[bytes], size: int) -> Iterator[bytes | str]:
+    """What ``TextIOWrapper(raw, "utf-8", errors="replace", newline=None).read(size)``
+    returns call by call, except that while the text is ASCII without a CR the pieces are
+    the bytes themselves, undecoded (the same characters): the scan looks for candidate
+    lines in bytes, so decoding all and encoding back would be two passes for nothing."""
+    while block := raw.read(size):
+        if block.isascii() and b"\r" not in block:
+            yield block
+            continue
+        # From here on, exactly what TextIOWrapper does: decode, CR and CRLF to LF.
+        decoder = io.IncrementalNewlineDecoder(
+            codecs.getincrementaldecoder("utf-8")(errors="replace"), translate=True
+        )
+        text = decoder.decode(block)
+        done = False
+        while text or not done:
+            while len(text) < size and not done:
+                more = raw.read(size)
+                done = not more
+                text += decoder.decode(more, final=done)
+            if text:
+                yield text[:size]
+                text = text[size:]
+        return
+
+
+def utf8_chunks(raw: IO[bytes], size: int = CHUNK) -> Iterator[bytes | str]:
+    """read_chunks of the UTF-8 text in ``raw`` (as TextIOWrapper decodes it: invalid bytes
+    replaced, universal newlines): the same chunks, as bytes while the text is ASCII."""
+    pieces = _pieces(raw, size)
+    carry = b""
+    skipping = False
+    for piece in pieces:
+        if isinstance(piece, str):
+            # The text stops being plain ASCII: the rest is decoded text.
+            text_carry = carry.decode("ascii")
+            for text in itertools.chain([piece], cast(Iterator[str], pieces)):
+                chunk, text_carry, skipping = cut_piece(text_carry, text, skipping, "\n")
+                if chunk is not None:
+                    yield chunk
+            if text_carry:
+                yield text_carry + "\n"
+            return
+        data, carry, skipping = cut_piece(carry, piece, skipping, b"\n")
+        if data is not None:
+            yield data
+    if carry:
+        yield carry + b"\n"
+
+
+def chunks(log: LogText) -> Iterator[bytes | str]:
+    """The log's text in chunks that end at line ends (bounded memory, see read_chunks):
+    str, or ASCII bytes for UTF-8 text that is plain ASCII (no decoding needed).
 
     Raises:
         ParseError: when reading fails midway (an I/O error, a zip member that does not
             match its checksum).
     """
     try:
-        yield from read_chunks(log.stream)
+        if log.encoding == "utf-8" and isinstance(log.stream, io.TextIOWrapper):
+            # Nothing was read through the wrapper yet: its buffer is at the text's start.
+            yield from utf8_chunks(log.stream.buffer)
+        else:
+            yield from read_chunks(log.stream)
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ParseError(log.name, f"read failed: {exc}") from exc

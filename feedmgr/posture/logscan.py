@@ -14,19 +14,20 @@ cut by another log line, be flattened onto one line, or be escaped by a forwarde
 damaged fragments are reported as problems with their line numbers, and a document cut by
 a foreign line is counted as cut, never as whole.
 
-Speed: outside XML only lines holding a candidate word are looked at (found with one regex
-over each lower-cased chunk), so most of a large log is skipped at C speed
-(benchmarks/posture_log.py).
+Speed: outside XML only lines holding a candidate word are looked at. They are found by one
+RE2 pass (a DFA, like grep's) over each chunk's UTF-8 bytes, so most of a large log is
+skipped without a Python step per line (benchmarks/posture_log.py).
 """
 
 from __future__ import annotations
 
-import heapq
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 from xml.etree.ElementTree import Element
+
+import re2  # type: ignore[import-untyped]
 
 from feedmgr.errors import ParseError
 from feedmgr.posture.agentxml import (
@@ -63,28 +64,12 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9_]*/?>")
 _MARK = re.compile(
     r"<(?P<close>/?)(?P<tag>cleanmachines|package|check)>|<version2>(?P<v2>[^<]{0,200})</version2>"
 )
-# Lower-cased strings that make a line worth looking at outside XML: XML, every _RESULT
-# word, and the names every escaped (one-line) document or fragment holds. Found with
-# str.find, much faster than a regex alternation; each needle costs one pass over the text,
-# so words another needle already covers are left out ("msg_su_step_status" lines hold
-# "Compliant:", "docheck" holds "check").
-_NEEDLES = (
-    "<",
-    "cleanmachines",
-    "check",
-    "compliant",
-    "posture status",
-    "posturestatus",
-    "cpm.posture.util",  # ISE ise-psc.log: cisco.cpm.posture.util.StatusUtil
-    "posturereport",
-    "bypassing",
-    "not configured to use",
-)
 # Lines that say something about check results and the posture outcome: the agent's
 # doCheck / completeCheck functions, the CheckSvc source file, its MSG_SU_STEP_STATUS UI
 # updates, ISE's posture StatusUtil, status words and the CP bypass messages.
 # Looked for in the lower-cased line with `in` (a regex alternation is far slower).
 _RESULT_WORDS = (
+    "compliant",  # first: most result lines hold it (any() stops there)
     "docheck",
     "completecheck",
     "checksvc",
@@ -92,12 +77,22 @@ _RESULT_WORDS = (
     "checkresult",
     "posture.util.status",
     "msg_su_step_status",
-    "compliant",
     "posture status",
     "posturestatus",
     "posturereport",
     "bypassing",
     "not configured to use",
+)
+# What makes a line worth looking at outside XML (any case): XML, plain or JSON-escaped
+# (rsyslog's #012 escaping leaves "<" as it is), and every result word.
+_NEEDLES = ("<", "\\u003c", *_RESULT_WORDS)
+# A candidate line: from its start (or the search position) to its last needle. RE2 runs
+# the alternation as one DFA pass over the bytes, its cost flat in the number of needles
+# (CPython's re tries every alternative at every position: 20x slower); its case folding
+# of UTF-8 is a superset of what str.lower() makes ASCII (KELVIN SIGN matches "k"), so no
+# line the every-line scan acts on is missed.
+_CANDIDATE: Any = re2.compile(
+    (r"(?i)[^\n]*(?:" + "|".join(re.escape(n) for n in _NEEDLES) + ")").encode()
 )
 # MSG_SU_STEP_STATUS, {Status:6,Compliant:3,...,Description1:"System scan not required..."}
 _STEP_STATUS = re.compile(
@@ -118,6 +113,7 @@ _CP_NONE = re.compile(
     r"not configured to use cisco ise posture agent",
     re.IGNORECASE,
 )
+_XML_MARKS = ("<", "#012", "\\u003")
 _WINDOWS_RULE = re.compile(r"^\*{10,}[ \t]*$", re.MULTILINE)
 _WINDOWS_DATE = re.compile(r"^Date[ \t]*:", re.MULTILINE)
 SNIFF_LINES = 200
@@ -255,6 +251,25 @@ def _unescape(content: str) -> str:
     return content
 
 
+def _decode(data: bytes) -> str:
+    """UTF-8 bytes of scanned text back to the text: exact for text encoded with
+    surrogatepass; bytes that are not UTF-8 (a caller's, never logread's) become U+FFFD."""
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
+def _first_mark(content: str) -> int:
+    """Where XML (plain or escaped) starts in ``content``, or -1."""
+    first = -1
+    for needle in _XML_MARKS:
+        at = content.find(needle)
+        if at != -1 and (first == -1 or at < first):
+            first = at
+    return first
+
+
 def _foreign_text(element: Element) -> bool:
     """True when text other than whitespace sits between elements: lines of another log
     message that landed inside the XML."""
@@ -347,7 +362,9 @@ class _Scanner:
         self.win_time = ""
         self.known_format = False
         self.status: list[Reported] = []
-        self.agent: list[AgentStatus] = []
+        # AgentStatus fields; the objects are made at the end (a log holds thousands of
+        # these updates and only MAX_NOTED are kept).
+        self.agent: list[tuple[int, int, str, int, str]] = []
         self.matched: list[Reported] = []
         self.policy_results: list[ReportedPolicy] = []
         self.cp: list[Reported] = []
@@ -379,84 +396,92 @@ class _Scanner:
         # in a debug log) does not make a log a Windows export.
         self.windows = bool(_WINDOWS_RULE.search(head) and _WINDOWS_DATE.search(head))
 
-    def chunk(self, text: str, first: int) -> None:
-        """Scan ``text`` (whole lines) whose first line is number ``first``."""
+    def chunk(self, chunk: str | bytes, first: int) -> int:
+        """Scan ``chunk`` (whole lines, each ending in a newline; bytes are UTF-8) whose
+        first line is number ``first``; return the number of the line after it."""
         if first == 1:
-            self.sniff(text)
-        lower = text.lower()
-        # The jumps need offsets of the lower-cased text to be those of the text.
-        fast = len(lower) == len(text) and not self.every_line
-        # The next occurrence of each needle, smallest first: outside XML the scan jumps
-        # from one candidate line to the next; a needle is searched again only once the
-        # scan has passed its last occurrence.
-        upcoming = [(at, n) for n in _NEEDLES if (at := lower.find(n)) != -1] if fast else []
-        heapq.heapify(upcoming)
-        pos = 0
-        number = first
-        size = len(text)
-        while pos < size:
-            if fast and not self.open and not self.windows:
-                while upcoming and upcoming[0][0] < pos:
-                    needle = upcoming[0][1]
-                    at = lower.find(needle, pos)
-                    if at == -1:
-                        heapq.heappop(upcoming)
-                    else:
-                        heapq.heapreplace(upcoming, (at, needle))
-                if not upcoming:
-                    return
-                # pos is at a line start; go to the start of the next candidate's line.
-                start = max(pos, text.rfind("\n", pos, upcoming[0][0]) + 1)
-                number += text.count("\n", pos, start)
-                pos = start
-            end = text.find("\n", pos)
+            self.sniff(chunk if isinstance(chunk, str) else _decode(chunk))
+        if self.every_line or self.windows:
+            text = chunk if isinstance(chunk, str) else _decode(chunk)
+            lines = text[:-1].split("\n")
+            for number, line in enumerate(lines, first):
+                self.line(number, line)
+            return first + len(lines)
+        # Offsets of the UTF-8 bytes: lines are decoded back one by one, exactly
+        # (surrogatepass keeps lone surrogates a caller's text may hold).
+        data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8", "surrogatepass")
+        # XML left open by the previous chunk goes on from this chunk's first line.
+        pos, number = self.walk(data, 0, first) if self.open else (0, first)
+        for found in _CANDIDATE.finditer(data):
+            # The scan jumps from one candidate line to the next; lines it has already
+            # walked through (inside XML) are behind pos.
+            start = data.rfind(b"\n", 0, found.start()) + 1
+            if start >= pos:
+                pos, number = self.walk(data, start, number + data.count(b"\n", pos, start))
+        return number + data.count(b"\n", pos)
+
+    def walk(self, data: bytes, pos: int, number: int) -> tuple[int, int]:
+        """Scan the line at ``pos`` (number ``number``) and the lines after it while XML is
+        open; return where the next line starts and its number."""
+        size = len(data)
+        while True:
+            end = data.find(b"\n", pos)
             if end == -1:
                 end = size
-            self.line(number, text[pos:end])
+            self.line(number, _decode(data[pos:end]))
             pos = end + 1
             number += 1
+            if pos >= size or not self.open:
+                return pos, number
 
     # -- lines ----------------------------------------------------------------------------
 
     def stamp(self, prefix: re.Match[str] | None) -> str:
         """The timestamp of a line: its prefix's, or its Windows event block's."""
-        if prefix is not None and prefix.group("desc") is None:
-            return prefix.group("sc") or prefix.group("iso") or prefix.group("bsd") or ""
+        if prefix is not None and prefix.lastgroup != "desc":
+            # The alternatives with a timestamp end on it: lastgroup is sc, iso or bsd.
+            return prefix.group(prefix.lastgroup or 0)
         if prefix is not None or self.windows:
             return f"{self.win_date} {self.win_time}".strip()
         return ""
 
     def line(self, number: int, line: str) -> None:
         prefix = _PREFIX.match(line)
-        if prefix is not None and (prefix.group("winkey") or prefix.group("rule")):
-            if self.windows:
-                self.windows_header(number, prefix)
-                return
-            prefix = None
-        elif prefix is not None and prefix.group("desc") and not self.windows:
-            prefix = None
+        if prefix is not None:
+            # One attribute instead of a group() call per alternative: the Windows header
+            # alternative ends on winval.
+            kind = prefix.lastgroup
+            if kind in ("winval", "rule"):
+                if self.windows:
+                    self.windows_header(number, prefix)
+                    return
+                prefix = None
+            elif kind == "desc" and not self.windows:
+                prefix = None
         skip = prefix.end() if prefix is not None else 0
         content = line[skip:]
         # Where XML (plain or escaped) starts on the line; text before it is the message.
-        marks = [at for at in (content.find(m) for m in ("<", "#012", "\\u003")) if at != -1]
-        xml = bool(marks)
-        message = line[: skip + min(marks)] if marks else line
+        mark = _first_mark(content)
+        xml = mark != -1
+        message = line[: skip + mark] if xml else line
         if xml:
             content = _unescape(content)
-        if prefix is not None and self.open:
+        opened = self.root is not None or self.doc is not None
+        if prefix is not None and opened:
             # Logs that prefix every line carry the XML after the prefix; a prefixed line
             # without a tag is another message: the open XML was cut there.
             tag = _TAG.search(content) if xml else None
             if tag is None:
                 if content.strip():
                     self.cut(number, "a log line starts")
+                    opened = self.open
                 xml = False
             else:
                 content = content[tag.start() :]
-        if not self.open and (prefix is not None or self.windows):
+        if not opened and (prefix is not None or self.windows):
             # Words inside XML on the line (a requirement's message) are not results.
             low = message.lower()
-            if any(word in low for word in _RESULT_WORDS):
+            if any(map(low.__contains__, _RESULT_WORDS)):
                 self.result(number, self.stamp(prefix), line, low)
         if xml:
             self.xml(number, content)
@@ -472,14 +497,18 @@ class _Scanner:
             self.win_time = prefix.group("winval").strip()[:40]
 
     def result(self, number: int, time: str, line: str, low: str) -> None:
-        self.keep(self.results, (number, time, line.strip()[:300]))
+        results = self.results
+        if len(results) < MAX_NOTED:
+            results.append((number, time, line.strip()[:300]))
+        else:
+            results[-1] = (number, time, line.strip()[:300])
         # Each extractor runs only when its keyword is on the line (cheap `in` tests).
         step = _STEP_STATUS.search(line) if "msg_su_step_status" in low else None
         if step is not None:
             description = _DESCRIPTION1.search(line, step.end())
             self.keep(
                 self.agent,
-                AgentStatus(
+                (
                     int(step.group("status")),
                     int(step.group("compliant")),
                     description.group("d1") if description else "",
@@ -678,7 +707,7 @@ class _Scanner:
             problems=tuple(self.problems),
             outcome=Outcome(
                 posture_status=tuple(self.status),
-                agent_status=tuple(self.agent),
+                agent_status=tuple(AgentStatus(*fields) for fields in self.agent),
                 policies_matched=tuple(self.matched),
                 policy_results=tuple(self.policy_results),
                 cp_decision=tuple(self.cp),
@@ -687,16 +716,17 @@ class _Scanner:
         )
 
 
-def scan_chunks(chunks: Iterable[str], origin: str, *, every_line: bool = False) -> LogScan:
-    """Scan log text given as chunks of whole lines; total (never raises on content),
-    memory bounded. ``every_line`` looks at every line instead of only candidate lines
-    (same result, slower: for tests and doubt)."""
+def scan_chunks(chunks: Iterable[str | bytes], origin: str, *, every_line: bool = False) -> LogScan:
+    """Scan log text given as chunks of whole lines (str, or UTF-8 bytes); total (never
+    raises on content), memory bounded. ``every_line`` looks at every line instead of only
+    candidate lines (same result, slower: for tests and doubt)."""
     scanner = _Scanner(origin, every_line)
     number = 1
     for chunk in chunks:
-        text = chunk if chunk.endswith("\n") else chunk + "\n"
-        scanner.chunk(text, number)
-        number += text.count("\n")
+        if isinstance(chunk, str):
+            number = scanner.chunk(chunk if chunk.endswith("\n") else chunk + "\n", number)
+        else:
+            number = scanner.chunk(chunk if chunk.endswith(b"\n") else chunk + b"\n", number)
     return scanner.end(number - 1)
 
 

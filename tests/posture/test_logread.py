@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import zipfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -13,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedmgr.errors import ParseError
-from feedmgr.posture.logread import chunks, open_logs, sniff_encoding
+from feedmgr.posture.launchd import MAX_LINE, read_chunks
+from feedmgr.posture.logread import chunks, open_logs, sniff_encoding, utf8_chunks
 from feedmgr.posture.logscan import LogScan, scan_chunks
 
 Asset = Callable[[str], Path]
@@ -160,3 +162,34 @@ def test_sniffing_is_total(head: bytes) -> None:
     encoding, bom = sniff_encoding(head)
     assert encoding in ("utf-8", "utf-16-le", "utf-16-be")
     assert 0 <= bom <= min(3, len(head))
+
+
+@settings(max_examples=150)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"Feb 17 18:49:05 host csc_iseagentd[1]: MSG_SU_STEP_STATUS",
+                b"<check>",
+                b"\n",
+                b"\r",
+                b"\r\n",
+                "\u00e9t\u00e9 \u2603".encode(),
+                b"\xff\xfe",  # not UTF-8
+                b"\xe2\x82",  # a character cut short
+                b"x" * (MAX_LINE + 3),  # longer than MAX_LINE
+            ]
+        ),
+        max_size=20,
+    ),
+    st.sampled_from([3, 16, 1000, MAX_LINE + 10]),
+)
+def test_utf8_chunks_are_what_the_text_reader_gives(parts: list[bytes], size: int) -> None:
+    """Reading UTF-8 as bytes while it is ASCII gives the very chunks (lines, CR/CRLF, bad
+    bytes, over-long lines cut) that decoding it with TextIOWrapper gives."""
+    data = b"".join(parts)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline=None)
+    got = [
+        c if isinstance(c, str) else c.decode("ascii") for c in utf8_chunks(io.BytesIO(data), size)
+    ]
+    assert got == list(read_chunks(text, size))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -401,3 +402,79 @@ def test_chunked_scan_equals_line_by_line(lines: list[str]) -> None:
     line finds."""
     text = "\n".join(lines) + "\n"
     assert scan_chunks([text], "log") == scan_chunks([text], "log", every_line=True)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "<cleanmachines>",
+                "</cleanmachines>",
+                "<check><id>a</id><category>3</category><type>303</type><param>p</param>"
+                "<operation>running</operation><value>0</value></check>",
+                "Feb 17 18:49:05 MacBook-Pro csc_iseagentd[1152]: MSG_SU_STEP_STATUS, "
+                "{Status:6,Compliant:3}",
+                "Feb 17 18:49:05 host csc_iseagentd[1]: Function: doChec\u212a",  # KELVIN SIGN
+                "Feb 17 18:49:05 host csc_iseagentd[1]: \u0130 NonCompliant \u00e9t\u00e9",
+                "Feb 17 18:49:05 host x[1]: \u00fcber <version2>ISE: 3.3</version2>",
+                "Feb 17 18:49:05 host x[1]: lone \ud800 surrogate",
+                "Feb 17 18:49:05 host x[1]: MSG_SU_STEP_STATUS cut short",
+                "Feb 17 18:49:05 fwd x[1]: \\u003cversion2\\u003eISE: 3.3\\u003c/version2\\u003e",
+                "plain text \u2603",
+                "",
+            ]
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+)
+def test_fast_path_equals_line_by_line_across_chunks_and_non_ascii(
+    lines: list[str], cuts: list[int]
+) -> None:
+    """Non-ASCII text (case folding that makes ASCII letters, lone surrogates) and XML left
+    open at a chunk's end give what looking at every line gives, from text or its bytes."""
+    edges = sorted({0, len(lines), *(c for c in cuts if c < len(lines))})
+    chunks = ["".join(f"{line}\n" for line in lines[a:b]) for a, b in pairwise(edges)]
+    expected = scan_chunks(chunks, "log", every_line=True)
+    assert scan_chunks(chunks, "log") == expected
+    assert scan_chunks([c.encode("utf-8", "surrogatepass") for c in chunks], "log") == expected
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        "doCheck",
+        "completeCheck",
+        "CheckSvc.cpp",
+        "check result",
+        "CheckResult",
+        "cisco.cpm.posture.util.StatusUtil",
+        "MSG_SU_STEP_STATUS",
+        "NonCompliant",
+        "Posture Status is",
+        "PostureStatus",
+        "PostureReport",
+        "Bypassing Cisco Secure Client Scan",
+        "Your network is NOT CONFIGURED TO USE Cisco ISE Posture Agent",
+    ],
+)
+def test_every_result_word_is_found_in_a_large_log(words: str) -> None:
+    """A lone line with any result word, in any case, amid thousands of other lines, is
+    reported (the candidate search must not miss it)."""
+    filler = "Feb 17 18:49:05 MacBook-Pro csc_iseagentd[1152]: adapter en0, operStatus=1\n"
+    text = filler * 5000 + f"Feb 17 18:49:06 MacBook-Pro csc_iseagentd[1152]: {words}\n"
+    scan = scan_chunks([text], "log")
+    assert [number for number, _, _ in scan.result_lines] == [5001]
+
+
+def test_a_json_escaped_fragment_without_document_names_is_found() -> None:
+    """A forwarder's JSON-escaped line holding only <version2> (no <cleanmachines>, no
+    <check>) amid other lines gives the ISE version and an open document, as when every
+    line is looked at."""
+    filler = "Feb 17 18:49:05 MacBook-Pro csc_iseagentd[1152]: adapter en0, operStatus=1\n"
+    line = "Feb 17 18:49:06 fwd x[1]: \\u003cversion2\\u003eISE: 3.3\\u003c/version2\\u003e\n"
+    text = filler * 100 + line + filler
+    scan = scan_chunks([text], "log")
+    assert scan.ise_versions == ("ISE: 3.3",)
+    assert scan == scan_chunks([text], "log", every_line=True)
