@@ -114,7 +114,7 @@ def grade_from_ise(
     paths = [Path(c).expanduser() for c in section.psn_ca]
     trust = Trust.from_options([p if p.is_absolute() else base / p for p in paths])
     options = GradeOptions(now=now, public_ca=section.public_ca)
-    held = _HeldGrader(client, trust, options, now, outcome)
+    held = _HeldGrader(client, trust, options, outcome)
     for psn in psns:
         certificates = [cert for cert in client.system_certificates(psn.hostname) if _in_use(cert)]
         references = _references(psn, section)
@@ -157,7 +157,6 @@ class _HeldGrader:
     client: IseClient
     trust: Trust
     options: GradeOptions
-    now: dt.datetime
     outcome: IseOutcome
     refusal: str | None = None
     metadata_only: list[tuple[str, SystemCertificate]] = field(default_factory=list)
@@ -185,11 +184,11 @@ class _HeldGrader:
         if self.refusal is None:
             self._metadata(psn, cert, "ISE gave it no id to export it by")
             return
-        self.outcome.findings += _metadata_expiry(psn, cert, self.now)
+        self.outcome.findings += _metadata_expiry(psn, cert, self.options.now)
         self.metadata_only.append((label, cert))
 
     def _metadata(self, psn: Node, cert: SystemCertificate, why: str) -> None:
-        self.outcome.findings += _metadata_expiry(psn, cert, self.now)
+        self.outcome.findings += _metadata_expiry(psn, cert, self.options.now)
         self.outcome.findings.append(_metadata_only(psn, cert, why))
 
     def refusal_findings(self) -> list[Finding]:
@@ -213,9 +212,8 @@ class _HeldGrader:
                 f"ISE refused the certificate export ({self.refusal}); "
                 f"{len(labels)} certificate(s) graded from ISE's metadata only "
                 f"({'; '.join(labels)}){note}; left out: {', '.join(LEFT_OUT)}",
-                "let feedmgr's account export certificates (an admin group with write access "
-                "to System Certificates), or export them from ISE's System Certificates page "
-                "and grade them with feedmgr cert check",
+                "give feedmgr's account a role ISE lets export system certificates, or export "
+                "them from ISE's System Certificates page and grade them with feedmgr cert check",
                 {"reason": "export-refused", "certificates": labels, "left_out": list(LEFT_OUT)},
             )
         ]
