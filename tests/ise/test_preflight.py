@@ -422,3 +422,17 @@ def test_no_session_node_is_a_warning(
         (Severity.WARN, ["pan1"])
     ]
     assert [f.subject for f in _of(findings, "ise.psn-unknown")] == ["psn psn9"]
+
+
+def test_preflight_command_survives_a_hostile_export(
+    run_cli: RunCli, fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path
+) -> None:
+    """``feedmgr preflight`` meeting an export that is a path-traversal zip reports it as a
+    finding and exits 1 (findings), not 70 (a bug)."""
+    _serve_deployment(fake_ise, psn)
+    hostile = export_zip({"../../eap.pem": _pem(psn.eap)})
+    fake_ise.exports({"id-admin": hostile, "id-eap": hostile})
+    result = run_cli("preflight", _deployment(tmp_path, fake_ise, psn, ca_bundle, ""))
+    assert result.code == 1
+    assert "ise.export-rejected" in result.out
+    assert "'..' component" in result.out
