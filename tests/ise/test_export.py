@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 import zipfile
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -15,13 +17,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedmgr.certs.load import fingerprint
-from feedmgr.errors import InputRejected, NetworkError
+from feedmgr.errors import ExitCode, InputRejected, NetworkError
 from feedmgr.ise.client import Credentials, IseClient
 from feedmgr.ise.export import read_export
 from feedmgr.ise.models import SystemCertificate
 from feedmgr.net.transport import TransportSettings
 from tests.certs.factory import Leaf, pki
-from tests.ise.fakeise import PASSWORD, USER, FakeIse, export_zip
+from tests.feed.netserver import ScriptedServer
+from tests.ise.fakeise import EXPORT, PASSWORD, USER, FakeIse, export_zip
 
 
 def _client(url: str, ca_bundle: Path) -> IseClient:
@@ -61,6 +64,30 @@ def test_refused_export_is_explained_without_the_password(
     assert "refused to export" in caught.value.problem
     assert "read-only" in caught.value.problem
     assert PASSWORD not in str(caught.value)
+
+
+def test_slow_export_fails_once_without_resending(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """An export that ISE received but does not answer within the read timeout fails with
+    exit 4 and is not sent again (a POST may have reached the server)."""
+
+    def stall(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(1.5)
+        handler.send_response(200)
+        handler.end_headers()
+
+    scripted.routes[EXPORT] = stall
+    listed = SystemCertificate.model_validate({"id": "id-eap"})
+    settings = TransportSettings(ca_bundle=ca_bundle, read_timeout=0.3, retries=3)
+    with (
+        IseClient(scripted.url_for(""), Credentials(USER, PASSWORD), settings) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.export_certificate("psn1", listed)
+    assert caught.value.exit_code == ExitCode.NETWORK
+    assert "did not answer within 0.3 s" in caught.value.problem
+    assert [path for path, _ in scripted.seen] == [EXPORT]
 
 
 def _zip_of(members: list[tuple[str, bytes]]) -> bytes:
