@@ -376,17 +376,29 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _ISE,
         "ise.cert-expiring",
         "fail when expired or within 30 days; warn within 60 days (as cert.expiring)",
-        "a certificate in use (EAP Authentication, or Portal/Admin when the probe could not "
-        "see it) expires soon, by the date ISE reports",
+        "a certificate in use that could not be exported (export refused or failed) expires "
+        "soon, by the date ISE reports",
         "renew it and bind the new certificate to the same usages in ISE",
     ),
     _spec(
         _ISE,
         "ise.metadata-only",
         "info",
-        "a certificate in use was graded from ISE's metadata only (no TLS probe reaches it); "
-        "the message lists the cert.* checks that leaves out",
-        "export the certificate from ISE and grade it with feedmgr cert check",
+        "certificates in use were graded from ISE's metadata only: ISE refused the export "
+        "(HTTP 403, said once per run) or it failed; the message lists the cert.* checks "
+        "that leaves out",
+        "let the account export certificates, or export them from ISE and grade them with "
+        "feedmgr cert check",
+    ),
+    _spec(
+        _ISE,
+        "ise.export-rejected",
+        "warn",
+        "ISE's certificate export is not a safe zip holding the certificate ISE lists "
+        "(hostile paths, over the size limits, no or another certificate); it is graded "
+        "from metadata instead",
+        "export the certificate from ISE's System Certificates page and grade it with "
+        "feedmgr cert check",
     ),
     _spec(
         _PRE,

@@ -111,6 +111,8 @@ class IseSection(EdgeModel):
     psn_ca: list[str] = Field(default_factory=list)
     public_ca: bool = False
     timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
+    # The identities graded, as [[psn]] discovery: the node's fqdn, its ipAddress, or both.
+    discovery: Literal["fqdn", "ip", "both"] = "fqdn"
 
     @model_validator(mode="before")
     @classmethod

@@ -8,6 +8,7 @@ reason; only the values feedmgr acts on ("Session", "Connected") are interpreted
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,6 +74,15 @@ class SystemCertificate(IseModel):
     group_tag: str | None = Field(default=None, alias="groupTag")
     portals_using_the_tag: str | None = Field(default=None, alias="portalsUsingTheTag")
     serial_number: str | None = Field(default=None, alias="serialNumberDecimalFormat")
+
+    @property
+    def sha256_hex(self) -> str | None:
+        """``sha256Fingerprint`` (any case, with colons or not) as lower-case hex, or None
+        when ISE gave none or something that is not a SHA-256 digest."""
+        if not self.sha256_fingerprint:
+            return None
+        digits = re.sub(r"[^0-9a-fA-F]", "", self.sha256_fingerprint).lower()
+        return digits if len(digits) == 64 else None
 
     @property
     def usages(self) -> list[str]:

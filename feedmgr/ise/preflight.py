@@ -5,10 +5,13 @@ Per PSN (a node whose services include Session) and per usage:
 * Portal and Admin certificates are graded live, through the same grading as
   ``feedmgr cert probe``: the PSN's FQDN on ``portal_port`` (what agents see, default 8443)
   and ``admin_port`` (443). The certificate presented must be one ISE lists for that usage.
-* Every other certificate in use (EAP Authentication above all) cannot be reached by a TLS
-  probe. feedmgr does not export it either (the export is a POST that also needs more than a
-  read-only role), so it is graded from ISE's metadata only: its expiry date. The
-  ``ise.metadata-only`` finding names the checks that leaves out.
+* Every other certificate in use (EAP Authentication above all), and a Portal or Admin
+  certificate the probe did not present, is exported from ISE (the certificate only, never
+  its key) and graded exactly as ``feedmgr cert check`` grades a file, with the PSN's
+  identities as ``--host``/``--ip``.
+* When ISE refuses the export (HTTP 403, a read-only account), those certificates are graded
+  from ISE's metadata only (their expiry date), and one ``ise.metadata-only`` finding says
+  so and names the checks that leaves out.
 
 Cisco's schemas: tests/data/ise (SOURCES there); details in docs/ise.md.
 """
@@ -16,15 +19,16 @@ Cisco's schemas: tests/data/ise (SOURCES there); details in docs/ise.md.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedmgr.certs.checks import CHECKS, EXPIRY_FAIL_DAYS, EXPIRY_WARN_DAYS
-from feedmgr.certs.grade import GradeOptions, Trust, grade_probes
+from feedmgr.certs.grade import GradeOptions, Trust, grade_bundle, grade_probes, leaf_facts
+from feedmgr.certs.identity import IpReference, Reference, dns_reference, parse_ip
 from feedmgr.certs.probe import ProbeTarget
 from feedmgr.deployment import IseSection, PsnSection
+from feedmgr.errors import InputRejected, NetworkError, SchemaError
 from feedmgr.findings import Finding, Severity
 from feedmgr.ise.client import IseClient
 from feedmgr.ise.models import CONNECTED, Node, SystemCertificate
@@ -77,13 +81,6 @@ def parse_ise_date(text: str) -> dt.datetime | None:
     return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
 
 
-def _hex(fingerprint: str | None) -> str | None:
-    if not fingerprint:
-        return None
-    digits = re.sub(r"[^0-9a-fA-F]", "", fingerprint).lower()
-    return digits if len(digits) == 64 else None
-
-
 def grade_from_ise(
     client: IseClient,
     section: IseSection,
@@ -117,15 +114,121 @@ def grade_from_ise(
     paths = [Path(c).expanduser() for c in section.psn_ca]
     trust = Trust.from_options([p if p.is_absolute() else base / p for p in paths])
     options = GradeOptions(now=now, public_ca=section.public_ca)
+    held = _HeldGrader(client, trust, options, outcome)
     for psn in psns:
         certificates = [cert for cert in client.system_certificates(psn.hostname) if _in_use(cert)]
+        references = _references(psn, section)
         probed = _grade_live(
-            psn, certificates, section, trust=trust, options=options, outcome=outcome
+            psn, certificates, section, references, trust=trust, options=options, outcome=outcome
         )
         for cert in certificates:
             if cert.id is None or cert.id not in probed:
-                outcome.findings += _grade_metadata(psn, cert, now, section)
+                held.grade(psn, cert, references)
+    outcome.findings += held.refusal_findings()
     return outcome
+
+
+def _references(psn: Node, section: IseSection) -> tuple[Reference, ...]:
+    """The PSN's identities to grade, as ``cert check --host FQDN --ip ADDR`` would get them.
+
+    Raises:
+        SchemaError: ISE's ipAddress for the node is not an IP address (discovery by IP).
+    """
+    refs: list[Reference] = []
+    if section.discovery in ("fqdn", "both"):
+        refs.append(dns_reference(psn.fqdn))
+    if section.discovery in ("ip", "both"):
+        address = parse_ip(psn.ip_address)
+        if address is None:
+            raise SchemaError(psn.hostname, f"ISE's ipAddress {psn.ip_address!r} is not an IP")
+        refs.append(IpReference(address))
+    return tuple(refs)
+
+
+def _label(psn: Node, cert: SystemCertificate) -> str:
+    return f"{psn.hostname} {cert.friendly_name or cert.id or '?'} ({cert.used_by})"
+
+
+@dataclass
+class _HeldGrader:
+    """Grades the certificates ISE holds from their export; after a 403 (the account may
+    not export, which will not change during the run) from ISE's metadata only."""
+
+    client: IseClient
+    trust: Trust
+    options: GradeOptions
+    outcome: IseOutcome
+    refusal: str | None = None
+    metadata_only: list[tuple[str, SystemCertificate]] = field(default_factory=list)
+
+    def grade(self, psn: Node, cert: SystemCertificate, references: Sequence[Reference]) -> None:
+        """Export ``cert`` and grade it as ``cert check`` would, or fall back to metadata."""
+        label = _label(psn, cert)
+        if self.refusal is None and cert.id:
+            try:
+                bundle = self.client.export_certificate(psn.hostname, cert)
+            except NetworkError as exc:
+                if exc.details.get("status") != 403:
+                    self._metadata(psn, cert, f"its export failed: {exc.problem}")
+                    return
+                self.refusal = exc.problem
+            except InputRejected as exc:
+                self.outcome.findings.append(_export_rejected(label, psn, exc))
+                self._metadata(psn, cert, "its export could not be read")
+                return
+            else:
+                found = grade_bundle(bundle, references, self.trust, self.options, label=label)
+                self.outcome.rows.append(CertificateRow(label, found, leaf_facts(bundle)))
+                self.outcome.findings += found
+                return
+        if self.refusal is None:
+            self._metadata(psn, cert, "ISE gave it no id to export it by")
+            return
+        self.outcome.findings += _metadata_expiry(psn, cert, self.options.now)
+        self.metadata_only.append((label, cert))
+
+    def _metadata(self, psn: Node, cert: SystemCertificate, why: str) -> None:
+        self.outcome.findings += _metadata_expiry(psn, cert, self.options.now)
+        self.outcome.findings.append(_metadata_only(psn, cert, why))
+
+    def refusal_findings(self) -> list[Finding]:
+        """The one ``ise.metadata-only`` finding of a refused export, naming every
+        certificate it left to metadata."""
+        if self.refusal is None or not self.metadata_only:
+            return []
+        labels = [label for label, _ in self.metadata_only]
+        unread = [label for label, cert in self.metadata_only if _expiry(cert) is None]
+        note = (
+            f"; the expiration date of {', '.join(unread)} was not understood, so expiry "
+            "was not checked either"
+            if unread
+            else ""
+        )
+        return [
+            Finding(
+                "ise.metadata-only",
+                Severity.INFO,
+                self.client.base_url,
+                f"ISE refused the certificate export ({self.refusal}); "
+                f"{len(labels)} certificate(s) graded from ISE's metadata only "
+                f"({'; '.join(labels)}){note}; left out: {', '.join(LEFT_OUT)}",
+                "give feedmgr's account a role ISE lets export system certificates, or export "
+                "them from ISE's System Certificates page and grade them with feedmgr cert check",
+                {"reason": "export-refused", "certificates": labels, "left_out": list(LEFT_OUT)},
+            )
+        ]
+
+
+def _export_rejected(label: str, psn: Node, exc: InputRejected) -> Finding:
+    return Finding(
+        "ise.export-rejected",
+        Severity.WARN,
+        label,
+        f"ISE's export of the certificate is not a safe zip holding it: {exc.problem}",
+        "export the certificate from ISE's System Certificates page and grade it with "
+        "feedmgr cert check; check what answers on the PAN's API",
+        {"hostname": psn.hostname, "problem": exc.problem},
+    )
 
 
 def _in_use(cert: SystemCertificate) -> bool:
@@ -198,6 +301,7 @@ def _grade_live(
     psn: Node,
     certificates: Sequence[SystemCertificate],
     section: IseSection,
+    references: Sequence[Reference],
     *,
     trust: Trust,
     options: GradeOptions,
@@ -208,10 +312,14 @@ def _grade_live(
         return set()
     ports = {PORTAL: section.portal_port, ADMIN: section.admin_port}
     usages = [u for u in PROBED_USAGES if any(u in c.usages for c in certificates)]
-    targets = [ProbeTarget(psn.fqdn, ports[u], psn.fqdn) for u in usages]
+    ips = [ref for ref in references if isinstance(ref, IpReference)]
+    # Reached as agents reach it: by name (SNI) unless discovery is by IP only.
+    by_ip = section.discovery == "ip"
+    host, servername = (psn.ip_address, None) if by_ip else (psn.fqdn, psn.fqdn)
+    targets = [ProbeTarget(host, ports[u], servername) for u in usages]
     graded_ids: set[str] = set()
     for usage, graded in zip(
-        usages, grade_probes(targets, [], trust, options, section.timeout), strict=True
+        usages, grade_probes(targets, ips, trust, options, section.timeout), strict=True
     ):
         label = f"{psn.hostname} {usage} {graded.label}"
         outcome.rows.append(CertificateRow(label, graded.findings, graded.leaf))
@@ -220,10 +328,10 @@ def _grade_live(
             continue
         listed = [c for c in certificates if usage in c.usages]
         presented = graded.leaf.get("sha256", "")
-        match = [c for c in listed if _hex(c.sha256_fingerprint) == presented]
+        match = [c for c in listed if c.sha256_hex == presented]
         if match:
             graded_ids.update(c.id for c in match if c.id is not None)
-        elif any(_hex(c.sha256_fingerprint) for c in listed):
+        elif any(c.sha256_hex for c in listed):
             outcome.findings.append(_mismatch(psn, usage, graded.label, presented, listed))
     return graded_ids
 
@@ -244,51 +352,41 @@ def _mismatch(
     )
 
 
-def _grade_metadata(
-    psn: Node, cert: SystemCertificate, now: dt.datetime, section: IseSection
-) -> list[Finding]:
-    label = f"{psn.hostname} {cert.friendly_name or cert.id or '?'} ({cert.used_by})"
-    data: dict[str, object] = {
+def _expiry(cert: SystemCertificate) -> dt.datetime | None:
+    return parse_ise_date(cert.expiration_date) if cert.expiration_date else None
+
+
+def _metadata_data(psn: Node, cert: SystemCertificate) -> dict[str, object]:
+    return {
         "hostname": psn.hostname,
         "used_by": cert.used_by,
         "friendly_name": cert.friendly_name,
         "expiration_date": cert.expiration_date,
     }
-    found: list[Finding] = []
-    expires = parse_ise_date(cert.expiration_date) if cert.expiration_date else None
-    if expires is not None:
-        found += _metadata_expiry(label, expires, now, data)
-    if not section.probe:
-        why = "probing is off ([ise] probe = false)"
-    elif any(u in cert.usages for u in PROBED_USAGES) and _hex(cert.sha256_fingerprint) is None:
-        why = "ISE gave no SHA-256 fingerprint to match it with what its port presents"
-    elif any(u in cert.usages for u in PROBED_USAGES):
-        why = "the probe of its port did not present it"
-    else:
-        why = "no TLS port presents it to a probe"
+
+
+def _metadata_only(psn: Node, cert: SystemCertificate, why: str) -> Finding:
     unread = (
         ""
-        if expires is not None
+        if _expiry(cert) is not None
         else f"; its expiration date {cert.expiration_date!r} was not understood, so "
         "expiry was not checked either"
     )
-    found.append(
-        Finding(
-            "ise.metadata-only",
-            Severity.INFO,
-            label,
-            f"graded from ISE's metadata only ({why}){unread}; left out: {', '.join(LEFT_OUT)}",
-            "grade the certificate file with feedmgr cert check (export it from ISE's "
-            "System Certificates page) for the full checks",
-            {**data, "left_out": list(LEFT_OUT)},
-        )
+    return Finding(
+        "ise.metadata-only",
+        Severity.INFO,
+        _label(psn, cert),
+        f"graded from ISE's metadata only ({why}){unread}; left out: {', '.join(LEFT_OUT)}",
+        "grade the certificate file with feedmgr cert check (export it from ISE's "
+        "System Certificates page) for the full checks",
+        {**_metadata_data(psn, cert), "left_out": list(LEFT_OUT)},
     )
-    return found
 
 
-def _metadata_expiry(
-    label: str, expires: dt.datetime, now: dt.datetime, data: dict[str, object]
-) -> list[Finding]:
+def _metadata_expiry(psn: Node, cert: SystemCertificate, now: dt.datetime) -> list[Finding]:
+    expires = _expiry(cert)
+    if expires is None:
+        return []
     left = (expires - now).total_seconds() / 86_400
     if left >= EXPIRY_WARN_DAYS:
         return []
@@ -298,9 +396,9 @@ def _metadata_expiry(
         Finding(
             "ise.cert-expiring",
             severity,
-            label,
+            _label(psn, cert),
             f"ISE reports the certificate {state} ({expires.isoformat()})",
             "renew it and bind the new certificate to the same usages in ISE",
-            {**data, "days_left": round(left, 1)},
+            {**_metadata_data(psn, cert), "days_left": round(left, 1)},
         )
     ]

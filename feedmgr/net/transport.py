@@ -6,7 +6,9 @@ docs/online-updates.md ("Network behaviour") describes it; in short:
   or a given CA bundle, never against the certificate's CN (RFC 9525 section 6.3: only
   subjectAltName identifies a server).
 * Connection errors, 429 and 5xx are retried with exponential backoff, honouring
-  ``Retry-After`` (RFC 9110 section 10.2.3); other 4xx are final.
+  ``Retry-After`` (RFC 9110 section 10.2.3); other 4xx are final. A POST is not idempotent
+  (RFC 9110 section 9.2.2): it is retried only when the connection was never made, so it
+  cannot have reached the server, and it follows no redirect.
 * Every transfer (one ``get``, or one streamed download across its resumed requests) has an
   overall deadline, and once a body has had ``rate_grace`` seconds it must keep up a minimum
   average rate; past either, the transfer fails at once and is not retried. This defeats
@@ -15,8 +17,9 @@ docs/online-updates.md ("Network behaviour") describes it; in short:
   rates apply to what crosses the network; ``get`` still decodes a gzip or deflate body of a
   server that ignores the request.
 * ``HttpsClient.get`` fetches a whole document, conditionally (ETag / Last-Modified, RFC 9110
-  section 13), bounded by a size cap; ``request`` and ``chunks`` are the streaming pieces
-  for callers that write to disk (the resumable package download).
+  section 13), bounded by a size cap; ``post`` sends a JSON body and reads the whole answer
+  under the same cap; ``request`` and ``chunks`` are the streaming pieces for callers that
+  write to disk (the resumable package download).
 
 Nothing here knows about feeds or settings files; callers pass ``TransportSettings``.
 """
@@ -24,6 +27,7 @@ Nothing here knows about feeds or settings files; callers pass ``TransportSettin
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import re
 import ssl
@@ -190,17 +194,28 @@ class _RateMeter:
 # -- errors ---------------------------------------------------------------------------------
 
 
-def _innermost(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    current: BaseException = exc
-    while id(current) not in seen:
-        seen.add(id(current))
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (requests -> urllib3 -> socket), outermost first."""
+    chain = [exc]
+    while True:
+        current = chain[-1]
         nested = next((a for a in current.args if isinstance(a, BaseException)), None)
         nested = nested or getattr(current, "reason", None) or current.__cause__
-        if not isinstance(nested, BaseException):
-            break
-        current = nested
-    return current
+        if not isinstance(nested, BaseException) or any(nested is seen for seen in chain):
+            return chain
+        chain.append(nested)
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    return _causes(exc)[-1]
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when a failed request cannot have reached the server: no connection (or proxy
+    tunnel) was ever made. Only then may a non-idempotent request be sent again."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError):
+        return True
+    return any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in _causes(exc))
 
 
 def _tls_problem(exc: BaseException) -> str:
@@ -346,8 +361,10 @@ class HttpsClient:
 
     # -- one request, with retries and redirects --
 
-    def _get_once(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
-        """One GET. Failures worth a retry propagate as requests' ConnectionError/Timeout.
+    def _send_once(
+        self, method: str, url: str, headers: dict[str, str], deadline: Deadline, body: bytes | None
+    ) -> requests.Response:
+        """One request. Failures worth a retry propagate as requests' ConnectionError/Timeout.
 
         Raises:
             NetworkError: a TLS failure, an undecodable redirect, a proxy refusing CONNECT.
@@ -358,8 +375,10 @@ class HttpsClient:
             received.append(response)
 
         try:
-            return self.session.get(
+            return self.session.request(
+                method,
                 url,
+                data=body,
                 headers={"Accept-Encoding": "identity", **headers},
                 stream=True,
                 allow_redirects=False,
@@ -392,23 +411,39 @@ class HttpsClient:
                 status=status,
             ) from exc
 
-    def _send(self, url: str, headers: dict[str, str], deadline: Deadline) -> requests.Response:
+    def _send(
+        self,
+        url: str,
+        headers: dict[str, str],
+        deadline: Deadline,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> requests.Response:
+        """Send with retries; a POST only when it cannot have reached the server."""
         settings = self.settings
+        idempotent = method in ("GET", "HEAD")
         attempt = 0
         while True:
             deadline.check()
             try:
-                response = self._get_once(url, headers, deadline)
+                response = self._send_once(method, url, headers, deadline, body)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 deadline.check()
                 reason, problem = _connection_problem(exc, settings)
+                if not idempotent and not _never_sent(exc):
+                    raise NetworkError(
+                        url,
+                        f"{problem}; a {method} that may have reached the server is not sent again",
+                        reason=reason,
+                    ) from exc
                 if attempt >= settings.retries:
                     tries = f" (gave up after {attempt + 1} attempts)" if attempt else ""
                     raise NetworkError(url, problem + tries, reason=reason) from exc
                 delay = self.backoff(attempt)
             else:
                 status = response.status_code
-                if status != 429 and not 500 <= status <= 599:
+                if not idempotent or (status != 429 and not 500 <= status <= 599):
                     return response
                 response.close()
                 if attempt >= settings.retries:
@@ -483,13 +518,7 @@ class HttpsClient:
             if response.status_code in (200, 206, 304):
                 return response, current
             response.close()
-            status = response.status_code
-            raise NetworkError(
-                current,
-                f"server answered HTTP {status} {response.reason}",
-                reason="http-status",
-                status=status,
-            )
+            raise _status_error(current, response)
         raise NetworkError(url, f"more than {MAX_REDIRECTS} redirects", reason="redirects")
 
     def chunks(self, response: requests.Response, deadline: Deadline) -> Iterator[bytes]:
@@ -584,13 +613,39 @@ class HttpsClient:
                     deadline.wait(self.backoff(attempt))
                     attempt += 1
                     continue
-                return Document(
-                    url,
-                    final_url,
-                    _decoded(body, response.headers.get("Content-Encoding"), url, max_bytes, what),
-                    response.headers.get("ETag"),
-                    response.headers.get("Last-Modified"),
+                return _document(url, final_url, response, body, limit=max_bytes, what=what)
+
+    def post(
+        self, url: str, payload: object, *, max_bytes: int, accept: str, what: str
+    ) -> Document:
+        """POST ``payload`` as JSON and read the whole answer (at most ``max_bytes``). Sent
+        once unless the connection was never made; a redirect is refused, not followed (the
+        body would be dropped or resent elsewhere). ``what`` names the answer in errors.
+
+        Raises:
+            NetworkError: unreachable, TLS failure, an HTTP status other than 200, a
+                redirect, a connection dropped mid-answer, the deadline passed.
+            InputRejected: the answer is larger than ``max_bytes`` (reason ``size``).
+        """
+        deadline = self.deadline(url)
+        headers = {"Accept": accept, "Content-Type": "application/json"}
+        body = json.dumps(payload).encode()
+        with self._send(url, headers, deadline, method="POST", body=body) as response:
+            if response.is_redirect:
+                target = urljoin(url, self.session.get_redirect_target(response) or "")
+                raise NetworkError(
+                    url, f"redirects the POST to {target}; not following", reason="redirect"
                 )
+            if response.status_code != 200:
+                raise _status_error(url, response)
+            try:
+                answer = self._read_whole(response, deadline, max_bytes, what)
+            except BodyDropped as exc:
+                raise NetworkError(
+                    url,
+                    f"connection dropped while reading {what} ({exc}); a POST is not sent again",
+                ) from exc
+            return _document(url, url, response, answer, limit=max_bytes, what=what)
 
     def _read_whole(
         self, response: requests.Response, deadline: Deadline, limit: int, what: str
@@ -616,6 +671,25 @@ def _socket_of(response: requests.Response) -> Any:
     if sock is None:
         sock = getattr(response.raw.connection, "sock", None)
     return sock if callable(getattr(sock, "settimeout", None)) else None
+
+
+def _status_error(url: str, response: requests.Response) -> NetworkError:
+    status = response.status_code
+    return NetworkError(
+        url, f"server answered HTTP {status} {response.reason}", reason="http-status", status=status
+    )
+
+
+def _document(
+    url: str, final_url: str, response: requests.Response, body: bytes, *, limit: int, what: str
+) -> Document:
+    return Document(
+        url,
+        final_url,
+        _decoded(body, response.headers.get("Content-Encoding"), url, limit, what),
+        response.headers.get("ETag"),
+        response.headers.get("Last-Modified"),
+    )
 
 
 def _too_large(url: str, limit: int, what: str) -> InputRejected:

@@ -269,7 +269,8 @@ def peers(
 
 def _fake_ise(ise: FakeIse, psn_sha256: str, now: dt.datetime) -> None:
     """A PAN and one PSN (localhost) whose Admin/Portal certificate is the one served on
-    ISE_PSN_PORT, with an EAP certificate 20 days from expiry."""
+    ISE_PSN_PORT, with an EAP certificate 20 days from expiry; the guide's account is read-only
+    (ERS Operator), so ISE refuses the certificate export (403)."""
     ise.answer(
         NODES,
         {
@@ -294,6 +295,7 @@ def _fake_ise(ise: FakeIse, psn_sha256: str, now: dt.datetime) -> None:
             ]
         ],
     )
+    ise.exports({}, status=403)
 
 
 def _environment(sandbox: Path, extra: dict[str, str]) -> dict[str, str]:

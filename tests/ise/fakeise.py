@@ -8,7 +8,9 @@ the test failing. Answers meant to be off-spec say so with ``off_spec=True``.
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ NODES = "/api/v1/deployment/node"
 CERTS = "/api/v1/certs/system-certificate/"
 PROXY = "/api/v1/system-settings/proxy"
 INFO = "/ers/config/deploymentinfo/getAllInfo"
+EXPORT = "/api/v1/certs/system-certificate/export"
 
 SCHEMAS = {
     NODES: "deployment-node.response",
@@ -77,6 +80,16 @@ def certificate(name: str, used_by: str, expires: str, **extra: Any) -> dict[str
     }
 
 
+def export_zip(members: dict[str, bytes]) -> bytes:
+    """A ZIP as ISE's export answers: Cisco documents "a ZIP file containing only the
+    certificate" (PEM) without naming the member, so tests name it as they like."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def basic(user: str, password: str) -> str:
     """The Authorization header value for HTTP Basic."""
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
@@ -88,6 +101,7 @@ class FakeIse:
 
     server: HTTPServer
     seen: list[tuple[str, str | None]] = field(default_factory=list)
+    export_requests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -144,6 +158,26 @@ class FakeIse:
                 schema="system-certificate.response",
                 query={"page": str(number), "size": "100"},
             )
+
+    def exports(self, answers: dict[str, bytes], *, status: int = 200) -> None:
+        """Answer the certificate export: the ZIP ``answers`` holds for the requested id (404
+        for another id), or a bare ``status``. Each request body is checked against Cisco's
+        request schema and recorded in ``export_requests``."""
+
+        def handler(request: Request) -> Response:
+            if request.headers.get("Authorization") != basic(USER, PASSWORD):
+                return Response("", status=401)
+            body = request.get_json()
+            assert_follows(body, "system-certificate-export.request")
+            self.export_requests.append(body)
+            if status != 200:
+                return Response("", status=status)
+            answer = answers.get(body["id"])
+            if answer is None:
+                return Response("", status=404)
+            return Response(answer, status=200, content_type="application/octet-stream")
+
+        self.server.expect_request(EXPORT, method="POST").respond_with_handler(handler)
 
     def status(self, path: str, status: int, body: str = "") -> None:
         """Answer ``path`` with a bare HTTP status (what ISE does with an API disabled)."""

@@ -1,6 +1,6 @@
 """``feedmgr preflight`` with ``[ise]``: PSNs discovered from a fake ISE, their Portal and
-Admin certificates graded live, the others from ISE's metadata, the hand-written list
-compared with ISE's."""
+Admin certificates graded live, the others from their export (or ISE's metadata when the
+export is refused), the hand-written list compared with ISE's."""
 
 from __future__ import annotations
 
@@ -10,16 +10,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
+from feedmgr.certs.grade import GradeOptions, check_files
+from feedmgr.certs.identity import dns_reference
 from feedmgr.certs.load import fingerprint
 from feedmgr.deployment import load_deployment
 from feedmgr.findings import Finding, Severity
 from feedmgr.ise.preflight import parse_ise_date
 from feedmgr.preflight import run_preflight
-from tests.certs.factory import NOW, Leaf, pki, write_pem
+from tests.certs.factory import DAY, NOW, Issued, Leaf, pki, write_pem
 from tests.certs.servers import TlsServer, serve_chain
 from tests.conftest import RunCli
-from tests.ise.fakeise import NODES, PASSWORD, USER, FakeIse, certificate, node
+from tests.ise.fakeise import (
+    NODES,
+    PASSWORD,
+    USER,
+    FakeIse,
+    certificate,
+    export_zip,
+    node,
+)
 
 EAP_EXPIRES = (NOW + dt.timedelta(days=20)).strftime("%a %b %d %H:%M:%S UTC %Y")
 LATER = "Fri Jan 01 00:00:00 UTC 2027"
@@ -27,11 +38,24 @@ LATER = "Fri Jan 01 00:00:00 UTC 2027"
 
 @dataclass(frozen=True)
 class Psn:
-    """The PSN's two TLS ports and what they present."""
+    """The PSN's two TLS ports, what they present, and the certificates ISE holds."""
 
     portal: TlsServer
     admin: TlsServer
-    portal_sha256: str
+    portal_cert: Issued
+    # ISE's Admin certificate is not the one the admin port presents (ise.cert-mismatch).
+    admin_held: Issued
+    # EAP: good for localhost, expiring 20 days after NOW.
+    eap: Issued
+
+    @property
+    def portal_sha256(self) -> str:
+        """The Portal certificate's SHA-256 fingerprint (hex)."""
+        return fingerprint(self.portal_cert.cert)
+
+
+def _pem(issued: Issued) -> bytes:
+    return issued.cert.public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture
@@ -40,11 +64,15 @@ def psn(tmp_path: Path) -> Iterator[Psn]:
     hierarchy = pki()
     portal = hierarchy.leaf(Leaf(dns=("localhost",), cn="localhost"), slot=21)
     admin = hierarchy.leaf(Leaf(dns=("localhost",), cn="localhost"), slot=22)
+    admin_held = hierarchy.leaf(Leaf(dns=("localhost",), cn="localhost"), slot=24)
+    eap = hierarchy.leaf(
+        Leaf(dns=("localhost",), cn="localhost", not_before=NOW - 10 * DAY, days=30), slot=25
+    )
     with (
         serve_chain(tmp_path, portal, [hierarchy.intermediate.cert]) as portal_server,
         serve_chain(tmp_path, admin, [hierarchy.intermediate.cert]) as admin_server,
     ):
-        yield Psn(portal_server, admin_server, fingerprint(portal.cert))
+        yield Psn(portal_server, admin_server, portal, admin_held, eap)
 
 
 def _colon_hex(hex_digest: str) -> str:
@@ -70,10 +98,17 @@ def _serve_deployment(fake_ise: FakeIse, psn: Psn) -> None:
                 certificate(
                     "portal", "Portal", LATER, sha256Fingerprint=_colon_hex(psn.portal_sha256)
                 ),
-                certificate("admin", "Admin", LATER, sha256Fingerprint="cd" * 32),
+                certificate(
+                    "admin", "Admin", LATER, sha256Fingerprint=fingerprint(psn.admin_held.cert)
+                ),
             ],
             [
-                certificate("eap", "EAP Authentication, RADIUS DTLS", EAP_EXPIRES),
+                certificate(
+                    "eap",
+                    "EAP Authentication, RADIUS DTLS",
+                    EAP_EXPIRES,
+                    sha256Fingerprint=fingerprint(psn.eap.cert),
+                ),
                 certificate("old", "Not in use", "Mon Jan 01 00:00:00 UTC 2024"),
             ],
         ],
@@ -107,13 +142,29 @@ def _of(findings: list[Finding], check: str) -> list[Finding]:
     return [f for f in findings if f.check == check]
 
 
+def _serve_exports(fake_ise: FakeIse, psn: Psn) -> None:
+    fake_ise.exports(
+        {
+            "id-portal": export_zip({"portal.pem": _pem(psn.portal_cert)}),
+            "id-admin": export_zip({"admin.pem": _pem(psn.admin_held)}),
+            "id-eap": export_zip({"eap.pem": _pem(psn.eap)}),
+        }
+    )
+
+
+EAP_LABEL = "psn1 eap (EAP Authentication, RADIUS DTLS)"
+ADMIN_LABEL = "psn1 admin (Admin)"
+
+
 def test_psns_are_discovered_and_graded_per_usage(
     fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
 ) -> None:
     """The Portal certificate is graded live on its port and matches ISE's; the Admin port
-    presents another certificate than ISE lists; EAP is graded from metadata only and
-    expires in 20 days; certificates not in use are left alone."""
+    presents another certificate than ISE lists; with the export refused (403, a read-only
+    account) EAP and ISE's Admin certificate are graded from metadata only, said once, and
+    EAP expires in 20 days; certificates not in use are left alone."""
     _serve_deployment(fake_ise, psn)
+    fake_ise.exports({}, status=403)
     findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
     portal_label = f"localhost:{psn.portal.port}"
     identity = [f for f in _of(findings, "cert.identity") if f.subject == portal_label]
@@ -127,11 +178,122 @@ def test_psns_are_discovered_and_graded_per_usage(
     assert [(f.severity, f.data["friendly_name"], f.data["days_left"]) for f in expiring] == [
         (Severity.FAIL, "eap", 20.0)
     ]
-    metadata_only = _of(findings, "ise.metadata-only")
-    assert {f.data["friendly_name"] for f in metadata_only} == {"eap", "admin"}
-    assert "cert.identity" in metadata_only[0].data["left_out"]
-    assert "cert.chain" in metadata_only[0].data["left_out"]
+    [metadata_only] = _of(findings, "ise.metadata-only")
+    assert metadata_only.subject == fake_ise.url
+    assert "refused the certificate export" in metadata_only.message
+    assert metadata_only.data["certificates"] == [ADMIN_LABEL, EAP_LABEL]
+    assert "cert.identity" in metadata_only.data["left_out"]
+    assert "cert.chain" in metadata_only.data["left_out"]
+    assert len(fake_ise.export_requests) == 1
     assert not [f for f in findings if "old" in f.subject or "spare" in f.subject]
+
+
+def test_exported_certificates_are_graded_as_cert_check_grades_them(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """With the export allowed, the EAP certificate and the Admin certificate the port did
+    not present are exported (the certificate only, never the key) and graded with every
+    cert.* check: EAP fails cert.expiring (20 days left); nothing is left to metadata."""
+    _serve_deployment(fake_ise, psn)
+    _serve_exports(fake_ise, psn)
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    assert sorted((r["id"], r["hostName"], r["export"]) for r in fake_ise.export_requests) == [
+        ("id-admin", "psn1", "CERTIFICATE"),
+        ("id-eap", "psn1", "CERTIFICATE"),
+    ]
+    expiring = [f for f in _of(findings, "cert.expiring") if f.subject == EAP_LABEL]
+    assert [f.severity for f in expiring] == [Severity.FAIL]
+    identity = {f.subject: f.severity for f in _of(findings, "cert.identity")}
+    assert identity[EAP_LABEL] == Severity.INFO
+    assert identity[ADMIN_LABEL] == Severity.INFO
+    assert not _of(findings, "ise.metadata-only")
+    assert not _of(findings, "ise.cert-expiring")
+
+
+def test_exported_certificate_without_the_fqdn_fails_as_cert_check_would(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """An EAP certificate whose subjectAltName lacks the PSN's FQDN fails cert.identity,
+    with the very findings `feedmgr cert check CERT --host FQDN --ca ROOT` gives."""
+    wrong = pki().leaf(Leaf(dns=("psn1.corp.example",)), slot=26)
+    fake_ise.answer(
+        NODES,
+        {"response": [node("psn1", ["Session"], fqdn="localhost")], "version": "1.0.0"},
+    )
+    fake_ise.certificates(
+        "psn1",
+        [[certificate("eap", "EAP Authentication", LATER, sha256Fingerprint="")]],
+    )
+    fake_ise.exports({"id-eap": export_zip({"eap.pem": _pem(wrong)})})
+    path = _deployment(tmp_path, fake_ise, psn, ca_bundle, "")
+    findings = _run(path, home)
+    graded = [f for f in findings if f.subject == "psn1 eap (EAP Authentication)"]
+    [identity] = [f for f in graded if f.check == "cert.identity"]
+    assert identity.severity == Severity.FAIL
+    assert "localhost matches no subjectAltName entry" in identity.message
+    cert_file = write_pem(tmp_path / "eap.pem", wrong.cert)
+    report = check_files(
+        cert_file,
+        [],
+        [dns_reference("localhost")],
+        [tmp_path / "corp-root.pem"],
+        GradeOptions(now=NOW),
+    )
+    assert [(f.check, f.severity, f.message) for f in graded] == [
+        (f.check, f.severity, f.message) for f in report.findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (export_zip({"../eap.pem": b"x"}), "'..' component"),
+        (export_zip({"eap.pem": b"\0" * (5 * 1024 * 1024)}), "per-member limit"),
+        (b"PK" + bytes(1024 * 1024 + 1), "larger than"),
+        (b"<html>login</html>", "not a readable zip"),
+        (export_zip({"eap.pem": b"no certificate here"}), "eap.pem"),
+        (export_zip({}), "holds no file"),
+    ],
+    ids=["traversal", "bomb", "oversized", "not-zip", "no-cert", "empty"],
+)
+def test_hostile_export_is_a_finding_not_a_crash(  # noqa: PLR0917 (fixtures)
+    fake_ise: FakeIse,
+    psn: Psn,
+    ca_bundle: Path,
+    tmp_path: Path,
+    home: Path,
+    answer: bytes,
+    problem: str,
+) -> None:
+    """An export answer that is not a safe zip holding the certificate warns
+    (ise.export-rejected, naming the problem) and the certificate falls back to metadata."""
+    _serve_deployment(fake_ise, psn)
+    fake_ise.exports({"id-admin": answer, "id-eap": answer})
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    rejected = {f.subject: f for f in _of(findings, "ise.export-rejected")}
+    assert set(rejected) == {ADMIN_LABEL, EAP_LABEL}
+    assert problem in rejected[EAP_LABEL].message
+    assert rejected[EAP_LABEL].severity == Severity.WARN
+    assert {f.subject for f in _of(findings, "ise.metadata-only")} == {ADMIN_LABEL, EAP_LABEL}
+    assert [f.subject for f in _of(findings, "ise.cert-expiring")] == [EAP_LABEL]
+
+
+def test_export_of_another_certificate_is_rejected(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """An export holding a certificate other than the one ISE lists under that id is not
+    graded in its place."""
+    _serve_deployment(fake_ise, psn)
+    fake_ise.exports(
+        {
+            "id-admin": export_zip({"admin.pem": _pem(psn.admin_held)}),
+            "id-eap": export_zip({"eap.pem": _pem(psn.admin_held)}),
+        }
+    )
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    [rejected] = _of(findings, "ise.export-rejected")
+    assert rejected.subject == EAP_LABEL
+    assert "not the" in rejected.message
 
 
 def test_psn_status_and_hand_written_list_are_compared_with_ise(
@@ -153,17 +315,34 @@ def test_psn_status_and_hand_written_list_are_compared_with_ise(
     assert not _of(findings, "ise.no-psn")
 
 
-def test_without_probing_everything_is_metadata_only(
+def test_without_probing_every_certificate_is_graded_from_its_export(
     fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
 ) -> None:
-    """With probe = false no port is contacted and every certificate in use says which
-    checks were left out."""
+    """With probe = false no port is contacted, and the Portal, Admin and EAP certificates
+    ISE holds are all graded from their export."""
     _serve_deployment(fake_ise, psn)
+    _serve_exports(fake_ise, psn)
     findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, "probe = false\n"), home)
     assert psn.portal.server_names == []
-    metadata_only = _of(findings, "ise.metadata-only")
-    assert {f.data["friendly_name"] for f in metadata_only} == {"portal", "admin", "eap"}
-    assert all("probing is off" in f.message for f in metadata_only)
+    identity = {f.subject for f in _of(findings, "cert.identity")}
+    assert {"psn1 portal (Portal)", ADMIN_LABEL, EAP_LABEL} <= identity
+    assert not _of(findings, "ise.metadata-only")
+
+
+def test_identities_follow_discovery(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """discovery = "both" grades the PSN's ipAddress too, as `cert check --ip` would: a
+    certificate without that IP in its subjectAltName fails cert.identity for it."""
+    _serve_deployment(fake_ise, psn)
+    _serve_exports(fake_ise, psn)
+    path = _deployment(tmp_path, fake_ise, psn, ca_bundle, 'discovery = "both"\n')
+    findings = _run(path, home)
+    eap = [f for f in _of(findings, "cert.identity") if f.subject == EAP_LABEL]
+    assert [(f.data["reference"], f.severity) for f in eap] == [
+        ("localhost", Severity.INFO),
+        ("127.0.0.1", Severity.FAIL),
+    ]
 
 
 def test_ise_refusal_is_a_section_finding(
@@ -198,7 +377,7 @@ def test_unreadable_fingerprint_is_said_not_guessed(
     fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
 ) -> None:
     """A Portal certificate whose fingerprint ISE gives in an unknown form is neither called
-    a mismatch nor assumed to be the one presented: it is graded from metadata, saying why."""
+    a mismatch nor assumed to be the one presented: it is graded from its export."""
     fake_ise.answer(
         NODES,
         {"response": [node("psn1", ["Session"], fqdn="localhost")], "version": "1.0.0"},
@@ -206,10 +385,11 @@ def test_unreadable_fingerprint_is_said_not_guessed(
     fake_ise.certificates(
         "psn1", [[certificate("portal", "Portal", LATER, sha256Fingerprint="n/a")]]
     )
+    _serve_exports(fake_ise, psn)
     findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
     assert not _of(findings, "ise.cert-mismatch")
-    [only] = _of(findings, "ise.metadata-only")
-    assert "gave no SHA-256 fingerprint" in only.message
+    assert not _of(findings, "ise.metadata-only")
+    assert "psn1 portal (Portal)" in {f.subject for f in _of(findings, "cert.identity")}
 
 
 @pytest.mark.parametrize(
@@ -242,3 +422,17 @@ def test_no_session_node_is_a_warning(
         (Severity.WARN, ["pan1"])
     ]
     assert [f.subject for f in _of(findings, "ise.psn-unknown")] == ["psn psn9"]
+
+
+def test_preflight_command_survives_a_hostile_export(
+    run_cli: RunCli, fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path
+) -> None:
+    """``feedmgr preflight`` meeting an export that is a path-traversal zip reports it as a
+    finding and exits 1 (findings), not 70 (a bug)."""
+    _serve_deployment(fake_ise, psn)
+    hostile = export_zip({"../../eap.pem": _pem(psn.eap)})
+    fake_ise.exports({"id-admin": hostile, "id-eap": hostile})
+    result = run_cli("preflight", _deployment(tmp_path, fake_ise, psn, ca_bundle, ""))
+    assert result.code == 1
+    assert "ise.export-rejected" in result.out
+    assert "'..' component" in result.out

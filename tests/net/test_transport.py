@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import ssl
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -250,3 +253,103 @@ def test_a_complete_body_is_not_failed_by_a_deadline_passing_after_it(
                 received += piece
                 now[0] += 60  # the caller took a minute writing it to disk
     assert received == b"x" * 100
+
+
+# -- POST: a JSON body, sent once unless it cannot have reached the server ----------------
+
+
+def test_post_sends_json_and_reads_the_answer(https_server: HTTPServer, ca_bundle: Path) -> None:
+    """A POST carries its payload as JSON and returns the whole answer."""
+    https_server.expect_request(
+        "/export", method="POST", json={"id": "c1"}, headers={"Content-Type": "application/json"}
+    ).respond_with_data(b"PK\x05\x06" + bytes(18), content_type="application/zip")
+    with _client(ca_bundle, Sleeps()) as client:
+        document = client.post(
+            https_server.url_for("/export"),
+            {"id": "c1"},
+            max_bytes=1024,
+            accept="application/zip",
+            what="the export",
+        )
+    assert document.body.startswith(b"PK")
+
+
+def test_post_answered_503_is_not_sent_again(https_server: HTTPServer, ca_bundle: Path) -> None:
+    """A POST that reached the server is not repeated, even on a 503 that a GET would retry."""
+    https_server.expect_request("/export", method="POST").respond_with_data("busy", status=503)
+    sleeps = Sleeps()
+    with _client(ca_bundle, sleeps) as client, pytest.raises(NetworkError) as caught:
+        client.post(
+            https_server.url_for("/export"), {}, max_bytes=1024, accept="*/*", what="the export"
+        )
+    assert caught.value.details["status"] == 503
+    assert len(https_server.log) == 1
+    assert sleeps.calls == []
+
+
+def test_post_dropped_after_sending_is_not_sent_again(
+    ca_bundle: Path, server_context: ssl.SSLContext
+) -> None:
+    """A connection the server closes after reading the request fails the POST at once."""
+    requests_seen: list[bytes] = []
+    context = server_context
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    requests_seen.append(conn.recv(65536))
+            except OSError:
+                continue
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/export"
+    sleeps = Sleeps()
+    try:
+        with _client(ca_bundle, sleeps) as client, pytest.raises(NetworkError) as caught:
+            client.post(url, {"id": "c1"}, max_bytes=1024, accept="*/*", what="the export")
+    finally:
+        listener.close()
+    assert "not sent again" in caught.value.problem
+    assert len(requests_seen) == 1
+    assert sleeps.calls == []
+
+
+def test_post_to_a_closed_port_is_retried(ca_bundle: Path) -> None:
+    """A POST whose connection was refused never reached a server, so it is tried again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    with _client(ca_bundle, sleeps, retries=2) as client, pytest.raises(NetworkError) as caught:
+        client.post(f"https://127.0.0.1:{port}/export", {}, max_bytes=1024, accept="*/*", what="it")
+    assert "gave up after 3 attempts" in caught.value.problem
+    assert len(sleeps.calls) == 2
+
+
+def test_post_redirect_is_not_followed(https_server: HTTPServer, ca_bundle: Path) -> None:
+    """A redirected POST is refused: following it would drop or resend the body elsewhere."""
+    https_server.expect_request("/export", method="POST").respond_with_data(
+        "", status=307, headers={"Location": "/elsewhere"}
+    )
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.post(
+            https_server.url_for("/export"), {}, max_bytes=1024, accept="*/*", what="the export"
+        )
+    assert caught.value.details["reason"] == "redirect"
+    assert len(https_server.log) == 1
+
+
+def test_post_answer_over_the_cap_is_refused(https_server: HTTPServer, ca_bundle: Path) -> None:
+    """A POST's answer is bounded like a GET's."""
+    https_server.expect_request("/export", method="POST").respond_with_data(b"x" * 5000)
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(InputRejected) as caught:
+        client.post(
+            https_server.url_for("/export"), {}, max_bytes=1024, accept="*/*", what="the export"
+        )
+    assert caught.value.details["reason"] == "size"
