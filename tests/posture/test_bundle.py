@@ -24,6 +24,9 @@ ISE = ServiceCondition(
     "ise", "com.cisco.secureclient.iseposture", Operator.RUNNING, ServiceType.USER_AGENT
 )
 ZOOM = ServiceCondition("zoom", "us.zoom.*", Operator.NOT_LOADED)
+# Real captures pasted by macOS users (tests/data/posture/real/SOURCES); expected values are
+# read off those texts by hand.
+REAL = DATA / "real"
 
 
 def _spec(*conditions: ServiceCondition) -> PostureSpec:
@@ -180,9 +183,6 @@ def test_real_list_capture_rows_survive_the_bundle(tmp_path: Path) -> None:
     assert bundle.filters == ("*",)
 
 
-# Real captures pasted by macOS users (tests/data/posture/real/SOURCES); expected values are
-# read off those texts by hand.
-REAL = DATA / "real"
 WINDOWSERVER = ServiceCondition(
     "ws", "com.apple.WindowServer", Operator.RUNNING, ServiceType.DAEMON
 )
