@@ -174,7 +174,8 @@ class Bundle:
                 streams.append((section.describe(), records))
         for block in self.prints:
             if not block.absent:
-                streams.append((f"print {block.target}", iter_print(block.lines, self.name)))
+                records = iter_print(block.lines, self.name, block.target)
+                streams.append((f"print {block.target}", records))
         return streams
 
     def line_of(self, record: JobRecord) -> int:

@@ -174,7 +174,7 @@ def _print_or_absent(runner: Runner, target: str) -> Iterator[JobRecord]:
     except LaunchctlFailed:
         return
     if lines:
-        yield from iter_print(lines, origin)
+        yield from iter_print(lines, origin, target)
 
 
 def file_streams(

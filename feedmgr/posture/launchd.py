@@ -7,8 +7,10 @@ spanning pieces is cut at ``MAX_LINE``). The only exception a parser raises is
 
 Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
 - ``print``/``dumpstate`` blocks open with ``DOMAIN/LABEL = {`` at column 0 and close with a
-  ``}`` line; nested blocks (``endpoints = {``, ``event triggers = {``...) can hold their
-  own ``state = `` lines, so only the job block's own (depth 1) keys are read.
+  ``}`` line; up to macOS 10.15 ``launchctl print`` opened with the bare ``LABEL = {``
+  (tests/data/posture/real/), so there the printed target names the domain. Nested blocks
+  (``endpoints = {``, ``event triggers = {``...) can hold their own ``state = `` lines, so
+  only the job block's own (depth 1) keys are read.
 - Domains: ``system`` holds daemons; ``gui/UID`` and ``user/UID`` hold a user's agents;
   ``type = LaunchDaemon`` / ``type = LaunchAgent`` in the block is more precise.
 - ``launchctl list`` prints ``PID Status Label``; PID ``-`` means not running; a negative
@@ -273,12 +275,14 @@ def iter_blocks(  # noqa: PLR0912 - one streaming state machine
     origin: str,
     source: str = "dumpstate",
     wanted: Callable[[str], bool] | None = None,
+    bare: tuple[str, str] | None = None,
 ) -> Iterator[JobRecord]:
     """Job records of ``launchctl dumpstate`` or ``launchctl print`` text, streamed.
 
     Blocks that are not jobs (``com.apple.xpc.launchd.domain.system = {``) and lines
     outside blocks are skipped; so are jobs whose label ``wanted`` rejects (their
-    structure is still checked).
+    structure is still checked). ``bare`` is the (domain, label) of a ``print`` target: a
+    block headed by that label alone (macOS 10.15 and older) is that job.
 
     Raises:
         ParseError: for a ``}`` that closes no block, a block still open at the end (the
@@ -309,10 +313,10 @@ def iter_blocks(  # noqa: PLR0912 - one streaming state machine
                 if depth == 1:
                     blocks += 1
                     header_line, header = lines_before + index + 1, text
-                    match = _SERVICE_HEADER.match(text)
-                    in_job = match is not None and (wanted is None or wanted(match.group("label")))
-                    if match is not None:
-                        domain, label = match.group("domain", "label")
+                    job = _job_of(text, bare)
+                    in_job = job is not None and (wanted is None or wanted(job[1]))
+                    if job is not None:
+                        domain, label = job
                         fields = {}
                 continue
             if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
@@ -343,6 +347,16 @@ def iter_blocks(  # noqa: PLR0912 - one streaming state machine
         )
     if blocks == 0:
         raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def _job_of(header: str, bare: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(domain, label) of a block header naming a job, else None."""
+    match = _SERVICE_HEADER.match(header)
+    if match is not None:
+        return match.group("domain"), match.group("label")
+    if bare is not None and header == f"{bare[1]} = {{":
+        return bare
+    return None
 
 
 def _read_keys(lines: Iterable[str], fields: dict[str, str]) -> None:
@@ -393,14 +407,19 @@ def _record(
     )
 
 
-def iter_print(lines: Iterable[str], origin: str) -> Iterator[JobRecord]:
+def iter_print(lines: Iterable[str], origin: str, target: str | None = None) -> Iterator[JobRecord]:
     """Job records of ``launchctl print DOMAIN/LABEL`` output (normally exactly one).
+
+    ``target`` is the ``DOMAIN/LABEL`` that was printed, when known: up to macOS 10.15 the
+    block names the label alone (``com.wazuh.agent = {``), and the target gives its domain.
 
     Raises:
         ParseError: as ``iter_blocks``, or when the text holds no ``DOMAIN/LABEL`` block.
     """
+    named = _SERVICE_HEADER.match(f"{target} = {{") if target is not None else None
+    bare = (named.group("domain"), named.group("label")) if named is not None else None
     found = False
-    for record in iter_blocks(lines, origin, source="print"):
+    for record in iter_blocks(lines, origin, source="print", bare=bare):
         found = True
         yield record
     if not found:

@@ -1,9 +1,10 @@
 """Run the bundle collect script as an MDM would, on a stand-in Mac.
 
 Stand-ins on PATH replace the macOS tools the script calls; they answer with the captures in
-tests/data/posture/ (launchctl list / print from a real Mac's shapes) and with ``sw_vers`` /
-``ioreg`` / ``stat`` lines in the shapes those tools print on macOS (``ioreg`` properties behind
-spaces or, as ``ioreg -l`` prints them, ``| |`` tree lines).
+tests/data/posture/ (launchctl list / print written by us in the shapes macOS prints) and with
+``sw_vers`` / ``ioreg`` / ``stat`` lines in those tools' shapes (``ioreg`` properties behind
+spaces or, as ``ioreg -l`` prints them, ``| |`` tree lines), or, where a ``Mac`` names them,
+with real output from tests/data/posture/real/.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class Mac:
     blocks: Path = DATA / "dumpstate.txt"
     when: str = "2026-12-01T09:30:00Z"
     ioreg_indent: str = "    "
+    # Real captures (tests/data/posture/real/) the stand-ins answer with instead: the full
+    # `sw_vers` text (its -productName... flags print one value of it), the `ioreg` text,
+    # and (target, file) pairs for `launchctl print`.
+    sw_vers: Path | None = None
+    ioreg: Path | None = None
+    printed: tuple[tuple[str, Path], ...] = ()
 
 
 def _tool(bin_dir: Path, name: str, body: str) -> None:
@@ -60,7 +67,12 @@ def install(bin_dir: Path, mac: Mac, home: Path) -> None:
         f"  list) cat '{mac.system_list}' ;;\n"
         f"  asuser) if [ \"$2\" = {mac.uid} ]; then cat '{mac.gui_list}'; else exit 1; fi ;;\n"
         "  print)\n"
-        f'    awk -v t="$2 = {{" \'$0 == t {{ p = 1 }} p {{ print }} p && $0 == "}}" {{ exit }}\' '
+        + "".join(
+            f"    if [ \"$2\" = '{target}' ]; then cat '{path}'; exit 0; fi\n"
+            for target, path in mac.printed
+        )
+        + "    awk"
+        f' -v t="$2 = {{" \'$0 == t {{ p = 1 }} p {{ print }} p && $0 == "}}" {{ exit }}\' '
         f"'{mac.blocks}' > \"$0.out.$$\"\n"
         '    if [ -s "$0.out.$$" ]; then cat "$0.out.$$"; rm -f "$0.out.$$"\n'
         '    else rm -f "$0.out.$$"; echo "Could not find service \\"$2\\" in domain" >&2;'
@@ -78,20 +90,35 @@ def install(bin_dir: Path, mac: Mac, home: Path) -> None:
     _tool(bin_dir, "hostname", f"echo {mac.host}")
     _tool(bin_dir, "uname", f"echo {mac.kernel}")
     _tool(bin_dir, "date", f"echo {mac.when}")
-    _tool(
-        bin_dir,
-        "sw_vers",
-        'case "$1" in\n'
-        f"  -productName) echo {mac.product} ;;\n"
-        f"  -productVersion) echo {mac.version} ;;\n"
-        f"  -buildVersion) echo {mac.build} ;;\n"
-        "esac",
-    )
+    if mac.sw_vers is not None:
+        _tool(
+            bin_dir,
+            "sw_vers",
+            'case "$1" in\n'
+            "  -productName) key=ProductName ;;\n"
+            "  -productVersion) key=ProductVersion ;;\n"
+            "  -buildVersion) key=BuildVersion ;;\n"
+            "  *) exit 1 ;;\n"
+            "esac\n"
+            f"sed -n \"s/^$key:[[:space:]]*//p\" '{mac.sw_vers}'",
+        )
+    else:
+        _tool(
+            bin_dir,
+            "sw_vers",
+            'case "$1" in\n'
+            f"  -productName) echo {mac.product} ;;\n"
+            f"  -productVersion) echo {mac.version} ;;\n"
+            f"  -buildVersion) echo {mac.build} ;;\n"
+            "esac",
+        )
     # ioreg -rd1 -c IOPlatformExpertDevice: one "+-o" line, then the device's properties.
     _tool(
         bin_dir,
         "ioreg",
-        "cat <<'EOF'\n"
+        f"cat '{mac.ioreg}'"
+        if mac.ioreg is not None
+        else "cat <<'EOF'\n"
         "+-o J316sAP  <class IOPlatformExpertDevice, id 0x100000210, registered, matched, "
         "active, busy 0 (42 ms), retain 37>\n"
         "  {\n"

@@ -24,6 +24,9 @@ ISE = ServiceCondition(
     "ise", "com.cisco.secureclient.iseposture", Operator.RUNNING, ServiceType.USER_AGENT
 )
 ZOOM = ServiceCondition("zoom", "us.zoom.*", Operator.NOT_LOADED)
+# Real captures pasted by macOS users (tests/data/posture/real/SOURCES); expected values are
+# read off those texts by hand.
+REAL = DATA / "real"
 
 
 def _spec(*conditions: ServiceCondition) -> PostureSpec:
@@ -170,11 +173,84 @@ def test_mdm_log_lines_around_the_bundle_are_ignored(tmp_path: Path) -> None:
 
 
 def test_real_list_capture_rows_survive_the_bundle(tmp_path: Path) -> None:
-    """Every row of the real system list capture is kept unchanged by a '*' bundle."""
-    bundle = parse_bundle(_collect(tmp_path, None), "m")
+    """Every row of a real system list capture (macOS 15) is kept unchanged by a '*' bundle,
+    and the job count is its number of rows."""
+    capture = REAL / "list-system-sequoia.txt"
+    bundle = parse_bundle(_collect(tmp_path, None, Mac(system_list=capture)), "m")
     system = bundle.lists[0]
-    assert system.lines == tuple(DATA.joinpath("list-system.txt").read_text().splitlines())
+    assert system.lines == tuple(capture.read_text().splitlines())
+    assert system.jobs == 30
     assert bundle.filters == ("*",)
+
+
+WINDOWSERVER = ServiceCondition(
+    "ws", "com.apple.WindowServer", Operator.RUNNING, ServiceType.DAEMON
+)
+FINDER = ServiceCondition("finder", "com.apple.Finder", Operator.RUNNING, ServiceType.USER_AGENT)
+WAZUH = ServiceCondition("wazuh", "com.wazuh.agent", Operator.RUNNING, ServiceType.DAEMON)
+
+
+@pytest.mark.parametrize(
+    ("sw_vers", "product", "version", "build"),
+    [
+        ("sw_vers-10.12.6-sierra.txt", "Mac OS X", "10.12.6", "16G29"),
+        ("sw_vers-11.2.3.txt", "macOS", "11.2.3", "20D91"),
+        ("sw_vers-13.3.1-rsr.txt", "macOS", "13.3.1", "22E772610a"),
+    ],
+)
+def test_bundle_from_real_tool_output(
+    tmp_path: Path, sw_vers: str, product: str, version: str, build: str
+) -> None:
+    """On a Mac whose tools print real captures, the bundle records the product, version and
+    build sw_vers shows (old 'Mac OS X' and Rapid Security Response builds included), the
+    hardware UUID from ioreg, and the list rows of the named services, which then pass."""
+    from feedmgr.posture.fleet import Outcome, judge, plan
+
+    mac = Mac(
+        system_list=REAL / "list-system-sequoia.txt",
+        gui_list=REAL / "list-user-elcapitan.txt",
+        sw_vers=REAL / sw_vers,
+        ioreg=REAL / "ioreg-rd1-uuid-line.txt",
+    )
+    spec = _spec(WINDOWSERVER, FINDER)
+    bundle = parse_bundle(_collect(tmp_path, spec, mac), "m")
+    assert (bundle.product, bundle.version, bundle.build) == (product, version, build)
+    assert (bundle.serial, bundle.hardware_uuid) == ("", "E646F33F-0C8D-XXXX-YYYY-8BB62B8C33CD")
+    system, gui = bundle.lists
+    assert (system.jobs, system.lines[1:]) == (30, ("282\t-11\tcom.apple.WindowServer",))
+    assert (gui.domain, gui.jobs, gui.lines[1:]) == ("gui/501", 34, ("279\t0\tcom.apple.Finder",))
+    assert judge(spec, plan(spec), bundle).conditions == (Outcome.PASS, Outcome.PASS)
+
+
+def test_bundle_reads_a_real_ioreg_tree(tmp_path: Path) -> None:
+    """From real 'ioreg -c IOPlatformExpertDevice -d 2' output (tree lines, properties eight
+    spaces in, long lines cut at the terminal width) the script takes the serial and UUID
+    strings as printed (the poster masked both as '...')."""
+    mac = Mac(ioreg=REAL / "ioreg-d2-imacpro1-1.txt")
+    bundle = parse_bundle(_collect(tmp_path, _spec(SYSMOND), mac), "m")
+    assert (bundle.serial, bundle.hardware_uuid) == ("...", "...")
+
+
+def test_bundle_of_a_mac_before_big_sur_is_judged(tmp_path: Path) -> None:
+    """A Mac before macOS 11 prints its job block under the bare label: the fleet check
+    reads it as the printed target and judges the daemon running (PID 1061), instead of
+    counting the whole bundle unreadable."""
+    from feedmgr.posture.fleet import Outcome, judge, plan
+
+    closed = tmp_path / "print.txt"
+    # The published excerpt stops before the job block's own closing brace (SOURCES).
+    closed.write_text((REAL / "print-system-wazuh-catalina-excerpt.txt").read_text() + "}\n")
+    mac = Mac(
+        sw_vers=REAL / "sw_vers-10.12.6-sierra.txt", printed=(("system/com.wazuh.agent", closed),)
+    )
+    spec = _spec(WAZUH)
+    bundle = parse_bundle(_collect(tmp_path, spec, mac), "m")
+    (block,) = bundle.prints
+    assert (block.target, block.absent) == ("system/com.wazuh.agent", False)
+    verdict = judge(spec, plan(spec), bundle)
+    assert verdict.conditions == (Outcome.PASS,)
+    (record,) = (r for _, stream in bundle.streams() for r in stream if r.source == "print")
+    assert (record.target, record.pid, record.last_exit_code) == ("system/com.wazuh.agent", 1061, 0)
 
 
 @given(st.binary(max_size=2048))

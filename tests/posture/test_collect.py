@@ -181,3 +181,28 @@ def test_live_plists_lists_the_five_directories(tmp_path: Path) -> None:
         "com.example.daemon": JobKind.DAEMON,
         "com.apple.agent": JobKind.USER_AGENT,
     }
+
+
+def test_live_print_before_big_sur_decides_the_condition(asset: Asset, tmp_path: Path) -> None:
+    """On a Mac before macOS 11, '--live' reads the print block launchctl opens with the bare
+    label (real Catalina output) as the printed job: the daemon runs, decided by print."""
+    real = asset("posture/real/print-system-wazuh-catalina-excerpt.txt")
+    printed = tmp_path / "print.txt"
+    # The published excerpt stops before the job block's own closing brace (SOURCES).
+    printed.write_text(real.read_text() + "}\n")
+    runner = FakeLaunchctl(
+        {
+            ("dumpstate",): asset("posture/dumpstate.txt"),
+            ("list",): asset("posture/real/list-system-sequoia.txt"),
+            ("print", "system/com.wazuh.agent"): printed,
+        }
+    )
+    condition = ServiceCondition("w", "com.wazuh.agent", Operator.RUNNING, ServiceType.DAEMON)
+    spec = _spec(condition)
+    result = evaluate_condition(
+        condition, gather(spec, live_streams(spec, runner, 501, as_root=True))
+    )
+    assert result.passed
+    assert [(r.source, r.target, r.pid) for r in result.deciding] == [
+        ("print", "system/com.wazuh.agent", 1061)
+    ]

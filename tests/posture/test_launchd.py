@@ -353,3 +353,93 @@ def test_braces_followed_by_unusual_blanks_still_open_and_close(blank: str) -> N
             "running",
             "com.example.b",
         )
+
+
+# Real output pasted by macOS users into public issues (tests/data/posture/real/SOURCES); the
+# expected values below are read off those texts by hand.
+REAL = Path(__file__).resolve().parent.parent / "data" / "posture" / "real"
+
+
+@pytest.mark.parametrize(
+    ("capture", "domain", "rows", "label", "shown"),
+    [
+        # macOS 15, as root: WindowServer runs as PID 282 after an instance died of SIGSEGV.
+        ("list-system-sequoia.txt", "system", 30, "com.apple.WindowServer", (282, None, 11)),
+        ("list-system-sequoia.txt", "system", 30, "com.apple.mobile.obliteration", (None, 0, None)),
+        (
+            "list-system-santa.txt",
+            "system",
+            39,
+            "uk.co.canimaansoftware.ClamXAV.HelperTool",
+            (158, 0, None),
+        ),
+        (
+            "list-system-santa.txt",
+            "system",
+            39,
+            "com.apple.loginwindow.39E51D48-6340-440E-A8A5-8EA0482BC63F",
+            (181, 0, None),
+        ),
+        ("list-user-elcapitan.txt", "gui/501", 34, "com.apple.Finder", (279, 0, None)),
+        ("list-user-elcapitan.txt", "gui/501", 34, "com.apple.quicklook", (None, 0, None)),
+    ],
+)
+def test_real_launchctl_list_rows(
+    capture: str, domain: str, rows: int, label: str, shown: tuple[int | None, ...]
+) -> None:
+    """Real 'launchctl list' captures (root and user, OS X 10.11 to macOS 15) give one record
+    per row with the PID, exit code and killing signal that row shows."""
+    with (REAL / capture).open() as handle:
+        records = {r.label: r for r in iter_list(handle, capture, domain)}
+    assert len(records) == rows
+    record = records[label]
+    assert record.domain == domain
+    assert (record.pid, record.last_exit_code, record.signal) == shown
+    assert record.running is (shown[0] is not None)
+
+
+def test_real_print_of_a_ventura_daemon() -> None:
+    """A real macOS 13 'launchctl print system/LABEL' block: running as PID 337, never
+    exited (no exit code), a LaunchDaemon; its nested blocks do not disturb the keys."""
+    with (REAL / "print-system-wazuh-ventura.txt").open() as handle:
+        (record,) = iter_print(handle, "ventura")
+    assert record.target == "system/com.wazuh.agent"
+    assert (record.state, record.pid, record.last_exit_code, record.signal) == (
+        "running",
+        337,
+        None,
+        None,
+    )
+    assert (record.job_type, record.kind, record.running) == ("LaunchDaemon", JobKind.DAEMON, True)
+
+
+def _catalina_print() -> list[str]:
+    # The published excerpt stops before the job block's own closing brace (SOURCES).
+    return [*(REAL / "print-system-wazuh-catalina-excerpt.txt").read_text().splitlines(), "}"]
+
+
+def test_real_print_before_big_sur_names_the_label_alone() -> None:
+    """Up to macOS 10.15 'launchctl print system/LABEL' opens its block with the bare label
+    ('com.wazuh.agent = {'); given the printed target it is read as that job: running as
+    PID 1061, last exit code 0, a daemon of the system domain."""
+    (record,) = iter_print(_catalina_print(), "catalina", "system/com.wazuh.agent")
+    assert record.target == "system/com.wazuh.agent"
+    assert (record.state, record.pid, record.last_exit_code) == ("running", 1061, 0)
+    assert record.kind is JobKind.DAEMON
+
+
+def test_real_print_bare_label_of_another_job_is_not_taken() -> None:
+    """A bare-label block counts only for the label that was printed: another target's
+    print, or one whose target is unknown, still finds no job block."""
+    for target in ("system/com.wazuh.other", None):
+        with pytest.raises(ParseError, match="not launchctl print output"):
+            list(iter_print(_catalina_print(), "catalina", target))
+
+
+def test_real_print_excerpt_cut_short_is_truncated() -> None:
+    """The Catalina excerpt as published (its block never closed) is reported truncated,
+    naming the block and the line it opened on."""
+    excerpt = REAL / "print-system-wazuh-catalina-excerpt.txt"
+    truncated = r"truncated: block 'com.wazuh.agent = \{' opened at line 1"
+    with excerpt.open() as handle, pytest.raises(ParseError, match=truncated):
+        list(iter_print(handle, "catalina", "system/com.wazuh.agent"))
