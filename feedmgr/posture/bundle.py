@@ -44,6 +44,7 @@ _HEADER_KEYS = frozenset(
         "product",
         "version",
         "build",
+        "version_extra",
         "console_user",
         "console_uid",
         "filter",
@@ -56,6 +57,10 @@ _REQUIRED = ("collected", "host", "kernel", "product", "version")
 # sw_vers -productName: "Mac OS X" up to 10.15 (and 11.x in compatibility mode), "macOS" since.
 _MAC_PRODUCTS = frozenset({"macOS", "Mac OS X"})
 _VERSION = re.compile(r"^\d{1,3}(?:\.\d{1,3}){0,2}$")
+# sw_vers -productVersionExtra (macOS 13+): "(a)" once a Rapid Security Response or
+# Background Security Improvement is applied. Older sw_vers know no such flag; whatever
+# they print instead is not a response letter and is not taken as one.
+_VERSION_EXTRA = re.compile(r"^\([a-z]\)$")
 _LIST = re.compile(
     r"^@@ list (?P<domain>system|gui/\d+) (?:jobs=(?P<jobs>\d+)|(?P<failed>failed))$"
 )
@@ -113,12 +118,19 @@ class Bundle:
     product: str
     version: str
     build: str
+    version_extra: str
     console_user: str
     console_uid: int | None
     filters: tuple[str, ...]
     lists: tuple[ListSection, ...]
     prints: tuple[PrintSection, ...]
     plists: tuple[str, ...] | None
+
+    @property
+    def release(self) -> str:
+        """The macOS release as `os resolve` names it: ``13.3.1 (a)`` with a Rapid Security
+        Response, else the version."""
+        return f"{self.version} {self.version_extra}" if self.version_extra else self.version
 
     @property
     def mac_id(self) -> str:
@@ -330,6 +342,7 @@ def _bundle(
         product=product,
         version=version,
         build=_one(header, "build"),
+        version_extra=extra if _VERSION_EXTRA.match(extra := _one(header, "version_extra")) else "",
         console_user=_one(header, "console_user"),
         console_uid=int(uid_text) if uid_text else None,
         filters=tuple(header.get("filter", ["*"])),

@@ -371,6 +371,8 @@ def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> st
         '  echo "product = $(sw_vers -productName 2>/dev/null | one_line)"',
         '  echo "version = $(sw_vers -productVersion 2>/dev/null | one_line)"',
         '  echo "build = $(sw_vers -buildVersion 2>/dev/null | one_line)"',
+        "  extra=$(sw_vers -productVersionExtra 2>/dev/null | one_line)",
+        '  if [ -n "$extra" ]; then echo "version_extra = $extra"; fi',
         '  echo "console_user = $user"',
         '  echo "console_uid = $uid"',
     ]

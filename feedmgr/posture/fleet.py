@@ -211,7 +211,7 @@ def judge(
         mac_id=bundle.mac_id,
         host=bundle.host,
         serial=bundle.serial,
-        version=bundle.version,
+        version=bundle.release,
         version_key=bundle.version_key,
         build=bundle.build,
         collected=bundle.collected,

@@ -98,6 +98,7 @@ def install(bin_dir: Path, mac: Mac, home: Path) -> None:
             "  -productName) key=ProductName ;;\n"
             "  -productVersion) key=ProductVersion ;;\n"
             "  -buildVersion) key=BuildVersion ;;\n"
+            "  -productVersionExtra) key=ProductVersionExtra ;;\n"
             "  *) exit 1 ;;\n"
             "esac\n"
             f"sed -n \"s/^$key:[[:space:]]*//p\" '{mac.sw_vers}'",

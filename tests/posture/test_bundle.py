@@ -191,18 +191,19 @@ WAZUH = ServiceCondition("wazuh", "com.wazuh.agent", Operator.RUNNING, ServiceTy
 
 
 @pytest.mark.parametrize(
-    ("sw_vers", "product", "version", "build"),
+    ("sw_vers", "shown"),
     [
-        ("sw_vers-10.12.6-sierra.txt", "Mac OS X", "10.12.6", "16G29"),
-        ("sw_vers-11.2.3.txt", "macOS", "11.2.3", "20D91"),
-        ("sw_vers-13.3.1-rsr.txt", "macOS", "13.3.1", "22E772610a"),
+        ("sw_vers-10.12.6-sierra.txt", ("Mac OS X", "10.12.6", "16G29", "10.12.6")),
+        ("sw_vers-11.2.3.txt", ("macOS", "11.2.3", "20D91", "11.2.3")),
+        ("sw_vers-13.3.1-rsr.txt", ("macOS", "13.3.1", "22E772610a", "13.3.1 (a)")),
     ],
 )
 def test_bundle_from_real_tool_output(
-    tmp_path: Path, sw_vers: str, product: str, version: str, build: str
+    tmp_path: Path, sw_vers: str, shown: tuple[str, str, str, str]
 ) -> None:
     """On a Mac whose tools print real captures, the bundle records the product, version and
-    build sw_vers shows (old 'Mac OS X' and Rapid Security Response builds included), the
+    build sw_vers shows (old 'Mac OS X' and Rapid Security Response builds included, the
+    response letter kept so the fleet's macOS breakdown tells those Macs apart), the
     hardware UUID from ioreg, and the list rows of the named services, which then pass."""
     from feedmgr.posture.fleet import Outcome, judge, plan
 
@@ -214,7 +215,8 @@ def test_bundle_from_real_tool_output(
     )
     spec = _spec(WINDOWSERVER, FINDER)
     bundle = parse_bundle(_collect(tmp_path, spec, mac), "m")
-    assert (bundle.product, bundle.version, bundle.build) == (product, version, build)
+    assert (bundle.product, bundle.version, bundle.build, bundle.release) == shown
+    assert judge(spec, plan(spec), bundle).version == shown[3]
     assert (bundle.serial, bundle.hardware_uuid) == ("", "E646F33F-0C8D-XXXX-YYYY-8BB62B8C33CD")
     system, gui = bundle.lists
     assert (system.jobs, system.lines[1:]) == (30, ("282\t-11\tcom.apple.WindowServer",))
