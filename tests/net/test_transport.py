@@ -163,15 +163,15 @@ def test_server_stalling_before_its_headers_fails_at_the_response_limit(
 def test_slow_loris_redirect_chain_fails_at_the_overall_deadline(
     scripted: ScriptedServer, ca_bundle: Path
 ) -> None:
-    """Redirect hops each sending their headers just inside the per-request limit (1.6 s of
-    1.9 s) are cut off at network.deadline (2 s) counted from the first request, not at the
+    """Redirect hops each sending their headers inside the per-request limit (1.5 s of
+    1.95 s) are cut off at network.deadline (2 s) counted from the first request, not at the
     end of the hop that passes it."""
     for hop in range(10):
         head = f"HTTP/1.1 302 Found\r\nLocation: /hop{hop + 1}\r\nConnection: close\r\n\r\n"
-        scripted.routes[f"/hop{hop}"] = slow_head(head.encode(), seconds=1.6)
+        scripted.routes[f"/hop{hop}"] = slow_head(head.encode(), seconds=1.5)
     started = time.monotonic()
     with (
-        _client(ca_bundle, Sleeps(), rate_grace=1.9, deadline=2) as client,
+        _client(ca_bundle, Sleeps(), rate_grace=1.95, deadline=2) as client,
         pytest.raises(NetworkError) as caught,
     ):
         client.get(scripted.url_for("/hop0"), max_bytes=100)
@@ -179,6 +179,23 @@ def test_slow_loris_redirect_chain_fails_at_the_overall_deadline(
     assert caught.value.details["reason"] == "deadline"
     assert 1.9 < time.monotonic() - started < 2.7
     assert [path for path, _ in scripted.seen] == ["/hop0", "/hop1"]
+
+
+def test_dripped_headers_end_at_the_deadline_without_a_minimum_rate(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """With the minimum rate off (network.min_rate 0), response headers dripped a byte every
+    few milliseconds still end at network.deadline (1 s here), not when the server is done."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + b"X-Pad: slow\r\n" * 50 + b"\r\n"
+    scripted.routes["/d"] = slow_head(head, seconds=5)
+    started = time.monotonic()
+    with (
+        _client(ca_bundle, Sleeps(), deadline=1, min_rate=0, read_timeout=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(scripted.url_for("/d"), max_bytes=100)
+    assert caught.value.details["reason"] == "deadline"
+    assert 0.9 < time.monotonic() - started < 1.5
 
 
 def test_byte_dripping_server_fails_at_the_overall_deadline(
