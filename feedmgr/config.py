@@ -121,7 +121,8 @@ SETTINGS: Mapping[str, Setting] = {
         ),
         Setting(
             "network.min_rate",
-            "Minimum average bytes per second of a body after its first 20 s (0: no minimum).",
+            "Minimum average bytes per second of a body after its first 20 s; also gives a "
+            "response 20 s for its TLS handshake and headers (0: neither).",
             _bounded_int(0, MAX_MIN_RATE, "bytes per second"),
             int,
             DEFAULT_MIN_RATE,

@@ -11,8 +11,10 @@ docs/online-updates.md ("Network behaviour") describes it; in short:
   cannot have reached the server, and it follows no redirect.
 * Every transfer (one ``get``, or one streamed download across its resumed requests) has an
   overall deadline, and once a body has had ``rate_grace`` seconds it must keep up a minimum
-  average rate; past either, the transfer fails at once and is not retried. This defeats
-  the "slow retrieval" attack of the TUF threat model (a server that drips bytes).
+  average rate; before that, each request must have its TLS handshake and response headers
+  within ``rate_grace``, on the wall clock. Past any of these, the transfer fails at once
+  and is not retried. This defeats the "slow retrieval" attack of the TUF threat model (a
+  server that drips bytes) and slow-loris servers that stall before the body.
 * Bodies are asked for and counted as sent (``Accept-Encoding: identity``), so limits and
   rates apply to what crosses the network; ``get`` still decodes a gzip or deflate body of a
   server that ignores the request.
@@ -34,6 +36,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -91,6 +94,7 @@ def transport_settings(
         proxy=proxy if proxy is not None else config.proxy,
         deadline=config.deadline,
         min_rate=config.min_rate,
+        rate_grace=RATE_GRACE_SECONDS,
     )
 
 
@@ -189,6 +193,90 @@ class _RateMeter:
             f"minimum of {self.settings.min_rate} bytes/s (network.min_rate); giving up",
             reason="too-slow",
         )
+
+
+class _ResponseWait:
+    """The time one request (one hop, one try) may take until its response headers are in.
+
+    With a minimum rate on, the TLS handshake and the headers must be complete within
+    ``rate_grace`` of sending the request (a response that has not begun has a rate of 0);
+    the handshake has all that time (``connect_timeout`` is for TCP), each read of the
+    headers at most ``read_timeout`` too. Always, they end at the transfer's deadline.
+    ``_BoundedSSLSocket`` applies this on the wall clock, so a server dripping its handshake
+    or headers cannot stretch it read by read.
+    """
+
+    def __init__(self, deadline: Deadline) -> None:
+        settings = deadline.settings
+        self.settings = settings
+        self.bounded = settings.min_rate > 0
+        grace = settings.rate_grace if self.bounded else math.inf
+        self.end = min(deadline.end, settings.clock() + grace)
+        # The last TLS operation: "handshake" or "headers", and whether this limit (rather
+        # than the socket's own timeout, whose expiry is retried) set its timeout.
+        self.stage = ""
+        self.cut = False
+
+    def timeout(self, stage: str, own: float | None) -> float:
+        """The socket timeout for the next blocking TLS operation in ``stage``; ``own`` is
+        the socket's.
+
+        Raises:
+            TimeoutError: the limit has passed.
+        """
+        self.stage = stage
+        left = self.end - self.settings.clock()
+        self.cut = own is None or left <= own or (self.bounded and stage == "handshake")
+        if left <= 0:
+            raise TimeoutError("the time to receive the response headers has passed")
+        return left if self.cut or own is None else own
+
+    def too_slow(self, url: str) -> NetworkError | None:
+        """The error for a request that timed out at this limit (None: another timeout)."""
+        if not (self.bounded and self.cut):
+            return None
+        what = {
+            "handshake": "did not complete the TLS handshake",
+            "headers": "did not send its response headers",
+        }[self.stage]
+        return NetworkError(
+            url,
+            f"the server {what} within {self.settings.rate_grace:g} s of the request "
+            "(network.min_rate); the server is too slow or stalls",
+            reason="too-slow",
+        )
+
+
+# The wait of the request this thread is sending, read by the sockets it uses.
+_RESPONSE_WAIT: ContextVar[_ResponseWait | None] = ContextVar("response_wait", default=None)
+
+
+class _BoundedSSLSocket(ssl.SSLSocket):
+    """A TLS socket whose handshake and reads, while a request waits for its response, end
+    at that request's limit (``_ResponseWait``). Each blocking call of an SSL socket has
+    one overall timeout, and http.client reads the headers through ``recv_into``."""
+
+    @contextlib.contextmanager
+    def _bounded(self, stage: str) -> Iterator[None]:
+        wait = _RESPONSE_WAIT.get()
+        if wait is None:
+            yield
+            return
+        own = self.gettimeout()
+        self.settimeout(wait.timeout(stage, own))
+        try:
+            yield
+        finally:
+            # The body's reads (``chunks``) use the connection's own timeout again.
+            self.settimeout(own)
+
+    def do_handshake(self, block: bool = False) -> None:
+        with self._bounded("handshake"):
+            super().do_handshake(block)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        with self._bounded("headers"):
+            return super().recv_into(buffer, nbytes, flags)
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -339,7 +427,9 @@ class HttpsClient:
         self.settings = settings or TransportSettings()
         self.session = requests.Session()
         self.session.headers["User-Agent"] = f"feedmgr/{__version__}"
-        adapter = _ContextAdapter(ssl_context(self.settings.ca_bundle))
+        context = ssl_context(self.settings.ca_bundle)
+        context.sslsocket_class = _BoundedSSLSocket
+        adapter = _ContextAdapter(context)
         self.session.mount("https://", adapter)
         # Plain http is never used; an adapter that always fails makes that certain.
         self.session.mount("http://", _RefuseAdapter())
@@ -374,6 +464,8 @@ class HttpsClient:
         def keep(response: requests.Response, **_: object) -> None:
             received.append(response)
 
+        wait = _ResponseWait(deadline)
+        bound = _RESPONSE_WAIT.set(wait)
         try:
             return self.session.request(
                 method,
@@ -386,6 +478,14 @@ class HttpsClient:
                 proxies=self._proxies,
                 hooks={"response": keep},
             )
+        except requests.exceptions.Timeout as exc:
+            # A server that accepted the connection and then stalls is too slow, not
+            # unreachable: final, like a body below the minimum rate.
+            deadline.check()
+            slow = wait.too_slow(url)
+            if slow is not None:
+                raise slow from exc
+            raise
         except requests.exceptions.SSLError as exc:
             raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
         except UnicodeError as exc:
@@ -410,6 +510,8 @@ class HttpsClient:
                 reason="proxy-refused",
                 status=status,
             ) from exc
+        finally:
+            _RESPONSE_WAIT.reset(bound)
 
     def _send(
         self,

@@ -26,6 +26,7 @@ from tests.feed.netserver import (
     atom_index,
     drip,
     leftovers,
+    until_hangup,
 )
 
 INDEX = "/posture-update.xml"
@@ -557,6 +558,58 @@ def test_dripping_server_fails_at_the_configured_deadline(
         f"feedmgr: error: {scripted.url_for(slow)}: the transfer did not finish within 1 s "
         "(network.deadline); the server is too slow or stalls\n"
     )
+    assert FeedStore(home).feeds() == before
+    assert _active(home) == OLD_VERSION
+    assert leftovers(home) == []
+    assert FeedStore(home).cached_response(scripted.url_for("/index.xml")) is None
+
+
+@pytest.mark.usefixtures("with_old_feed")
+@pytest.mark.parametrize("silent", ["/index.xml", "/hop.xml", "/new.zip"])
+def test_server_never_sending_headers_fails_at_the_response_limit(
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    scripted: ScriptedServer,
+    packages: Packages,
+    ca_bundle: Path,
+    home: Path,
+    silent: str,
+) -> None:
+    """A server that takes the request for the index, an alternate hop or the package and
+    never answers fails once the response limit (the 20 s rate grace, 0.5 s here) is over,
+    well before network.deadline and without retries: exit 4, one line naming the URL, store
+    unchanged, no partial file."""
+    monkeypatch.setattr("feedmgr.net.transport.RATE_GRACE_SECONDS", 0.5)
+    documents = {
+        "/index.xml": atom_index(alternates=["hop.xml"]),
+        "/hop.xml": atom_index([packages.new.entry("new.zip")]),
+        "/new.zip": packages.new.data,
+    }
+    for path, body in documents.items():
+        scripted.routes[path] = (
+            (lambda handler: until_hangup(handler.connection)) if path == silent else _serve(body)
+        )
+    assert run_cli("config", "set", "network.deadline", "10").code == 0
+    before = FeedStore(home).feeds()
+    started = time.monotonic()
+    result = run_cli(
+        "update",
+        "--url",
+        scripted.url_for("/index.xml"),
+        "--ca-bundle",
+        ca_bundle,
+        "--trust",
+        PUBLIC_KEY,
+    )
+    assert result.code == 4, result.err
+    assert time.monotonic() - started < 5
+    assert result.err == (
+        f"feedmgr: error: {scripted.url_for(silent)}: the server did not send its response "
+        "headers within 0.5 s of the request (network.min_rate); the server is too slow or "
+        "stalls\n"
+    )
+    assert [path for path, _ in scripted.seen].count(silent) == 1
     assert FeedStore(home).feeds() == before
     assert _active(home) == OLD_VERSION
     assert leftovers(home) == []

@@ -274,6 +274,115 @@ def scripted(server_context: ssl.SSLContext) -> Iterator[ScriptedServer]:
     server.stop()
 
 
+def slow_head(head: bytes, *, seconds: float) -> Script:
+    """A script that sends the raw response ``head`` (status line and headers) spread evenly
+    over ``seconds``: a slow-loris server that keeps every read short yet the whole long."""
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        with contextlib.suppress(OSError):
+            for start in range(len(head)):
+                handler.wfile.write(head[start : start + 1])
+                handler.wfile.flush()
+                time.sleep(seconds / len(head))
+
+    return script
+
+
+# -- a raw TCP server, for what no HTTP server does (stall or drip the TLS handshake) ------
+
+Serve = Callable[[socket.socket], None]
+
+
+class RawServer:
+    """A loopback TCP server that hands each accepted connection to ``serve`` in a thread and
+    counts the connections (a retry shows as a second one)."""
+
+    def __init__(self, serve: Serve) -> None:
+        self.accepted = 0
+        self._serve = serve
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url_for(self, path: str) -> str:
+        """The https URL of ``path`` on this server."""
+        return f"https://127.0.0.1:{self._listener.getsockname()[1]}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            self._serve(conn)
+
+    def close(self) -> None:
+        """Stop accepting."""
+        self._listener.close()
+
+
+def until_hangup(conn: socket.socket) -> None:
+    """Read and ignore whatever the client sends until it closes (60 s at most)."""
+    conn.settimeout(60)
+    while conn.recv(65536):
+        pass
+
+
+def tls_then_silence(context: ssl.SSLContext) -> Serve:
+    """Complete the TLS handshake, read the request, never answer."""
+
+    def serve(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            until_hangup(tls)
+
+    return serve
+
+
+def dripped_handshake(context: ssl.SSLContext, *, every: float) -> Serve:
+    """A real TLS server whose handshake bytes leave one every ``every`` seconds."""
+
+    def serve(conn: socket.socket) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        conn.settimeout(60)
+        while True:
+            try:
+                tls.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            for byte in outgoing.read():
+                conn.sendall(bytes([byte]))
+                time.sleep(every)
+            if done:
+                until_hangup(conn)
+                return
+            data = conn.recv(65536)
+            if not data:
+                return
+            incoming.write(data)
+
+    return serve
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Serve], RawServer]]:
+    """Start ``RawServer``s on loopback; they are closed after the test."""
+    started: list[RawServer] = []
+
+    def start(serve: Serve) -> RawServer:
+        started.append(RawServer(serve))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.close()
+
+
 # -- a CONNECT proxy ------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
@@ -18,7 +19,17 @@ from pytest_httpserver import HTTPServer
 
 from feedmgr.errors import InputRejected, NetworkError
 from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after
-from tests.feed.netserver import ConnectProxy, ScriptedServer, drip
+from tests.feed.netserver import (
+    ConnectProxy,
+    RawServer,
+    ScriptedServer,
+    Serve,
+    drip,
+    dripped_handshake,
+    slow_head,
+    tls_then_silence,
+    until_hangup,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +109,93 @@ def test_headers_then_silence_fails_on_the_minimum_rate(
     assert time.monotonic() - started < 5
     assert sleeps.calls == []
     assert len(scripted.seen) == 1
+
+
+StartRaw = Callable[[Serve], RawServer]
+
+
+@pytest.mark.parametrize(
+    ("stage", "problem"),
+    [
+        ("silent", "did not complete the TLS handshake within 0.5 s of the request"),
+        ("handshake", "did not complete the TLS handshake within 0.5 s of the request"),
+        ("headers", "did not send its response headers within 0.5 s of the request"),
+        ("dripped-headers", "did not send its response headers within 0.5 s of the request"),
+    ],
+)
+def test_server_stalling_before_its_headers_fails_at_the_response_limit(
+    raw_server: StartRaw,
+    *,
+    scripted: ScriptedServer,
+    server_context: ssl.SSLContext,
+    ca_bundle: Path,
+    stage: str,
+    problem: str,
+) -> None:
+    """A server that accepts the connection and then never completes the TLS handshake,
+    completes it one byte at a time, never sends response headers, or drips them, fails once
+    the request has had rate_grace (0.5 s here) for its handshake and headers: at once, not
+    after connect and read timeouts, and not retried."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + b"X-Pad: slow\r\n" * 50 + b"\r\n"
+    scripted.routes["/slow-head"] = slow_head(head, seconds=5)
+    servers: dict[str, Serve] = {
+        "silent": until_hangup,
+        "handshake": dripped_handshake(server_context, every=0.01),
+        "headers": tls_then_silence(server_context),
+    }
+    raw = raw_server(servers[stage]) if stage in servers else None
+    url = raw.url_for("/d") if raw else scripted.url_for("/slow-head")
+    sleeps = Sleeps()
+    started = time.monotonic()
+    with (
+        _client(ca_bundle, sleeps, rate_grace=0.5, connect_timeout=2, read_timeout=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(url, max_bytes=100)
+    assert time.monotonic() - started < 1.5
+    assert caught.value.subject == url
+    assert caught.value.details["reason"] == "too-slow"
+    assert f"the server {problem} (network.min_rate)" in caught.value.problem
+    assert sleeps.calls == []
+    assert (raw.accepted if raw else len(scripted.seen)) == 1
+
+
+def test_slow_loris_redirect_chain_fails_at_the_overall_deadline(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """Redirect hops each sending their headers inside the per-request limit (1.5 s of
+    1.95 s) are cut off at network.deadline (2 s) counted from the first request, not at the
+    end of the hop that passes it."""
+    for hop in range(10):
+        head = f"HTTP/1.1 302 Found\r\nLocation: /hop{hop + 1}\r\nConnection: close\r\n\r\n"
+        scripted.routes[f"/hop{hop}"] = slow_head(head.encode(), seconds=1.5)
+    started = time.monotonic()
+    with (
+        _client(ca_bundle, Sleeps(), rate_grace=1.95, deadline=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(scripted.url_for("/hop0"), max_bytes=100)
+    assert caught.value.subject == scripted.url_for("/hop0")
+    assert caught.value.details["reason"] == "deadline"
+    assert 1.9 < time.monotonic() - started < 2.7
+    assert [path for path, _ in scripted.seen] == ["/hop0", "/hop1"]
+
+
+def test_dripped_headers_end_at_the_deadline_without_a_minimum_rate(
+    scripted: ScriptedServer, ca_bundle: Path
+) -> None:
+    """With the minimum rate off (network.min_rate 0), response headers dripped a byte every
+    few milliseconds still end at network.deadline (1 s here), not when the server is done."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n" + b"X-Pad: slow\r\n" * 50 + b"\r\n"
+    scripted.routes["/d"] = slow_head(head, seconds=5)
+    started = time.monotonic()
+    with (
+        _client(ca_bundle, Sleeps(), deadline=1, min_rate=0, read_timeout=2) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(scripted.url_for("/d"), max_bytes=100)
+    assert caught.value.details["reason"] == "deadline"
+    assert 0.9 < time.monotonic() - started < 1.5
 
 
 def test_byte_dripping_server_fails_at_the_overall_deadline(
