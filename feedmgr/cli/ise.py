@@ -12,6 +12,7 @@ import click
 from feedmgr.cli._common import AppContext, emit, format_option, secret_prompt
 from feedmgr.escape import join_lines
 from feedmgr.render.json import dumps
+from feedmgr.render.text import aligned
 
 if TYPE_CHECKING:
     from feedmgr.ise.client import IseClient
@@ -206,9 +207,4 @@ def status(app: AppContext, /, *, output_format: str, **connection: Any) -> None
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     if not rows:
         return "(none)\n"
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    ]
-    return join_lines(lines)
+    return join_lines(aligned([headers, *rows]))
