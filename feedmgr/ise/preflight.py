@@ -24,7 +24,7 @@ from pathlib import Path
 from feedmgr.certs.checks import CHECKS, EXPIRY_FAIL_DAYS, EXPIRY_WARN_DAYS
 from feedmgr.certs.grade import GradeOptions, Trust, grade_probes
 from feedmgr.certs.probe import ProbeTarget
-from feedmgr.deployment import IseSection, PsnSection
+from feedmgr.deployment import IseSection, PsnSection, deployment_path
 from feedmgr.findings import Finding, Severity
 from feedmgr.ise.client import IseClient
 from feedmgr.ise.models import CONNECTED, Node, SystemCertificate
@@ -114,8 +114,7 @@ def grade_from_ise(
         )
     outcome.findings += _status_findings(psns)
     outcome.findings += _inventory_findings(psns, hand_written)
-    paths = [Path(c).expanduser() for c in section.psn_ca]
-    trust = Trust.from_options([p if p.is_absolute() else base / p for p in paths])
+    trust = Trust.from_options([deployment_path(c, base) for c in section.psn_ca])
     options = GradeOptions(now=now, public_ca=section.public_ca)
     for psn in psns:
         certificates = [cert for cert in client.system_certificates(psn.hostname) if _in_use(cert)]
