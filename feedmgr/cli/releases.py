@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import click
 
@@ -268,7 +267,7 @@ def export_releases(
     uses this to rebuild the snapshot shipped with feedmgr from current SOFA and
     endoflife.date data.
     """
-    from feedmgr.atomic import write_atomically
+    from feedmgr.atomic import write_bytes_atomically
     from feedmgr.errors import StoreError, UsageError
     from feedmgr.osmatrix.releases import by_family, release_catalogs
     from feedmgr.render.json import dumps
@@ -280,7 +279,7 @@ def export_releases(
     for family, catalog in families.items():
         target = output_dir / f"{family}.json"
         try:
-            write_atomically(target, functools.partial(_write, catalog.to_bytes()))
+            write_bytes_atomically(target, catalog.to_bytes())
         except OSError as exc:
             raise StoreError(str(target), f"cannot write: {exc.strerror}") from exc
         written[family] = (target, catalog)
@@ -308,7 +307,3 @@ def export_releases(
             for family, (target, catalog) in written.items()
         )
     )
-
-
-def _write(data: bytes, handle: BinaryIO) -> None:
-    handle.write(data)
