@@ -69,7 +69,13 @@ def import_releases(
     """
     from feedmgr.errors import UsageError
     from feedmgr.osmatrix.releases import parse_release_catalog, save_release_catalog
-    from feedmgr.osmatrix.sources import SourceImport, import_endoflife_windows, import_sofa
+    from feedmgr.osmatrix.sources import (
+        ENDOFLIFE_CATALOG,
+        SOFA_CATALOG,
+        SourceImport,
+        import_endoflife_windows,
+        import_sofa,
+    )
 
     given = [
         (flag, path)
@@ -87,10 +93,10 @@ def import_releases(
         raise UsageError(str(source), f"cannot read: {exc.strerror}") from exc
     if kind == "sofa":
         result = import_sofa(data, str(source), source_label)
-        name = "sofa-macos"
+        name = SOFA_CATALOG
     elif kind == "windows":
         result = import_endoflife_windows(data, str(source), source_label)
-        name = "endoflife-windows"
+        name = ENDOFLIFE_CATALOG
     else:
         result = SourceImport(parse_release_catalog(data, str(source)), kind="catalog")
         name = "manual-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in source.stem)
