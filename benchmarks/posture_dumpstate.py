@@ -27,6 +27,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.host import cpu_model, grep_version  # noqa: E402
+
 CONDITIONS = """\
 format: feedmgr-posture/1
 conditions:
@@ -209,18 +214,10 @@ def run_pipeline(dumpstate: Path) -> tuple[Measure, str]:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    grep = subprocess.run(["grep", "--version"], capture_output=True, text=True, check=False)
+    cpu = cpu_model(platform.processor() or platform.machine())
     return (
         f"{platform.system()} {platform.release()}, {cpu}, Python {platform.python_version()}, "
-        f"{grep.stdout.splitlines()[0] if grep.stdout else 'grep'}"
+        f"{grep_version()}"
     )
 
 

@@ -44,6 +44,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.host import cpu_model  # noqa: E402
+
 DATA = REPO / "tests" / "data" / "posture"
 CONDITIONS = """\
 format: feedmgr-posture/1
@@ -219,14 +223,7 @@ def generate(folder: Path, count: int, now: datetime, seed: int = 16) -> dict[st
 
 
 def _machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores" + (
         f" ({model})" if model else ""
     )

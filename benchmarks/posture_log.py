@@ -43,6 +43,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from benchmarks.host import cpu_model, grep_version  # noqa: E402
+
 SYSLOG = REPO / "tests/data/posture/logs/macos-system.log"
 EXCERPT = REPO / "tests/data/posture/unified_log.log"
 GREP_CANDIDATES = ["grep", "-c", "-i", "-E", "<cleanmachines>|compliant|docheck|msg_su_step_status"]
@@ -125,18 +129,9 @@ def timed(command: list[str]) -> tuple[float, float, str, str]:
 
 
 def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    grep = subprocess.run(["grep", "--version"], check=False, capture_output=True, text=True).stdout
     return (
-        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU {model}, "
-        f"Python {platform.python_version()}, {grep.splitlines()[0] if grep else 'grep'}"
+        f"{platform.system()} {platform.release()}, {os.cpu_count()} CPU {cpu_model()}, "
+        f"Python {platform.python_version()}, {grep_version()}"
     )
 
 

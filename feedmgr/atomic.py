@@ -33,10 +33,19 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object], *, mode: i
         raise
 
 
+def write_bytes_atomically(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """``write_atomically`` for bytes already in memory.
+
+    Raises:
+        OSError: as ``write_atomically``.
+    """
+    write_atomically(path, lambda handle: handle.write(data), mode=mode)
+
+
 def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
     """``write_atomically`` for UTF-8 text.
 
     Raises:
         OSError: as ``write_atomically``.
     """
-    write_atomically(path, lambda handle: handle.write(text.encode("utf-8")), mode=mode)
+    write_bytes_atomically(path, text.encode("utf-8"), mode=mode)

@@ -158,3 +158,10 @@ def load_deployment(path: Path) -> Deployment:
         return Deployment.model_validate(document)
     except ValidationError as exc:
         raise SchemaError(str(path), describe_validation_error(exc)) from exc
+
+
+def deployment_path(value: str, base: Path) -> Path:
+    """A path as a deployment file writes it: ``~`` expanded, relative to ``base`` (the
+    file's folder)."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path

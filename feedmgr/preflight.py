@@ -23,6 +23,7 @@ from feedmgr.deployment import (
     PostureSection,
     ProvisioningSection,
     PsnSection,
+    deployment_path,
 )
 from feedmgr.errors import FeedmgrError, InputRejected
 from feedmgr.feed.access import FeedView
@@ -66,8 +67,7 @@ class _Run:
 
     def path(self, value: str) -> Path:
         """A path from the deployment file, relative to its folder."""
-        candidate = Path(value).expanduser()
-        return candidate if candidate.is_absolute() else self.base / candidate
+        return deployment_path(value, self.base)
 
     def existing(self, value: str, what: str) -> Path:
         """A path that must name an existing file.

@@ -11,6 +11,8 @@ import click
 
 from feedmgr.cli._common import AppContext, emit, format_option, secret_prompt
 from feedmgr.escape import join_lines
+from feedmgr.render.json import dumps
+from feedmgr.render.text import aligned
 
 if TYPE_CHECKING:
     from feedmgr.ise.client import IseClient
@@ -109,7 +111,7 @@ def nodes(app: AppContext, /, *, output_format: str, **connection: Any) -> None:
         found = client.nodes()
     if output_format == "json":
         rows = [{**node.model_dump(by_alias=True), "psn": node.is_psn} for node in found]
-        emit(json.dumps({"nodes": rows}, indent=2) + "\n")
+        emit(dumps({"nodes": rows}))
         return
     emit(
         _table(
@@ -148,7 +150,7 @@ def certs(
                 for name, items in found.items()
             ]
         }
-        emit(json.dumps(document, indent=2) + "\n")
+        emit(dumps(document))
         return
     rows = [
         [
@@ -184,7 +186,7 @@ def status(app: AppContext, /, *, output_format: str, **connection: Any) -> None
             "proxy": proxy.model_dump(by_alias=True),
             "posture_info": [entry.model_dump(by_alias=True) for entry in entries],
         }
-        emit(json.dumps(document, indent=2) + "\n")
+        emit(dumps(document))
         return
     lines = []
     if proxy.fqdn:
@@ -205,9 +207,4 @@ def status(app: AppContext, /, *, output_format: str, **connection: Any) -> None
 def _table(headers: list[str], rows: list[list[str]]) -> str:
     if not rows:
         return "(none)\n"
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    ]
-    return join_lines(lines)
+    return join_lines(aligned([headers, *rows]))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import click
 
@@ -70,7 +69,13 @@ def import_releases(
     """
     from feedmgr.errors import UsageError
     from feedmgr.osmatrix.releases import parse_release_catalog, save_release_catalog
-    from feedmgr.osmatrix.sources import SourceImport, import_endoflife_windows, import_sofa
+    from feedmgr.osmatrix.sources import (
+        ENDOFLIFE_CATALOG,
+        SOFA_CATALOG,
+        SourceImport,
+        import_endoflife_windows,
+        import_sofa,
+    )
 
     given = [
         (flag, path)
@@ -88,10 +93,10 @@ def import_releases(
         raise UsageError(str(source), f"cannot read: {exc.strerror}") from exc
     if kind == "sofa":
         result = import_sofa(data, str(source), source_label)
-        name = "sofa-macos"
+        name = SOFA_CATALOG
     elif kind == "windows":
         result = import_endoflife_windows(data, str(source), source_label)
-        name = "endoflife-windows"
+        name = ENDOFLIFE_CATALOG
     else:
         result = SourceImport(parse_release_catalog(data, str(source)), kind="catalog")
         name = "manual-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in source.stem)
@@ -268,7 +273,7 @@ def export_releases(
     uses this to rebuild the snapshot shipped with feedmgr from current SOFA and
     endoflife.date data.
     """
-    from feedmgr.atomic import write_atomically
+    from feedmgr.atomic import write_bytes_atomically
     from feedmgr.errors import StoreError, UsageError
     from feedmgr.osmatrix.releases import by_family, release_catalogs
     from feedmgr.render.json import dumps
@@ -280,7 +285,7 @@ def export_releases(
     for family, catalog in families.items():
         target = output_dir / f"{family}.json"
         try:
-            write_atomically(target, functools.partial(_write, catalog.to_bytes()))
+            write_bytes_atomically(target, catalog.to_bytes())
         except OSError as exc:
             raise StoreError(str(target), f"cannot write: {exc.strerror}") from exc
         written[family] = (target, catalog)
@@ -308,7 +313,3 @@ def export_releases(
             for family, (target, catalog) in written.items()
         )
     )
-
-
-def _write(data: bytes, handle: BinaryIO) -> None:
-    handle.write(data)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feedmgr.config import load_config
-from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection
+from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection, deployment_path
 from feedmgr.errors import UsageError
 from feedmgr.ise.client import Credentials, IseClient, check_ise_url
 from feedmgr.net.transport import TransportSettings, transport_settings
@@ -32,10 +32,7 @@ class IseTarget:
         Raises:
             UsageError: the URL is not https://HOST[:PORT].
         """
-        ca = None
-        if section.ca is not None:
-            ca = Path(section.ca).expanduser()
-            ca = ca if ca.is_absolute() else base / ca
+        ca = deployment_path(section.ca, base) if section.ca is not None else None
         check_ise_url(section.url, "[ise] url")
         return cls(section.url, section.username, section.password_env, ca)
 

@@ -27,7 +27,7 @@ from feedmgr.certs.checks import CHECKS, EXPIRY_FAIL_DAYS, EXPIRY_WARN_DAYS
 from feedmgr.certs.grade import GradeOptions, Trust, grade_bundle, grade_probes, leaf_facts
 from feedmgr.certs.identity import IpReference, Reference, dns_reference, parse_ip
 from feedmgr.certs.probe import ProbeTarget
-from feedmgr.deployment import IseSection, PsnSection
+from feedmgr.deployment import IseSection, PsnSection, deployment_path
 from feedmgr.errors import InputRejected, NetworkError, SchemaError
 from feedmgr.findings import Finding, Severity
 from feedmgr.ise.client import IseClient
@@ -111,8 +111,7 @@ def grade_from_ise(
         )
     outcome.findings += _status_findings(psns)
     outcome.findings += _inventory_findings(psns, hand_written)
-    paths = [Path(c).expanduser() for c in section.psn_ca]
-    trust = Trust.from_options([p if p.is_absolute() else base / p for p in paths])
+    trust = Trust.from_options([deployment_path(c, base) for c in section.psn_ca])
     options = GradeOptions(now=now, public_ca=section.public_ca)
     held = _HeldGrader(client, trust, options, outcome)
     for psn in psns:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from feedmgr.escape import join_lines
 from feedmgr.osmatrix.classify import OsTree
+from feedmgr.render.text import aligned
 
 if TYPE_CHECKING:
     from feedmgr.feed.payload import OsCatalog
@@ -101,10 +102,7 @@ def render_matrix_text(rows: tuple[MatrixRow, ...], title: str) -> str:
         )
         for row in rows
     ]
-    widths = [max(len(r[i]) for r in (header, *body)) for i in range(len(header))]
-    lines = [title, ""]
-    for cells in (header, *body):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    lines = [title, "", *aligned((header, *body))]
     if not body:
         lines.append("(no OS nodes)")
     return join_lines(lines)

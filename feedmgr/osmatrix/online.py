@@ -22,7 +22,13 @@ from feedmgr.osmatrix.releases import (
     releases_dir,
     save_release_catalog,
 )
-from feedmgr.osmatrix.sources import SourceImport, import_endoflife_windows, import_sofa
+from feedmgr.osmatrix.sources import (
+    ENDOFLIFE_CATALOG,
+    SOFA_CATALOG,
+    SourceImport,
+    import_endoflife_windows,
+    import_sofa,
+)
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -49,10 +55,13 @@ def release_sources(config: Config) -> tuple[ReleaseSource, ...]:
     """SOFA's macOS feed and endoflife.date's Windows data, at the configured URLs."""
     return (
         ReleaseSource(
-            "sofa-macos", str(config.get("releases.sofa_url")), "the SOFA macOS feed", import_sofa
+            SOFA_CATALOG,
+            str(config.get("releases.sofa_url")),
+            "the SOFA macOS feed",
+            import_sofa,
         ),
         ReleaseSource(
-            "endoflife-windows",
+            ENDOFLIFE_CATALOG,
             str(config.get("releases.windows_url")),
             "the endoflife.date Windows data",
             import_endoflife_windows,

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from feedmgr.atomic import write_atomically
+from feedmgr.atomic import write_bytes_atomically
 from feedmgr.errors import ParseError, SchemaError, StoreError
 from feedmgr.osmatrix.identifier import FAMILIES, Family, windows_marketing, windows_release_id
 from feedmgr.osmatrix.version import OsVersion, parse_version
@@ -219,8 +219,7 @@ def save_release_catalog(home: Path, name: str, catalog: ReleaseCatalog) -> Path
     folder = releases_dir(home)
     target = folder / f"{name}.json"
     try:
-        data = catalog.to_bytes()
-        write_atomically(target, lambda handle: handle.write(data))
+        write_bytes_atomically(target, catalog.to_bytes())
     except OSError as exc:
         raise StoreError(str(target), f"cannot write release catalog: {exc.strerror}") from exc
     return target

@@ -36,6 +36,10 @@ from feedmgr.textio import without_bom
 
 SOFA = "SOFA"
 ENDOFLIFE = "endoflife.date"
+# The names each reader's catalog is stored under (<home>/releases/<name>.json), by
+# 'releases import' and 'releases update' alike: either one replaces the other's.
+SOFA_CATALOG = "sofa-macos"
+ENDOFLIFE_CATALOG = "endoflife-windows"
 # Every platform SOFA publishes a feed for; how its entries name themselves.
 _PLATFORM = re.compile(
     r"(?<![A-Za-z])(macOS|Mac OS X|OS X|iOS|iPadOS|tvOS|watchOS|visionOS|Safari)(?![A-Za-z])"

@@ -16,6 +16,7 @@ the endpoint's ``MacAddress`` (field names as SIEM parsers document them); other
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -111,10 +112,12 @@ class AuditSummary:
     @property
     def statuses(self) -> dict[str, int]:
         """Endpoints per posture status over every OS."""
-        totals: dict[str, int] = {}
-        for endpoint in self.endpoints:
-            totals[endpoint.status] = totals.get(endpoint.status, 0) + 1
-        return dict(sorted(totals.items()))
+        return _by_status(self.endpoints)
+
+
+def _by_status(endpoints: Iterable[EndpointPosture]) -> dict[str, int]:
+    """How many endpoints have each posture status, by status name."""
+    return dict(sorted(Counter(endpoint.status for endpoint in endpoints).items()))
 
 
 def parse_attributes(body: str) -> dict[str, str]:
@@ -236,13 +239,10 @@ def read_audit(
     summaries = []
     for os_string in sorted(by_os):
         group = by_os[os_string]
-        statuses: dict[str, int] = {}
-        for endpoint in group:
-            statuses[endpoint.status] = statuses.get(endpoint.status, 0) + 1
         summaries.append(
             OsSummary(
                 os=os_string,
-                statuses=dict(sorted(statuses.items())),
+                statuses=_by_status(group),
                 never_postured=tuple(e for e in group if e.status in NEVER_POSTURED),
                 prediction=predict(os_string) if predict is not None and os_string else None,
             )

@@ -139,9 +139,6 @@ def open_logs(path: Path, stack: ExitStack) -> Iterator[LogText]:
     name = str(path)
     try:
         raw = stack.enter_context(path.open("rb"))
-    except OSError as exc:
-        raise ParseError(name, f"cannot read: {exc.strerror or exc}") from exc
-    try:
         magic = raw.read(4)
         raw.seek(0)
     except OSError as exc:

@@ -14,6 +14,7 @@ from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPostu
 from feedmgr.posture.launchd import JobRecord
 from feedmgr.posture.logscan import LogScan, Outcome, Reported, ReportedPolicy
 from feedmgr.posture.model import ServiceCondition
+from feedmgr.render.text import aligned
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
@@ -70,12 +71,7 @@ def _policy_row(result: PolicyResult) -> list[str]:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    return [
-        "  "
-        + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
+    return ["  " + line for line in aligned([header, *rows])]
 
 
 def render_eval_text(result: PostureResult, subject: str) -> str:

@@ -335,10 +335,15 @@ def umbrella_nodes(catalog: OsCatalog) -> tuple[str, ...]:
     )
 
 
+def next_release_label(umbrella: str) -> str:
+    """The label of the row of a release a later feed adds under ``umbrella``."""
+    return f"{umbrella}: next release"
+
+
 def next_release_row(catalog: OsCatalog, umbrella: str) -> Row:
     """The row of a release a later feed adds under ``umbrella``: a new child node, so its
     chain is that child, then the umbrella and the umbrella's ancestors."""
-    label = f"{umbrella}: next release"
+    label = next_release_label(umbrella)
     chain = (f"(next {umbrella} release)", *node_chain(catalog, umbrella))
     return Row(label, Placement(label, label, chain), kind=RowKind.NEXT_RELEASE)
 
@@ -536,7 +541,7 @@ def _cell_problems(
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
         fix = CHECKS["cp.os-unknown"].fix
-        later = (decisions or {}).get((f"{placement.umbrella}: next release", group))
+        later = (decisions or {}).get((next_release_label(placement.umbrella), group))
         if later is not None and later.matched is None:
             # Updating the feed alone moves these endpoints from os-unknown to uncovered.
             fix += (

@@ -166,11 +166,7 @@ class RuleResults:
     def installs_agent(self) -> bool:
         """True when the result installs an agent that runs posture: a package, a
         configuration or profile for it, and (when modules are listed) ISE Posture."""
-        return (
-            self.agent_package is not None
-            and (self.agent_configuration is not None or self.agent_profile is not None)
-            and self.posture_module_enabled
-        )
+        return not self.missing()
 
     def missing(self) -> str:
         """Why the result installs no posture agent, in a few words ("" when it does)."""

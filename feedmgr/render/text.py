@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from feedmgr.escape import join_lines
 from feedmgr.findings import Finding, Report, Severity
 
 _TAGS = {Severity.FAIL: "FAIL", Severity.WARN: "WARN", Severity.INFO: "info"}
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows (the header first) as lines of left-aligned columns two spaces apart, without
+    trailing blanks (unescaped: the caller joins lines with ``join_lines``)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def render_finding(finding: Finding) -> list[str]:
