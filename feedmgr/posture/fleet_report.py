@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from feedmgr.escape import join_lines
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.posture.fleet import FleetResult, MacVerdict, RequirementSummary, Tally
 from feedmgr.posture.model import Enforcement
@@ -180,7 +181,7 @@ def render_fleet_text(result: FleetResult, conditions_file: str) -> str:
     if problems:
         lines += ["", "Bundles left out", *problems]
     lines += ["", _verdict(result)]
-    return "\n".join(lines) + "\n"
+    return join_lines(lines)
 
 
 def _bundle_lines(result: FleetResult) -> list[str]:

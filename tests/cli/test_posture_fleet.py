@@ -53,6 +53,20 @@ def test_text_report_names_failing_macs_and_exits_1(run_cli: RunCli, fleet: Flee
     )
 
 
+def test_bundle_file_name_cannot_forge_a_report_line(
+    run_cli: RunCli, fleet: Fleet, tmp_path: Path
+) -> None:
+    """A file in the bundle folder whose name holds a newline is named escaped on its own
+    line: it cannot start a made-up line of the text report."""
+    folder = tmp_path / "bundles"
+    shutil.copytree(fleet.folder, folder)
+    (folder / "x\nFORGED LINE").write_text("not a bundle\n")
+    result = run_cli("posture", "fleet", fleet.conditions, folder)
+    assert result.code == 1, result.err
+    assert "x\\nFORGED LINE" in result.out
+    assert not any(line.startswith("FORGED") for line in result.out.splitlines())
+
+
 def test_fail_over_turns_the_exit_to_0(run_cli: RunCli, fleet: Fleet) -> None:
     """--fail-over 34 tolerates one failing Mac in three: exit 0."""
     result = run_cli("posture", "fleet", fleet.conditions, fleet.folder, "--fail-over", "34")
