@@ -91,10 +91,7 @@ def check_ise_url(url: str, subject: str) -> str:
     Raises:
         UsageError: not an https URL with a host, or with a path, query or fragment.
     """
-    try:
-        check_https_url(url, subject)
-    except UsageError as exc:
-        raise UsageError(subject, exc.problem.replace("feeds are fetched", "ISE is read")) from exc
+    check_https_url(url, subject, what="ISE is read")
     parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise UsageError(subject, f"{url!r}: give only https://HOST[:PORT] of the ISE PAN")

@@ -12,8 +12,10 @@ def has_bad_characters(text: str) -> bool:
     return any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
-def check_https_url(text: str, subject: str) -> str:
+def check_https_url(text: str, subject: str, *, what: str = "feeds are fetched") -> str:
     """Return ``text`` when it is an absolute ``https://`` URL with a host.
+
+    ``what`` names the traffic in the refusal of another scheme ("<what> over HTTPS only").
 
     Raises:
         UsageError: any other URL (``http://`` included: feeds are fetched over HTTPS only).
@@ -26,9 +28,7 @@ def check_https_url(text: str, subject: str) -> str:
     except ValueError as exc:
         raise UsageError(subject, f"{text!r} is not a valid URL ({exc})") from exc
     if parts.scheme.lower() != "https":
-        raise UsageError(
-            subject, f"{text!r} is not an https:// URL; feeds are fetched over HTTPS only"
-        )
+        raise UsageError(subject, f"{text!r} is not an https:// URL; {what} over HTTPS only")
     if not host:
         raise UsageError(subject, f"{text!r} has no host name")
     return text
