@@ -261,4 +261,4 @@ def test_plain_http_url_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     """An http:// ISE URL is a usage error (exit 2); nothing is sent in clear."""
     result = run_cli("ise", "nodes", "--url", "http://ise.corp.example", "--username", "u")
     assert result.code == 2
-    assert "not an https:// URL" in result.err
+    assert "not an https:// URL; ISE is read over HTTPS only" in result.err
