@@ -14,12 +14,11 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
 
@@ -53,8 +52,12 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
-# Below this much payload a worker costs more to start than it saves.
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+# Below this much payload a worker costs more to start than it saves: spawning one costs an
+# interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
+# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds
+# (benchmarks/README.md): alone, this process was faster at 64, 75 and 128 MiB in every run
+# and even with a worker at 256 MiB; a worker pays at 1 GiB.
+PARALLEL_MIN_BYTES = 256 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
 # Members travel to workers in batches of about this much payload.
@@ -225,7 +228,12 @@ class PackageReader:
                     while workers and batches and len(inflight) < workers.backlog:
                         inflight.append(workers.submit(batches.popleft()))
                     if batches:
-                        self._accept([own.verify(task) for task in batches.pop()], staging)
+                        # Alone, this process goes from the front too: the pydantic
+                        # documents leave memory behind (22 MB after a 2 MiB AV chart),
+                        # which a 32 MiB condition document after them would sit on top
+                        # of (104 MB); in this order the peak is the large document's.
+                        batch = batches.pop() if workers else batches.popleft()
+                        self._accept([own.verify(task) for task in batch], staging)
                     while inflight and inflight[0].done():
                         self._accept(inflight.popleft().result(), staging)
                 while inflight:
@@ -245,6 +253,10 @@ class PackageReader:
         keep_freed_buffers()
         count = min(available_cores() - 1, MAX_WORKER_PROCESSES)
         if worker_processes_allowed() and count > 0:
+            # Imported here: a feed verified in this process alone never needs them (16 ms).
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
             with ProcessPoolExecutor(
                 max_workers=count,
                 mp_context=get_context("spawn"),
