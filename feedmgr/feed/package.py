@@ -52,12 +52,13 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
-# Below this much payload a worker costs more to start than it saves: spawning one costs an
+# Below this much payload a worker costs more than it saves: spawning one costs an
 # interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
-# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds
-# (benchmarks/README.md): alone, this process was faster at 64, 75 and 128 MiB in every run
-# and even with a worker at 256 MiB; a worker pays at 1 GiB.
-PARALLEL_MIN_BYTES = 256 * 1024 * 1024
+# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds,
+# each run paired with the other way (benchmarks/README.md): alone, this process was faster
+# at 64, 75 and 128 MiB, a worker at 250 MiB. Alone, this process also holds less (83-90 MB
+# against 109-126 MB of feedmgr and worker together).
+PARALLEL_MIN_BYTES = 128 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
 # Members travel to workers in batches of about this much payload.
