@@ -56,8 +56,8 @@ ALLOWED_CLOCK_SKEW = timedelta(hours=24)
 # interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
 # and on a shared 2-core machine the second core is often busy. Measured on realistic feeds,
 # each run paired with the other way (benchmarks/README.md): alone, this process was faster
-# at 64, 75 and 128 MiB, a worker at 250 MiB. Alone, this process also holds less (83-90 MB
-# against 109-126 MB of feedmgr and worker together).
+# at 64, 75 and 128 MiB, a worker at 250 MiB. Alone, this process also holds less: 67-71 MiB
+# of PSS against 109-126 MiB for feedmgr and a worker together.
 PARALLEL_MIN_BYTES = 128 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
