@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated
 
 from packaging.version import InvalidVersion, Version
@@ -20,31 +19,11 @@ class EdgeModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, cache_strings="keys")
 
 
-@lru_cache(maxsize=4096)
-def _is_pep440(value: str) -> bool:
+def _pep440(value: str) -> str:
     try:
         Version(value)
     except InvalidVersion:
-        return False
-    return True
-
-
-def forget_versions() -> None:
-    """Drop the versions remembered while validating one document.
-
-    Kept after it, the remembered strings, scattered among the freed ones of the document's
-    models, keep the interpreter from reusing that memory: the ingesting process of a
-    250 MiB feed peaked at 91 MB with them kept, 84 MB without the cache.
-    """
-    _is_pep440.cache_clear()
-
-
-def _pep440(value: str) -> str:
-    # Remembered within a document: an AV chart gives thousands of products the same few
-    # compliance module versions; parsing 11,700 of them (benchmarks/realistic_feed.py) took
-    # 45 ms of a 64 MiB ingest under cProfile. Validity of a string never changes.
-    if not _is_pep440(value):
-        raise ValueError(f"{value!r} is not a PEP 440 version")
+        raise ValueError(f"{value!r} is not a PEP 440 version") from None
     return value
 
 

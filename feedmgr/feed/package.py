@@ -45,7 +45,7 @@ from feedmgr.feed.members import (
 from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
 from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
 from feedmgr.feed.signing import TrustedKey, verify_signature
-from feedmgr.heap import keep_freed_buffers
+from feedmgr.heap import keep_freed_buffers, release_freed_memory
 from feedmgr.parallel import worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -206,20 +206,21 @@ class PackageReader:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
-        # Workers take the front of the list, this process the back. Conditions first: a
-        # worker validates checks/*.json without importing pydantic, which this process has
-        # loaded for the other documents. Largest first: the workers take the largest
-        # documents (this process, which holds more, stays under 100 MB), and the small
-        # ones left for last let everyone finish together.
-        batches = _batches(
-            [
-                MemberTask(name, entry.sha256, entry.size)
-                for name, entry in sorted(
-                    manifest.files.items(),
-                    key=lambda item: (not CHECKS_PATH.match(item[0]), -item[1].size, item[0]),
-                )
-            ]
-        )
+        # Condition documents go out in batches, largest first: workers take the front (the
+        # largest; a worker validates them without importing pydantic), this process the
+        # back, so all finish together. This process verifies the documents pydantic builds
+        # (catalog, modules, AV chart) after all of them: they leave memory behind (22 MB
+        # after a 2 MiB AV chart) that a large condition document taken after them would
+        # sit on top of (104 MB with a 32 MiB one; 115 MB with a 4 MiB chart and 16 to
+        # 29 MiB documents).
+        tasks = [
+            MemberTask(name, entry.sha256, entry.size)
+            for name, entry in sorted(
+                manifest.files.items(), key=lambda item: (-item[1].size, item[0])
+            )
+        ]
+        batches = _batches([task for task in tasks if CHECKS_PATH.match(task.name)])
+        modelled = [task for task in tasks if not CHECKS_PATH.match(task.name)]
         staging_dir = staging.directory if staging is not None else None
         own = MemberVerifier(self.archive, staging_dir)
         with self._workers(manifest, staging_dir) as workers:
@@ -229,14 +230,16 @@ class PackageReader:
                     while workers and batches and len(inflight) < workers.backlog:
                         inflight.append(workers.submit(batches.popleft()))
                     if batches:
-                        # Alone, this process goes from the front too: the pydantic
-                        # documents leave memory behind (22 MB after a 2 MiB AV chart),
-                        # which a 32 MiB condition document after them would sit on top
-                        # of (104 MB); in this order the peak is the large document's.
+                        # Alone, largest first: freed memory is handed back to the kernel
+                        # before each member larger than all before it, here only once.
                         batch = batches.pop() if workers else batches.popleft()
                         self._accept([own.verify(task) for task in batch], staging)
                     while inflight and inflight[0].done():
                         self._accept(inflight.popleft().result(), staging)
+                # The buffers of the condition documents, kept for reuse, are no use to
+                # pydantic's many small objects: 81 MB plus a 4 MiB AV chart made 109 MB.
+                release_freed_memory()
+                self._accept([own.verify(task) for task in modelled], staging)
                 while inflight:
                     self._accept(inflight.popleft().result(), staging)
             finally:

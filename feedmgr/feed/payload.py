@@ -23,7 +23,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from feedmgr.errors import SchemaError
-from feedmgr.feed._model import EdgeModel, VersionText, forget_versions
+from feedmgr.feed._model import EdgeModel, VersionText
 from feedmgr.feed.manifest import describe_validation_error
 from feedmgr.feed.payload_fast import CHECKS_PATH, max_payload_bytes
 
@@ -208,8 +208,6 @@ def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | Predef
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(subject, f"{path}: {describe_validation_error(exc)}") from exc
-    finally:
-        forget_versions()
 
 
 def load_catalog(data: bytes, subject: str) -> OsCatalog:
