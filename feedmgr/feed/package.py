@@ -54,10 +54,11 @@ MAX_SIGNATURE_BYTES = 4096
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
 # Below this much payload a worker costs more than it saves: spawning one costs an
 # interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
-# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds,
-# each run paired with the other way (benchmarks/README.md): alone, this process was faster
-# at 64, 75 and 128 MiB, a worker at 250 MiB. Alone, this process also holds less: 67-71 MiB
-# of PSS against 109-126 MiB for feedmgr and a worker together.
+# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds
+# (benchmarks/README.md): at load 4 to 5 this process alone was faster at 64, 75 and 128 MiB,
+# a worker at 250 MiB; at load 1 to 2 a worker was 10-15% faster from 75 MiB. Alone, this
+# process holds 68 MiB of PSS, against 109-131 MiB for feedmgr and a worker together: the
+# memory target (under 100 MB) decides below 128 MiB.
 PARALLEL_MIN_BYTES = 128 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
