@@ -210,9 +210,9 @@ class PackageReader:
         # Condition documents go out in batches, largest first: workers take the front (the
         # largest; a worker validates them without importing pydantic), this process the
         # back, so all finish together. This process verifies the documents pydantic builds
-        # (catalog, modules, AV chart) after all of them: they leave memory behind (22 MB
+        # (catalog, modules, AV chart) after all of them: they leave memory behind (21 MiB
         # after a 2 MiB AV chart) that a large condition document taken after them would
-        # sit on top of (104 MB with a 32 MiB one; 115 MB with a 4 MiB chart and 16 to
+        # sit on top of (102 MiB with a 32 MiB one; 113 MiB with a 3.9 MiB chart and 16 to
         # 29 MiB documents).
         tasks = [
             MemberTask(name, entry.sha256, entry.size)
@@ -238,7 +238,7 @@ class PackageReader:
                     while inflight and inflight[0].done():
                         self._accept(inflight.popleft().result(), staging)
                 # The buffers of the condition documents, kept for reuse, are no use to
-                # pydantic's many small objects: 81 MB plus a 4 MiB AV chart made 109 MB.
+                # pydantic's many small objects: 81 MiB plus a 3.9 MiB AV chart made 109 MiB.
                 release_freed_memory()
                 self._accept([own.verify(task) for task in modelled], staging)
                 while inflight:
