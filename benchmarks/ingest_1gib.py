@@ -3,11 +3,13 @@
 Target (issue 15): ingest time <= 1.5 x ``unzip -tq`` time, peak RSS < 100 MB, for every
 feed the format allows, including 32 MiB documents.
 
-    python benchmarks/ingest_1gib.py [--size-mib 64 75 1024] [--workdir DIR] [--runs 3]
+    python benchmarks/ingest_1gib.py [--size-mib 33 64 75 120 250 1024] [--workdir DIR] [--runs 3]
 
 For each size, generates a signed feed whose payload is about that many MiB of documents
 shaped like real posture content (``benchmarks/realistic_feed.py``: many small condition,
-AV product and OS node objects, zip about 8:1, documents from 4 KiB up to the 32 MiB limit),
+AV product and OS node objects, zip about 8:1, documents from 4 KiB up to the 32 MiB limit;
+33 MiB is the smallest feed holding a 32 MiB document; up to ``PARALLEL_MIN_BYTES``, 128
+MiB, one process verifies the feed alone, above it with worker processes),
 then ``--runs`` times, alternating, times ``unzip -tq FEED`` and ``feedmgr --home NEW update
 --offline FEED`` (fresh processes), each ingest's ratio taken against the ``unzip`` run just
 before it. Peak RSS is the largest single process of each ingest (feedmgr or a worker, from
@@ -167,7 +169,7 @@ def generate(root: Path, size_mib: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mib", type=int, nargs="+", default=[64, 75, 1024])
+    parser.add_argument("--size-mib", type=int, nargs="+", default=[33, 64, 75, 120, 250, 1024])
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)

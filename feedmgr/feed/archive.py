@@ -309,6 +309,7 @@ class SafeZip:
         data = inflater.decompress(compressed, info.file_size + 1)
         if len(data) <= info.file_size and not inflater.eof:
             raise EOFError("compressed data ends before the end of the stream")
-        if len(data) == info.file_size and zlib.crc32(data) != info.CRC:
+        # ISA-L's CRC-32 takes a tenth of zlib's time (1.4 ms against 13 ms for 32 MiB).
+        if len(data) == info.file_size and isal_zlib.crc32(data) != info.CRC:
             raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
         return data

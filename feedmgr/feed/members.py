@@ -12,11 +12,8 @@ ingesting process raises the matching error.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,6 +160,10 @@ def start_worker_process() -> None:
         # handle. Ignoring it first discards one already pending, then it may be unblocked.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    # Imported here, in worker processes only: the ingesting process does not need them.
+    import multiprocessing
+    import threading
+
     keep_freed_buffers()
     parent = multiprocessing.parent_process()
     if parent is not None:
@@ -172,6 +173,8 @@ def start_worker_process() -> None:
 
 
 def _exit_with_parent(sentinel: int) -> None:
+    import multiprocessing.connection
+
     multiprocessing.connection.wait([sentinel])
     # Nothing of this worker's is worth finishing: its staging folder is discarded anyway.
     os._exit(1)

@@ -14,12 +14,11 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Protocol
 
@@ -46,15 +45,21 @@ from feedmgr.feed.members import (
 from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
 from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
 from feedmgr.feed.signing import TrustedKey, verify_signature
-from feedmgr.heap import keep_freed_buffers
+from feedmgr.heap import keep_freed_buffers, release_freed_memory
 from feedmgr.parallel import worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
-# Below this much payload a worker costs more to start than it saves.
-PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+# Below this much payload a worker costs more than it saves: spawning one costs an
+# interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
+# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds
+# (benchmarks/README.md): at load 4 to 5 this process alone was faster at 64, 75 and 128 MiB,
+# a worker at 250 MiB; at load 1 to 2 a worker was 10-15% faster from 75 MiB. Alone, this
+# process holds 68 MiB of PSS, against 109-131 MiB for feedmgr and a worker together: the
+# memory target (under 100 MB) decides below 128 MiB.
+PARALLEL_MIN_BYTES = 128 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
 # Members travel to workers in batches of about this much payload.
@@ -202,20 +207,21 @@ class PackageReader:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
-        # Workers take the front of the list, this process the back. Conditions first: a
-        # worker validates checks/*.json without importing pydantic, which this process has
-        # loaded for the other documents. Largest first: the workers take the largest
-        # documents (this process, which holds more, stays under 100 MB), and the small
-        # ones left for last let everyone finish together.
-        batches = _batches(
-            [
-                MemberTask(name, entry.sha256, entry.size)
-                for name, entry in sorted(
-                    manifest.files.items(),
-                    key=lambda item: (not CHECKS_PATH.match(item[0]), -item[1].size, item[0]),
-                )
-            ]
-        )
+        # Condition documents go out in batches, largest first: workers take the front (the
+        # largest; a worker validates them without importing pydantic), this process the
+        # back, so all finish together. This process verifies the documents pydantic builds
+        # (catalog, modules, AV chart) after all of them: they leave memory behind (21 MiB
+        # after a 2 MiB AV chart) that a large condition document taken after them would
+        # sit on top of (102 MiB with a 32 MiB one; 113 MiB with a 3.9 MiB chart and 16 to
+        # 29 MiB documents).
+        tasks = [
+            MemberTask(name, entry.sha256, entry.size)
+            for name, entry in sorted(
+                manifest.files.items(), key=lambda item: (-item[1].size, item[0])
+            )
+        ]
+        batches = _batches([task for task in tasks if CHECKS_PATH.match(task.name)])
+        modelled = [task for task in tasks if not CHECKS_PATH.match(task.name)]
         staging_dir = staging.directory if staging is not None else None
         own = MemberVerifier(self.archive, staging_dir)
         with self._workers(manifest, staging_dir) as workers:
@@ -225,9 +231,16 @@ class PackageReader:
                     while workers and batches and len(inflight) < workers.backlog:
                         inflight.append(workers.submit(batches.popleft()))
                     if batches:
-                        self._accept([own.verify(task) for task in batches.pop()], staging)
+                        # Alone, largest first: freed memory is handed back to the kernel
+                        # before each member larger than all before it, here only once.
+                        batch = batches.pop() if workers else batches.popleft()
+                        self._accept([own.verify(task) for task in batch], staging)
                     while inflight and inflight[0].done():
                         self._accept(inflight.popleft().result(), staging)
+                # The buffers of the condition documents, kept for reuse, are no use to
+                # pydantic's many small objects: 81 MiB plus a 3.9 MiB AV chart made 109 MiB.
+                release_freed_memory()
+                self._accept([own.verify(task) for task in modelled], staging)
                 while inflight:
                     self._accept(inflight.popleft().result(), staging)
             finally:
@@ -245,6 +258,10 @@ class PackageReader:
         keep_freed_buffers()
         count = min(available_cores() - 1, MAX_WORKER_PROCESSES)
         if worker_processes_allowed() and count > 0:
+            # Imported here: a feed verified in this process alone never needs them (16 ms).
+            from concurrent.futures import ProcessPoolExecutor
+            from multiprocessing import get_context
+
             with ProcessPoolExecutor(
                 max_workers=count,
                 mp_context=get_context("spawn"),

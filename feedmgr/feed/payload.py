@@ -8,6 +8,7 @@ nothing we do not understand.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from typing import Annotated, Literal, NotRequired
 
 from pydantic import (
@@ -165,7 +166,13 @@ class PredefinedChecks(TypedDict):
     conditions: list[PredefinedCondition]
 
 
-_CHECKS_ADAPTER: TypeAdapter[PredefinedChecks] = TypeAdapter(PredefinedChecks)
+@cache
+def _checks_adapter() -> TypeAdapter[PredefinedChecks]:
+    # Built on first use: msgspec accepts valid condition documents without it
+    # (feedmgr.feed.payload_fast), so most ingests never need it.
+    return TypeAdapter(PredefinedChecks)
+
+
 _MODELS: dict[str, type[BaseModel]] = {
     CATALOG_PATH: OsCatalog,
     COMPLIANCE_PATH: ComplianceModules,
@@ -197,7 +204,7 @@ def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | Predef
         # still refuses numbers for strings and the like.
         model = _MODELS.get(path)
         if model is None:
-            return _CHECKS_ADAPTER.validate_json(data)
+            return _checks_adapter().validate_json(data)
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise SchemaError(subject, f"{path}: {describe_validation_error(exc)}") from exc

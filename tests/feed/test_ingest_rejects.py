@@ -336,6 +336,8 @@ def shared_verification(
     """Verify even small feeds the way large ones are: members shared out in one-member
     batches between this process and worker processes (the CLI allows them) or, as for a
     library caller that did not allow processes, a worker thread."""
+    import concurrent.futures
+
     import feedmgr.feed.package
 
     shared = SharedVerification(str(request.param))
@@ -345,14 +347,19 @@ def shared_verification(
         monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
     else:  # as on a machine with a spare core, whatever this one has
         monkeypatch.setattr(feedmgr.feed.package, "available_cores", lambda: 2)
-    for kind in ("ProcessPoolExecutor", "ThreadPoolExecutor"):
-        real = getattr(feedmgr.feed.package, kind)
+    # The process pool is imported where it is started (a feed verified in one process
+    # never needs it), so it is spied on in concurrent.futures.
+    for module, kind in (
+        (concurrent.futures, "ProcessPoolExecutor"),
+        (feedmgr.feed.package, "ThreadPoolExecutor"),
+    ):
+        real = getattr(module, kind)
 
         def spy(*args: Any, _real: Any = real, _kind: str = kind, **kwargs: Any) -> Any:
             shared.pools_started.append(_kind)
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(feedmgr.feed.package, kind, spy)
+        monkeypatch.setattr(module, kind, spy)
     return shared
 
 
