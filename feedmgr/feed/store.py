@@ -32,6 +32,7 @@ from packaging.version import Version
 
 from feedmgr.errors import StoreError, StoreLockedError, UsageError
 from feedmgr.feed.signing import TrustedKey
+from feedmgr.interrupts import sigint_deferred
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -473,45 +474,54 @@ class StoreWriter:
         source: str,
         staging: Staging,
     ) -> StoredFeed:
-        """Move staged blobs into place, then record and activate the feed atomically."""
-        new_blobs = self._publish_blobs(staging)
-        try:
-            previous = self.active()
-            self.conn.execute("BEGIN IMMEDIATE")
-            cursor = self.conn.execute(
-                "INSERT INTO feeds(version, publisher, published, expires, manifest,"
-                " manifest_sha256, signature, signer, source, ingested_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    version,
-                    publisher,
-                    published,
-                    expires,
-                    manifest_raw,
-                    manifest_sha256,
-                    signature,
-                    signer,
-                    source,
-                    _now(),
-                ),
-            )
-            feed_id = cursor.lastrowid
-            self.conn.executemany(
-                "INSERT INTO feed_files(feed_id, path, sha256, size) VALUES (?, ?, ?, ?)",
-                [(feed_id, path, sha, size) for path, (sha, size) in sorted(files.items())],
-            )
-            self._record_activation(feed_id, "update", previous)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            # SQLite rolls back by itself after some failures (a full disk, an I/O error).
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            # No feed references the new blobs: leave the blob store as it was.
-            _unpublish(new_blobs)
-            raise
-        feed = _feed_by_version(self.conn, version)
-        assert feed is not None
-        return feed
+        """Move staged blobs into place, then record and activate the feed atomically.
+
+        A Ctrl-C meanwhile is honoured (``KeyboardInterrupt``, the store unchanged) when it
+        came before the commit and ignored once the feed is active: raised just after
+        ``COMMIT``, it would run the clean-up of a failed commit and remove the blobs of the
+        feed that was just activated.
+        """
+        with sigint_deferred() as interrupt:
+            new_blobs = self._publish_blobs(staging)
+            try:
+                if interrupt.came:  # during the publishing: nothing is committed yet
+                    raise KeyboardInterrupt
+                previous = self.active()
+                self.conn.execute("BEGIN IMMEDIATE")
+                cursor = self.conn.execute(
+                    "INSERT INTO feeds(version, publisher, published, expires, manifest,"
+                    " manifest_sha256, signature, signer, source, ingested_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        version,
+                        publisher,
+                        published,
+                        expires,
+                        manifest_raw,
+                        manifest_sha256,
+                        signature,
+                        signer,
+                        source,
+                        _now(),
+                    ),
+                )
+                feed_id = cursor.lastrowid
+                self.conn.executemany(
+                    "INSERT INTO feed_files(feed_id, path, sha256, size) VALUES (?, ?, ?, ?)",
+                    [(feed_id, path, sha, size) for path, (sha, size) in sorted(files.items())],
+                )
+                self._record_activation(feed_id, "update", previous)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # SQLite rolls back by itself after some failures (a full disk, an I/O error).
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                # No feed references the new blobs: leave the blob store as it was.
+                _unpublish(new_blobs)
+                raise
+            feed = _feed_by_version(self.conn, version)
+            assert feed is not None
+            return feed
 
     def _record_activation(
         self, feed_id: int | None, action: str, previous: StoredFeed | None

@@ -315,3 +315,39 @@ def test_reading_after_a_writer_died_mid_transaction_rolls_its_write_back(
     assert (home / "store.sqlite3-journal").exists()
     after = status(home)
     assert after["active"] == before["active"]
+
+
+# Sends SIGINT to feedmgr itself the moment SQLite's COMMIT of an ingest returns: the one
+# moment a Ctrl-C can come that the timed test above only hits by chance.
+_CTRL_C_AFTER_COMMIT = (
+    "import os, signal, sqlite3\n"
+    "_connect = sqlite3.connect\n"
+    "class _Connection(sqlite3.Connection):\n"
+    "    def execute(self, sql, *args):\n"
+    "        cursor = super().execute(sql, *args)\n"
+    "        if sql == 'COMMIT':\n"
+    "            os.kill(os.getpid(), signal.SIGINT)\n"
+    "        return cursor\n"
+    "sqlite3.connect = lambda *a, **k: _connect(*a, factory=_Connection, **k)\n"
+)
+
+
+def test_ctrl_c_just_after_the_commit_keeps_the_activated_feed_whole(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """A Ctrl-C that lands just after the commit comes too late to stop the update: the new
+    feed is active with every payload file in place, and feedmgr says so (exit 0). Before,
+    the clean-up of a failed commit ran and removed the active feed's blobs."""
+    home = tmp_path / "home"
+    assert run(home, "trust", "add", publisher.public_pem).returncode == 0
+    package = build_feed(tmp_path, publisher, "2.0")
+    result = subprocess.run(
+        command(home, "update", "--offline", package, setup=_CTRL_C_AFTER_COMMIT),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("activated: feed 2.0")
+    assert status(home)["active"]["version"] == "2.0"  # type: ignore[index]

@@ -1,0 +1,43 @@
+"""Holding Ctrl-C back while a step that must not be cut in two runs.
+
+Python raises ``KeyboardInterrupt`` between any two bytecodes, so a Ctrl-C that lands just
+after ``COMMIT`` returned would run the clean-up meant for a failed commit, and remove the
+blobs of a feed that is already active. Inside ``sigint_deferred()`` a Ctrl-C is only
+noted; the caller decides what it means once the step is over.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class InterruptNote:
+    """Whether a Ctrl-C came while it was deferred."""
+
+    def __init__(self) -> None:
+        self.came = False
+
+    def _note(self, _signum: int, _frame: FrameType | None) -> None:
+        self.came = True
+
+
+@contextmanager
+def sigint_deferred() -> Iterator[InterruptNote]:
+    """Note Ctrl-C instead of raising it until the block ends.
+
+    Python runs signal handlers in the main thread only, so from another thread (where no
+    ``KeyboardInterrupt`` can be raised) this changes nothing.
+    """
+    note = InterruptNote()
+    if threading.current_thread() is not threading.main_thread():
+        yield note
+        return
+    previous = signal.signal(signal.SIGINT, note._note)
+    try:
+        yield note
+    finally:
+        signal.signal(signal.SIGINT, previous)
