@@ -42,8 +42,13 @@ from feedmgr.feed.members import (
     start_worker_process,
     verify_in_worker_process,
 )
-from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
-from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
+from feedmgr.feed.payload_fast import (
+    CATALOG_PATH,
+    CHECKS_PATH,
+    MAX_JSON_PAYLOAD_BYTES,
+    is_payload_path,
+    max_payload_bytes,
+)
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
 from feedmgr.parallel import worker_processes_allowed
