@@ -12,14 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from feedmgr.errors import UsageError
-from feedmgr.feed.payload import (
-    CATALOG_PATH,
-    COMPLIANCE_PATH,
-    ComplianceModules,
-    OsCatalog,
-    load_catalog,
-    validate_payload,
-)
+from feedmgr.feed.payload import ComplianceModules, OsCatalog, load_catalog, validate_payload
+from feedmgr.feed.payload_fast import CATALOG_PATH, COMPLIANCE_PATH
 from feedmgr.feed.store import FeedStore
 
 

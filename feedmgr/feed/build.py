@@ -20,14 +20,8 @@ from pydantic import ValidationError
 from feedmgr.atomic import write_atomically
 from feedmgr.errors import InputRejected, SchemaError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText
-from feedmgr.feed.manifest import (
-    FORMAT,
-    MANIFEST_NAME,
-    SIGNATURE_NAME,
-    FileEntry,
-    Manifest,
-    describe_validation_error,
-)
+from feedmgr.feed.manifest import FileEntry, Manifest, describe_validation_error
+from feedmgr.feed.manifest_fast import FORMAT, MANIFEST_NAME, SIGNATURE_NAME
 from feedmgr.feed.payload_fast import max_payload_bytes, schema_problem
 from feedmgr.feed.signing import PrivateKey, sign
 from feedmgr.textio import decode_text

@@ -109,7 +109,7 @@ def check_package_version(path: Path, package: PackageRef) -> None:
         InputRejected: the package cannot be read, or its version differs.
     """
     from feedmgr.feed.archive import SafeZip
-    from feedmgr.feed.manifest import MANIFEST_NAME, parse_manifest
+    from feedmgr.feed.manifest_fast import MANIFEST_NAME, parse_manifest
     from feedmgr.feed.package import MAX_MANIFEST_BYTES
 
     try:

@@ -7,16 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feedmgr.errors import StoreError, UsageError
-from feedmgr.feed.payload import (
+from feedmgr.feed.payload import AvChart, ComplianceModules, OsCatalog, validate_payload
+from feedmgr.feed.payload_fast import (
     AV_CHART_PATH,
     CATALOG_PATH,
+    CHECKS_PATH,
     COMPLIANCE_PATH,
-    AvChart,
-    ComplianceModules,
-    OsCatalog,
-    validate_payload,
+    condition_count,
 )
-from feedmgr.feed.payload_fast import CHECKS_PATH, condition_count
 from feedmgr.feed.store import FeedStore, StoredFeed
 
 

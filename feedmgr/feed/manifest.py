@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
 from packaging.version import Version
 from pydantic import Field, ValidationError, field_validator
@@ -12,10 +12,6 @@ from pydantic import Field, ValidationError, field_validator
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText, parse_utc
 from feedmgr.textio import without_bom
-
-MANIFEST_NAME = "manifest.json"
-SIGNATURE_NAME = "manifest.sig"
-FORMAT: Final = "feedmgr-posture-feed/1"
 
 
 class FileEntry(EdgeModel):
@@ -72,7 +68,8 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 def parse_manifest(data: bytes, subject: str) -> Manifest:
-    """Parse and validate manifest bytes.
+    """Parse and validate manifest bytes (the schema of record; an ingest reads manifests
+    with ``feedmgr.feed.manifest_fast.parse_manifest``, which defers to this on any doubt).
 
     Raises:
         SchemaError: when the bytes are not JSON or do not follow the manifest schema.

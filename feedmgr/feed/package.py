@@ -31,7 +31,7 @@ from feedmgr.errors import (
     VersionRejected,
 )
 from feedmgr.feed.archive import ArchiveLimits, SafeZip
-from feedmgr.feed.manifest import MANIFEST_NAME, SIGNATURE_NAME, Manifest, parse_manifest
+from feedmgr.feed.manifest_fast import MANIFEST_NAME, SIGNATURE_NAME, ManifestView, parse_manifest
 from feedmgr.feed.members import (
     ArchiveWorker,
     MemberTask,
@@ -42,8 +42,13 @@ from feedmgr.feed.members import (
     start_worker_process,
     verify_in_worker_process,
 )
-from feedmgr.feed.payload import CATALOG_PATH, is_payload_path
-from feedmgr.feed.payload_fast import CHECKS_PATH, MAX_JSON_PAYLOAD_BYTES, max_payload_bytes
+from feedmgr.feed.payload_fast import (
+    CATALOG_PATH,
+    CHECKS_PATH,
+    MAX_JSON_PAYLOAD_BYTES,
+    is_payload_path,
+    max_payload_bytes,
+)
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
 from feedmgr.parallel import worker_processes_allowed
@@ -80,7 +85,7 @@ class StagingArea(Protocol):
 class SignedManifest:
     """A manifest whose bytes verified (or were explicitly accepted unsigned)."""
 
-    manifest: Manifest
+    manifest: ManifestView
     raw: bytes
     signature: bytes | None
     signer: TrustedKey | None
@@ -132,7 +137,7 @@ class PackageReader:
             raise
         return SignedManifest(manifest, raw, signature, signer)
 
-    def check_members(self, manifest: Manifest) -> None:
+    def check_members(self, manifest: ManifestView) -> None:
         """Every payload member is listed, every listed file is present and allowed.
 
         Raises:
@@ -181,7 +186,7 @@ class PackageReader:
         self.stream_payload(signed.manifest)
         return signed
 
-    def read_verified(self, name: str, manifest: Manifest) -> bytes:
+    def read_verified(self, name: str, manifest: ManifestView) -> bytes:
         """Read one small payload member again, checked against the manifest's digest.
 
         Raises:
@@ -195,7 +200,7 @@ class PackageReader:
             )
         return data
 
-    def stream_payload(self, manifest: Manifest, staging: StagingArea | None = None) -> None:
+    def stream_payload(self, manifest: ManifestView, staging: StagingArea | None = None) -> None:
         """Decompress, hash and schema-check every payload member, staging each if asked.
 
         For large feeds the work is shared with worker processes when ``feedmgr.parallel``
@@ -248,7 +253,9 @@ class PackageReader:
                     future.cancel()
 
     @contextmanager
-    def _workers(self, manifest: Manifest, staging_dir: Path | None) -> Iterator[_Workers | None]:
+    def _workers(
+        self, manifest: ManifestView, staging_dir: Path | None
+    ) -> Iterator[_Workers | None]:
         total = sum(entry.size for entry in manifest.files.values())
         limits = self.archive.limits
         identity = self.archive.identity
@@ -348,7 +355,7 @@ def _batches(tasks: list[MemberTask]) -> deque[list[MemberTask]]:
     return batches
 
 
-def check_dates(manifest: Manifest, subject: str, now: datetime | None = None) -> None:
+def check_dates(manifest: ManifestView, subject: str, now: datetime | None = None) -> None:
     """The feed must not be expired, nor published in the future.
 
     Raises:

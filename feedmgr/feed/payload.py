@@ -25,11 +25,13 @@ from typing_extensions import TypedDict
 from feedmgr.errors import SchemaError
 from feedmgr.feed._model import EdgeModel, VersionText
 from feedmgr.feed.manifest import describe_validation_error
-from feedmgr.feed.payload_fast import CHECKS_PATH, max_payload_bytes
-
-CATALOG_PATH = "os/catalog.json"
-COMPLIANCE_PATH = "modules/compliance.json"
-AV_CHART_PATH = "charts/av.json"
+from feedmgr.feed.payload_fast import (
+    AV_CHART_PATH,
+    CATALOG_PATH,
+    COMPLIANCE_PATH,
+    is_payload_path,
+    max_payload_bytes,
+)
 
 Family = Literal["macos", "windows", "linux"]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -178,11 +180,6 @@ _MODELS: dict[str, type[BaseModel]] = {
     COMPLIANCE_PATH: ComplianceModules,
     AV_CHART_PATH: AvChart,
 }
-
-
-def is_payload_path(path: str) -> bool:
-    """True when a feed may carry a payload file at ``path``."""
-    return path in _MODELS or bool(CHECKS_PATH.match(path))
 
 
 def validate_payload(path: str, data: bytes, subject: str) -> BaseModel | PredefinedChecks:

@@ -18,11 +18,16 @@ stays pydantic's; ``tests/feed/test_payload_fast.py`` holds this module to accep
 pydantic refuses. The module imports neither pydantic nor the store, so an ingest worker
 that only meets ``checks/*.json`` starts fast (pydantic costs it 100 ms of a 2-core
 machine's CPU).
+
+``os/catalog.json``, ``modules/compliance.json`` and ``charts/av.json`` get the same
+treatment (``accepted_model``; ``tests/feed/test_payload_models_fast.py``), so a valid feed's
+payload is verified without pydantic.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
 import msgspec
@@ -36,6 +41,15 @@ MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
 # over a thousand times the sample catalog and several times a chart of every AV product.
 MAX_MODEL_PAYLOAD_BYTES = 4 * 1024 * 1024
 CHECKS_PATH = re.compile(r"^checks/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json$")
+CATALOG_PATH = "os/catalog.json"
+COMPLIANCE_PATH = "modules/compliance.json"
+AV_CHART_PATH = "charts/av.json"
+MODEL_PATHS = frozenset((CATALOG_PATH, COMPLIANCE_PATH, AV_CHART_PATH))
+
+
+def is_payload_path(path: str) -> bool:
+    """True when a feed may carry a payload file at ``path``."""
+    return path in MODEL_PATHS or bool(CHECKS_PATH.match(path))
 
 
 def max_payload_bytes(path: str) -> int:
@@ -62,6 +76,138 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _CONDITION = msgspec.json.Decoder(_Condition)
+
+# The catalog, the modules and the AV chart mirror feedmgr.feed.payload's models field for
+# field; what a pydantic validator checks beyond types (PEP 440 versions, the OS tree) is
+# checked after decoding, in _model_sound.
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class _OsNode(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    name: _Name
+    family: _Family
+    parent: _Name | None = None
+    codename: _Name | None = None
+    min_version: str | None = None
+    max_version: str | None = None
+    released: date | None = None
+    min_agent_version: str | None = None
+    min_compliance_module_version: str | None = None
+
+
+class _OsCatalog(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["feedmgr-os-catalog/1"]
+    nodes: Annotated[list[_OsNode], msgspec.Meta(min_length=1)]
+
+
+class _ComplianceModule(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    platform: _Family
+    version: str
+    released: date | None = None
+    min_agent_version: str | None = None
+
+
+class _ComplianceModules(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["feedmgr-compliance-modules/1"]
+    modules: list[_ComplianceModule]
+
+
+class _AvProduct(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    name: _Name
+    category: Literal["antivirus", "antispyware", "antimalware"]
+    platforms: Annotated[list[_Family], msgspec.Meta(min_length=1)]
+    product_versions: Annotated[str, msgspec.Meta(max_length=200)] = "all"
+    min_compliance_module_version: str | None = None
+
+
+class _AvVendor(msgspec.Struct, forbid_unknown_fields=True):
+    name: _Name
+    products: list[_AvProduct]
+
+
+class _AvChart(msgspec.Struct, forbid_unknown_fields=True):
+    format: Literal["feedmgr-av-chart/1"]
+    vendors: list[_AvVendor]
+
+
+_MODEL_DECODERS: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {
+    CATALOG_PATH: msgspec.json.Decoder(_OsCatalog),
+    COMPLIANCE_PATH: msgspec.json.Decoder(_ComplianceModules),
+    AV_CHART_PATH: msgspec.json.Decoder(_AvChart),
+}
+
+
+def _versions_sound(*texts: str | None) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        for text in texts:
+            if text is not None:
+                Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _catalog_sound(catalog: _OsCatalog) -> bool:
+    from packaging.version import Version
+
+    by_name: dict[str, _OsNode] = {}
+    for node in catalog.nodes:
+        if node.name in by_name or not _versions_sound(
+            node.min_version,
+            node.max_version,
+            node.min_agent_version,
+            node.min_compliance_module_version,
+        ):
+            return False
+        if (node.min_version is None) != (node.max_version is None):
+            return False
+        if (
+            node.min_version is not None
+            and node.max_version is not None
+            and Version(node.min_version) > Version(node.max_version)
+        ):
+            return False
+        by_name[node.name] = node
+    for node in catalog.nodes:
+        seen = {node.name}
+        current = node
+        while current.parent is not None:
+            parent = by_name.get(current.parent)
+            if parent is None or parent.family != current.family or parent.name in seen:
+                return False
+            seen.add(parent.name)
+            current = parent
+    return True
+
+
+def _model_sound(document: msgspec.Struct) -> bool:
+    if isinstance(document, _OsCatalog):
+        return _catalog_sound(document)
+    if isinstance(document, _ComplianceModules):
+        return all(
+            _versions_sound(module.version, module.min_agent_version) for module in document.modules
+        )
+    assert isinstance(document, _AvChart)
+    return all(
+        _versions_sound(product.min_compliance_module_version)
+        for vendor in document.vendors
+        for product in vendor.products
+    )
+
+
+def accepted_model(path: str, data: bytes) -> msgspec.Struct | None:
+    """The decoded ``os/catalog.json``, ``modules/compliance.json`` or ``charts/av.json``
+    when ``data`` is certainly valid at ``path``; None when pydantic has to decide."""
+    decoder = _MODEL_DECODERS.get(path)
+    if decoder is None or len(data) > MAX_MODEL_PAYLOAD_BYTES:
+        return None
+    try:
+        document = decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return document if _model_sound(document) else None
 
 
 def checks_accepted(data: bytes) -> bool:
@@ -91,7 +237,10 @@ def schema_problem(path: str, data: bytes) -> str | None:
     Run in the ingest's worker processes too: a plain string crosses the process boundary
     safely, where an exception might not.
     """
-    if CHECKS_PATH.match(path) and len(data) <= max_payload_bytes(path) and checks_accepted(data):
+    if CHECKS_PATH.match(path):
+        if len(data) <= MAX_JSON_PAYLOAD_BYTES and checks_accepted(data):
+            return None
+    elif accepted_model(path, data) is not None:
         return None
     from feedmgr.errors import SchemaError
     from feedmgr.feed.payload import validate_payload
