@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from feedmgr.pep440 import is_pep440, shown
 
 
 class EdgeModel(BaseModel):
@@ -20,10 +21,8 @@ class EdgeModel(BaseModel):
 
 
 def _pep440(value: str) -> str:
-    try:
-        Version(value)
-    except InvalidVersion:
-        raise ValueError(f"{value!r} is not a PEP 440 version") from None
+    if not is_pep440(value):
+        raise ValueError(f"{shown(value)} is not a PEP 440 version")
     return value
 
 

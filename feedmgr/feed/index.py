@@ -20,11 +20,12 @@ from xml.etree.ElementTree import ParseError as XmlParseError
 
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from feedmgr.errors import InputRejected, ParseError, SchemaError, UsageError
 from feedmgr.net.transport import HttpsClient
 from feedmgr.net.urls import check_https_url
+from feedmgr.pep440 import is_pep440, shown
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 UPDATE_NS = "http://www.cisco.com/cpm/update/1.0"
@@ -111,10 +112,8 @@ def _package(entry: Element, enclosure: Element, url: str, name: str) -> Package
     version = _text(entry, "version")
     if not version:
         raise SchemaError(url, f"{name}: no cpm:version ({{{UPDATE_NS}}}version)")
-    try:
-        Version(version)
-    except InvalidVersion:
-        raise SchemaError(url, f"{name}: cpm:version {version!r} is not a version") from None
+    if not is_pep440(version):
+        raise SchemaError(url, f"{name}: cpm:version {shown(version)} is not a version")
     digest = _text(entry, "sha256")
     if not digest or not _SHA256.match(digest):
         raise SchemaError(url, f"{name}: cpm:sha256 must be 64 hexadecimal digits")

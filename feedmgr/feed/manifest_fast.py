@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Final, Literal
 
 import msgspec
 
+from feedmgr.pep440 import is_pep440
+
 if TYPE_CHECKING:
     from packaging.version import Version
 
@@ -80,15 +82,13 @@ def _timestamp_valid(value: str) -> bool:
 
 def accepted_manifest(data: bytes) -> ManifestView | None:
     """The manifest when ``data`` is certainly valid; None when pydantic has to decide."""
-    from packaging.version import InvalidVersion, Version
-
     try:
         manifest = _DECODER.decode(data)
-        Version(manifest.version)
-    except (msgspec.DecodeError, RecursionError, InvalidVersion):
+    except (msgspec.DecodeError, RecursionError):
         return None
     if not (
-        manifest.files
+        is_pep440(manifest.version)
+        and manifest.files
         and _timestamp_valid(manifest.published)
         and _timestamp_valid(manifest.expires)
         and all(_SHA256.fullmatch(entry.sha256) for entry in manifest.files.values())

@@ -32,6 +32,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from feedmgr.pep440 import is_pep440
+
 # Every JSON payload is read whole, so its size bounds ingest memory: 32 MiB is far above any
 # real document and, with the checks below, keeps an ingest's peak RSS under 100 MB.
 MAX_JSON_PAYLOAD_BYTES = 32 * 1024 * 1024
@@ -138,15 +140,7 @@ _MODEL_DECODERS: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {
 
 
 def _versions_sound(*texts: str | None) -> bool:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        for text in texts:
-            if text is not None:
-                Version(text)
-    except InvalidVersion:
-        return False
-    return True
+    return all(text is None or is_pep440(text) for text in texts)
 
 
 def _catalog_sound(catalog: _OsCatalog) -> bool:
@@ -190,10 +184,13 @@ def _model_sound(document: msgspec.Struct) -> bool:
             _versions_sound(module.version, module.min_agent_version) for module in document.modules
         )
     assert isinstance(document, _AvChart)
-    return all(
-        _versions_sound(product.min_compliance_module_version)
-        for vendor in document.vendors
-        for product in vendor.products
+    # Thousands of products share a few hundred module versions: each is parsed once.
+    return _versions_sound(
+        *{
+            product.min_compliance_module_version
+            for vendor in document.vendors
+            for product in vendor.products
+        }
     )
 
 
@@ -231,17 +228,17 @@ def condition_count(data: bytes) -> int | None:
     return len(_ENVELOPE.decode(data).conditions)
 
 
-def schema_problem(path: str, data: bytes) -> str | None:
-    """Why one payload document breaks its schema, or None when it is valid.
-
-    Run in the ingest's worker processes too: a plain string crosses the process boundary
-    safely, where an exception might not.
-    """
+def certainly_valid(path: str, data: bytes) -> bool:
+    """True when msgspec accepts ``data`` at ``path``; False when pydantic has to decide
+    (``schema_refusal``)."""
     if CHECKS_PATH.match(path):
-        if len(data) <= MAX_JSON_PAYLOAD_BYTES and checks_accepted(data):
-            return None
-    elif accepted_model(path, data) is not None:
-        return None
+        return len(data) <= MAX_JSON_PAYLOAD_BYTES and checks_accepted(data)
+    return accepted_model(path, data) is not None
+
+
+def schema_refusal(path: str, data: bytes) -> str | None:
+    """The schema of record's verdict on a document ``certainly_valid`` did not accept:
+    the first problem pydantic names, or None when it accepts the document after all."""
     from feedmgr.errors import SchemaError
     from feedmgr.feed.payload import validate_payload
 
@@ -250,3 +247,12 @@ def schema_problem(path: str, data: bytes) -> str | None:
     except SchemaError as exc:
         return exc.problem
     return None
+
+
+def schema_problem(path: str, data: bytes) -> str | None:
+    """Why one payload document breaks its schema, or None when it is valid.
+
+    Run in the ingest's worker processes too: a plain string crosses the process boundary
+    safely, where an exception might not.
+    """
+    return None if certainly_valid(path, data) else schema_refusal(path, data)

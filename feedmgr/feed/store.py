@@ -33,6 +33,7 @@ from packaging.version import Version
 from feedmgr.errors import StoreError, StoreLockedError, UsageError
 from feedmgr.feed.signing import TrustedKey
 from feedmgr.interrupts import sigint_deferred
+from feedmgr.pep440 import parse_pep440
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -623,22 +624,12 @@ def _feed_by_version(conn: sqlite3.Connection, version: str) -> StoredFeed | Non
     row = conn.execute("SELECT * FROM feeds WHERE version = ?", (version,)).fetchone()
     if row is None:
         # Versions are compared as versions: "1.0" and "1.0.0" are the same feed version.
-        wanted = Version(version) if _is_version(version) else None
+        wanted = parse_pep440(version)
         for candidate in conn.execute("SELECT * FROM feeds"):
             if wanted is not None and Version(candidate["version"]) == wanted:
                 return _feed(conn, candidate)
         return None
     return _feed(conn, row)
-
-
-def _is_version(text: str) -> bool:
-    from packaging.version import InvalidVersion
-
-    try:
-        Version(text)
-    except InvalidVersion:
-        return False
-    return True
 
 
 def _active(conn: sqlite3.Connection) -> StoredFeed | None:

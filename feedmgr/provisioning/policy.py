@@ -23,6 +23,7 @@ from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from feedmgr.errors import InputRejected, ParseError, SchemaError
+from feedmgr.pep440 import is_pep440, parse_pep440, shown
 from feedmgr.textio import decode_text
 
 POLICY_FORMAT = "feedmgr-cp-policy/1"
@@ -38,10 +39,8 @@ _Condition = Annotated[str, Field(min_length=1, max_length=1000)]
 def _version_text(value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        Version(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a version like 5.1.10.233") from None
+    if not is_pep440(value):
+        raise ValueError(f"{shown(value)} is not a version like 5.1.10.233")
     return value
 
 
@@ -281,7 +280,7 @@ def _version(text: str | None, named: str | None) -> Version | None:
     if text:
         return Version(text)
     found = _TRAILING_VERSION.search(named or "")
-    return Version(found.group(1)) if found else None
+    return parse_pep440(found.group(1)) if found else None
 
 
 def _configured(model: ResultsModel, configuration: AgentConfigurationModel) -> RuleResults:

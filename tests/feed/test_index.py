@@ -93,6 +93,11 @@ def test_entry_alternate_links_are_followed_when_no_package_is_offered() -> None
         ),
         (_entry_xml('<link rel="enclosure" href=""/>'), SchemaError, "no href"),
         (_entry_xml('<link rel="enclosure" href="f.zip"/>', version="x y"), SchemaError, "version"),
+        (  # past CPython's int conversion limit: packaging raises a plain ValueError for it
+            _entry_xml('<link rel="enclosure" href="f.zip"/>', version="1." + "9" * 5000),
+            SchemaError,
+            r"cpm:version '1\.999.*\.\.\. \(5002 characters\) is not a version",
+        ),
         (_entry_xml('<link rel="enclosure" href="f.zip"/>', digest="12"), SchemaError, "sha256"),
         (
             _entry_xml('<link rel="enclosure" href="f.zip" length="-5"/>'),
