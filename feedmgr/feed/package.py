@@ -12,14 +12,17 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Protocol
 
 from feedmgr.errors import (
@@ -65,6 +68,7 @@ ALLOWED_CLOCK_SKEW = timedelta(hours=24)
 # process holds 68 MiB of PSS, against 109-131 MiB for feedmgr and a worker together: the
 # memory target (under 100 MB) decides below 128 MiB.
 PARALLEL_MIN_BYTES = 128 * 1024 * 1024
+FORKED_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
 MAX_WORKER_PROCESSES = 3
 # Members travel to workers in batches of about this much payload.
@@ -203,54 +207,54 @@ class PackageReader:
     def stream_payload(self, manifest: ManifestView, staging: StagingArea | None = None) -> None:
         """Decompress, hash and schema-check every payload member, staging each if asked.
 
-        For large feeds the work is shared with worker processes when ``feedmgr.parallel``
+        For larger feeds the work is shared with worker processes when ``feedmgr.parallel``
         allows them (schema validation holds the GIL, so threads would mostly take turns),
-        else with one worker thread. Each worker takes batches from the front of the member
-        list while this process verifies batches from the back, so all finish together.
+        else with one worker thread. Everyone takes the largest batch left, so the two or
+        three largest documents start at once and the small ones fill the gaps.
 
         Raises:
             ArchiveError, IntegrityError, SchemaError: on the first bad member found.
             OSError: writing a staged copy failed.
         """
-        # Condition documents go out in batches, largest first: workers take the front (the
-        # largest; a worker validates them without importing pydantic), this process the
-        # back, so all finish together. This process verifies the documents pydantic builds
-        # (catalog, modules, AV chart) after all of them: they leave memory behind (21 MiB
-        # after a 2 MiB AV chart) that a large condition document taken after them would
-        # sit on top of (102 MiB with a 32 MiB one; 113 MiB with a 3.9 MiB chart and 16 to
-        # 29 MiB documents).
+        # The catalog, modules and AV chart are decoded whole (about 5 times their size in
+        # objects), so this process verifies them last, after releasing the buffers the
+        # condition documents left: taken before a 32 MiB document they made 102 MiB; a
+        # 3.9 MiB chart after 81 MiB of buffers kept for reuse made 109 MiB.
         tasks = [
             MemberTask(name, entry.sha256, entry.size)
             for name, entry in sorted(
                 manifest.files.items(), key=lambda item: (-item[1].size, item[0])
             )
         ]
-        batches = _batches([task for task in tasks if CHECKS_PATH.match(task.name)])
+        batches = _SharedBatches(_batches([task for task in tasks if CHECKS_PATH.match(task.name)]))
         modelled = [task for task in tasks if not CHECKS_PATH.match(task.name)]
         staging_dir = staging.directory if staging is not None else None
         own = MemberVerifier(self.archive, staging_dir)
         with self._workers(manifest, staging_dir) as workers:
-            inflight: deque[Future[list[MemberVerdict]]] = deque()
-            try:
-                while batches:
-                    while workers and batches and len(inflight) < workers.backlog:
-                        inflight.append(workers.submit(batches.popleft()))
-                    if batches:
-                        # Alone, largest first: freed memory is handed back to the kernel
-                        # before each member larger than all before it, here only once.
-                        batch = batches.pop() if workers else batches.popleft()
-                        self._accept([own.verify(task) for task in batch], staging)
-                    while inflight and inflight[0].done():
-                        self._accept(inflight.popleft().result(), staging)
-                # The buffers of the condition documents, kept for reuse, are no use to
-                # pydantic's many small objects: 81 MiB plus a 3.9 MiB AV chart made 109 MiB.
+            if workers is None:
+                while (batch := batches.take()) is not None:
+                    self._accept([own.verify(task) for task in batch], staging)
                 release_freed_memory()
                 self._accept([own.verify(task) for task in modelled], staging)
-                while inflight:
-                    self._accept(inflight.popleft().result(), staging)
-            finally:
-                for future in inflight:
-                    future.cancel()
+                return
+            done: SimpleQueue[list[MemberVerdict]] = SimpleQueue()
+            with ThreadPoolExecutor(workers.count, thread_name_prefix="feed-worker") as feeders:
+                fed = [feeders.submit(_feed_worker, workers, batches, done) for _ in workers]
+                try:
+                    while (batch := batches.take()) is not None:
+                        self._accept([own.verify(task) for task in batch], staging)
+                        while not done.empty():
+                            self._accept(done.get(), staging)
+                    release_freed_memory()
+                    self._accept([own.verify(task) for task in modelled], staging)
+                    for future in fed:
+                        future.result()
+                    while not done.empty():
+                        self._accept(done.get(), staging)
+                finally:
+                    # A problem or a Ctrl-C here: the workers finish the batch they hold
+                    # and take no other.
+                    batches.close()
 
     @contextmanager
     def _workers(
@@ -259,7 +263,8 @@ class PackageReader:
         total = sum(entry.size for entry in manifest.files.values())
         limits = self.archive.limits
         identity = self.archive.identity
-        if total < PARALLEL_MIN_BYTES:
+        start_method, min_bytes = worker_start()
+        if total < min_bytes:
             yield None
             return
         keep_freed_buffers()
@@ -271,7 +276,7 @@ class PackageReader:
 
             with ProcessPoolExecutor(
                 max_workers=count,
-                mp_context=get_context("spawn"),
+                mp_context=get_context(start_method),
                 initializer=start_worker_process,
             ) as pool:
                 with _sigint_held():
@@ -282,14 +287,12 @@ class PackageReader:
                     # Ctrl-C that came meanwhile is delivered here afterwards, not lost.
                     for _ in range(count):
                         pool.submit(os.getpid)
-                yield _Workers(
-                    pool, partial(verify_in_worker_process, identity, limits, staging_dir), count
-                )
+                work = partial(verify_in_worker_process, identity, limits, staging_dir)
+                yield _Workers(lambda batch: pool.submit(work, batch).result(), count)
         else:
             worker = ArchiveWorker(identity, limits, staging_dir)
             try:
-                with ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify") as pool:
-                    yield _Workers(pool, worker, 1)
+                yield _Workers(worker, 1)
             finally:
                 worker.close()
 
@@ -311,21 +314,59 @@ _PROBLEM_ERRORS: dict[ProblemKind, type[InputRejected]] = {
 
 @dataclass(frozen=True)
 class _Workers:
-    """Workers helping one ``stream_payload`` call."""
+    """Workers helping one ``stream_payload`` call: ``work`` verifies a batch in one of
+    them and waits for its verdicts."""
 
-    executor: Executor
     work: Callable[[Sequence[MemberTask]], list[MemberVerdict]]
     count: int
 
-    @property
-    def backlog(self) -> int:
-        """Batches handed out ahead: enough that no worker waits, few enough that the
-        last ones do not keep this process waiting at the end."""
-        return 2 * self.count
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.count))
 
-    def submit(self, batch: list[MemberTask]) -> Future[list[MemberVerdict]]:
-        """Hand one batch to the next free worker."""
-        return self.executor.submit(self.work, batch)
+
+class _SharedBatches:
+    """The batches still to verify, largest first, taken by this process and the threads
+    that feed its workers."""
+
+    def __init__(self, batches: deque[list[MemberTask]]) -> None:
+        self._batches = batches
+        self._lock = threading.Lock()
+
+    def take(self) -> list[MemberTask] | None:
+        """The largest batch left, or None when there is none (or the work was stopped)."""
+        with self._lock:
+            return self._batches.popleft() if self._batches else None
+
+    def close(self) -> None:
+        """Stop handing out batches."""
+        with self._lock:
+            self._batches.clear()
+
+
+def _feed_worker(
+    workers: _Workers, batches: _SharedBatches, done: SimpleQueue[list[MemberVerdict]]
+) -> None:
+    # One thread per worker keeps it busy: a batch is handed over the moment the worker
+    # finishes the last one, not when this process next looks up from its own member.
+    while (batch := batches.take()) is not None:
+        verdicts = workers.work(batch)
+        done.put(verdicts)
+        if any(verdict.problem is not None for verdict in verdicts):
+            batches.close()
+
+
+def worker_start() -> tuple[str, int]:
+    """How worker processes start here, and the payload size from which they pay off.
+
+    A forked worker starts in about 10 ms with every module already imported; a spawned one
+    needs an interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its
+    first member). Fork is used only where it is safe: on Linux (macOS frameworks do not
+    survive a fork; Windows has none) and while this process runs a single thread, so no
+    lock another thread holds is copied into the worker held for ever.
+    """
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork", FORKED_PARALLEL_MIN_BYTES
+    return "spawn", PARALLEL_MIN_BYTES
 
 
 @contextmanager

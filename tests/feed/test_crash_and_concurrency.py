@@ -15,11 +15,12 @@ import pytest
 
 from tests.feed.factory import Publisher, build_feed, snapshot
 
-# Verify even these small feeds the way feeds over 64 MiB are: shared out in one-member
-# batches with a worker process.
+# Verify even these small feeds the way larger ones are: shared out in one-member batches
+# with a worker process (forked, as on Linux whenever feedmgr runs a single thread).
 _SHARED_VERIFICATION = (
     "import feedmgr.feed.package as package; "
-    "package.PARALLEL_MIN_BYTES = 0; package._BATCH_BYTES = 1; "
+    "package.PARALLEL_MIN_BYTES = package.FORKED_PARALLEL_MIN_BYTES = 0; "
+    "package._BATCH_BYTES = 1; "
     "package.available_cores = lambda: 2; "
 )
 _RUN_CLI = "from feedmgr.launcher import run; run()"
@@ -39,10 +40,12 @@ def command(home: Path, *args: str | Path, shared: bool = False, setup: str = ""
     return [sys.executable, *launcher, "--home", str(home), *map(str, args)]
 
 
-def feedmgr(home: Path, *args: str | Path, shared: bool = False) -> subprocess.Popen[str]:
+def feedmgr(
+    home: Path, *args: str | Path, shared: bool = False, setup: str = ""
+) -> subprocess.Popen[str]:
     """Start feedmgr as a real process, in a session of its own (as a terminal would)."""
     return subprocess.Popen(
-        command(home, *args, shared=shared),
+        command(home, *args, shared=shared, setup=setup),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -135,10 +138,20 @@ def _has_children(pid: int) -> bool:
         return False
 
 
+# Per start method: when to send the Ctrl-C after the first worker appears (covering its
+# start-up and its work) and how many documents make the work last that long. A forked
+# worker needs no interpreter start and imports nothing, so its whole run is shorter.
+_CTRL_C_PLANS = {
+    "spawn": ((0.0, 0.05, 0.1, 0.2, 0.3), 160),
+    "fork": ((0.0, 0.01, 0.03, 0.06, 0.1), 320),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("method", sorted(_CTRL_C_PLANS))
 def test_ctrl_c_during_shared_verification_prints_one_line(
-    tmp_path: Path, publisher: Publisher
+    tmp_path: Path, publisher: Publisher, method: str
 ) -> None:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while workers
     start or verify: one "interrupted" line, exit 130, no worker traceback, the store
@@ -147,16 +160,16 @@ def test_ctrl_c_during_shared_verification_prints_one_line(
     assert run(home, "trust", "add", publisher.public_pem).returncode == 0
     assert run(home, "update", "--offline", bulky_feed(tmp_path, publisher, "1.0")).returncode == 0
     active, interrupted = "1.0", 0
-    # The moments after the worker appears cover its interpreter start-up and its work.
-    for attempt, delay in enumerate((0.0, 0.05, 0.1, 0.2, 0.3)):
-        # Four times the usual payload: verified with msgspec, the usual one is done about
-        # 0.2 s after the worker appears, and a signal landing while the finished process
-        # tears its interpreter down kills it silently (CPython restores the default
-        # handler there).
-        package = bulky_feed(tmp_path, publisher, f"2.{attempt}", documents=160)
-        process = feedmgr(home, "update", "--offline", package, shared=True)
+    delays, documents = _CTRL_C_PLANS[method]
+    setup = f"import feedmgr.feed.package as p; p.worker_start = lambda: ({method!r}, 0); "
+    for attempt, delay in enumerate(delays):
+        # A signal landing while the finished process tears its interpreter down would kill
+        # it silently (CPython restores the default handler there): the payload is large
+        # enough that most signals land during the work.
+        package = bulky_feed(tmp_path, publisher, f"2.{attempt}", documents=documents)
+        process = feedmgr(home, "update", "--offline", package, shared=True, setup=setup)
         while not _has_children(process.pid) and process.poll() is None:
-            time.sleep(0.005)
+            time.sleep(0.002)
         time.sleep(delay)
         os.killpg(process.pid, signal.SIGINT)
         _out, err = process.communicate(timeout=120)

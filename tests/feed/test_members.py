@@ -28,6 +28,19 @@ CHECKS = json.dumps(
 ).encode()
 
 
+# Over 1 MiB: hashed and staged on a thread beside the schema check.
+LARGE_CHECKS = json.dumps(
+    {
+        "format": "feedmgr-checks/1",
+        "conditions": [
+            {"name": f"pc_{i}", "kind": "file", "platforms": ["macos"], "description": "d" * 200}
+            for i in range(6000)
+        ],
+    }
+).encode()
+LARGE_WRONG_FORMAT = LARGE_CHECKS.replace(b"feedmgr-checks/1", b"feedmgr-checks/9")
+
+
 def _task(name: str, data: bytes) -> MemberTask:
     return MemberTask(name, hashlib.sha256(data).hexdigest(), len(data))
 
@@ -49,16 +62,18 @@ def _problems_found_by_worker(identity: FileIdentity) -> list[object]:
         worker.close()
 
 
-def test_good_member_is_staged_byte_for_byte(tmp_path: Path) -> None:
+@pytest.mark.parametrize("data", [CHECKS, LARGE_CHECKS], ids=["small", "large"])
+def test_good_member_is_staged_byte_for_byte(tmp_path: Path, data: bytes) -> None:
     """A member that matches its digest and schema is written whole into the staging folder."""
+    assert len(LARGE_CHECKS) > 1024 * 1024
     staging = tmp_path / "staging"
     staging.mkdir()
-    with SafeZip(_archive(tmp_path / "feed.zip")) as archive:
-        verdict = MemberVerifier(archive, staging).verify(_task("checks/a.json", CHECKS))
+    with SafeZip(_archive(tmp_path / "feed.zip", data)) as archive:
+        verdict = MemberVerifier(archive, staging).verify(_task("checks/a.json", data))
 
     assert verdict.problem is None
     assert verdict.staged is not None
-    assert (staging / verdict.staged).read_bytes() == CHECKS
+    assert (staging / verdict.staged).read_bytes() == data
 
 
 WRONG_FORMAT = CHECKS.replace(b"feedmgr-checks/1", b"feedmgr-checks/9")
@@ -69,7 +84,20 @@ WRONG_FORMAT = CHECKS.replace(b"feedmgr-checks/1", b"feedmgr-checks/9")
     [
         (CHECKS, MemberTask("checks/a.json", "0" * 64, len(CHECKS)), "integrity", "do not match"),
         (WRONG_FORMAT, _task("checks/a.json", WRONG_FORMAT), "schema", "checks/a.json: format"),
+        (
+            LARGE_CHECKS,
+            MemberTask("checks/a.json", "0" * 64, len(LARGE_CHECKS)),
+            "integrity",
+            "do not match",
+        ),
+        (
+            LARGE_WRONG_FORMAT,
+            _task("checks/a.json", LARGE_WRONG_FORMAT),
+            "schema",
+            "checks/a.json: format",
+        ),
     ],
+    ids=["digest", "schema", "large digest", "large schema"],
 )
 def test_bad_member_leaves_nothing_staged(
     tmp_path: Path, data: bytes, listed: MemberTask, kind: str, text: str
@@ -85,6 +113,16 @@ def test_bad_member_leaves_nothing_staged(
     assert text in verdict.problem[1]
     assert verdict.staged is None
     assert list(staging.iterdir()) == []
+
+
+@pytest.mark.parametrize("data", [CHECKS, LARGE_CHECKS], ids=["small", "large"])
+def test_failed_staging_write_is_raised_as_a_store_problem(tmp_path: Path, data: bytes) -> None:
+    """A staged copy that cannot be written (here: the staging folder is gone) raises
+    OSError to the caller, also when it was written on the thread beside the check."""
+    with SafeZip(_archive(tmp_path / "feed.zip", data)) as archive:
+        verifier = MemberVerifier(archive, tmp_path / "missing")
+        with pytest.raises(FileNotFoundError):
+            verifier.verify(_task("checks/a.json", data))
 
 
 def test_worker_refuses_a_package_replaced_after_it_was_checked(tmp_path: Path) -> None:
