@@ -60,13 +60,14 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
 # Clocks disagree; a feed stamped a little in the future is clock skew, not an attack.
 ALLOWED_CLOCK_SKEW = timedelta(hours=24)
-# Below this much payload a worker costs more than it saves: spawning one costs an
-# interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member),
-# and on a shared 2-core machine the second core is often busy. Measured on realistic feeds
-# (benchmarks/README.md): at load 4 to 5 this process alone was faster at 64, 75 and 128 MiB,
-# a worker at 250 MiB; at load 1 to 2 a worker was 10-15% faster from 75 MiB. Alone, this
-# process holds 68 MiB of PSS, against 109-131 MiB for feedmgr and a worker together: the
-# memory target (under 100 MB) decides below 128 MiB.
+# Workers start only when this much payload can be verified beside the largest document
+# (which one process verifies alone whatever happens). A spawned worker costs an interpreter
+# start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its first member), and on a
+# shared 2-core machine the second core is often busy: measured on realistic feeds
+# (benchmarks/README.md), at load 4 to 5 this process alone was faster at 64, 75 and 128 MiB,
+# a spawned worker at 250 MiB. A forked one is at work about 10 ms after the fork, every
+# module already imported; with 5 MiB beside an 18 MiB document it was still 4% slower
+# than this process alone, with 34 MiB beside a 32 MiB one 25% faster.
 PARALLEL_MIN_BYTES = 128 * 1024 * 1024
 FORKED_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 # More processes would each hold a document in memory while the disk becomes the limit.
@@ -260,11 +261,11 @@ class PackageReader:
     def _workers(
         self, manifest: ManifestView, staging_dir: Path | None
     ) -> Iterator[_Workers | None]:
-        total = sum(entry.size for entry in manifest.files.values())
+        sizes = [entry.size for entry in manifest.files.values()]
         limits = self.archive.limits
         identity = self.archive.identity
         start_method, min_bytes = worker_start()
-        if total < min_bytes:
+        if sum(sizes) - max(sizes, default=0) < min_bytes:
             yield None
             return
         keep_freed_buffers()

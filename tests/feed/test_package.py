@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
+import random
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +17,8 @@ from feedmgr.feed.package import (
     PARALLEL_MIN_BYTES,
     worker_start,
 )
+from tests.conftest import RunCli
+from tests.feed.factory import Publisher, build_feed
 
 
 def test_linux_with_one_thread_forks_workers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +48,57 @@ def test_a_second_thread_rules_out_fork(monkeypatch: pytest.MonkeyPatch) -> None
     finally:
         release.set()
         other.join()
+
+
+def _documents(*sizes: int) -> dict[str, bytes]:
+    """Condition documents of about these sizes, compressing like real ones (not 200:1)."""
+    rng = random.Random(7)
+    documents = {}
+    for n, size in enumerate(sizes):
+        conditions = [
+            {
+                "name": f"pc_{n}_{i}",
+                "kind": "file",
+                "platforms": ["macos"],
+                "description": "".join(rng.choice("abcdefghij ") for _ in range(90)),
+            }
+            for i in range(size // 150)
+        ]
+        documents[f"checks/doc-{n}.json"] = json.dumps(
+            {"format": "feedmgr-checks/1", "conditions": conditions}
+        ).encode()
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("sizes", "workers"),
+    [((600_000,), False), ((600_000, 60_000), False), ((300_000, 300_000), True)],
+    ids=["one large document", "little beside the largest", "two large documents"],
+)
+def test_workers_start_for_the_payload_beside_the_largest_document(  # noqa: PLR0917 - fixtures
+    sizes: tuple[int, ...],
+    workers: bool,
+    tmp_path: Path,
+    run_cli: RunCli,
+    trusted_home: Path,
+    publisher: Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The largest document is verified by one process whatever happens: a worker starts
+    only when enough payload can be verified beside it (here 200 kB instead of 16 MiB)."""
+    monkeypatch.setattr(feedmgr.feed.package, "worker_start", lambda: ("fork", 200_000))
+    monkeypatch.setattr(feedmgr.feed.package, "available_cores", lambda: 2)
+    started: list[str] = []
+    real_pool = concurrent.futures.ProcessPoolExecutor
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs["mp_context"].get_start_method())
+        return real_pool(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", spy)
+    feed = build_feed(tmp_path, publisher, "1.0", extra_files=_documents(*sizes))
+
+    assert run_cli("update", "--offline", feed).code == 0
+    assert started == (["fork"] if workers else [])
+    status = run_cli("status", "--verify", "--format", "json").json()
+    assert status["damaged_files"] == []
