@@ -3,7 +3,8 @@
 Python raises ``KeyboardInterrupt`` between any two bytecodes, so a Ctrl-C that lands just
 after ``COMMIT`` returned would run the clean-up meant for a failed commit, and remove the
 blobs of a feed that is already active. Inside ``sigint_deferred()`` a Ctrl-C is only
-noted; the caller decides what it means once the step is over.
+noted; the caller decides what it means once the step is over. ``sigint_held()`` blocks the
+signal itself while worker processes start, so that they start with it blocked.
 """
 
 from __future__ import annotations
@@ -41,3 +42,30 @@ def sigint_deferred() -> Iterator[InterruptNote]:
         yield note
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Block SIGINT in this thread (and so in processes started meanwhile) until the block
+    ends; one that came meanwhile is delivered then, not lost.
+
+    A worker started inside ignores SIGINT before unblocking it: a Ctrl-C is then the
+    parent's alone to handle (one "interrupted" line) instead of also killing a
+    half-started worker that would print its own traceback.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no process groups
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def ignore_sigint_in_worker() -> None:
+    """First step of a worker started inside ``sigint_held()``: ignore Ctrl-C (discarding
+    one already pending), then unblock it."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

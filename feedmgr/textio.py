@@ -10,6 +10,7 @@ the UTF-8 BOM).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import IO
 
@@ -40,3 +41,10 @@ def open_text(path: Path) -> IO[str]:
         OSError: the file cannot be opened.
     """
     return path.open(encoding=_ENCODING, errors="replace")
+
+
+def wrap_text(binary: IO[bytes], *, at_start: bool = True) -> io.TextIOWrapper:
+    """``binary`` read as ``open_text`` reads a file; ``at_start=False`` for a stream that
+    begins inside a file, where U+FEFF is text (a zero-width no-break space), not a mark.
+    """
+    return io.TextIOWrapper(binary, encoding=_ENCODING if at_start else "utf-8", errors="replace")

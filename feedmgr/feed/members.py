@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
 from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES, certainly_valid, schema_refusal
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
+from feedmgr.interrupts import ignore_sigint_in_worker
 
 ProblemKind = Literal["archive", "integrity", "schema"]
 # hashlib and file writes let go of the GIL, msgspec does not while it checks: from this size
@@ -203,11 +203,7 @@ def start_worker_process() -> None:
     a crash) the worker would wait for its next batch for ever, holding the package open. A
     watcher thread ends the worker as soon as its parent is gone.
     """
-    if hasattr(signal, "pthread_sigmask"):
-        # Started with SIGINT blocked (see ``_sigint_held``): a Ctrl-C is the parent's to
-        # handle. Ignoring it first discards one already pending, then it may be unblocked.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    ignore_sigint_in_worker()  # started inside sigint_held(): a Ctrl-C is the parent's
     # Imported here, in worker processes only: the ingesting process does not need them.
     import multiprocessing
     import threading

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -54,7 +52,8 @@ from feedmgr.feed.payload_fast import (
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
-from feedmgr.parallel import worker_processes_allowed
+from feedmgr.interrupts import sigint_held
+from feedmgr.parallel import fork_is_safe, worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
@@ -280,7 +279,7 @@ class PackageReader:
                 mp_context=get_context(start_method),
                 initializer=start_worker_process,
             ) as pool:
-                with _sigint_held():
+                with sigint_held():
                     # Start the workers now, SIGINT held back: they start with it blocked
                     # and ignore it before unblocking, so a Ctrl-C is handled here alone
                     # (one "interrupted" line, the pool shut down) instead of also killing
@@ -357,29 +356,16 @@ def _feed_worker(
 
 
 def worker_start() -> tuple[str, int]:
-    """How worker processes start here, and the payload size from which they pay off.
+    """How worker processes start here, and the payload beside the largest document from
+    which they pay off.
 
     A forked worker starts in about 10 ms with every module already imported; a spawned one
     needs an interpreter start and its imports (about 0.1 s of CPU, 0.1-0.2 s before its
-    first member). Fork is used only where it is safe: on Linux (macOS frameworks do not
-    survive a fork; Windows has none) and while this process runs a single thread, so no
-    lock another thread holds is copied into the worker held for ever.
+    first member). Fork is used where ``feedmgr.parallel.fork_is_safe()``.
     """
-    if sys.platform == "linux" and threading.active_count() == 1:
+    if fork_is_safe():
         return "fork", FORKED_PARALLEL_MIN_BYTES
     return "spawn", PARALLEL_MIN_BYTES
-
-
-@contextmanager
-def _sigint_held() -> Iterator[None]:
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks, no process groups
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _batches(tasks: list[MemberTask]) -> deque[list[MemberTask]]:

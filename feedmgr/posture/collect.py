@@ -17,6 +17,7 @@ from pathlib import Path
 from feedmgr.errors import ParseError, UsageError
 from feedmgr.posture.bundle import FORMAT as BUNDLE_FORMAT
 from feedmgr.posture.bundle import VERSION as BUNDLE_VERSION
+from feedmgr.posture.dumpstate import open_dumpstate
 from feedmgr.posture.evaluate import label_filter
 from feedmgr.posture.launchd import (
     JobRecord,
@@ -190,8 +191,7 @@ def file_streams(
     wanted = label_filter(spec)
     streams: list[Stream] = []
     for path in dumpstates:
-        handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (dumpstate)", iter_blocks(handle, str(path), wanted=wanted)))
+        streams.append((f"{path} (dumpstate)", open_dumpstate(stack, path, wanted)))
     for domain, path in lists:
         handle = stack.enter_context(open_text(path))
         streams.append((f"{path} (list, {domain})", iter_list(handle, str(path), domain)))

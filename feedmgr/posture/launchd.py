@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from itertools import compress, count
 from operator import itemgetter
@@ -270,7 +270,7 @@ def _signal(value: str) -> int | None:
     return int(tail) if _NUMBER.fullmatch(tail) else None
 
 
-def iter_blocks(  # noqa: PLR0912 - one streaming state machine
+def iter_blocks(
     lines: Iterable[str],
     origin: str,
     source: str = "dumpstate",
@@ -287,6 +287,25 @@ def iter_blocks(  # noqa: PLR0912 - one streaming state machine
     Raises:
         ParseError: for a ``}`` that closes no block, a block still open at the end (the
             output was truncated), or text with no block at all.
+    """
+    _, blocks = yield from scan_blocks(lines, origin, source, wanted, bare)
+    if blocks == 0:
+        raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+
+
+def scan_blocks(  # noqa: PLR0912 - one streaming state machine
+    lines: Iterable[str],
+    origin: str,
+    source: str = "dumpstate",
+    wanted: Callable[[str], bool] | None = None,
+    bare: tuple[str, str] | None = None,
+) -> Generator[JobRecord, None, tuple[int, int]]:
+    """``iter_blocks`` on a part of the text that starts outside any block: the records,
+    then (returned) how many lines and top-level blocks the part held. A part without
+    blocks is no error here.
+
+    Raises:
+        ParseError: for a ``}`` that closes no block or a block still open at the end.
     """
     depth = 0
     blocks = 0
@@ -345,8 +364,7 @@ def iter_blocks(  # noqa: PLR0912 - one streaming state machine
             origin,
             f"truncated: block {header[:200]!r} opened at line {header_line} is not closed",
         )
-    if blocks == 0:
-        raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+    return lines_before, blocks
 
 
 def _job_of(header: str, bare: tuple[str, str] | None) -> tuple[str, str] | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import random
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +20,16 @@ from tests.conftest import RunCli
 from tests.feed.factory import Publisher, build_feed
 
 
-def test_linux_with_one_thread_forks_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forked_workers_pay_from_a_smaller_feed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forked worker starts in milliseconds, so it pays from a much smaller feed."""
-    monkeypatch.setattr(feedmgr.feed.package.sys, "platform", "linux")
-    monkeypatch.setattr(feedmgr.feed.package.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(feedmgr.feed.package, "fork_is_safe", lambda: True)
     assert worker_start() == ("fork", FORKED_PARALLEL_MIN_BYTES)
     assert FORKED_PARALLEL_MIN_BYTES < PARALLEL_MIN_BYTES
 
 
-@pytest.mark.parametrize("platform", ["darwin", "win32"])
-def test_macos_and_windows_spawn_workers(platform: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """macOS system frameworks do not survive a fork and Windows has none."""
-    monkeypatch.setattr(feedmgr.feed.package.sys, "platform", platform)
-    monkeypatch.setattr(feedmgr.feed.package.threading, "active_count", lambda: 1)
+def test_spawned_workers_where_fork_is_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feedmgr.feed.package, "fork_is_safe", lambda: False)
     assert worker_start() == ("spawn", PARALLEL_MIN_BYTES)
-
-
-def test_a_second_thread_rules_out_fork(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A lock held by another thread at the fork would stay held in the worker for ever."""
-    monkeypatch.setattr(feedmgr.feed.package.sys, "platform", "linux")
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        assert worker_start() == ("spawn", PARALLEL_MIN_BYTES)
-    finally:
-        release.set()
-        other.join()
 
 
 def _documents(*sizes: int) -> dict[str, bytes]:
