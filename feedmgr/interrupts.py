@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from types import FrameType
 
@@ -69,3 +70,19 @@ def ignore_sigint_in_worker() -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def start_pool_workers(pool: Executor, count: int) -> None:
+    """Start ``count`` worker processes of ``pool`` now, inside ``sigint_held()``; their
+    initialiser must call ``ignore_sigint_in_worker()`` first.
+
+    A Ctrl-C then reaches this process alone (one "interrupted" line, the pool shut down)
+    instead of also killing a half-started interpreter that would print its own traceback,
+    and one that came meanwhile is delivered here afterwards, not lost.
+    """
+    import os
+
+    with sigint_held():
+        # A pool starts a process per task submitted while none is idle.
+        for _ in range(count):
+            pool.submit(os.getpid)

@@ -10,7 +10,6 @@ work, here or in worker processes).
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -52,7 +51,7 @@ from feedmgr.feed.payload_fast import (
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
-from feedmgr.interrupts import sigint_held
+from feedmgr.interrupts import start_pool_workers
 from feedmgr.parallel import fork_is_safe, worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -279,14 +278,7 @@ class PackageReader:
                 mp_context=get_context(start_method),
                 initializer=start_worker_process,
             ) as pool:
-                with sigint_held():
-                    # Start the workers now, SIGINT held back: they start with it blocked
-                    # and ignore it before unblocking, so a Ctrl-C is handled here alone
-                    # (one "interrupted" line, the pool shut down) instead of also killing
-                    # a half-started interpreter that would print its own traceback. A
-                    # Ctrl-C that came meanwhile is delivered here afterwards, not lost.
-                    for _ in range(count):
-                        pool.submit(os.getpid)
+                start_pool_workers(pool, count)
                 work = partial(verify_in_worker_process, identity, limits, staging_dir)
                 yield _Workers(lambda batch: pool.submit(work, batch).result(), count)
         else:

@@ -371,6 +371,8 @@ def _outcomes(
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from feedmgr.interrupts import start_pool_workers
+
     batches = _batched(itertools.chain(head, reads), BATCH)
     with ProcessPoolExecutor(
         max_workers=workers,
@@ -378,6 +380,7 @@ def _outcomes(
         initializer=_start_worker,
         initargs=(judge_one.spec, judge_one.now),
     ) as pool:
+        start_pool_workers(pool, workers)
         pending: deque[Future[list[MacVerdict | Problem]]] = deque()
         for batch in batches:
             pending.append(pool.submit(_judge_batch, batch))

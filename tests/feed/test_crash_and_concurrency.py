@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.feed.factory import Publisher, build_feed, snapshot
+from tests.processes import has_children
 
 # Verify even these small feeds the way larger ones are: shared out in one-member batches
 # with a worker process (forked, as on Linux whenever feedmgr runs a single thread).
@@ -131,13 +132,6 @@ def test_kill_during_ingest_leaves_previous_feed_active(
     assert referenced.returncode == 0
 
 
-def _has_children(pid: int) -> bool:
-    try:
-        return any((task / "children").read_text() for task in Path(f"/proc/{pid}/task").iterdir())
-    except OSError:  # the process (or one of its threads) is gone
-        return False
-
-
 # Per start method: when to send the Ctrl-C after the first worker appears (covering its
 # start-up and its work) and how many documents make the work last that long. A forked
 # worker needs no interpreter start and imports nothing, so its whole run is shorter.
@@ -168,7 +162,7 @@ def test_ctrl_c_during_shared_verification_prints_one_line(
         # enough that most signals land during the work.
         package = bulky_feed(tmp_path, publisher, f"2.{attempt}", documents=documents)
         process = feedmgr(home, "update", "--offline", package, shared=True, setup=setup)
-        while not _has_children(process.pid) and process.poll() is None:
+        while not has_children(process.pid) and process.poll() is None:
             time.sleep(0.002)
         time.sleep(delay)
         os.killpg(process.pid, signal.SIGINT)

@@ -8,8 +8,13 @@ captures and the operator rules of docs/posture.md.
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import tarfile
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +25,7 @@ from feedmgr.posture.files import load_spec
 from feedmgr.posture.fleet import FleetResult, Outcome, os_covers, run_fleet
 from feedmgr.posture.fleet_sources import FleetLimits
 from tests.posture.fakemac import Fleet, make_fleet
+from tests.processes import has_children
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 
@@ -401,3 +407,33 @@ def test_gzipped_single_bundles_are_read_and_bombs_refused(fleet: Fleet, tmp_pat
     assert [m.host for m in result.macs] == ["mac-b"]
     (problem,) = result.unreadable
     assert problem.problem == "inflates to more than 1048576 bytes: not a bundle"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_workers_start_prints_one_line(fleet: Fleet) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) the moment the worker
+    processes appear: one "interrupted" line and exit 130, no worker traceback."""
+    setup = (
+        "import feedmgr.posture.fleet as f; f.SERIAL_BUNDLES = 3; f.BATCH = 1; "
+        "f.default_workers = lambda: 2; from feedmgr.launcher import run; run()"
+    )
+    command = [
+        sys.executable, "-c", setup, "posture", "fleet", str(fleet.conditions), str(fleet.folder)
+    ]  # fmt: skip
+    interrupted = 0
+    for delay in (0.0, 0.0, 0.01, 0.03):
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        while not has_children(process.pid) and process.poll() is None:
+            time.sleep(0.001)
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=120)
+        if process.returncode != 130:  # finished before the signal came
+            continue
+        interrupted += 1
+        assert err == "feedmgr: interrupted\n"
+    assert interrupted >= 2
