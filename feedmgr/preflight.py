@@ -253,7 +253,7 @@ def _ise(
 
 
 def _posture(run: _Run, section: PostureSection) -> None:
-    from feedmgr.posture.collect import file_streams, list_option
+    from feedmgr.posture.collect import file_streams, list_option, print_option
     from feedmgr.posture.evaluate import evaluate_spec, gather, to_report
     from feedmgr.posture.files import load_spec
 
@@ -286,7 +286,7 @@ def _posture(run: _Run, section: PostureSection) -> None:
                 spec,
                 dumpstates=[run.existing(d, "dumpstate capture") for d in section.dumpstate],
                 lists=[list_option(value, run.base) for value in section.lists],
-                prints=[run.existing(p, "launchctl print capture") for p in section.prints],
+                prints=[print_option(value, run.base) for value in section.prints],
             )
             evidence = gather(spec, streams)
         result = evaluate_spec(spec, evidence, section.identity_group)

@@ -241,7 +241,12 @@ def audit_syslog(
     help="launchctl list output; DOMAIN is system (default, as with sudo) or gui/UID.",
 )
 @click.option(
-    "--print", "prints", multiple=True, type=_FILE, help="launchctl print DOMAIN/LABEL output."
+    "--print",
+    "prints",
+    multiple=True,
+    metavar="[DOMAIN/LABEL=]FILE",
+    help="launchctl print DOMAIN/LABEL output; give the target (system/com.example.agent=FILE) "
+    "for a capture from macOS 10.15 or older, which names the label alone.",
 )
 @click.option(
     "--plists",
@@ -269,7 +274,7 @@ def eval_command(
     condition_file: Path,
     dumpstates: tuple[Path, ...],
     lists: tuple[str, ...],
-    prints: tuple[Path, ...],
+    prints: tuple[str, ...],
     plists_file: Path | None,
     live: bool,
     uid: int | None,
@@ -289,6 +294,7 @@ def eval_command(
         list_option,
         live_plists,
         live_streams,
+        print_option,
         read_plists,
         system_runner,
         user_home,
@@ -299,7 +305,8 @@ def eval_command(
 
     spec = load_spec(condition_file)
     list_files = [list_option(value) for value in lists]
-    given = bool(dumpstates or list_files or prints)
+    print_files = [print_option(value) for value in prints]
+    given = bool(dumpstates or list_files or print_files)
     if live == given:
         raise UsageError(
             "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
@@ -312,7 +319,7 @@ def eval_command(
             plists = live_plists(user_home(user))
         else:
             streams = file_streams(
-                stack, spec, dumpstates=dumpstates, lists=list_files, prints=prints
+                stack, spec, dumpstates=dumpstates, lists=list_files, prints=print_files
             )
         evidence = gather(spec, streams, plists)
     result = evaluate_spec(spec, evidence, identity_group)

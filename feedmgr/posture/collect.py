@@ -23,6 +23,7 @@ from feedmgr.posture.launchd import (
     JobRecord,
     PlistFile,
     check_domain_or_none,
+    check_target_or_none,
     iter_blocks,
     iter_list,
     iter_plists,
@@ -97,6 +98,11 @@ def system_runner() -> Runner:
     return subprocess_runner("/bin/launchctl")
 
 
+def _located(base: Path | None, text: str) -> Path:
+    path = Path(text)
+    return base / path if base is not None and not path.is_absolute() else path
+
+
 def list_option(value: str, base: Path | None = None) -> tuple[str, Path]:
     """Split an ``--list [DOMAIN=]FILE`` value; without a domain prefix it is ``system``
     (``sudo launchctl list``). A relative FILE is taken relative to ``base`` when given
@@ -106,22 +112,44 @@ def list_option(value: str, base: Path | None = None) -> tuple[str, Path]:
         UsageError: for a prefix that is not a launchd domain, or a file that does not exist.
     """
 
-    def located(text: str) -> Path:
-        path = Path(text)
-        return base / path if base is not None and not path.is_absolute() else path
-
     domain, sep, rest = value.partition("=")
     if sep and check_domain_or_none(domain) is not None:
-        path = located(rest)
-    elif sep and not located(value).is_file():
+        path = _located(base, rest)
+    elif sep and not _located(base, value).is_file():
         raise UsageError(
             "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
         )
     else:
-        domain, path = "system", located(value)
+        domain, path = "system", _located(base, value)
     if not path.is_file():
         raise UsageError("--list", f"{path}: no such file")
     return domain, path
+
+
+def print_option(value: str, base: Path | None = None) -> tuple[str | None, Path]:
+    """Split a ``--print [DOMAIN/LABEL=]FILE`` value. The target is what was printed: up to
+    macOS 10.15 ``launchctl print`` names the label alone, and only the target gives its
+    domain. A relative FILE is taken as ``list_option`` takes it.
+
+    Raises:
+        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target, or a missing file.
+    """
+
+    target, sep, rest = value.partition("=")
+    if sep and check_target_or_none(target) is not None:
+        chosen: str | None = target
+        path = _located(base, rest)
+    elif sep and not _located(base, value).is_file():
+        raise UsageError(
+            "--print",
+            f"{target!r} is not a launchctl print target: expected system/LABEL, "
+            "gui/UID/LABEL or user/UID/LABEL",
+        )
+    else:
+        chosen, path = None, _located(base, value)
+    if not path.is_file():
+        raise UsageError("--print", f"{path}: no such file")
+    return chosen, path
 
 
 def default_uid() -> int:
@@ -184,7 +212,7 @@ def file_streams(
     *,
     dumpstates: Sequence[Path],
     lists: Sequence[tuple[str, Path]],
-    prints: Sequence[Path],
+    prints: Sequence[tuple[str | None, Path]],
 ) -> list[Stream]:
     """Record streams over captured files (opened on ``stack``, parsed lazily); dumpstate
     jobs that no condition of ``spec`` names are not even built."""
@@ -195,9 +223,9 @@ def file_streams(
     for domain, path in lists:
         handle = stack.enter_context(open_text(path))
         streams.append((f"{path} (list, {domain})", iter_list(handle, str(path), domain)))
-    for path in prints:
+    for target, path in prints:
         handle = stack.enter_context(open_text(path))
-        streams.append((f"{path} (print)", iter_print(handle, str(path))))
+        streams.append((f"{path} (print)", iter_print(handle, str(path), target)))
     return streams
 
 
@@ -271,19 +299,19 @@ def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.y
         '  if [ -d "$d" ]; then find "$d" -maxdepth 1 -name "*.plist"; fi',
         'done > "$out/plists.txt"',
     ]
+    # Each print file is passed with its target: up to macOS 10.15 the output names the
+    # label alone, and only the target says which domain was printed.
+    prints: list[str] = []
     for label, service_type in labels:
         for domain in _print_domains(service_type, 0):
-            domain_expr = "system" if domain == "system" else 'gui/"$uid"'
-            name = f"print-{domain.split('/')[0]}-{label}.txt"
-            quoted = shlex.quote(label)
-            lines.append(
-                f'sudo launchctl print {domain_expr}/{quoted} > "$out"/{shlex.quote(name)} '
-                f'2>/dev/null || rm -f "$out"/{shlex.quote(name)}'
-            )
+            target = ("system/" if domain == "system" else 'gui/"$uid"/') + shlex.quote(label)
+            name = '"$out"/' + shlex.quote(f"print-{domain.split('/')[0]}-{label}.txt")
+            lines.append(f"sudo launchctl print {target} > {name} 2>/dev/null || rm -f {name}")
+            prints.append(f'if [ -e {name} ]; then set -- "$@" --print {target}={name}; fi')
     lines += [
         'set -- --dumpstate "$out/dumpstate.txt" --list "system=$out/list-system.txt" \\',
         '  --list "gui/$uid=$out/list-gui.txt" --plists "$out/plists.txt"',
-        'for f in "$out"/print-*.txt; do if [ -e "$f" ]; then set -- "$@" --print "$f"; fi; done',
+        *prints,
         'echo "Captured into $out. Evaluate with:"',
         f'echo "feedmgr posture eval {shlex.quote(condition_file)} $*"',
     ]

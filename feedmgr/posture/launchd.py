@@ -171,6 +171,13 @@ def domain_kind(domain: str) -> JobKind:
     return JobKind.UNKNOWN
 
 
+def check_target_or_none(target: str) -> str | None:
+    """``target`` when it is a ``DOMAIN/LABEL`` ``launchctl print`` takes (``system/LABEL``,
+    ``gui/UID/LABEL``, ``user/UID/LABEL``), else None."""
+    named = _SERVICE_HEADER.match(f"{target} = {{")
+    return target if named is not None and _DOMAIN.match(named.group("domain")) else None
+
+
 def check_domain_or_none(domain: str) -> str | None:
     """``domain`` when it is one ``launchctl list`` can be run in (``system``, ``gui/UID``,
     ``user/UID``), else None."""
@@ -440,8 +447,14 @@ def iter_print(lines: Iterable[str], origin: str, target: str | None = None) -> 
     for record in iter_blocks(lines, origin, source="print", bare=bare):
         found = True
         yield record
+    if not found and target is None:
+        raise ParseError(
+            origin,
+            "no 'DOMAIN/LABEL = {' block: not launchctl print output (up to macOS 10.15 the "
+            "block names the label alone; then give the target: --print system/LABEL=FILE)",
+        )
     if not found:
-        raise ParseError(origin, "no 'DOMAIN/LABEL = {' block: not launchctl print output")
+        raise ParseError(origin, f"no block for {target}: not launchctl print {target} output")
 
 
 def iter_list(lines: Iterable[str], origin: str, domain: str = "system") -> Iterator[JobRecord]:

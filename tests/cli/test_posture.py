@@ -344,8 +344,11 @@ def test_live_off_macos_is_a_usage_error(run_cli: RunCli, monkeypatch: pytest.Mo
     assert "feedmgr: error: --live: needs macOS (this is linux)" in result.err
 
 
-def _fake_launchctl(tmp_path: Path, asset: Asset) -> Path:
+def _fake_launchctl(tmp_path: Path, asset: Asset, *, bare_print: bool = False) -> Path:
+    """A stand-in launchctl answering from the sample captures; with ``bare_print`` its
+    print opens the block with the label alone, as launchctl did up to macOS 10.15."""
     script = tmp_path / "launchctl"
+    bare = "sed '1s|^.*/||' " if bare_print else "cat "
     script.write_text(
         "#!/bin/sh\n"
         'case "$1" in\n'
@@ -354,7 +357,7 @@ def _fake_launchctl(tmp_path: Path, asset: Asset) -> Path:
         "  print)\n"
         f'    awk -v t="$2 = {{" \'$0 == t {{ p = 1 }} p {{ print }} p && $0 == "}}" {{ exit }}\' '
         f"'{asset('posture/dumpstate.txt')}' > \"$0.out\"\n"
-        '    if [ -s "$0.out" ]; then cat "$0.out";'
+        f'    if [ -s "$0.out" ]; then {bare}"$0.out";'
         ' rm -f "$0.out"\n'
         '    else rm -f "$0.out"; echo "Could not find service \\"$2\\"" >&2;'
         " exit 113; fi ;;\n"
@@ -420,15 +423,22 @@ def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Pa
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
+@pytest.mark.parametrize("bare_print", [False, True], ids=["macOS 11+", "macOS 10.15 and older"])
 def test_collect_script_runs_and_its_output_evaluates(
-    run_cli: RunCli, asset: Asset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli,
+    asset: Asset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    bare_print: bool,
 ) -> None:
     """The collect script, run with stand-ins for sudo/launchctl/stat/hostname, captures
-    files that 'posture eval' then evaluates with the command the script prints."""
+    files that 'posture eval' then evaluates with the command the script prints; also
+    when launchctl print names the label alone (up to macOS 10.15), since the command
+    gives each print file its target."""
     script = run_cli("posture", "collect-script", EXAMPLE).out
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    _fake_launchctl(bin_dir, asset)
+    _fake_launchctl(bin_dir, asset, bare_print=bare_print)
     stand_ins = {
         "sudo": 'exec "$@"',
         "stat": "echo tester",
@@ -451,10 +461,19 @@ def test_collect_script_runs_and_its_output_evaluates(
     assert command[:3] == ["feedmgr", "posture", "eval"]
     assert "--print" in command
     assert "--plists" in command
+    printed = command[command.index("--print") + 1]
+    assert printed.startswith("system/com.apple.sysmond=")
+    if bare_print:
+        assert (work / printed.partition("=")[2]).read_text().startswith("com.apple.sysmond = {")
     monkeypatch.chdir(work)
     result = run_cli(*command[1:], "--format", "json")
     assert result.code == 0, result.err
-    assert json.loads(result.out)["posture_status"] == "Compliant"
+    report = json.loads(result.out)
+    assert report["posture_status"] == "Compliant"
+    (condition,) = report["conditions"]
+    # Records of one job merge; print, read first, is named first.
+    sources = {(e["source"].split("+")[0], e["target"], e["state"]) for e in condition["evidence"]}
+    assert ("print", "system/com.apple.sysmond", "running") in sources
 
 
 def test_posture_help_stays_light() -> None:

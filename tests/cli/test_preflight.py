@@ -194,3 +194,48 @@ def test_html_report_renders_in_chromium(
     assert json.loads(
         run_cli("preflight", deployment_dir / "deployment.toml", "--format", "json").out
     )
+
+
+WAZUH_CONDITIONS = """\
+format: feedmgr-posture/1
+conditions:
+  - name: wazuh
+    service: com.wazuh.agent
+    service_type: daemon
+    operator: running
+requirements:
+  - name: wazuh-running
+    os: [Mac OSX]
+    conditions: [wazuh]
+    criteria: wazuh
+    message: start the Wazuh agent
+policies:
+  - name: wazuh-policy
+    requirement: wazuh-running
+    enforcement: mandatory
+    os: [Mac OSX]
+"""
+
+
+@pytest.mark.parametrize(("given", "status"), [("with", "Compliant"), ("without", None)])
+def test_posture_print_capture_from_catalina_needs_its_target(
+    deployment_dir: Path, run_cli: RunCli, given: str, status: str | None
+) -> None:
+    """A print capture of macOS 10.15 names the label alone (real Catalina output); with
+    its target ('system/LABEL=FILE', as for 'posture eval --print') it decides the
+    condition, without it the section reports the capture as not print output."""
+    (deployment_dir / "wazuh.yaml").write_text(WAZUH_CONDITIONS)
+    # The published excerpt stops before the job block's own closing brace (SOURCES).
+    excerpt = (POSTURE_DATA / "real/print-system-wazuh-catalina-excerpt.txt").read_text()
+    (deployment_dir / "print-wazuh.txt").write_text(excerpt + "}\n")
+    capture = "system/com.wazuh.agent=print-wazuh.txt" if given == "with" else "print-wazuh.txt"
+    text = f'[posture]\nconditions = ["wazuh.yaml"]\nprint = ["{capture}"]\n'
+
+    result = run_cli("preflight", _write(deployment_dir, text), "--format", "json")
+
+    document = result.json()
+    if status is not None:
+        assert document["facts"]["posture wazuh.yaml"] == status, result.out
+    else:
+        assert "posture wazuh.yaml" not in document["facts"]
+        assert "give the target: --print system/LABEL=FILE" in result.out

@@ -19,6 +19,7 @@ from feedmgr.posture.collect import (
     list_option,
     live_plists,
     live_streams,
+    print_option,
     subprocess_runner,
     system_runner,
 )
@@ -138,6 +139,25 @@ def test_default_uid_prefers_the_sudo_caller(
     """Under sudo, --live looks at the caller's gui/UID domain, not root's."""
     monkeypatch.setenv("SUDO_UID", sudo_uid)
     assert default_uid() == (expected if expected is not None else os.getuid())
+
+
+def test_print_option_forms(tmp_path: Path) -> None:
+    """--print takes FILE or DOMAIN/LABEL=FILE (the target, for macOS 10.15 and older); a
+    file whose name has '=' still works."""
+    plain = tmp_path / "print.txt"
+    odd = tmp_path / "a=b.txt"
+    for path in (plain, odd):
+        path.write_text("system/com.x = {\n}\n")
+    assert print_option(str(plain)) == (None, plain)
+    assert print_option(f"system/com.wazuh.agent={plain}") == ("system/com.wazuh.agent", plain)
+    assert print_option(f"gui/501/com.x.agent={plain}") == ("gui/501/com.x.agent", plain)
+    assert print_option(str(odd)) == (None, odd)
+    assert print_option("print.txt", tmp_path) == (None, plain)
+    for bad in ("system", "pid/1/com.x", "gui/me/com.x"):
+        with pytest.raises(UsageError, match="is not a launchctl print target"):
+            print_option(f"{bad}={plain}")
+    with pytest.raises(UsageError, match="no such file"):
+        print_option(f"system/com.x={tmp_path / 'missing.txt'}")
 
 
 def test_list_option_forms(tmp_path: Path) -> None:

@@ -431,9 +431,10 @@ def test_real_print_before_big_sur_names_the_label_alone() -> None:
 def test_real_print_bare_label_of_another_job_is_not_taken() -> None:
     """A bare-label block counts only for the label that was printed: another target's
     print, or one whose target is unknown, still finds no job block."""
-    for target in ("system/com.wazuh.other", None):
-        with pytest.raises(ParseError, match="not launchctl print output"):
-            list(iter_print(_catalina_print(), "catalina", target))
+    with pytest.raises(ParseError, match=r"not launchctl print system/com\.wazuh\.other output"):
+        list(iter_print(_catalina_print(), "catalina", "system/com.wazuh.other"))
+    with pytest.raises(ParseError, match="give the target: --print system/LABEL=FILE"):
+        list(iter_print(_catalina_print(), "catalina", None))
 
 
 def test_real_print_excerpt_cut_short_is_truncated() -> None:
