@@ -262,13 +262,16 @@ class PackageReader:
         sizes = [entry.size for entry in manifest.files.values()]
         limits = self.archive.limits
         identity = self.archive.identity
-        start_method, min_bytes = worker_start()
+        count = min(available_cores() - 1, MAX_WORKER_PROCESSES)
+        processes = worker_processes_allowed() and count > 0
+        # A worker thread takes turns with this one for the GIL and holds a second document
+        # in this process's memory: only where a spawned worker would pay.
+        start_method, min_bytes = worker_start() if processes else ("", PARALLEL_MIN_BYTES)
         if sum(sizes) - max(sizes, default=0) < min_bytes:
             yield None
             return
         keep_freed_buffers()
-        count = min(available_cores() - 1, MAX_WORKER_PROCESSES)
-        if worker_processes_allowed() and count > 0:
+        if processes:
             # Imported here: a feed verified in this process alone never needs them (16 ms).
             from concurrent.futures import ProcessPoolExecutor
             from multiprocessing import get_context

@@ -380,6 +380,7 @@ def shared_verification(
     monkeypatch.setattr(feedmgr.feed.package, "_BATCH_BYTES", 1)
     if shared.mode == "thread":
         monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
+        monkeypatch.setattr(feedmgr.feed.package, "PARALLEL_MIN_BYTES", 0)
         real_worker = feedmgr.feed.package.ArchiveWorker
 
         class SpiedWorker(real_worker):  # type: ignore[misc,valid-type]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,36 @@ def test_workers_start_for_the_payload_beside_the_largest_document(  # noqa: PLR
     assert started == (["fork"] if workers else [])
     status = run_cli("status", "--verify", "--format", "json").json()
     assert status["damaged_files"] == []
+
+
+def test_a_library_caller_without_processes_gets_a_thread_only_for_large_feeds(
+    tmp_path: Path,
+    run_cli: RunCli,
+    trusted_home: Path,
+    publisher: Publisher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without worker processes a worker thread mostly waits for the GIL and holds a second
+    document in the same process: it starts only from PARALLEL_MIN_BYTES beside the
+    largest document, whatever a forked worker would have needed."""
+    monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
+    monkeypatch.setattr(feedmgr.feed.package, "worker_start", lambda: ("fork", 200_000))
+    threads: list[str] = []
+    real_worker = feedmgr.feed.package.ArchiveWorker
+
+    class SpiedWorker(real_worker):  # type: ignore[misc,valid-type]
+        def __call__(self, tasks: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return super().__call__(tasks)
+
+    monkeypatch.setattr(feedmgr.feed.package, "ArchiveWorker", SpiedWorker)
+    feed = build_feed(tmp_path, publisher, "1.0", extra_files=_documents(300_000, 300_000))
+
+    assert run_cli("update", "--offline", feed).code == 0
+    assert threads == []
+
+    monkeypatch.setattr(feedmgr.feed.package, "PARALLEL_MIN_BYTES", 200_000)
+    feed = build_feed(tmp_path, publisher, "1.1", extra_files=_documents(300_000, 300_001))
+    assert run_cli("update", "--offline", feed).code == 0
+    assert threads
+    assert all(name.startswith("feed-worker") for name in threads)
