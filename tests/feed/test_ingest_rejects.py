@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.feed.factory import (
     snapshot,
     write_zip,
 )
+from tests.feed.spies import spy_process_pools, spy_worker_threads
 
 Recipe = Callable[[Path, Publisher], Path]
 
@@ -354,13 +354,16 @@ class SharedVerification:
     """How members were shared out during a test (see the ``shared_verification`` fixture)."""
 
     mode: str
-    # The start method of each process pool started, or "thread" per batch a thread verified.
+    # The start method of each process pool started, or a thread's name per batch it took.
     helpers: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         """The helpers the mode asks for did verify members, and no others were started."""
         assert self.helpers
-        assert set(self.helpers) == {self.mode}
+        if self.mode == "thread":
+            assert all(name.startswith("feed-worker") for name in self.helpers)
+        else:
+            assert set(self.helpers) == {self.mode}
 
 
 @pytest.fixture(params=["fork", "spawn", "thread"])
@@ -370,38 +373,19 @@ def shared_verification(
     """Verify even small feeds the way large ones are: members shared out in one-member
     batches between this process and worker processes (forked or spawned; the CLI allows
     them) or, as for a library caller that did not allow processes, a worker thread."""
-    import concurrent.futures
-
     import feedmgr.feed.package
 
-    shared = SharedVerification(str(request.param))
-    method = "fork" if shared.mode == "thread" else shared.mode
+    mode = str(request.param)
+    method = "fork" if mode == "thread" else mode
     monkeypatch.setattr(feedmgr.feed.package, "worker_start", lambda: (method, 0))
     monkeypatch.setattr(feedmgr.feed.package, "_BATCH_BYTES", 1)
-    if shared.mode == "thread":
+    if mode == "thread":
         monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
         monkeypatch.setattr(feedmgr.feed.package, "PARALLEL_MIN_BYTES", 0)
-        real_worker = feedmgr.feed.package.ArchiveWorker
-
-        class SpiedWorker(real_worker):  # type: ignore[misc,valid-type]
-            def __call__(self, tasks: Any) -> Any:
-                shared.helpers.append("thread")
-                return super().__call__(tasks)
-
-        monkeypatch.setattr(feedmgr.feed.package, "ArchiveWorker", SpiedWorker)
-        return shared
+        return SharedVerification(mode, spy_worker_threads(monkeypatch))
     # As on a machine with a spare core, whatever this one has.
     monkeypatch.setattr(feedmgr.feed.package, "available_cores", lambda: 2)
-    # The process pool is imported where it is started (a feed verified in one process
-    # never needs it), so it is spied on in concurrent.futures.
-    real_pool = concurrent.futures.ProcessPoolExecutor
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        shared.helpers.append(kwargs["mp_context"].get_start_method())
-        return real_pool(*args, **kwargs)
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", spy)
-    return shared
+    return SharedVerification(mode, spy_process_pools(monkeypatch))
 
 
 @pytest.mark.parametrize("case", MEMBER_CASES)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import random
-import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +16,7 @@ from feedmgr.feed.package import (
 )
 from tests.conftest import RunCli
 from tests.feed.factory import Publisher, build_feed
+from tests.feed.spies import spy_process_pools, spy_worker_threads
 
 
 def test_forked_workers_pay_from_a_smaller_feed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,14 +69,7 @@ def test_workers_start_for_the_payload_beside_the_largest_document(  # noqa: PLR
     only when enough payload can be verified beside it (here 200 kB instead of 16 MiB)."""
     monkeypatch.setattr(feedmgr.feed.package, "worker_start", lambda: ("fork", 200_000))
     monkeypatch.setattr(feedmgr.feed.package, "available_cores", lambda: 2)
-    started: list[str] = []
-    real_pool = concurrent.futures.ProcessPoolExecutor
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        started.append(kwargs["mp_context"].get_start_method())
-        return real_pool(*args, **kwargs)
-
-    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", spy)
+    started = spy_process_pools(monkeypatch)
     feed = build_feed(tmp_path, publisher, "1.0", extra_files=_documents(*sizes))
 
     assert run_cli("update", "--offline", feed).code == 0
@@ -99,15 +90,7 @@ def test_a_library_caller_without_processes_gets_a_thread_only_for_large_feeds(
     largest document, whatever a forked worker would have needed."""
     monkeypatch.setattr(feedmgr.feed.package, "worker_processes_allowed", lambda: False)
     monkeypatch.setattr(feedmgr.feed.package, "worker_start", lambda: ("fork", 200_000))
-    threads: list[str] = []
-    real_worker = feedmgr.feed.package.ArchiveWorker
-
-    class SpiedWorker(real_worker):  # type: ignore[misc,valid-type]
-        def __call__(self, tasks: Any) -> Any:
-            threads.append(threading.current_thread().name)
-            return super().__call__(tasks)
-
-    monkeypatch.setattr(feedmgr.feed.package, "ArchiveWorker", SpiedWorker)
+    threads = spy_worker_threads(monkeypatch)
     feed = build_feed(tmp_path, publisher, "1.0", extra_files=_documents(300_000, 300_000))
 
     assert run_cli("update", "--offline", feed).code == 0
