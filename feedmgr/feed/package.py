@@ -238,7 +238,10 @@ class PackageReader:
                 return
             done: SimpleQueue[list[MemberVerdict]] = SimpleQueue()
             with ThreadPoolExecutor(workers.count, thread_name_prefix="feed-worker") as feeders:
-                fed = [feeders.submit(_feed_worker, workers, batches, done) for _ in workers]
+                fed = [
+                    feeders.submit(_feed_worker, workers, batches, done)
+                    for _ in range(workers.count)
+                ]
                 try:
                     while (batch := batches.take()) is not None:
                         self._accept([own.verify(task) for task in batch], staging)
@@ -315,9 +318,6 @@ class _Workers:
     work: Callable[[Sequence[MemberTask]], list[MemberVerdict]]
     count: int
 
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(self.count))
-
 
 class _SharedBatches:
     """The batches still to verify, largest first, taken by this process and the threads
@@ -343,11 +343,17 @@ def _feed_worker(
 ) -> None:
     # One thread per worker keeps it busy: a batch is handed over the moment the worker
     # finishes the last one, not when this process next looks up from its own member.
-    while (batch := batches.take()) is not None:
-        verdicts = workers.work(batch)
-        done.put(verdicts)
-        if any(verdict.problem is not None for verdict in verdicts):
-            batches.close()
+    # A problem, or a worker that failed (the package changed, a worker died), stops
+    # everyone after the batch in hand; the failure is raised to stream_payload.
+    try:
+        while (batch := batches.take()) is not None:
+            verdicts = workers.work(batch)
+            done.put(verdicts)
+            if any(verdict.problem is not None for verdict in verdicts):
+                batches.close()
+    except BaseException:
+        batches.close()
+        raise
 
 
 def worker_start() -> tuple[str, int]:
