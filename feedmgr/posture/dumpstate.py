@@ -51,13 +51,14 @@ def open_dumpstate(stack: ExitStack, path: Path, wanted: Wanted = None) -> Itera
     """
     handle = stack.enter_context(open_text(path))
     size = os.fstat(handle.fileno()).st_size
-    if size < SPLIT_MIN_BYTES or not worker_processes_allowed() or not fork_is_safe():
+    if size < SPLIT_MIN_BYTES or not worker_processes_allowed():
         return iter_blocks(handle, str(path), wanted=wanted)
     return _split_or_whole(handle, path, size, wanted)
 
 
 def _split_or_whole(handle: IO[str], path: Path, size: int, wanted: Wanted) -> Iterator[JobRecord]:
-    split = block_start_after(handle.fileno(), size // 2, size)
+    # Decided when the records are read, where the fork happens: the parse is lazy.
+    split = block_start_after(handle.fileno(), size // 2, size) if fork_is_safe() else None
     records = _in_two_halves(path, split, size, wanted) if split is not None else None
     if records is None:
         yield from iter_blocks(handle, str(path), wanted=wanted)
