@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from feedmgr.errors import ParseError
-from feedmgr.interrupts import ignore_sigint_in_worker, sigint_held
+from feedmgr.interrupts import ignore_sigint_in_worker, sigint_deferred, sigint_held
 from feedmgr.parallel import fork_is_safe, worker_processes_allowed
 from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text, scan_blocks
 from feedmgr.textio import wrap_text
@@ -86,12 +86,18 @@ def _in_two_halves(path: Path, split: int, size: int, wanted: Wanted) -> list[Jo
     """The records of the whole file, parsed as two halves at once; None when the split
     was not proven sound or either half failed (the caller then parses in one pass)."""
     reader, writer = os.pipe()
-    with sigint_held():
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the worker; what it sends is checked here
-            _worker(reader, writer, part=(path, split, size), wanted=wanted)
-    os.close(writer)
+    pid: int | None = None
     try:
+        # Ctrl-C is held back until the worker exists and this process holds no copy of
+        # the pipe's write end, and the finally below reaps it: a Ctrl-C at any moment
+        # leaves no worker behind.
+        with sigint_held():
+            try:
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the worker; what it sends is checked here
+                    _worker(reader, writer, part=(path, split, size), wanted=wanted)
+            finally:
+                os.close(writer)
         try:
             with _window(path, 0, split) as first_half:
                 records, (lines, blocks) = _drain(
@@ -102,7 +108,8 @@ def _in_two_halves(path: Path, split: int, size: int, wanted: Wanted) -> list[Jo
         outcome = _received(reader)
     finally:
         os.close(reader)
-        _reap(pid)
+        if pid is not None:
+            _reap(pid)
     if outcome is None:
         return None
     later, later_blocks = outcome
@@ -154,10 +161,14 @@ def _received(reader: int) -> tuple[list[JobRecord], int] | None:
 
 
 def _reap(pid: int) -> None:
-    # Done or not needed any more (this process failed, or was interrupted): end it.
-    with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
+    # Done or not needed any more (this process failed, or was interrupted): end it, and
+    # wait for it even when a Ctrl-C comes meanwhile, which is honoured afterwards.
+    with sigint_deferred() as interrupt:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if interrupt.came:
+        raise KeyboardInterrupt
 
 
 @contextmanager

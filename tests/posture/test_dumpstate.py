@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,6 +19,9 @@ from feedmgr.errors import ParseError
 from feedmgr.parallel import allow_worker_processes
 from feedmgr.posture.dumpstate import block_start_after, open_dumpstate
 from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text
+from tests.processes import has_children
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs/examples/macos-service-condition.yaml"
 
 
 def _wanted(label: str) -> bool:
@@ -157,3 +164,39 @@ def test_the_worker_is_reaped(
     for pid in forks:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_the_halves_are_parsed_prints_one_line(
+    asset: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) once the worker for the
+    second half is forked: one "interrupted" line and exit 130, no worker traceback, and no
+    worker left behind."""
+    path = tmp_path / "dumpstate.txt"
+    path.write_text(_dumpstate(asset("posture/dumpstate.txt"), 6000))
+    assert path.stat().st_size > feedmgr.posture.dumpstate.SPLIT_MIN_BYTES
+    command = [
+        sys.executable, "-m", "feedmgr", "posture", "eval",
+        str(EXAMPLE), "--dumpstate", str(path),
+    ]  # fmt: skip
+    interrupted = 0
+    for delay in (0.0, 0.02, 0.05):
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )  # fmt: skip
+        while not has_children(process.pid) and process.poll() is None:
+            time.sleep(0.001)
+        time.sleep(delay)
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = process.communicate(timeout=120)
+        if process.returncode in {0, 1}:  # finished before the signal came
+            continue
+        interrupted += 1
+        assert process.returncode == 130, err
+        assert err == "feedmgr: interrupted\n"
+        with pytest.raises(ProcessLookupError):
+            os.killpg(process.pid, 0)  # the whole group is gone: no worker left
+    assert interrupted >= 2
