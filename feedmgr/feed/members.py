@@ -23,7 +23,12 @@ from typing import Literal
 
 from feedmgr.errors import ArchiveError
 from feedmgr.feed.archive import ArchiveLimits, FileIdentity, SafeZip
-from feedmgr.feed.payload_fast import MAX_JSON_PAYLOAD_BYTES, certainly_valid, schema_refusal
+from feedmgr.feed.payload_fast import (
+    CHECKS_PATH,
+    MAX_JSON_PAYLOAD_BYTES,
+    certainly_valid,
+    schema_refusal,
+)
 from feedmgr.heap import keep_freed_buffers, release_freed_memory
 from feedmgr.interrupts import ignore_sigint_in_worker
 
@@ -65,6 +70,7 @@ class MemberVerifier:
         self.archive = archive
         self.staging_dir = staging_dir
         self._largest = 0
+        self._models_started = False
 
     def verify(self, task: MemberTask) -> MemberVerdict:
         """Decompress, hash and schema-check one member; stage it when it is good.
@@ -72,9 +78,13 @@ class MemberVerifier:
         Raises:
             OSError: writing the staged copy failed (a store problem, not the package's).
         """
-        if task.size > self._largest:
-            self._largest = task.size
+        # Buffers kept for reuse are too small for a member larger than all before it, and
+        # no use to the many small objects of a decoded catalog, module list or AV chart.
+        model = not CHECKS_PATH.match(task.name)
+        if task.size > self._largest or (model and not self._models_started):
             release_freed_memory()
+        self._largest = max(self._largest, task.size)
+        self._models_started = self._models_started or model
         try:
             data = self.archive.read_small(task.name, MAX_JSON_PAYLOAD_BYTES)
         except ArchiveError as exc:

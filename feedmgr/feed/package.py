@@ -50,7 +50,7 @@ from feedmgr.feed.payload_fast import (
     max_payload_bytes,
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
-from feedmgr.heap import keep_freed_buffers, release_freed_memory
+from feedmgr.heap import keep_freed_buffers
 from feedmgr.interrupts import start_pool_workers
 from feedmgr.parallel import fork_is_safe, worker_processes_allowed
 
@@ -216,39 +216,38 @@ class PackageReader:
             OSError: writing a staged copy failed.
         """
         # The catalog, modules and AV chart are decoded whole (about 5 times their size in
-        # objects), so this process verifies them last, after releasing the buffers the
-        # condition documents left: taken before a 32 MiB document they made 102 MiB; a
-        # 3.9 MiB chart after 81 MiB of buffers kept for reuse made 109 MiB.
+        # objects), so they come last, in one batch, whoever takes it (MemberVerifier
+        # releases the buffers the condition documents left first): taken before a 32 MiB
+        # document they made 102 MiB; a 3.9 MiB chart after 81 MiB of buffers kept for
+        # reuse made 109 MiB.
         tasks = [
             MemberTask(name, entry.sha256, entry.size)
             for name, entry in sorted(
                 manifest.files.items(), key=lambda item: (-item[1].size, item[0])
             )
         ]
-        batches = _SharedBatches(_batches([task for task in tasks if CHECKS_PATH.match(task.name)]))
-        modelled = [task for task in tasks if not CHECKS_PATH.match(task.name)]
+        batches = _batches([task for task in tasks if CHECKS_PATH.match(task.name)])
+        if modelled := [task for task in tasks if not CHECKS_PATH.match(task.name)]:
+            batches.append(modelled)
+        shared = _SharedBatches(batches)
         staging_dir = staging.directory if staging is not None else None
         own = MemberVerifier(self.archive, staging_dir)
         with self._workers(manifest, staging_dir) as workers:
             if workers is None:
-                while (batch := batches.take()) is not None:
+                while (batch := shared.take()) is not None:
                     self._accept([own.verify(task) for task in batch], staging)
-                release_freed_memory()
-                self._accept([own.verify(task) for task in modelled], staging)
                 return
             done: SimpleQueue[list[MemberVerdict]] = SimpleQueue()
             with ThreadPoolExecutor(workers.count, thread_name_prefix="feed-worker") as feeders:
                 fed = [
-                    feeders.submit(_feed_worker, workers, batches, done)
+                    feeders.submit(_feed_worker, workers, shared, done)
                     for _ in range(workers.count)
                 ]
                 try:
-                    while (batch := batches.take()) is not None:
+                    while (batch := shared.take()) is not None:
                         self._accept([own.verify(task) for task in batch], staging)
                         while not done.empty():
                             self._accept(done.get(), staging)
-                    release_freed_memory()
-                    self._accept([own.verify(task) for task in modelled], staging)
                     for future in fed:
                         future.result()
                     while not done.empty():
@@ -256,7 +255,7 @@ class PackageReader:
                 finally:
                     # A problem or a Ctrl-C here: the workers finish the batch they hold
                     # and take no other.
-                    batches.close()
+                    shared.close()
 
     @contextmanager
     def _workers(
