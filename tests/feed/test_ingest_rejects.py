@@ -23,6 +23,14 @@ from tests.feed.factory import (
 )
 from tests.feed.spies import spy_process_pools, spy_worker_threads
 
+# These tests fork on purpose (the production code forks only when fork_is_safe()); pytest's
+# own threads must not turn Python 3.12's warning about forking a threaded process into a
+# failure here.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
+)
+
+
 Recipe = Callable[[Path, Publisher], Path]
 
 

@@ -18,6 +18,13 @@ from tests.conftest import RunCli
 from tests.feed.factory import Publisher, build_feed
 from tests.feed.spies import spy_process_pools, spy_worker_threads
 
+# These tests fork on purpose (the production code forks only when fork_is_safe()); pytest's
+# own threads must not turn Python 3.12's warning about forking a threaded process into a
+# failure here.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
+)
+
 
 def test_forked_workers_pay_from_a_smaller_feed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forked worker starts in milliseconds, so it pays from a much smaller feed."""

@@ -21,6 +21,14 @@ from feedmgr.posture.dumpstate import block_start_after, open_dumpstate
 from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text
 from tests.processes import has_children
 
+# These tests fork on purpose (the production code forks only when fork_is_safe()); pytest's
+# own threads must not turn Python 3.12's warning about forking a threaded process into a
+# failure here.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:This process \(pid=\d+\) is multi-threaded:DeprecationWarning"
+)
+
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs/examples/macos-service-condition.yaml"
 
 
