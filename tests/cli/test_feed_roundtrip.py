@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from tests.conftest import REPO, RunCli
@@ -155,5 +156,6 @@ def test_rollback_with_nothing_to_return_to(tmp_path: Path, run_cli: RunCli, hom
     unknown = run_cli("rollback", "1999.1")
     assert unknown.code == 2
     assert "not in the store" in unknown.err
-    with sqlite3.connect(home / "store.sqlite3") as conn:
+    # sqlite3's own context manager ends the transaction but leaves the connection open.
+    with closing(sqlite3.connect(home / "store.sqlite3")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM activations").fetchone()[0] == 1
