@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from feedmgr import __version__
-from feedmgr.cli._common import AppContext, resolve_home
+from feedmgr.cli._common import AppContext
 from feedmgr.errors import ExitCode, FeedmgrError
 from feedmgr.escape import escape_controls
 from feedmgr.parallel import allow_worker_processes
@@ -100,7 +100,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def root(ctx: click.Context, *, home: str | None, debug: bool, quiet: int, verbose: int) -> None:
     """feedmgr keeps Cisco ISE posture honest: feeds, OS matrix, provisioning, certificates."""
-    ctx.obj = AppContext(home=resolve_home(home), debug=debug, verbosity=verbose - quiet)
+    ctx.obj = AppContext(home_option=home, debug=debug, verbosity=verbose - quiet)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

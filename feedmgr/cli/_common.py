@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,9 +25,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 class AppContext:
     """Global options, passed to every command with ``pass_obj``."""
 
-    home: Path
+    # --home as given; ``home`` resolves it when a command first needs the store.
+    home_option: str | None = None
     debug: bool = False
     verbosity: int = 0
+
+    @cached_property
+    def home(self) -> Path:
+        """The store directory (``resolve_home``). Resolved on first use: finding the
+        platform's data directory imports platformdirs (5 ms), which commands that never
+        touch the store (posture parse-log, cert check...) need not pay."""
+        return resolve_home(self.home_option)
 
     @property
     def quiet(self) -> bool:

@@ -487,3 +487,19 @@ def test_posture_help_stays_light() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True)
+
+
+def test_commands_without_the_store_never_resolve_its_home(asset: Asset, tmp_path: Path) -> None:
+    """'posture parse-log' never touches the store, so it does not pay for finding the
+    platform's data directory (platformdirs); 'status' does."""
+    probe = (
+        "import sys\n"
+        "from feedmgr.cli import main\n"
+        f"assert main(['posture', 'parse-log', {str(asset('posture/ise-psc.log'))!r}]) == 0\n"
+        "assert 'platformdirs' not in sys.modules\n"
+        "main(['status'])\n"
+        "assert 'platformdirs' in sys.modules\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "FEEDMGR_HOME"}
+    env |= {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data")}
+    subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, env=env)

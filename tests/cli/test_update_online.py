@@ -423,7 +423,7 @@ def test_progress_bar_only_on_a_terminal_without_quiet(
 
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    progress = _progress(AppContext(home=Path(), verbosity=verbosity))
+    progress = _progress(AppContext(home_option=".", verbosity=verbosity))
     assert (progress is not None) is shown
     if progress is not None:
         progress(50, 100)
