@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,28 @@ def test_a_library_caller_without_processes_gets_a_thread_only_for_large_feeds(
     assert run_cli("update", "--offline", feed).code == 0
     assert threads
     assert all(name.startswith("feed-worker") for name in threads)
+
+
+def test_text_not_yet_flushed_is_printed_once_with_forked_workers(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """A library caller's output still in stdout's buffer when workers are forked is not
+    printed again by each worker as it ends: multiprocessing flushes the buffers before it
+    forks (and a worker flushes its copies when it ends)."""
+    feed = build_feed(tmp_path, publisher, "1.0", extra_files=_documents(300_000, 300_000))
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import feedmgr.feed.package as package\n"
+        "from feedmgr.parallel import allow_worker_processes\n"
+        "package.worker_start = lambda: ('fork', 0)\n"
+        "package.available_cores = lambda: 2\n"
+        "allow_worker_processes()\n"
+        "sys.stdout.write('before|')\n"
+        f"package.verify_package(Path({str(feed)!r}), [], allow_unsigned=True)\n"
+        "sys.stdout.write('after')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "before|after"
