@@ -16,7 +16,7 @@ import pytest
 
 import feedmgr.posture.dumpstate
 from feedmgr.errors import ParseError
-from feedmgr.parallel import allow_worker_processes
+from feedmgr.parallel import allow_worker_processes, worker_processes_allowed
 from feedmgr.posture.dumpstate import block_start_after, open_dumpstate
 from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text
 from tests.processes import has_children
@@ -42,6 +42,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Split from 1 byte on, as the CLI does (workers allowed); the pids forked."""
     monkeypatch.setattr(feedmgr.posture.dumpstate, "SPLIT_MIN_BYTES", 1)
     monkeypatch.setattr(feedmgr.posture.dumpstate, "fork_is_safe", lambda: True)
+    allowed_before = worker_processes_allowed()
     allow_worker_processes()
     forked: list[int] = []
     real_fork = os.fork
@@ -54,7 +55,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(feedmgr.posture.dumpstate.os, "fork", fork)
     yield forked
-    allow_worker_processes(False)
+    allow_worker_processes(allowed_before)
 
 
 def _dumpstate(sample: Path, copies: int) -> str:
