@@ -18,7 +18,10 @@ timestamps advancing. Then, alternating, ``--runs`` times each:
    finding the lines parse-log reports on;
 3. ``grep -c -i -F -e NEEDLE ... FILE`` with parse-log's own needles: grep selecting the
    very lines parse-log looks at outside XML (the counts must agree);
-4. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string).
+4. ``grep -c '</cleanmachines>' FILE``: grep's fastest scan (one fixed string);
+5. the floor any Python program stands on: ``python -c pass`` (the interpreter starting and
+   stopping), and a Python process that only reads the file and counts one fixed string
+   (``bytes.count``, a C loop): what no parser written in Python can go below.
 
 The children run after one warm-up, without PYTHONDONTWRITEBYTECODE: modules load from
 .pyc files as in an installed feedmgr. Prints the machine, the load average before and
@@ -87,6 +90,10 @@ SCAN = (
 )
 
 
+# The least a Python program can do with the file: read it and count one fixed string.
+FLOOR = "import sys\nprint(open(sys.argv[1], 'rb').read().count(b'</cleanmachines>'))\n"
+
+
 def build(path: Path, size: int) -> dict[str, int]:
     """Write about ``size`` bytes of real-shaped log lines; return what it holds."""
     syslog = SYSLOG.read_text().splitlines()
@@ -135,6 +142,30 @@ def machine() -> str:
     )
 
 
+def print_table(runs: int, walls: dict[str, list[float]], cpus: dict[str, list[float]]) -> None:
+    """The Markdown table for benchmarks/posture.md: median and worst run of each row."""
+    print(f"| what (runs: {runs}) | wall s median | wall s worst | CPU s median | CPU s worst |")
+    print("|---|---:|---:|---:|---:|")
+    labels = {
+        "feedmgr": "feedmgr posture parse-log --format json (whole process)",
+        "inner": "  of which the command itself (no interpreter start-up)",
+        "scan": "  of which open, read and scan (no imports, no JSON output)",
+        "startup": "feedmgr posture parse-log on the 37-line genuine log (start-up)",
+        "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
+        "grep -ciF": "grep -c -i -F with parse-log's needles (the lines it looks at)",
+        "grep -c": "grep -c '</cleanmachines>'",
+        "python pass": "python -c pass (interpreter start-up and exit)",
+        "python count": "python reading the file, counting '</cleanmachines>' (bytes.count)",
+    }
+    for key, label in labels.items():
+        cpu = cpus.get(key)
+        cpu_cells = f"{statistics.median(cpu):.2f} | {max(cpu):.2f}" if cpu else "- | -"
+        print(
+            f"| {label} | {statistics.median(walls[key]):.2f} | {max(walls[key]):.2f} "
+            f"| {cpu_cells} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=50)
@@ -158,7 +189,17 @@ def main() -> None:
     scan_only = [sys.executable, "-c", SCAN, str(log)]
     timed([*GREP_FIXED, str(log)])  # warm the page cache
     timed(startup)  # write the .pyc files
-    keys = ("feedmgr", "inner", "scan", "startup", "grep -ciE", "grep -ciF", "grep -c")
+    keys = (
+        "feedmgr",
+        "inner",
+        "scan",
+        "startup",
+        "grep -ciE",
+        "grep -ciF",
+        "grep -c",
+        "python pass",
+        "python count",
+    )
     walls: dict[str, list[float]] = {key: [] for key in keys}
     cpus: dict[str, list[float]] = {key: [] for key in keys}
 
@@ -182,34 +223,18 @@ def main() -> None:
         grep_out, _ = run("grep -ciE", [*GREP_CANDIDATES, str(log)])
         needles_out, _ = run("grep -ciF", [*grep_needles(), str(log)])
         fixed_out, _ = run("grep -c", [*GREP_FIXED, str(log)])
+        run("python pass", [sys.executable, "-c", "pass"])
+        floor_out, _ = run("python count", [sys.executable, "-c", FLOOR, str(log)])
     print(f"load average after: {os.getloadavg()}")
     print(
         f"parse-log: {document['documents']} whole documents, {document['documents_cut']} cut, "
         f"{len(document['problems'])} problems; grep -c '</cleanmachines>': {fixed_out.strip()}; "
         f"grep -ciE candidates: {grep_out.strip()} lines; "
-        f"grep -ciF parse-log's needles: {needles_out.strip()} lines"
+        f"grep -ciF parse-log's needles: {needles_out.strip()} lines; "
+        f"python counting '</cleanmachines>': {floor_out.strip()}"
     )
     print()
-    print(
-        f"| what (runs: {args.runs}) | wall s median | wall s worst | CPU s median | CPU s worst |"
-    )
-    print("|---|---:|---:|---:|---:|")
-    labels = {
-        "feedmgr": "feedmgr posture parse-log --format json (whole process)",
-        "inner": "  of which the command itself (no interpreter start-up)",
-        "scan": "  of which open, read and scan (no imports, no JSON output)",
-        "startup": "feedmgr posture parse-log on the 37-line genuine log (start-up)",
-        "grep -ciE": "grep -c -i -E '<cleanmachines>|compliant|docheck|msg_su_step_status'",
-        "grep -ciF": "grep -c -i -F with parse-log's needles (the lines it looks at)",
-        "grep -c": "grep -c '</cleanmachines>'",
-    }
-    for key, label in labels.items():
-        cpu = cpus.get(key)
-        cpu_cells = f"{statistics.median(cpu):.2f} | {max(cpu):.2f}" if cpu else "- | -"
-        print(
-            f"| {label} | {statistics.median(walls[key]):.2f} | {max(walls[key]):.2f} "
-            f"| {cpu_cells} |"
-        )
+    print_table(args.runs, walls, cpus)
     if args.keep is None:
         shutil.rmtree(work)
 
