@@ -40,7 +40,12 @@ _BAD_INPUT = (
     x509.DuplicateExtension,
 )
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+# OpenSSL trims trailing whitespace from the BEGIN line, and certificates pasted from mail
+# or a CA's web page often carry some: such a block is read, not skipped.
+_PEM_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 #]+)-----[ \t]*\r?\n(.*?)-----END \1-----", re.DOTALL
+)
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----")
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE"}
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 
@@ -104,6 +109,22 @@ def _pem(label: bytes, body: bytes) -> bytes:
     return b"-----BEGIN " + label + b"-----\n" + body + b"-----END " + label + b"-----\n"
 
 
+def _refuse_broken_blocks(data: bytes, starts: set[int], source: str) -> None:
+    # A certificate block that is not read whole (no END line, text after its BEGIN line, a
+    # BEGIN inside another block) would otherwise vanish, and the chain would be judged
+    # without it: "missing intermediate" for a certificate that is in the file.
+    for begin in _PEM_BEGIN.finditer(data):
+        label = begin.group(1)
+        if begin.start() in starts or label not in _CERT_LABELS | _PKCS7_LABELS:
+            continue
+        line = data.count(b"\n", 0, begin.start()) + 1
+        raise ParseError(
+            source,
+            f"line {line}: the {label.decode()} PEM block is incomplete (no END line, "
+            "text after its BEGIN line, or it starts inside another block)",
+        )
+
+
 def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]:
     """All certificates in ``data``: PEM (any number of blocks), DER or PKCS#7 (PEM or DER).
 
@@ -116,7 +137,9 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
         raise ParseError(source, f"file too large for a certificate ({len(data)} bytes)")
     certs: list[x509.Certificate] = []
     if b"-----BEGIN " in data:
-        for match in _PEM_BLOCK.finditer(data):
+        blocks = list(_PEM_BLOCK.finditer(data))
+        _refuse_broken_blocks(data, {match.start() for match in blocks}, source)
+        for match in blocks:
             label, body = match.group(1), match.group(2)
             if label in _CERT_LABELS:
                 pem = _pem(b"CERTIFICATE", body)

@@ -104,15 +104,61 @@ def test_private_key_blocks_are_skipped(tmp_path: Path) -> None:
             lambda pem: b"Bag Attributes\n    friendlyName: psn\n" + pem, id="openssl bag"
         ),
         pytest.param(lambda pem: pem.replace(b"CERTIFICATE", b"X509 CERTIFICATE"), id="x509 label"),
-        pytest.param(lambda pem: pem + b"-----BEGIN CERTIFICATE-----\nAAAA\n", id="unterminated"),
+        pytest.param(lambda pem: pem.replace(b"-----\n", b"----- \n", 1), id="space after BEGIN"),
+        pytest.param(
+            lambda pem: pem.replace(b"-----\n", b"-----\t \r\n", 1), id="tab and CRLF after BEGIN"
+        ),
     ],
 )
 def test_pem_variants(tmp_path: Path, wrap: Callable[[bytes], bytes]) -> None:
-    """CRLF line ends, OpenSSL bag attributes and the old X509 label all load."""
+    """CRLF line ends, OpenSSL bag attributes, the old X509 label and blanks after the BEGIN
+    line (as OpenSSL accepts them) all load."""
     leaf = pki().leaf()
     path = tmp_path / "variant.pem"
     path.write_bytes(wrap(leaf.pem()))
     assert read_certificates(path) == (leaf.cert,)
+
+
+def test_intermediate_with_blank_after_begin_is_on_the_path(tmp_path: Path) -> None:
+    """An intermediate whose BEGIN line ends in a space (pasted from a mail or a web page)
+    is read: the path verifies instead of reporting it missing."""
+    ca = pki()
+    leaf = ca.leaf()
+    pasted = ca.intermediate.pem().replace(b"-----\n", b"----- \n", 1)
+    path = tmp_path / "fullchain.pem"
+    path.write_bytes(leaf.pem() + pasted)
+    assert load_bundle(path).presented == (ca.intermediate.cert,)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        pytest.param(b"-----BEGIN CERTIFICATE-----\nAAAA\n", id="no END line"),
+        pytest.param(b"-----BEGIN CERTIFICATE----- issuing CA\nAAAA\n", id="text after BEGIN"),
+        pytest.param(b"-----BEGIN PKCS7-----\nAAAA\n", id="PKCS7 without END"),
+    ],
+)
+def test_incomplete_certificate_block_is_refused(tmp_path: Path, tail: bytes) -> None:
+    """A certificate block that cannot be read whole is an error naming its line, never
+    silently dropped (the chain would be judged without it)."""
+    leaf = pki().leaf()
+    path = tmp_path / "chain.pem"
+    path.write_bytes(b"# chain\n" + leaf.pem() + tail)
+    begin_line = 1 + leaf.pem().count(b"\n") + 1
+    with pytest.raises(ParseError) as info:
+        read_certificates(path)
+    assert info.value.subject == str(path)
+    assert info.value.problem.startswith(f"line {begin_line}: ")
+    assert "PEM block is incomplete" in info.value.problem
+
+
+def test_block_started_inside_another_is_refused(tmp_path: Path) -> None:
+    """An unterminated block followed by a whole one names the inner BEGIN line."""
+    ca = pki()
+    path = tmp_path / "chain.pem"
+    path.write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n" + ca.intermediate.pem())
+    with pytest.raises(ParseError, match="line 3: the CERTIFICATE PEM block is incomplete"):
+        read_certificates(path)
 
 
 def test_duplicates_are_dropped(tmp_path: Path) -> None:
