@@ -20,7 +20,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from feedmgr.certs.chain import ChainAnalysis, ChainStatus
+from feedmgr.certs.chain import ChainAnalysis, ChainStatus, validation_time
 from feedmgr.certs.identity import (
     IpReference,
     PatternKind,
@@ -30,7 +30,8 @@ from feedmgr.certs.identity import (
     match_reference,
     parse_ip,
 )
-from feedmgr.certs.load import fingerprint, self_issued
+from feedmgr.certs.load import fingerprint, self_issued, short_name
+from feedmgr.certs.refusal import explain_refusal
 from feedmgr.errors import UsageError
 from feedmgr.findings import Finding, Severity
 
@@ -114,9 +115,7 @@ def _describe(cert: x509.Certificate) -> dict[str, Any]:
     return {"cert_subject": cert.subject.rfc4514_string(), "sha256": fingerprint(cert)}
 
 
-def _short(cert: x509.Certificate) -> str:
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(cns[0].value) if cns else cert.subject.rfc4514_string() or "(empty subject)"
+_short = short_name
 
 
 def validity_seconds(cert: x509.Certificate) -> int:
@@ -299,10 +298,33 @@ def _cert_finding(
     return _finding(ctx, check, severity, message, fix, role=role, **data, **_describe(cert))
 
 
+ANCHOR = "trust anchor"
+
+
 def _timed(ctx: CertContext) -> Iterator[tuple[str, x509.Certificate]]:
     yield "leaf", ctx.leaf
     for cert in ctx.presented:
         yield _role(ctx, cert, "chain"), cert
+    # The root at the end of the path counts whether it was sent or only given with --ca:
+    # when it expires, every endpoint refuses the PSN at once.
+    anchor = ctx.chain.anchor
+    if anchor is not None and anchor != ctx.leaf and anchor not in ctx.presented:
+        yield ANCHOR, anchor
+
+
+def _renewal_fix(role: str, cert: x509.Certificate, leaf_fix: str) -> str:
+    if role == "leaf":
+        return leaf_fix
+    if self_issued(cert):
+        return (
+            "renew the root CA and put the renewed root into every endpoint's trust store "
+            "(MDM, GPO) and ISE's trusted certificates before this date; reissue the "
+            "intermediates and the PSN certificate under it if its key changes"
+        )
+    return (
+        "renew the intermediate CA, import the renewed certificate into ISE's trusted "
+        "certificates and reissue the PSN certificate under it"
+    )
 
 
 def check_expired(ctx: CertContext) -> Iterator[Finding]:
@@ -315,7 +337,11 @@ def check_expired(ctx: CertContext) -> Iterator[Finding]:
                 Severity.FAIL,
                 f"{role} certificate {_short(cert)} expired on "
                 f"{cert.not_valid_after_utc.isoformat()}",
-                "renew the certificate and bind the new one to the PSN's portal/admin usages",
+                _renewal_fix(
+                    role,
+                    cert,
+                    "renew the certificate and bind the new one to the PSN's portal/admin usages",
+                ),
                 role=role,
                 cert=cert,
                 not_after=cert.not_valid_after_utc.isoformat(),
@@ -353,7 +379,11 @@ def check_expiring(ctx: CertContext) -> Iterator[Finding]:
             Severity.FAIL if left < EXPIRY_FAIL_DAYS * DAY else Severity.WARN,
             f"{role} certificate {_short(cert)} expires in {_days(left)} days "
             f"({cert.not_valid_after_utc.isoformat()})",
-            "renew now; ISE keeps serving the old certificate until the new one is bound",
+            _renewal_fix(
+                role,
+                cert,
+                "renew now; ISE keeps serving the old certificate until the new one is bound",
+            ),
             role=role,
             cert=cert,
             days_left=_days(left),
@@ -681,14 +711,16 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             **data,
         )
     elif status is ChainStatus.REFUSED:
+        refusal = explain_refusal(chain.path, chain.reason, validation_time(ctx.leaf, ctx.now))
         yield _finding(
             ctx,
             "cert.chain",
             Severity.FAIL,
             f"a path to {_short(chain.path[-1])} exists but path validation refused it: "
-            f"{_brief(chain.reason)}",
-            "reissue the CA certificate the reason points at (key size, signature algorithm, "
-            "basicConstraints, keyUsage, validity)",
+            f"{refusal.reason}",
+            refusal.fix,
+            culprit=_short(refusal.culprit) if refusal.culprit is not None else None,
+            culprit_role=refusal.culprit_role,
             **data,
         )
     else:
@@ -720,13 +752,6 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             "remove certificates that do not belong to this chain",
             **data,
         )
-
-
-def _brief(reason: str | None, limit: int = 160) -> str:
-    """The verifier's reason without its generic prefixes, cut to one readable line."""
-    text = (reason or "unknown reason").replace("validation failed: ", "")
-    text = text.replace("candidates exhausted: ", "")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
 
 from feedmgr.errors import InputRejected, ParseError
 
@@ -61,6 +62,12 @@ class CertBundle:
     leaf: x509.Certificate
     presented: tuple[x509.Certificate, ...]
     source: str
+
+
+def short_name(cert: x509.Certificate) -> str:
+    """The certificate's first subject CN, else its whole subject: how messages name it."""
+    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cns[0].value) if cns else cert.subject.rfc4514_string() or "(empty subject)"
 
 
 def fingerprint(cert: x509.Certificate) -> str:

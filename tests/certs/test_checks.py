@@ -435,3 +435,31 @@ def test_parse_at_rejects(text: str) -> None:
     """A --at that is not ISO 8601 is a usage error."""
     with pytest.raises(UsageError):
         parse_at(text)
+
+
+def test_trust_anchor_given_with_ca_is_checked_for_expiry() -> None:
+    """A root given only as a trust anchor counts for expiry as if it had been sent: when it
+    expires, every endpoint refuses the PSN; the fix renews the root on the endpoints."""
+    root = make_ca("Old Root CA", slot=94, not_before=NOW - 100 * DAY, days=120)
+    inter = make_ca("Corp Issuing CA", issuer=root, slot=95)
+    leaf = make_leaf(Leaf(), inter, slot=96)
+    for presented, label in (((inter.cert,), "anchor only"), ((inter.cert, root.cert), "sent")):
+        findings = grade_bundle(
+            CertBundle(leaf.cert, presented, "psn.pem"),
+            [reference("psn1.corp.example")],
+            Trust((root.cert,), "t"),
+            GradeOptions(NOW),
+        )
+        (expiring,) = [f for f in findings if f.check == "cert.expiring"]
+        assert expiring.severity is Severity.FAIL, label
+        assert "Old Root CA expires in 20.0 days" in expiring.message, label
+        assert "renew the root CA" in expiring.fix, label
+    later = grade_bundle(
+        CertBundle(leaf.cert, (inter.cert,), "psn.pem"),
+        [reference("psn1.corp.example")],
+        Trust((root.cert,), "t"),
+        GradeOptions(NOW + 30 * DAY),
+    )
+    (expired,) = [f for f in later if f.check == "cert.expired"]
+    assert expired.data["role"] == "trust anchor"
+    assert "trust anchor certificate Old Root CA expired" in expired.message
