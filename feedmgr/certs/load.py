@@ -116,6 +116,20 @@ def _pem(label: bytes, body: bytes) -> bytes:
     return b"-----BEGIN " + label + b"-----\n" + body + b"-----END " + label + b"-----\n"
 
 
+def _certificate_block(body: bytes, number: int, source: str) -> list[x509.Certificate]:
+    pem = _pem(b"CERTIFICATE", body)
+    try:
+        return [_quiet_load(x509.load_pem_x509_certificate, pem)]
+    except _BAD_INPUT as exc:
+        # Some CA web front ends label a PKCS#7 chain "CERTIFICATE" (the "PKCS7
+        # certificate" entry of the ArchiveTeam file format wiki); read it as what it is.
+        try:
+            return list(_quiet_load(pkcs7.load_pem_pkcs7_certificates, _pem(b"PKCS7", body)))
+        except _BAD_INPUT:
+            pass
+        raise ParseError(source, f"PEM certificate #{number} is malformed: {exc}") from exc
+
+
 def _refuse_broken_blocks(data: bytes, starts: set[int], source: str) -> None:
     # A certificate block that is not read whole (no END line, text after its BEGIN line, a
     # BEGIN inside another block) would otherwise vanish, and the chain would be judged
@@ -149,13 +163,7 @@ def parse_certificates(data: bytes, source: str) -> tuple[x509.Certificate, ...]
         for match in blocks:
             label, body = match.group(1), match.group(2)
             if label in _CERT_LABELS:
-                pem = _pem(b"CERTIFICATE", body)
-                try:
-                    certs.append(_quiet_load(x509.load_pem_x509_certificate, pem))
-                except _BAD_INPUT as exc:
-                    raise ParseError(
-                        source, f"PEM certificate #{len(certs) + 1} is malformed: {exc}"
-                    ) from exc
+                certs.extend(_certificate_block(body, len(certs) + 1, source))
             elif label in _PKCS7_LABELS:
                 pem = _pem(b"PKCS7", body)
                 certs.extend(_pkcs7(pkcs7.load_pem_pkcs7_certificates, pem, source))

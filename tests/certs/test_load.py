@@ -69,6 +69,16 @@ def test_pkcs7_pem_labels(tmp_path: Path, label: bytes) -> None:
     assert load_bundle(path).leaf == leaf.cert
 
 
+def test_pkcs7_chain_under_a_certificate_label(tmp_path: Path) -> None:
+    """A PKCS#7 chain labelled CERTIFICATE (as some CA web front ends write it) is read as
+    the chain it holds, not refused as a malformed certificate."""
+    ca = pki()
+    leaf = ca.leaf()
+    p7b = write_p7b(tmp_path / "certnew.p7b", leaf.cert, ca.intermediate.cert, pem=True)
+    p7b.write_bytes(p7b.read_bytes().replace(b"PKCS7", b"CERTIFICATE"))
+    assert set(read_certificates(p7b)) == {leaf.cert, ca.intermediate.cert}
+
+
 def test_der_single_certificate(tmp_path: Path) -> None:
     """A DER file holds exactly one certificate, which is the leaf."""
     leaf = pki().leaf()
