@@ -211,7 +211,8 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "cert.eku",
         "fail",
         "no serverAuth EKU (required by Apple for certificates issued from 2019-07-01)",
-        'reissue with EKU serverAuth (the "Web Server" template)',
+        'reissue with EKU serverAuth (AD CS: a "Web Server"-based template); keep clientAuth '
+        "if the certificate also serves pxGrid",
     ),
     _spec(
         _CERT,

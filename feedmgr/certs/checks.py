@@ -405,6 +405,14 @@ _EKU_NAMES = {
 }
 
 
+# pxGrid authenticates in both directions, so a Multi-Use certificate bound to it needs
+# clientAuth beside serverAuth: a serverAuth-only reissue would break pxGrid.
+_EKU_FIX = (
+    "reissue with extendedKeyUsage serverAuth (AD CS: a template based on 'Web Server'); keep "
+    "clientAuth too if the certificate is also bound to ISE's pxGrid usage"
+)
+
+
 def check_eku(ctx: CertContext) -> Iterator[Finding]:
     """``cert.eku``: serverAuth in the EKU (required by Apple from 2019-07-01)."""
     leaf = ctx.leaf
@@ -418,7 +426,7 @@ def check_eku(ctx: CertContext) -> Iterator[Finding]:
                 Severity.FAIL,
                 "no extendedKeyUsage; Apple requires id-kp-serverAuth in certificates issued "
                 "on or after 2019-07-01",
-                "reissue with extendedKeyUsage serverAuth (ISE: the 'Web Server' template)",
+                _EKU_FIX,
                 usages=None,
             )
         return
@@ -429,9 +437,18 @@ def check_eku(ctx: CertContext) -> Iterator[Finding]:
             "cert.eku",
             Severity.FAIL,
             f"extendedKeyUsage lacks serverAuth (got {', '.join(usages) or 'none'})",
-            "reissue with extendedKeyUsage serverAuth (ISE: the 'Web Server' template)",
+            _EKU_FIX,
             usages=usages,
         )
+
+
+def _validity_text(seconds: int, limit_days: int) -> str:
+    # Validity counts both ends (a notAfter one second past 825 days is 825 days and 1 s),
+    # which rounding to days would print as "825.0 days, more than 825".
+    whole, rest = divmod(seconds, DAY)
+    if whole == limit_days:
+        return f"{whole} days and {rest} s"
+    return f"{_days(seconds)} days"
 
 
 def _too_long(
@@ -443,7 +460,8 @@ def _too_long(
             ctx,
             check,
             Severity.FAIL,
-            f"validity is {_days(seconds)} days, more than {limit_days} ({rule})",
+            f"validity is {_validity_text(seconds, limit_days)}, "
+            f"more than {limit_days} days ({rule})",
             fix,
             validity_days=_days(seconds),
             limit_days=limit_days,

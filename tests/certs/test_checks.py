@@ -261,6 +261,19 @@ def test_validity_limits(
 
 
 @pytest.mark.parametrize(
+    ("recipe", "shown"),
+    [
+        (Leaf(days=825), "validity is 825 days and 1 s, more than 825 days"),
+        (Leaf(days=900), "validity is 900.0 days, more than 825 days"),
+    ],
+)
+def test_validity_message_does_not_contradict_itself(recipe: Leaf, shown: str) -> None:
+    """One second over the limit reads as such, not as '825.0 days, more than 825'."""
+    (finding,) = [f for f in grade(recipe) if f.check == "cert.validity-825"]
+    assert finding.message.startswith(shown)
+
+
+@pytest.mark.parametrize(
     ("days_left", "expected"),
     [(61, None), (60, None), (59.9, "warn"), (30, "warn"), (29.9, "fail"), (0.1, "fail")],
 )
