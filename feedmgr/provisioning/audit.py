@@ -270,7 +270,7 @@ class _Collector:
     def __init__(self, with_counts: bool, examples: int = 0) -> None:
         self.with_counts = with_counts
         self.examples = examples
-        self.buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self.buckets: dict[tuple[str, str, str, str], _Bucket] = {}
 
     def add(
         self,
@@ -283,7 +283,7 @@ class _Collector:
         fix: str | None = None,
         **data: Any,
     ) -> None:
-        key = (check, row.label, message)
+        key = (check, row.label, message, fix or "")
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = _Bucket(check, row.label, message, data, fix or CHECKS[check].fix)
@@ -517,6 +517,34 @@ def _takeovers(
     return out
 
 
+def _after_update(policy: Policy, placement: Placement, group: str | None) -> str:
+    """What the feed update that lists an unknown release gives these groups, and the rule
+    to add when it gives them nothing: the advice must not leave the next feed worse."""
+    later = evaluate(policy, Case(replace(placement, chain=placement.next_chain), group))
+    node, umbrella = placement.next_chain[0], placement.next_chain[-1]
+    new_node = node.startswith("(next ")
+    lands = (
+        f"adds this release as a new node under {umbrella!r}"
+        if new_node
+        else f"adds this release to {node!r}"
+    )
+    matched = later.matched
+    if matched is not None:
+        return f"; the updated feed {lands}, where {matched.title} takes these groups"
+    if later.conditional:
+        names = ", ".join(r.title for r in later.conditional)
+        return (
+            f"; the updated feed {lands}, where only {names} (with other conditions) take "
+            f"these groups: add a rule without other conditions for these groups on "
+            f"{umbrella!r} after the conditional ones and any per-version rules"
+        )
+    return (
+        f"; and add a rule for these groups on {umbrella!r} after any per-version rules, or "
+        f"widen an existing one: the updated feed {lands}, which no enabled rule takes for "
+        "these groups today"
+    )
+
+
 def _cell_problems(
     collect: _Collector,
     row: Row,
@@ -526,7 +554,6 @@ def _cell_problems(
     *,
     policy: Policy | None = None,
     takeovers: Mapping[str, str] | None = None,
-    decisions: Mapping[tuple[str, str | None], Decision] | None = None,
 ) -> None:
     decision = cell.decision
     outcome = decision.outcome
@@ -541,14 +568,8 @@ def _cell_problems(
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
         fix = CHECKS["cp.os-unknown"].fix
-        later = (decisions or {}).get((next_release_label(placement.umbrella), group))
-        if later is not None and later.matched is None:
-            # Updating the feed alone moves these endpoints from os-unknown to uncovered.
-            fix += (
-                f"; and add a rule for these groups on {placement.umbrella!r}: the updated "
-                "feed adds this release as a new node under it, which no enabled rule takes "
-                "for these groups today"
-            )
+        if policy is not None and placement.next_chain:
+            fix += _after_update(policy, placement, group)
         collect.add(
             "cp.os-unknown",
             row,
@@ -721,7 +742,6 @@ def audit(
                 mins,
                 policy=policy,
                 takeovers=takeovers,
-                decisions=decisions,
             )
     findings = [
         *_unknown_node_findings(policy, catalog),
@@ -769,9 +789,5 @@ def explain(
     row = Row(placement.node or placement.label, placement, (os_string,))
     collect = _Collector(with_counts=False)
     mins = minimums(catalog, placement.chain)
-    later: dict[tuple[str, str | None], Decision] = {}
-    if placement.umbrella:
-        future = next_release_row(catalog, placement.umbrella)
-        later[(future.label, group)] = evaluate(policy, Case(future.placement, group))
-    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy, decisions=later)
+    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy)
     return decision, collect.findings()

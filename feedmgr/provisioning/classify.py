@@ -80,16 +80,25 @@ class FeedClassifier:
                 reason=f"not a recognisable OS string ({exc.problem})",
             )
         found = self.tree.classify(os_id)
-        if found is None:
-            known = self.tree.known_max(os_id)
-            newest = f"; the newest it knows is {known}" if known is not None else ""
-            root = (
-                n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None
-            )
-            return Placement(
-                text=os_string,
-                label=os_id.label,
-                reason=f"the feed does not know this version{newest}",
-                umbrella=next(root, ""),
-            )
-        return Placement(text=os_string, label=os_id.label, chain=found.names)
+        if found is not None:
+            return Placement(text=os_string, label=os_id.label, chain=found.names)
+        root = (n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None)
+        umbrella = next(root, "")
+        line = self.tree.line_node(os_id)
+        if line is not None:
+            node, high = line
+            reason = f"the feed does not know this version yet; it knows {node.name} up to {high}"
+            next_chain = (node.name, *(a.name for a in self.tree.ancestors(node.name)))
+        else:
+            near = self.tree.nearest_below(os_id)
+            known = f"; it knows {near[0].name} up to {near[1]}" if near is not None else ""
+            reason = f"the feed does not know this version yet{known}"
+            upper = (*(a.name for a in self.tree.ancestors(umbrella)),) if umbrella else ()
+            next_chain = (f"(next {umbrella} release)", umbrella, *upper) if umbrella else ()
+        return Placement(
+            text=os_string,
+            label=os_id.label,
+            reason=reason,
+            umbrella=umbrella,
+            next_chain=next_chain,
+        )

@@ -21,8 +21,11 @@ class Placement:
     ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
     empty chain in one sentence. ``agentless`` names the kind of device the posture agent
     does not run on at all (an iOS or Android device, a printer, a blank OS), else "".
-    ``umbrella`` is, for a release the feed does not know yet, the node of its family that
-    a later feed adds it under ("Mac OSX"), else "".
+    ``umbrella`` is, for a release the feed does not know yet, the umbrella node of its
+    family ("Mac OSX"), else "". ``next_chain`` is the chain a feed that lists the release
+    classifies it under: the node of its release line when the feed has one (a later feed
+    raises "Mac OSX 15"'s range to take 15.7.3), else a new child of the umbrella
+    ("(next Mac OSX release)", "Mac OSX"); empty when no feed update classifies it.
     """
 
     text: str
@@ -32,6 +35,7 @@ class Placement:
     reason: str = ""
     agentless: str = ""
     umbrella: str = ""
+    next_chain: tuple[str, ...] = ()
 
     @property
     def posture_capable(self) -> bool:

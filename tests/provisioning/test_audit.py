@@ -502,3 +502,64 @@ def test_feed_update_advice_says_when_the_update_alone_leaves_a_gap(
     assert ("add a rule for these groups on 'Mac OSX'" in finding.fix) is warns
     _decision, explained = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
     assert ("on 'Mac OSX'" in explained[0].fix) is warns
+
+
+def _raise_max(catalog: OsCatalog, node: str, high: str) -> OsCatalog:
+    """The catalog a later feed ships: ``node``'s max_version raised to ``high``."""
+    nodes = [
+        {**n.model_dump(mode="json", exclude_none=True), "max_version": high}
+        if n.name == node
+        else n.model_dump(mode="json", exclude_none=True)
+        for n in catalog.nodes
+    ]
+    return make_catalog(*nodes)
+
+
+@pytest.mark.parametrize(
+    ("rules", "case", "after"),
+    [
+        (
+            [rule("w11", ["Windows 11 (All)"], ["Contractors"]), rule("w", ["Windows All"])],
+            ("Windows 11 Pro 10.0.28000", "Contractors"),
+            ("Windows 11 (All)", "10.0.28000", "rule 1 'w11'"),
+        ),
+        (
+            [rule("tahoe", ["Mac OSX 26"]), rule("sequoia", ["Mac OSX 15"])],
+            ("macOS Sequoia 15.7.3", "Staff"),
+            ("Mac OSX 15", "15.7.3", "rule 2 'sequoia'"),
+        ),
+    ],
+)
+def test_point_release_advice_names_the_rule_that_takes_it_after_the_update(
+    catalog: OsCatalog,
+    rules: list[dict[str, Any]],
+    case: tuple[str, str],
+    after: tuple[str, str, str],
+) -> None:
+    """A point release the feed does not know yet lands, after the update, on the node of
+    its line, where an existing rule takes it: the advice says so and asks for no new
+    umbrella rule, and the updated catalog indeed matches that rule."""
+    (os_string, group), (node, high, taker) = case, after
+    pol = policy(*rules)
+    _decision, (finding,) = explain(pol, catalog, FeedClassifier(catalog), os_string, group)
+    assert finding.check == "cp.os-unknown"
+    assert "add a rule" not in finding.fix
+    assert f"adds this release to {node!r}, where {taker} takes these groups" in finding.fix
+    later = _raise_max(catalog, node, high)
+    decision, problems = explain(pol, later, FeedClassifier(later), os_string, group)
+    assert decision.outcome is Outcome.MATCHED
+    assert decision.matched is not None
+    assert decision.matched.title == taker
+    assert problems == []
+
+
+def test_new_major_advice_puts_the_umbrella_rule_after_per_version_rules(
+    catalog: OsCatalog,
+) -> None:
+    """A new major the feed will add as a new node that no rule takes: the advice asks for
+    a rule on the umbrella after any per-version rules (as cp.uncovered does), so it does
+    not shadow them."""
+    pol = policy(rule("tahoe", ["Mac OSX 26"]), rule("sequoia", ["Mac OSX 15"]))
+    _decision, (finding,) = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
+    assert "add a rule for these groups on 'Mac OSX' after any per-version rules" in finding.fix
+    assert "as a new node under 'Mac OSX'" in finding.fix

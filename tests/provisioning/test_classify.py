@@ -33,10 +33,38 @@ def test_placements_over_the_sample_catalog(
         assert placement.reason
 
 
-def test_unknown_version_names_the_newest_known(sample_catalog: OsCatalog) -> None:
-    """An unknown macOS release says which is the newest the feed knows."""
-    placement = FeedClassifier(sample_catalog).place("macOS 26.2")
-    assert "newest it knows is 26.1" in placement.reason
+@pytest.mark.parametrize(
+    ("text", "known", "next_chain"),
+    [
+        # A point release of a line the feed has: the next feed raises that node's range.
+        ("macOS Sequoia 15.7.3", "Mac OSX 15 up to 15.7.2", ("Mac OSX 15", "Mac OSX")),
+        ("macOS 26.2", "Mac OSX 26 up to 26.1", ("Mac OSX 26", "Mac OSX")),
+        (
+            "Windows 11 Pro 10.0.28000",
+            "Windows 11 (All) up to 10.0.26200",
+            ("Windows 11 (All)", "Windows All"),
+        ),
+        ("Ubuntu 24.04.4", "Ubuntu 24.04 up to 24.04.3", ("Ubuntu 24.04", "Linux All")),
+        # A new line: the next feed adds a new node under the family's umbrella.
+        ("macOS 27.0", "Mac OSX 26 up to 26.1", ("(next Mac OSX release)", "Mac OSX")),
+        (
+            "Red Hat Enterprise Linux 10.0",
+            "Red Hat Enterprise Linux 9 up to 9.6",
+            ("(next Linux All release)", "Linux All"),
+        ),
+    ],
+)
+def test_unknown_release_names_the_node_a_later_feed_puts_it_under(
+    sample_catalog: OsCatalog, text: str, known: str, next_chain: tuple[str, ...]
+) -> None:
+    """A release newer than the feed is placed, for the next feed, under the node of its
+    release line (Cisco's feeds add 15.7.3 to "Mac OSX 15"), or under a new child of the
+    umbrella for a new major; the reason names the nearest node's range, not the family's
+    newest version."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert not placement.classified
+    assert placement.next_chain == next_chain
+    assert f"it knows {known}" in placement.reason
 
 
 def test_placements_are_cached(sample_catalog: OsCatalog) -> None:
