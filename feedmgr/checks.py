@@ -79,8 +79,12 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.os-unknown",
         "fail",
-        "the feed does not know the endpoint's OS version, so no rule can match it",
-        "update the posture feed (feedmgr update; see feedmgr os lag), then ISE's feed",
+        "the feed does not classify the endpoint's OS, so no rule can match it: a release "
+        "newer than the feed, one older than its oldest node, a Windows Server, or an "
+        "unreadable OS string (data.cause)",
+        "newer: update the posture feed (feedmgr update; see feedmgr os lag), then ISE's "
+        "feed; the others no feed update changes: upgrade the OS or handle it in "
+        "authorization policy, fix the OS column",
     ),
     _spec(
         _CP,

@@ -299,6 +299,14 @@ class OsTree:
             return None
         return node, high
 
+    def oldest_node(self, os_id: OsIdentifier) -> tuple[OsNode, NodeRange] | None:
+        """The ranged node with the lowest start for the identifier's family (and distro)."""
+        ranged = [(self._ranges[n.name], n) for n in self.candidates(os_id)]
+        if not ranged:
+            return None
+        span, node = min(ranged, key=lambda item: item[0].low)
+        return node, span
+
     def known_min(self, os_id: OsIdentifier) -> OsVersion | None:
         """The lowest version the tree knows for the identifier's family (and distro)."""
         lows = [self._ranges[n.name].low for n in self.candidates(os_id)]

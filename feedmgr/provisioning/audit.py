@@ -19,7 +19,7 @@ from packaging.version import Version
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.provisioning.classify import BLANK_OS
 from feedmgr.provisioning.engine import Case, Decision, Outcome, evaluate
-from feedmgr.provisioning.interface import OsClassifier, Placement
+from feedmgr.provisioning.interface import OsClassifier, Placement, Unclassified
 from feedmgr.provisioning.policy import Policy, Rule, group_key
 
 if TYPE_CHECKING:
@@ -517,6 +517,30 @@ def _takeovers(
     return out
 
 
+# Only a release newer than the feed is lag; for the other causes no feed update changes
+# anything (docs/os-matrix.md: a feed that dropped a release made a support decision).
+_NO_UPDATE = "a feed update will not change this"
+_UNCLASSIFIED_FIX: Mapping[Unclassified | None, str] = MappingProxyType(
+    {
+        Unclassified.OLDER: (
+            f"{_NO_UPDATE} (a feed lists no release older than its oldest node, and "
+            "feedmgr os lag skips them): upgrade these endpoints to a release the feed "
+            "supports, or handle them in authorization policy (a limited-access or "
+            "remediation result for them)"
+        ),
+        Unclassified.NOT_CLASSIFIABLE: (
+            f"{_NO_UPDATE}: handle these endpoints in authorization policy; if the OS "
+            "column should hold a client OS with its version, fix it at its source or map "
+            "another column (provisioning audit --os-column)"
+        ),
+        Unclassified.UNPARSEABLE: (
+            f"{_NO_UPDATE}: fix the OS strings at their source, or map another inventory "
+            "column (provisioning audit --os-column, e.g. EndpointOperatingSystem)"
+        ),
+    }
+)
+
+
 def _after_update(policy: Policy, placement: Placement, group: str | None) -> str:
     """What the feed update that lists an unknown release gives these groups, and the rule
     to add when it gives them nothing: the advice must not leave the next feed worse."""
@@ -567,7 +591,7 @@ def _cell_problems(
             return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
-        fix = CHECKS["cp.os-unknown"].fix
+        fix = _UNCLASSIFIED_FIX.get(placement.cause, CHECKS["cp.os-unknown"].fix)
         if policy is not None and placement.next_chain:
             fix += _after_update(policy, placement, group)
         collect.add(
@@ -579,6 +603,7 @@ def _cell_problems(
             fix=fix,
             os_strings=list(row.os_strings),
             unparseable=placement.unparseable,
+            cause=str(placement.cause or Unclassified.NEWER),
         )
         return
     if outcome is Outcome.UNCOVERED:

@@ -9,7 +9,17 @@ through that chain, so an OS the feed does not know matches no rule at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+
+
+class Unclassified(StrEnum):
+    """Why the feed does not classify a posture-capable OS; each cause has its own fix."""
+
+    NEWER = "newer"  # a release the feed does not list yet: a feed update adds it
+    OLDER = "older"  # older than the feed's oldest node: a support decision, not lag
+    NOT_CLASSIFIABLE = "not-classifiable"  # no version to place (Windows Server, a bare name)
+    UNPARSEABLE = "unparseable"  # not an OS string at all
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,7 @@ class Placement:
     classifies it under: the node of its release line when the feed has one (a later feed
     raises "Mac OSX 15"'s range to take 15.7.3), else a new child of the umbrella
     ("(next Mac OSX release)", "Mac OSX"); empty when no feed update classifies it.
+    ``cause`` says why a posture-capable OS is not classified (None when it is).
     """
 
     text: str
@@ -36,6 +47,7 @@ class Placement:
     agentless: str = ""
     umbrella: str = ""
     next_chain: tuple[str, ...] = ()
+    cause: Unclassified | None = None
 
     @property
     def posture_capable(self) -> bool:

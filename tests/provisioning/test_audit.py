@@ -563,3 +563,28 @@ def test_new_major_advice_puts_the_umbrella_rule_after_per_version_rules(
     _decision, (finding,) = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
     assert "add a rule for these groups on 'Mac OSX' after any per-version rules" in finding.fix
     assert "as a new node under 'Mac OSX'" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("os_string", "cause"),
+    [
+        ("macOS 10.15.7", "older"),
+        ("Windows Server 2022 Datacenter", "not-classifiable"),
+        ("HP LaserJet", "unparseable"),
+        ("Linux 6.8.0", "unparseable"),
+    ],
+)
+def test_os_no_feed_update_adds_is_not_told_to_update_the_feed(
+    sample_catalog: OsCatalog, os_string: str, cause: str
+) -> None:
+    """An OS older than the feed's oldest node, a Windows Server or an unreadable OS string
+    is not lag: the cp.os-unknown fix says a feed update will not change it and what to do
+    instead, never "update the posture feed"."""
+    counts = InventoryCounts("i.csv", {(os_string, "Staff"): 1}, rows=1)
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"]))
+    coverage = audit(pol, sample_catalog, FeedClassifier(sample_catalog), inventory=counts)
+    (finding,) = coverage.report.by_check("cp.os-unknown")
+    assert finding.data["cause"] == cause
+    assert "a feed update will not change this" in finding.fix
+    assert "update the posture feed" not in finding.fix
+    assert "os lag" not in finding.fix or cause == "older"

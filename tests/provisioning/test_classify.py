@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.provisioning.classify import FeedClassifier
+from feedmgr.provisioning.interface import Unclassified
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,32 @@ def test_unknown_release_names_the_node_a_later_feed_puts_it_under(
     assert not placement.classified
     assert placement.next_chain == next_chain
     assert f"it knows {known}" in placement.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "cause", "says"),
+    [
+        ("macOS 26.2", Unclassified.NEWER, "does not know this version yet"),
+        # The sample feed starts at Big Sur and Windows 10 1507: older is a support decision.
+        ("macOS 10.15.7", Unclassified.OLDER, "older than the oldest version this feed supports"),
+        ("Windows 7", Unclassified.OLDER, "(Windows 10 (All): 10.0.10240 - 10.0.19045)"),
+        # Server build 20348 sits inside the feed's Windows span, but Server gets no version.
+        ("Windows Server 2022 Datacenter", Unclassified.NOT_CLASSIFIABLE, "Windows Server"),
+        ("HP LaserJet", Unclassified.UNPARSEABLE, "not a recognisable OS string"),
+        ("Linux 6.8.0", Unclassified.UNPARSEABLE, "not a recognisable OS string"),
+    ],
+)
+def test_unclassified_placements_say_why(
+    sample_catalog: OsCatalog, text: str, cause: Unclassified, says: str
+) -> None:
+    """Only a release newer than the feed is lag a feed update fixes; an OS older than the
+    feed's oldest node, a Windows Server and an unreadable string each say their own cause,
+    never that the feed knows up to its newest version, and get no next-feed node."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.cause is cause
+    assert says in placement.reason
+    assert "newest" not in placement.reason
+    assert bool(placement.next_chain) is (cause is Unclassified.NEWER)
 
 
 def test_placements_are_cached(sample_catalog: OsCatalog) -> None:
