@@ -366,12 +366,14 @@ def _describe(exc: ValidationError, document: Any, yaml_source: bool) -> str:
 def _load_yaml(text: str, subject: str) -> Any:
     import yaml
 
+    from feedmgr.yamlstrict import load_strict
+
     try:
         # Aliases would let a tiny file expand into a huge document during validation.
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise ParseError(subject, "YAML aliases (*name) are not allowed in a policy")
-        return yaml.safe_load(text)
+        return load_strict(text, subject)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
