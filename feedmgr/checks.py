@@ -149,6 +149,16 @@ REGISTRY: tuple[CheckSpec, ...] = (
     ),
     _spec(
         _CP,
+        "cp.wrong-platform",
+        "fail",
+        "the rule's agent package or compliance module is built for another OS than the "
+        "endpoint's (a Windows package on a Mac OSX rule): ISE offers only agents of the "
+        "endpoint's OS, so it gets none",
+        "select the package and compliance module built for the rule's OS in its agent "
+        "configuration",
+    ),
+    _spec(
+        _CP,
         "cp.unknown-node",
         "warn",
         "a rule names an OS node the feed does not have (a typo matches nothing)",

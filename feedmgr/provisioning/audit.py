@@ -8,6 +8,7 @@ the rules, the inventory, or asked for. Each cell is one :class:`Decision`; the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -93,6 +94,12 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
             "no CP rule or feed update can posture these devices: control their access with "
             "authorization rules (MDM compliance, their own identity group)",
         ),
+        "cp.wrong-platform": CheckInfo(
+            Severity.FAIL,
+            "select, in the agent configuration the rule names, the agent package and "
+            "compliance module built for the rule's OS (one agent configuration per OS "
+            "family, one rule per family)",
+        ),
         "cp.unknown-node": CheckInfo(
             Severity.WARN,
             "use an OS node name exactly as the feed spells it (feedmgr os list)",
@@ -141,6 +148,7 @@ class Minimums:
     agent_from: str | None
     module: Version | None
     module_from: str | None
+    family: str | None = None  # the OS family of the chain ("macos"), for platform checks
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,48 @@ def minimums(catalog: OsCatalog, chain: tuple[str, ...]) -> Minimums | None:
             agent, agent_from = Version(node.min_agent_version), name
         if module is None and node.min_compliance_module_version is not None:
             module, module_from = Version(node.min_compliance_module_version), name
-    return Minimums(chain[0], agent, agent_from, module, module_from)
+    family = next((by_name[name].family for name in chain if name in by_name), None)
+    return Minimums(chain[0], agent, agent_from, module, module_from, family)
+
+
+# Cisco names its packages by platform: CiscoSecureClientDesktopWindows, ...DesktopMacOSX,
+# ...DesktopLinux64, CiscoSecureClientComplianceModulemacOS, AnyConnectComplianceModuleOSX.
+_PLATFORMS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("windows", "Windows", re.compile(r"windows|(?<![a-z])win(?:32|64)?(?![a-z])", re.IGNORECASE)),
+    ("macos", "macOS", re.compile(r"mac ?os|osx", re.IGNORECASE)),
+    ("linux", "Linux", re.compile(r"linux", re.IGNORECASE)),
+)
+
+
+def package_platform(name: str) -> tuple[str, str] | None:
+    """The OS family and display name a Cisco package name is built for, or None."""
+    for family, display, pattern in _PLATFORMS:
+        if pattern.search(name):
+            return family, display
+    return None
+
+
+def _wrong_platform(rule: Rule, family: str) -> tuple[str, str, dict[str, Any]] | None:
+    """``cp.wrong-platform`` when the result's agent or compliance module is built for
+    another OS than the endpoint's: ISE offers only packages of the endpoint's OS."""
+    results = rule.results
+    for kind, name in (
+        ("agent package", results.agent_package),
+        ("compliance module", results.compliance_module),
+    ):
+        found = package_platform(name) if name else None
+        if found is not None and found[0] != family:
+            return (
+                "cp.wrong-platform",
+                f"{rule.title} gives {kind} {name!r}, built for {found[1]}, to "
+                f"{_FAMILY_NAMES.get(family, family)} endpoints: ISE offers only agents of "
+                "the endpoint's OS, so they get none",
+                {"rule": rule.name, "package": name, "package_platform": found[0]},
+            )
+    return None
+
+
+_FAMILY_NAMES = {family: display for family, display, _pattern in _PLATFORMS}
 
 
 def _shared_note(rule: Rule, policy: Policy | None) -> str:
@@ -218,6 +267,11 @@ def result_problems(
         )
         return problems
     if mins is None:
+        return problems
+    wrong = _wrong_platform(rule, mins.family) if mins.family is not None else None
+    if wrong is not None:
+        # Its versions belong to another platform's line: comparing them means nothing.
+        problems.append(wrong)
         return problems
     shared = _shared_note(rule, policy)
     if (

@@ -150,6 +150,7 @@ class RuleResults:
     agent_version: Version | None = None
     compliance_module_version: Version | None = None
     agent_profile: str | None = None
+    compliance_module: str | None = None
     native_supplicant_configuration: str | None = None
     modules: tuple[str, ...] | None = None
     defined: bool = False
@@ -292,6 +293,7 @@ def _configured(model: ResultsModel, configuration: AgentConfigurationModel) -> 
             configuration.compliance_module_version, configuration.compliance_module
         ),
         agent_profile=configuration.posture_profile,
+        compliance_module=configuration.compliance_module,
         native_supplicant_configuration=model.native_supplicant_configuration,
         modules=tuple(configuration.modules) if configuration.modules is not None else None,
         defined=True,

@@ -9,7 +9,14 @@ import pytest
 
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.findings import Severity
-from feedmgr.provisioning.audit import CHECKS, audit, explain, minimums, node_chain
+from feedmgr.provisioning.audit import (
+    CHECKS,
+    audit,
+    explain,
+    minimums,
+    node_chain,
+    package_platform,
+)
 from feedmgr.provisioning.classify import FeedClassifier
 from feedmgr.provisioning.engine import Outcome
 from feedmgr.provisioning.inventory import InventoryCounts
@@ -219,7 +226,11 @@ CURRENT_MAC = {
     "posture_profile": "Posture profile",
     "modules": ["ISE Posture"],
 }
-CURRENT_WIN = {**CURRENT_MAC, "agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233"}
+CURRENT_WIN = {
+    **CURRENT_MAC,
+    "agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233",
+    "compliance_module": "CiscoSecureClientComplianceModuleWindows 4.3.4300.0",
+}
 
 
 def test_policy_copied_from_ises_screens_is_clean(
@@ -588,3 +599,68 @@ def test_os_no_feed_update_adds_is_not_told_to_update_the_feed(
     assert "a feed update will not change this" in finding.fix
     assert "update the posture feed" not in finding.fix
     assert "os lag" not in finding.fix or cause == "older"
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("CiscoSecureClientDesktopWindows 5.1.10.233", "windows"),
+        ("CiscoSecureClientDesktopMacOSX 5.1.10.233", "macos"),
+        ("CiscoSecureClientDesktopLinux64 5.1.10.233", "linux"),
+        ("CiscoSecureClientComplianceModulemacOS 4.3.4200.0", "macos"),
+        ("CiscoSecureClientComplianceModuleWindows 4.3.4300.0", "windows"),
+        ("AnyConnectComplianceModuleOSX 4.3.2000.0", "macos"),
+        ("AnyConnectComplianceModuleDarwin 4.3.2000.0", None),
+        ("CiscoSecureClient 5.1.10.233", None),
+    ],
+)
+def test_package_platform_is_read_from_cisco_package_names(name: str, family: str | None) -> None:
+    """Cisco's package names say their platform; a name without one says nothing."""
+    found = package_platform(name)
+    assert (found[0] if found else None) == family
+
+
+@pytest.mark.parametrize(
+    ("results", "package"),
+    [
+        (
+            {"agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233"},
+            "CiscoSecureClientDesktopWindows 5.1.10.233",
+        ),
+        (
+            {
+                "agent_package": "CiscoSecureClientDesktopMacOSX 5.1.10.233",
+                "compliance_module": "CiscoSecureClientComplianceModuleWindows 4.3.100.0",
+            },
+            "CiscoSecureClientComplianceModuleWindows 4.3.100.0",
+        ),
+    ],
+)
+def test_agent_configuration_for_another_platform_fails_instead_of_comparing_versions(
+    catalog: OsCatalog, results: dict[str, str], package: str
+) -> None:
+    """A Windows agent or compliance module on a Mac OSX rule is a fail naming the rule, the
+    OS and the package's platform (ISE offers only agents of the endpoint's OS); its
+    versions are not compared with the macOS minimums."""
+    document = {
+        "format": "feedmgr-cp-policy/1",
+        "agent_configurations": [
+            {"name": "AC", "posture_profile": "P", "compliance_module": "x 4.3.100.0", **results}
+        ],
+        "rules": [
+            {
+                "name": "mac",
+                "identity_groups": "Any",
+                "operating_systems": ["Mac OSX"],
+                "results": {"agent_configuration": "AC"},
+            }
+        ],
+    }
+    pol = parse_policy(json.dumps(document).encode(), "p.json", as_json=True)
+    report = audit(pol, catalog, FeedClassifier(catalog)).report
+    (finding,) = report.by_check("cp.wrong-platform")
+    assert finding.severity is Severity.FAIL
+    assert "rule 1 'mac'" in finding.message
+    assert f"{package!r}, built for Windows, to macOS endpoints" in finding.message
+    assert finding.data["package_platform"] == "windows"
+    assert report.by_check("cp.module-too-old") == ()
