@@ -79,8 +79,12 @@ REGISTRY: tuple[CheckSpec, ...] = (
         _CP,
         "cp.os-unknown",
         "fail",
-        "the feed does not know the endpoint's OS version, so no rule can match it",
-        "update the posture feed (feedmgr update; see feedmgr os lag), then ISE's feed",
+        "the feed does not classify the endpoint's OS, so no rule can match it: a release "
+        "newer than the feed, one older than its oldest node, a Windows Server, or an "
+        "unreadable OS string (data.cause)",
+        "newer: update the posture feed (feedmgr update; see feedmgr os lag), then ISE's "
+        "feed; the others no feed update changes: upgrade the OS or handle it in "
+        "authorization policy, fix the OS column",
     ),
     _spec(
         _CP,
@@ -142,6 +146,16 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "fail",
         "the rule's Secure Client agent is older than the feed's minimum for that OS",
         "upload a newer Secure Client package to ISE and select it in the agent configuration",
+    ),
+    _spec(
+        _CP,
+        "cp.wrong-platform",
+        "fail",
+        "the rule's agent package or compliance module is built for another OS than the "
+        "endpoint's (a Windows package on a Mac OSX rule): ISE offers only agents of the "
+        "endpoint's OS, so it gets none",
+        "select the package and compliance module built for the rule's OS in its agent "
+        "configuration",
     ),
     _spec(
         _CP,

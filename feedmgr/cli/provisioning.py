@@ -141,6 +141,7 @@ def match(
     Exits 1 when the endpoint would bypass posture or its result fails a check; a device
     the posture agent does not run on (iOS, Android, a printer...) exits 0 and says so.
     """
+    from feedmgr.errors import UsageError
     from feedmgr.feed.access import open_feed
     from feedmgr.findings import Severity
     from feedmgr.provisioning.audit import explain
@@ -150,6 +151,10 @@ def match(
     from feedmgr.provisioning.render import explanation_json, render_explanation
     from feedmgr.render.json import dumps
 
+    if not os_string.strip():
+        # An empty --os is a slip on the command line, not an endpoint with a blank OS cell
+        # (that verdict, "not posture-capable", belongs to inventory rows).
+        raise UsageError("--os", 'an OS string is required, e.g. --os "macOS 26.1"')
     rules = load_policy(policy)
     feed = open_feed(app.home, feed_ref)
     decision, findings = explain(

@@ -125,7 +125,9 @@ def emit_import(result: SourceImport, source: str, target: Path, output_format: 
             )
         )
         return
-    emit(f"imported {result.summary()} (as of {as_of}) from {source} -> {target}\n")
+    # A catalog of our own format may leave out as_of: say nothing rather than "None".
+    dated = f" (as of {as_of})" if as_of else ""
+    emit(f"imported {result.summary()}{dated} from {source} -> {target}\n")
 
 
 @releases.command(

@@ -16,7 +16,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from feedmgr.errors import ParseError, SchemaError
-from feedmgr.osmatrix.identifier import FAMILIES, LINUX_DISTROS, OsIdentifier
+from feedmgr.osmatrix.identifier import (
+    FAMILIES,
+    LINUX_DISTROS,
+    WINDOWS_11_FIRST_BUILD,
+    OsIdentifier,
+)
 from feedmgr.osmatrix.version import OsVersion, in_range, parse_version
 
 if TYPE_CHECKING:
@@ -38,6 +43,28 @@ def node_distro(node: OsNode) -> str | None:
         if any(re.match(rf"^{re.escape(alias)}(?![a-z])", name) for alias in aliases):
             return key
     return None
+
+
+def release_line(family: str, distro: str | None, version: OsVersion) -> tuple[int, ...]:
+    """The release line a version belongs to: what a feed keeps under one version node.
+
+    Posture feeds add a new point release to the node of its line by raising that node's
+    ``max_version`` ("Mac OSX 15" gets 15.7.3, "Windows 11 (All)" a new Windows 11 build);
+    only a new line gets a new node. A macOS line is its major (10.x counts two components:
+    10.15), a Windows line is Windows 10 or Windows 11 (decided by the build, as
+    classification does), an Ubuntu line is year.month (24.04), other distributions' lines
+    are their major (RHEL 9, Debian 12).
+    """
+    parts = (*version.parts, 0, 0)
+    if family == "macos":
+        return parts[:2] if parts[0] == 10 else parts[:1]
+    if family == "windows":
+        if parts[:2] == (10, 0):
+            return (10, 0, 11 if parts[2] >= WINDOWS_11_FIRST_BUILD else 10)
+        return parts[:2]
+    if distro == "ubuntu":
+        return parts[:2]
+    return parts[:1]
 
 
 @dataclass(frozen=True)
@@ -252,6 +279,33 @@ class OsTree:
             return None
         high, node = max(below, key=lambda item: item[0])
         return node, high
+
+    def line_node(self, os_id: OsIdentifier) -> tuple[OsNode, OsVersion] | None:
+        """The node a later feed adds an unclassified version to, with that node's end.
+
+        For a point release of a line the feed already has a node for (macOS 15.7.3 on a
+        feed knowing "Mac OSX 15" up to 15.7.2, Windows 11 build 28000 on "Windows 11
+        (All)" up to 10.0.26200), the next feed raises that node's ``max_version``. None
+        when the version starts a new line (macOS 27 next to "Mac OSX 26"): then the feed
+        adds a new node under the family's umbrella.
+        """
+        near = self.nearest_below(os_id)
+        if near is None or os_id.version is None:
+            return None
+        node, high = near
+        span = self._ranges[node.name]
+        line = release_line(os_id.family, os_id.distro, os_id.version)
+        if release_line(node.family, os_id.distro, span.low) != line:
+            return None
+        return node, high
+
+    def oldest_node(self, os_id: OsIdentifier) -> tuple[OsNode, NodeRange] | None:
+        """The ranged node with the lowest start for the identifier's family (and distro)."""
+        ranged = [(self._ranges[n.name], n) for n in self.candidates(os_id)]
+        if not ranged:
+            return None
+        span, node = min(ranged, key=lambda item: item[0].low)
+        return node, span
 
     def known_min(self, os_id: OsIdentifier) -> OsVersion | None:
         """The lowest version the tree knows for the identifier's family (and distro)."""

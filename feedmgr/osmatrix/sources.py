@@ -74,7 +74,8 @@ class SourceImport:
 
     def summary(self) -> str:
         """ "12 releases; 1 entry without a usable date skipped (...)"."""
-        text = f"{len(self.catalog.releases)} releases"
+        count = len(self.catalog.releases)
+        text = f"{count} release{'' if count == 1 else 's'}"
         if self.skipped:
             noun = "entry" if len(self.skipped) == 1 else "entries"
             shown = "; ".join(str(s) for s in self.skipped[:3])

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 
-from feedmgr.errors import SchemaError
+from feedmgr.errors import ParseError, SchemaError
 from feedmgr.feed._model import EdgeModel
 from feedmgr.posture.criteria import CriteriaError, all_of, names, parse_criteria
 from feedmgr.posture.model import (
@@ -133,8 +133,12 @@ def _read(path: Path) -> Any:
             raise SchemaError(subject, f"not valid JSON: {exc}") from exc
     import yaml
 
+    from feedmgr.yamlstrict import load_strict
+
     try:
-        return yaml.safe_load(text)
+        return load_strict(text, subject)
+    except ParseError as exc:
+        raise SchemaError(subject, exc.problem) from exc
     except yaml.YAMLError as exc:
         problem = str(exc).replace("\n", " ")
         raise SchemaError(subject, f"not valid YAML: {problem}") from exc

@@ -8,6 +8,7 @@ the rules, the inventory, or asked for. Each cell is one :class:`Decision`; the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -19,7 +20,7 @@ from packaging.version import Version
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.provisioning.classify import BLANK_OS
 from feedmgr.provisioning.engine import Case, Decision, Outcome, evaluate
-from feedmgr.provisioning.interface import OsClassifier, Placement
+from feedmgr.provisioning.interface import OsClassifier, Placement, Unclassified
 from feedmgr.provisioning.policy import Policy, Rule, group_key
 
 if TYPE_CHECKING:
@@ -93,6 +94,12 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
             "no CP rule or feed update can posture these devices: control their access with "
             "authorization rules (MDM compliance, their own identity group)",
         ),
+        "cp.wrong-platform": CheckInfo(
+            Severity.FAIL,
+            "select, in the agent configuration the rule names, the agent package and "
+            "compliance module built for the rule's OS (one agent configuration per OS "
+            "family, one rule per family)",
+        ),
         "cp.unknown-node": CheckInfo(
             Severity.WARN,
             "use an OS node name exactly as the feed spells it (feedmgr os list)",
@@ -141,6 +148,7 @@ class Minimums:
     agent_from: str | None
     module: Version | None
     module_from: str | None
+    family: str | None = None  # the OS family of the chain ("macos"), for platform checks
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,48 @@ def minimums(catalog: OsCatalog, chain: tuple[str, ...]) -> Minimums | None:
             agent, agent_from = Version(node.min_agent_version), name
         if module is None and node.min_compliance_module_version is not None:
             module, module_from = Version(node.min_compliance_module_version), name
-    return Minimums(chain[0], agent, agent_from, module, module_from)
+    family = next((by_name[name].family for name in chain if name in by_name), None)
+    return Minimums(chain[0], agent, agent_from, module, module_from, family)
+
+
+# Cisco names its packages by platform: CiscoSecureClientDesktopWindows, ...DesktopMacOSX,
+# ...DesktopLinux64, CiscoSecureClientComplianceModulemacOS, AnyConnectComplianceModuleOSX.
+_PLATFORMS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("windows", "Windows", re.compile(r"windows|(?<![a-z])win(?:32|64)?(?![a-z])", re.IGNORECASE)),
+    ("macos", "macOS", re.compile(r"mac ?os|osx", re.IGNORECASE)),
+    ("linux", "Linux", re.compile(r"linux", re.IGNORECASE)),
+)
+
+
+def package_platform(name: str) -> tuple[str, str] | None:
+    """The OS family and display name a Cisco package name is built for, or None."""
+    for family, display, pattern in _PLATFORMS:
+        if pattern.search(name):
+            return family, display
+    return None
+
+
+def _wrong_platform(rule: Rule, family: str) -> tuple[str, str, dict[str, Any]] | None:
+    """``cp.wrong-platform`` when the result's agent or compliance module is built for
+    another OS than the endpoint's: ISE offers only packages of the endpoint's OS."""
+    results = rule.results
+    for kind, name in (
+        ("agent package", results.agent_package),
+        ("compliance module", results.compliance_module),
+    ):
+        found = package_platform(name) if name else None
+        if found is not None and found[0] != family:
+            return (
+                "cp.wrong-platform",
+                f"{rule.title} gives {kind} {name!r}, built for {found[1]}, to "
+                f"{_FAMILY_NAMES.get(family, family)} endpoints: ISE offers only agents of "
+                "the endpoint's OS, so they get none",
+                {"rule": rule.name, "package": name, "package_platform": found[0]},
+            )
+    return None
+
+
+_FAMILY_NAMES = {family: display for family, display, _pattern in _PLATFORMS}
 
 
 def _shared_note(rule: Rule, policy: Policy | None) -> str:
@@ -218,6 +267,11 @@ def result_problems(
         )
         return problems
     if mins is None:
+        return problems
+    wrong = _wrong_platform(rule, mins.family) if mins.family is not None else None
+    if wrong is not None:
+        # Its versions belong to another platform's line: comparing them means nothing.
+        problems.append(wrong)
         return problems
     shared = _shared_note(rule, policy)
     if (
@@ -270,7 +324,7 @@ class _Collector:
     def __init__(self, with_counts: bool, examples: int = 0) -> None:
         self.with_counts = with_counts
         self.examples = examples
-        self.buckets: dict[tuple[str, str, str], _Bucket] = {}
+        self.buckets: dict[tuple[str, str, str, str], _Bucket] = {}
 
     def add(
         self,
@@ -283,7 +337,7 @@ class _Collector:
         fix: str | None = None,
         **data: Any,
     ) -> None:
-        key = (check, row.label, message)
+        key = (check, row.label, message, fix or "")
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = _Bucket(check, row.label, message, data, fix or CHECKS[check].fix)
@@ -517,6 +571,58 @@ def _takeovers(
     return out
 
 
+# Only a release newer than the feed is lag; for the other causes no feed update changes
+# anything (docs/os-matrix.md: a feed that dropped a release made a support decision).
+_NO_UPDATE = "a feed update will not change this"
+_UNCLASSIFIED_FIX: Mapping[Unclassified | None, str] = MappingProxyType(
+    {
+        Unclassified.OLDER: (
+            f"{_NO_UPDATE} (a feed lists no release older than its oldest node, and "
+            "feedmgr os lag skips them): upgrade these endpoints to a release the feed "
+            "supports, or handle them in authorization policy (a limited-access or "
+            "remediation result for them)"
+        ),
+        Unclassified.NOT_CLASSIFIABLE: (
+            f"{_NO_UPDATE}: handle these endpoints in authorization policy; if the OS "
+            "column should hold a client OS with its version, fix it at its source or map "
+            "another column (provisioning audit --os-column)"
+        ),
+        Unclassified.UNPARSEABLE: (
+            f"{_NO_UPDATE}: fix the OS strings at their source, or map another inventory "
+            "column (provisioning audit --os-column, e.g. EndpointOperatingSystem)"
+        ),
+    }
+)
+
+
+def _after_update(policy: Policy, placement: Placement, group: str | None) -> str:
+    """What the feed update that lists an unknown release gives these groups, and the rule
+    to add when it gives them nothing: the advice must not leave the next feed worse."""
+    later = evaluate(policy, Case(replace(placement, chain=placement.next_chain), group))
+    node, umbrella = placement.next_chain[0], placement.next_chain[-1]
+    new_node = node.startswith("(next ")
+    lands = (
+        f"adds this release as a new node under {umbrella!r}"
+        if new_node
+        else f"adds this release to {node!r}"
+    )
+    matched = later.matched
+    if matched is not None:
+        return f"; the updated feed {lands}, where {matched.title} takes these groups"
+    if later.conditional:
+        names = ", ".join(r.title for r in later.conditional)
+        return (
+            f"; the updated feed {lands}, where only {names} (with other conditions) take "
+            f"these groups: add a rule without other conditions for these groups on "
+            f"{umbrella!r} after the conditional ones and any per-version rules"
+        )
+    return (
+        f"; and add a rule for these groups on {umbrella!r} after any per-version rules, or "
+        f"widen an existing one: the updated feed {lands}, which no enabled rule takes for "
+        "these groups today"
+    )
+
+
 def _cell_problems(
     collect: _Collector,
     row: Row,
@@ -526,7 +632,6 @@ def _cell_problems(
     *,
     policy: Policy | None = None,
     takeovers: Mapping[str, str] | None = None,
-    decisions: Mapping[tuple[str, str | None], Decision] | None = None,
 ) -> None:
     decision = cell.decision
     outcome = decision.outcome
@@ -540,15 +645,9 @@ def _cell_problems(
             return
         placement = row.placement
         why = placement.reason or "the feed does not classify it"
-        fix = CHECKS["cp.os-unknown"].fix
-        later = (decisions or {}).get((next_release_label(placement.umbrella), group))
-        if later is not None and later.matched is None:
-            # Updating the feed alone moves these endpoints from os-unknown to uncovered.
-            fix += (
-                f"; and add a rule for these groups on {placement.umbrella!r}: the updated "
-                "feed adds this release as a new node under it, which no enabled rule takes "
-                "for these groups today"
-            )
+        fix = _UNCLASSIFIED_FIX.get(placement.cause, CHECKS["cp.os-unknown"].fix)
+        if policy is not None and placement.next_chain:
+            fix += _after_update(policy, placement, group)
         collect.add(
             "cp.os-unknown",
             row,
@@ -558,6 +657,7 @@ def _cell_problems(
             fix=fix,
             os_strings=list(row.os_strings),
             unparseable=placement.unparseable,
+            cause=str(placement.cause or Unclassified.NEWER),
         )
         return
     if outcome is Outcome.UNCOVERED:
@@ -721,7 +821,6 @@ def audit(
                 mins,
                 policy=policy,
                 takeovers=takeovers,
-                decisions=decisions,
             )
     findings = [
         *_unknown_node_findings(policy, catalog),
@@ -769,9 +868,5 @@ def explain(
     row = Row(placement.node or placement.label, placement, (os_string,))
     collect = _Collector(with_counts=False)
     mins = minimums(catalog, placement.chain)
-    later: dict[tuple[str, str | None], Decision] = {}
-    if placement.umbrella:
-        future = next_release_row(catalog, placement.umbrella)
-        later[(future.label, group)] = evaluate(policy, Case(future.placement, group))
-    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy, decisions=later)
+    _cell_problems(collect, row, group, Cell(decision), mins, policy=policy)
     return decision, collect.findings()

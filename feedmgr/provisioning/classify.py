@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from feedmgr.errors import ParseError
 from feedmgr.osmatrix.classify import OsTree
 from feedmgr.osmatrix.parse import parse_os_string
-from feedmgr.provisioning.interface import Placement
+from feedmgr.provisioning.interface import Placement, Unclassified
 
 if TYPE_CHECKING:
     from feedmgr.feed.payload import OsCatalog
@@ -78,18 +78,57 @@ class FeedClassifier:
                 label=os_string or "(blank)",
                 unparseable=True,
                 reason=f"not a recognisable OS string ({exc.problem})",
+                cause=Unclassified.UNPARSEABLE,
             )
         found = self.tree.classify(os_id)
-        if found is None:
-            known = self.tree.known_max(os_id)
-            newest = f"; the newest it knows is {known}" if known is not None else ""
-            root = (
-                n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None
-            )
+        if found is not None:
+            return Placement(text=os_string, label=os_id.label, chain=found.names)
+        if os_id.version is None:
+            if os_id.product.startswith("Windows Server"):
+                # docs/os-matrix.md: Server 2016/2019 share their builds with Windows 10
+                # 1607/1809, so a build would put a server under a Windows 10 node.
+                reason = (
+                    "Windows Server is deliberately not classified by version (its builds "
+                    "are shared with Windows 10 releases) and the feed has no node named "
+                    f"{os_id.product!r}"
+                )
+            else:
+                reason = "it carries no version and names no node of the feed"
             return Placement(
                 text=os_string,
                 label=os_id.label,
-                reason=f"the feed does not know this version{newest}",
-                umbrella=next(root, ""),
+                reason=reason,
+                cause=Unclassified.NOT_CLASSIFIABLE,
             )
-        return Placement(text=os_string, label=os_id.label, chain=found.names)
+        oldest = self.tree.oldest_node(os_id)
+        if oldest is not None and os_id.version < oldest[1].low:
+            return Placement(
+                text=os_string,
+                label=os_id.label,
+                reason=(
+                    "older than the oldest version this feed supports "
+                    f"({oldest[0].name}: {oldest[1]})"
+                ),
+                cause=Unclassified.OLDER,
+            )
+        root = (n.name for n in self.tree.ordered if n.family == os_id.family and n.parent is None)
+        umbrella = next(root, "")
+        line = self.tree.line_node(os_id)
+        if line is not None:
+            node, high = line
+            reason = f"the feed does not know this version yet; it knows {node.name} up to {high}"
+            next_chain = (node.name, *(a.name for a in self.tree.ancestors(node.name)))
+        else:
+            near = self.tree.nearest_below(os_id)
+            known = f"; it knows {near[0].name} up to {near[1]}" if near is not None else ""
+            reason = f"the feed does not know this version yet{known}"
+            upper = (*(a.name for a in self.tree.ancestors(umbrella)),) if umbrella else ()
+            next_chain = (f"(next {umbrella} release)", umbrella, *upper) if umbrella else ()
+        return Placement(
+            text=os_string,
+            label=os_id.label,
+            reason=reason,
+            umbrella=umbrella,
+            next_chain=next_chain,
+            cause=Unclassified.NEWER,
+        )

@@ -9,7 +9,17 @@ through that chain, so an OS the feed does not know matches no rule at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+
+
+class Unclassified(StrEnum):
+    """Why the feed does not classify a posture-capable OS; each cause has its own fix."""
+
+    NEWER = "newer"  # a release the feed does not list yet: a feed update adds it
+    OLDER = "older"  # older than the feed's oldest node: a support decision, not lag
+    NOT_CLASSIFIABLE = "not-classifiable"  # no version to place (Windows Server, a bare name)
+    UNPARSEABLE = "unparseable"  # not an OS string at all
 
 
 @dataclass(frozen=True)
@@ -21,8 +31,12 @@ class Placement:
     ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
     empty chain in one sentence. ``agentless`` names the kind of device the posture agent
     does not run on at all (an iOS or Android device, a printer, a blank OS), else "".
-    ``umbrella`` is, for a release the feed does not know yet, the node of its family that
-    a later feed adds it under ("Mac OSX"), else "".
+    ``umbrella`` is, for a release the feed does not know yet, the umbrella node of its
+    family ("Mac OSX"), else "". ``next_chain`` is the chain a feed that lists the release
+    classifies it under: the node of its release line when the feed has one (a later feed
+    raises "Mac OSX 15"'s range to take 15.7.3), else a new child of the umbrella
+    ("(next Mac OSX release)", "Mac OSX"); empty when no feed update classifies it.
+    ``cause`` says why a posture-capable OS is not classified (None when it is).
     """
 
     text: str
@@ -32,6 +46,8 @@ class Placement:
     reason: str = ""
     agentless: str = ""
     umbrella: str = ""
+    next_chain: tuple[str, ...] = ()
+    cause: Unclassified | None = None
 
     @property
     def posture_capable(self) -> bool:

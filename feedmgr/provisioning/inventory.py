@@ -311,7 +311,7 @@ def _arrow_counts(
 
     Raises:
         ParseError: malformed CSV or text that is not UTF-8.
-        InputRejected: more than MAX_DISTINCT_KEYS distinct pairs.
+        InputRejected: more than MAX_DISTINCT_KEYS distinct pairs, or no data row read.
     """
     import pyarrow as pa  # type: ignore[import-untyped]
     import pyarrow.compute as pc  # type: ignore[import-untyped]
@@ -327,12 +327,13 @@ def _arrow_counts(
     aggregates = [(os_col, "count"), *(((id_col, "distinct"),) if id_col else ())]
     samples: dict[tuple[str, str], list[str]] = {}
     skipped = 0
+    widths: Counter[int] = Counter()
 
     def skip(row: Any) -> str:
         # A row whose field count differs from the header's: skipped and counted.
-        del row
         nonlocal skipped
         skipped += 1
+        widths[row.actual_columns] += 1
         return "skip"
 
     counts: Counter[tuple[str, str]] = Counter()
@@ -374,7 +375,23 @@ def _arrow_counts(
         if "UTF8" in message or "UTF-8" in message:
             raise ParseError(subject, f"not UTF-8 text: {message}") from exc
         raise ParseError(subject, f"malformed CSV: {message}") from exc
+    if not counts:
+        raise InputRejected(subject, _nothing_read(len(header), skipped, widths))
     return counts, skipped, samples
+
+
+def _nothing_read(fields: int, skipped: int, widths: Counter[int]) -> str:
+    """Why an inventory with no readable data row is refused rather than passed."""
+    if not skipped:
+        return "no data rows after the header: no endpoint to judge"
+    seen = ", ".join(f"{n} with {width} fields" for width, n in sorted(widths.items()))
+    hint = ""
+    if set(widths) == {fields + 1}:
+        hint = " (a delimiter at the end of each data row but not of the header?)"
+    return (
+        f"no data row could be read: all {skipped} rows have a different number of fields "
+        f"than the header's {fields} ({seen}){hint}; no endpoint to judge"
+    )
 
 
 def _tables_of(reader: Any, size: int) -> Iterator[Any]:

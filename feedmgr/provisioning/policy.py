@@ -150,6 +150,7 @@ class RuleResults:
     agent_version: Version | None = None
     compliance_module_version: Version | None = None
     agent_profile: str | None = None
+    compliance_module: str | None = None
     native_supplicant_configuration: str | None = None
     modules: tuple[str, ...] | None = None
     defined: bool = False
@@ -292,6 +293,7 @@ def _configured(model: ResultsModel, configuration: AgentConfigurationModel) -> 
             configuration.compliance_module_version, configuration.compliance_module
         ),
         agent_profile=configuration.posture_profile,
+        compliance_module=configuration.compliance_module,
         native_supplicant_configuration=model.native_supplicant_configuration,
         modules=tuple(configuration.modules) if configuration.modules is not None else None,
         defined=True,
@@ -366,12 +368,14 @@ def _describe(exc: ValidationError, document: Any, yaml_source: bool) -> str:
 def _load_yaml(text: str, subject: str) -> Any:
     import yaml
 
+    from feedmgr.yamlstrict import load_strict
+
     try:
         # Aliases would let a tiny file expand into a huge document during validation.
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent):
                 raise ParseError(subject, "YAML aliases (*name) are not allowed in a policy")
-        return yaml.safe_load(text)
+        return load_strict(text, subject)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

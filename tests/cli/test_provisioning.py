@@ -187,6 +187,16 @@ def test_inventory_with_wrong_columns_is_exit_3(run_cli: RunCli) -> None:
     assert mapped.code == 1, mapped.err
 
 
+@pytest.mark.usefixtures("sample_feed")
+@pytest.mark.parametrize("os_string", ["", "   "])
+def test_match_with_an_empty_os_is_a_usage_error(run_cli: RunCli, os_string: str) -> None:
+    """An empty --os is a usage error (exit 2), not an endpoint "not posture-capable"."""
+    result = run_cli("provisioning", "match", POLICY, "--os", os_string)
+    assert result.code == 2, result.out
+    assert "--os" in result.err
+    assert "posture" not in result.out
+
+
 def test_audit_without_a_feed_is_a_usage_error(run_cli: RunCli) -> None:
     """With no active feed the command says how to get one (exit 2)."""
     result = run_cli("provisioning", "audit", POLICY)

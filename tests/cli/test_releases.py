@@ -99,7 +99,11 @@ def test_import_own_catalog_and_reject_bad_fields(run_cli: RunCli, tmp_path: Pat
             }
         )
     )
-    assert run_cli("releases", "import", "--catalog", good).code == 0
+    imported = run_cli("releases", "import", "--catalog", good)
+    assert imported.code == 0
+    # One release, and a catalog without as_of: no "1 releases", no "(as of None)".
+    assert imported.out.startswith("imported 1 release from ")
+    assert "None" not in imported.out
     listed = run_cli("releases", "list", "--family", "windows", "--no-shipped")
     assert "10.0.26300" in listed.out
     bad = tmp_path / "bad.json"

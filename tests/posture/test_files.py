@@ -156,6 +156,11 @@ def test_duplicate_condition_names_rejected(field_document: dict[str, Any]) -> N
         (b"conditions: [\n", "not valid YAML"),
         (b"\xff\xfe", "not UTF-8 text"),
         (b"- 1\n- 2\n", "expected a mapping"),
+        # YAML keeps the last of two equal keys; a condition file must not change silently.
+        (
+            b"format: x\nconditions:\n  - name: a\n    name: b\n",
+            "line 4: key 'name' appears twice in one mapping \\(first at line 3\\)",
+        ),
     ],
 )
 def test_unparseable_files_rejected(tmp_path: Path, content: bytes, problem: str) -> None:

@@ -9,7 +9,14 @@ import pytest
 
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.findings import Severity
-from feedmgr.provisioning.audit import CHECKS, audit, explain, minimums, node_chain
+from feedmgr.provisioning.audit import (
+    CHECKS,
+    audit,
+    explain,
+    minimums,
+    node_chain,
+    package_platform,
+)
 from feedmgr.provisioning.classify import FeedClassifier
 from feedmgr.provisioning.engine import Outcome
 from feedmgr.provisioning.inventory import InventoryCounts
@@ -219,7 +226,11 @@ CURRENT_MAC = {
     "posture_profile": "Posture profile",
     "modules": ["ISE Posture"],
 }
-CURRENT_WIN = {**CURRENT_MAC, "agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233"}
+CURRENT_WIN = {
+    **CURRENT_MAC,
+    "agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233",
+    "compliance_module": "CiscoSecureClientComplianceModuleWindows 4.3.4300.0",
+}
 
 
 def test_policy_copied_from_ises_screens_is_clean(
@@ -502,3 +513,154 @@ def test_feed_update_advice_says_when_the_update_alone_leaves_a_gap(
     assert ("add a rule for these groups on 'Mac OSX'" in finding.fix) is warns
     _decision, explained = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
     assert ("on 'Mac OSX'" in explained[0].fix) is warns
+
+
+def _raise_max(catalog: OsCatalog, node: str, high: str) -> OsCatalog:
+    """The catalog a later feed ships: ``node``'s max_version raised to ``high``."""
+    nodes = [
+        {**n.model_dump(mode="json", exclude_none=True), "max_version": high}
+        if n.name == node
+        else n.model_dump(mode="json", exclude_none=True)
+        for n in catalog.nodes
+    ]
+    return make_catalog(*nodes)
+
+
+@pytest.mark.parametrize(
+    ("rules", "case", "after"),
+    [
+        (
+            [rule("w11", ["Windows 11 (All)"], ["Contractors"]), rule("w", ["Windows All"])],
+            ("Windows 11 Pro 10.0.28000", "Contractors"),
+            ("Windows 11 (All)", "10.0.28000", "rule 1 'w11'"),
+        ),
+        (
+            [rule("tahoe", ["Mac OSX 26"]), rule("sequoia", ["Mac OSX 15"])],
+            ("macOS Sequoia 15.7.3", "Staff"),
+            ("Mac OSX 15", "15.7.3", "rule 2 'sequoia'"),
+        ),
+    ],
+)
+def test_point_release_advice_names_the_rule_that_takes_it_after_the_update(
+    catalog: OsCatalog,
+    rules: list[dict[str, Any]],
+    case: tuple[str, str],
+    after: tuple[str, str, str],
+) -> None:
+    """A point release the feed does not know yet lands, after the update, on the node of
+    its line, where an existing rule takes it: the advice says so and asks for no new
+    umbrella rule, and the updated catalog indeed matches that rule."""
+    (os_string, group), (node, high, taker) = case, after
+    pol = policy(*rules)
+    _decision, (finding,) = explain(pol, catalog, FeedClassifier(catalog), os_string, group)
+    assert finding.check == "cp.os-unknown"
+    assert "add a rule" not in finding.fix
+    assert f"adds this release to {node!r}, where {taker} takes these groups" in finding.fix
+    later = _raise_max(catalog, node, high)
+    decision, problems = explain(pol, later, FeedClassifier(later), os_string, group)
+    assert decision.outcome is Outcome.MATCHED
+    assert decision.matched is not None
+    assert decision.matched.title == taker
+    assert problems == []
+
+
+def test_new_major_advice_puts_the_umbrella_rule_after_per_version_rules(
+    catalog: OsCatalog,
+) -> None:
+    """A new major the feed will add as a new node that no rule takes: the advice asks for
+    a rule on the umbrella after any per-version rules (as cp.uncovered does), so it does
+    not shadow them."""
+    pol = policy(rule("tahoe", ["Mac OSX 26"]), rule("sequoia", ["Mac OSX 15"]))
+    _decision, (finding,) = explain(pol, catalog, FeedClassifier(catalog), "macOS 27.0", "Staff")
+    assert "add a rule for these groups on 'Mac OSX' after any per-version rules" in finding.fix
+    assert "as a new node under 'Mac OSX'" in finding.fix
+
+
+@pytest.mark.parametrize(
+    ("os_string", "cause"),
+    [
+        ("macOS 10.15.7", "older"),
+        ("Windows Server 2022 Datacenter", "not-classifiable"),
+        ("HP LaserJet", "unparseable"),
+        ("Linux 6.8.0", "unparseable"),
+    ],
+)
+def test_os_no_feed_update_adds_is_not_told_to_update_the_feed(
+    sample_catalog: OsCatalog, os_string: str, cause: str
+) -> None:
+    """An OS older than the feed's oldest node, a Windows Server or an unreadable OS string
+    is not lag: the cp.os-unknown fix says a feed update will not change it and what to do
+    instead, never "update the posture feed"."""
+    counts = InventoryCounts("i.csv", {(os_string, "Staff"): 1}, rows=1)
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"]))
+    coverage = audit(pol, sample_catalog, FeedClassifier(sample_catalog), inventory=counts)
+    (finding,) = coverage.report.by_check("cp.os-unknown")
+    assert finding.data["cause"] == cause
+    assert "a feed update will not change this" in finding.fix
+    assert "update the posture feed" not in finding.fix
+    assert "os lag" not in finding.fix or cause == "older"
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("CiscoSecureClientDesktopWindows 5.1.10.233", "windows"),
+        ("CiscoSecureClientDesktopMacOSX 5.1.10.233", "macos"),
+        ("CiscoSecureClientDesktopLinux64 5.1.10.233", "linux"),
+        ("CiscoSecureClientComplianceModulemacOS 4.3.4200.0", "macos"),
+        ("CiscoSecureClientComplianceModuleWindows 4.3.4300.0", "windows"),
+        ("AnyConnectComplianceModuleOSX 4.3.2000.0", "macos"),
+        ("AnyConnectComplianceModuleDarwin 4.3.2000.0", None),
+        ("CiscoSecureClient 5.1.10.233", None),
+    ],
+)
+def test_package_platform_is_read_from_cisco_package_names(name: str, family: str | None) -> None:
+    """Cisco's package names say their platform; a name without one says nothing."""
+    found = package_platform(name)
+    assert (found[0] if found else None) == family
+
+
+@pytest.mark.parametrize(
+    ("results", "package"),
+    [
+        (
+            {"agent_package": "CiscoSecureClientDesktopWindows 5.1.10.233"},
+            "CiscoSecureClientDesktopWindows 5.1.10.233",
+        ),
+        (
+            {
+                "agent_package": "CiscoSecureClientDesktopMacOSX 5.1.10.233",
+                "compliance_module": "CiscoSecureClientComplianceModuleWindows 4.3.100.0",
+            },
+            "CiscoSecureClientComplianceModuleWindows 4.3.100.0",
+        ),
+    ],
+)
+def test_agent_configuration_for_another_platform_fails_instead_of_comparing_versions(
+    catalog: OsCatalog, results: dict[str, str], package: str
+) -> None:
+    """A Windows agent or compliance module on a Mac OSX rule is a fail naming the rule, the
+    OS and the package's platform (ISE offers only agents of the endpoint's OS); its
+    versions are not compared with the macOS minimums."""
+    document = {
+        "format": "feedmgr-cp-policy/1",
+        "agent_configurations": [
+            {"name": "AC", "posture_profile": "P", "compliance_module": "x 4.3.100.0", **results}
+        ],
+        "rules": [
+            {
+                "name": "mac",
+                "identity_groups": "Any",
+                "operating_systems": ["Mac OSX"],
+                "results": {"agent_configuration": "AC"},
+            }
+        ],
+    }
+    pol = parse_policy(json.dumps(document).encode(), "p.json", as_json=True)
+    report = audit(pol, catalog, FeedClassifier(catalog)).report
+    (finding,) = report.by_check("cp.wrong-platform")
+    assert finding.severity is Severity.FAIL
+    assert "rule 1 'mac'" in finding.message
+    assert f"{package!r}, built for Windows, to macOS endpoints" in finding.message
+    assert finding.data["package_platform"] == "windows"
+    assert report.by_check("cp.module-too-old") == ()

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from feedmgr.feed.payload import OsCatalog
 from feedmgr.provisioning.classify import FeedClassifier
+from feedmgr.provisioning.interface import Unclassified
 
 
 @pytest.mark.parametrize(
@@ -33,10 +34,64 @@ def test_placements_over_the_sample_catalog(
         assert placement.reason
 
 
-def test_unknown_version_names_the_newest_known(sample_catalog: OsCatalog) -> None:
-    """An unknown macOS release says which is the newest the feed knows."""
-    placement = FeedClassifier(sample_catalog).place("macOS 26.2")
-    assert "newest it knows is 26.1" in placement.reason
+@pytest.mark.parametrize(
+    ("text", "known", "next_chain"),
+    [
+        # A point release of a line the feed has: the next feed raises that node's range.
+        ("macOS Sequoia 15.7.3", "Mac OSX 15 up to 15.7.2", ("Mac OSX 15", "Mac OSX")),
+        ("macOS 26.2", "Mac OSX 26 up to 26.1", ("Mac OSX 26", "Mac OSX")),
+        (
+            "Windows 11 Pro 10.0.28000",
+            "Windows 11 (All) up to 10.0.26200",
+            ("Windows 11 (All)", "Windows All"),
+        ),
+        ("Ubuntu 24.04.4", "Ubuntu 24.04 up to 24.04.3", ("Ubuntu 24.04", "Linux All")),
+        # A new line: the next feed adds a new node under the family's umbrella.
+        ("macOS 27.0", "Mac OSX 26 up to 26.1", ("(next Mac OSX release)", "Mac OSX")),
+        (
+            "Red Hat Enterprise Linux 10.0",
+            "Red Hat Enterprise Linux 9 up to 9.6",
+            ("(next Linux All release)", "Linux All"),
+        ),
+    ],
+)
+def test_unknown_release_names_the_node_a_later_feed_puts_it_under(
+    sample_catalog: OsCatalog, text: str, known: str, next_chain: tuple[str, ...]
+) -> None:
+    """A release newer than the feed is placed, for the next feed, under the node of its
+    release line (Cisco's feeds add 15.7.3 to "Mac OSX 15"), or under a new child of the
+    umbrella for a new major; the reason names the nearest node's range, not the family's
+    newest version."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert not placement.classified
+    assert placement.next_chain == next_chain
+    assert f"it knows {known}" in placement.reason
+
+
+@pytest.mark.parametrize(
+    ("text", "cause", "says"),
+    [
+        ("macOS 26.2", Unclassified.NEWER, "does not know this version yet"),
+        # The sample feed starts at Big Sur and Windows 10 1507: older is a support decision.
+        ("macOS 10.15.7", Unclassified.OLDER, "older than the oldest version this feed supports"),
+        ("Windows 7", Unclassified.OLDER, "(Windows 10 (All): 10.0.10240 - 10.0.19045)"),
+        # Server build 20348 sits inside the feed's Windows span, but Server gets no version.
+        ("Windows Server 2022 Datacenter", Unclassified.NOT_CLASSIFIABLE, "Windows Server"),
+        ("HP LaserJet", Unclassified.UNPARSEABLE, "not a recognisable OS string"),
+        ("Linux 6.8.0", Unclassified.UNPARSEABLE, "not a recognisable OS string"),
+    ],
+)
+def test_unclassified_placements_say_why(
+    sample_catalog: OsCatalog, text: str, cause: Unclassified, says: str
+) -> None:
+    """Only a release newer than the feed is lag a feed update fixes; an OS older than the
+    feed's oldest node, a Windows Server and an unreadable string each say their own cause,
+    never that the feed knows up to its newest version, and get no next-feed node."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.cause is cause
+    assert says in placement.reason
+    assert "newest" not in placement.reason
+    assert bool(placement.next_chain) is (cause is Unclassified.NEWER)
 
 
 def test_placements_are_cached(sample_catalog: OsCatalog) -> None:

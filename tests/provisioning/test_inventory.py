@@ -186,6 +186,16 @@ def test_column_overrides_replace_the_preset(tmp_path: Path) -> None:
         ("host,group\nx,y\n", InputRejected, "no os column: expected 'os'"),
         ("os,dept\nx,y\n", InputRejected, "no group column"),
         ("os,os\nx,y\n", InputRejected, "no group column"),
+        ("os,group\n", InputRejected, "no data rows after the header"),
+        ("os,group\n\n\n", InputRejected, "no data rows after the header"),
+        # Every data row skipped: nothing judged must not pass (docs/provisioning.md).
+        (
+            "os,group\nmacOS 26.2,Employees,\nmacOS 27.0,Guests,\n",
+            InputRejected,
+            r"no data row could be read: all 2 rows .* header's 2 \(2 with 3 fields\) "
+            r"\(a delimiter at the end of each data row",
+        ),
+        ("os,group,host\nmacOS 26.2\n", InputRejected, "all 1 rows .*1 with 1 fields"),
     ],
 )
 def test_bad_inventories_are_rejected(
@@ -266,7 +276,11 @@ def test_written_rows_read_back_exactly(rows: list[tuple[str, str]]) -> None:
     for os_string, group in rows:
         expected[inventory._clean((os_string, group))] += 1
     data = buffer.getvalue().encode()
-    if expected and not any(os_string for os_string, _ in expected):
+    if not expected:
+        with pytest.raises(InputRejected, match="no data rows"):
+            read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")
+        return
+    if not any(os_string for os_string, _ in expected):
         # Documented refusal: an OS column blank in every row judges nothing.
         with pytest.raises(InputRejected, match="is empty in all"):
             read_inventory_bytes(data, GENERIC, "w.csv", delimiter=",")

@@ -336,3 +336,23 @@ def test_no_configuration_shape_escapes_as_another_error(
     }
     with contextlib.suppress(InputRejected):
         parse_policy(json.dumps(document).encode(), "fuzz", as_json=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key"),
+    [
+        (GOOD_YAML.replace("  - name: macOS\n", "  - name: macOS\n    name: r2\n"), 5, "name"),
+        (
+            GOOD_YAML.replace("    enabled: false\n", "    enabled: true\n    enabled: false\n"),
+            14,
+            "enabled",
+        ),
+        ("format: feedmgr-cp-policy/1\nformat: feedmgr-cp-policy/1\nrules: []\n", 2, "format"),
+    ],
+)
+def test_repeated_yaml_keys_are_refused_naming_line_and_key(text: str, line: int, key: str) -> None:
+    """A key written twice in one mapping is refused (exit 3) with its line: YAML would
+    silently keep the last one ("Validation is strict", docs/provisioning.md)."""
+    with pytest.raises(ParseError, match=f"line {line}: key '{key}' appears twice") as caught:
+        parse_policy(text.encode(), "cp.yaml")
+    assert caught.value.subject == "cp.yaml"
