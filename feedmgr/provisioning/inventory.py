@@ -34,6 +34,10 @@ NO_GROUP = "(none)"
 # A hostile or mis-mapped file (a MAC column mapped as the OS) would make every row a new
 # key; past this many distinct keys the reader stops instead of growing without bound.
 MAX_DISTINCT_KEYS = 200_000
+# Longest OS or group value believed: an OS string or a list of identity groups is a few
+# hundred characters; longer means a quote left open has swallowed the rows after it
+# (pyarrow accepts a quote still open at the end of the file as one field).
+MAX_FIELD_CHARS = 4096
 # The header line is read on its own to sniff the delimiter; no real header is longer.
 _MAX_HEADER = 64 * 1024
 # pyarrow reads this many bytes of rows at a time: 1 MiB kept the 2,000,000-row benchmark
@@ -354,6 +358,10 @@ def _arrow_counts(
             ),
         )
         for table in _tables_of(reader, _GROUP_EVERY):
+            for column, index in ((os_col, resolved.os), (group_col, resolved.group)):
+                longest = pc.max(pc.utf8_length(table[column])).as_py() or 0
+                if longest > MAX_FIELD_CHARS:
+                    raise ParseError(subject, _overlong_field(header[index], longest))
             grouped = table.group_by([os_col, group_col]).aggregate(aggregates)
             keys = list(
                 zip(grouped[os_col].to_pylist(), grouped[group_col].to_pylist(), strict=True)
@@ -371,13 +379,32 @@ def _arrow_counts(
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except pa.ArrowException as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "UTF8" in message or "UTF-8" in message:
-            raise ParseError(subject, f"not UTF-8 text: {message}") from exc
-        raise ParseError(subject, f"malformed CSV: {message}") from exc
+        raise _arrow_error(exc, subject) from exc
     if not counts:
         raise InputRejected(subject, _nothing_read(len(header), skipped, widths))
     return counts, skipped, samples
+
+
+def _arrow_error(exc: Exception, subject: str) -> ParseError:
+    """pyarrow's complaint about the CSV, in one line saying what to look for."""
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "UTF8" in message or "UTF-8" in message:
+        return ParseError(subject, f"not UTF-8 text: {message}")
+    if "straddl" in message:
+        # pyarrow's words for one row longer than its block ("increase block size?").
+        return ParseError(
+            subject,
+            f"malformed CSV: a row longer than {_BLOCK // 1024} KiB; inventory rows are a "
+            "few hundred bytes: a quote left open swallows the lines after it",
+        )
+    return ParseError(subject, f"malformed CSV: {message}")
+
+
+def _overlong_field(column: str, length: int) -> str:
+    return (
+        f"malformed CSV: a value of {length} characters in column {column!r}; OS strings and "
+        "identity groups are far shorter: a quote left open swallows the lines after it"
+    )
 
 
 def _nothing_read(fields: int, skipped: int, widths: Counter[int]) -> str:

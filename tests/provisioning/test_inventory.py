@@ -216,6 +216,32 @@ def test_non_utf8_inventory_is_rejected(tmp_path: Path) -> None:
         read_inventory(path, GENERIC)
 
 
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        pytest.param(
+            'macOS 26.1,"' + "x" * (3 * 1024 * 1024) + '"\n',
+            "a row longer than 1024 KiB",
+            id="3 MiB field",
+        ),
+        pytest.param(
+            'macOS 26.1,"Employees\n' + "macOS 26.1,Staff\n" * 9_000,
+            "a value of 153010 characters in column 'group'",
+            id="quote never closed",
+        ),
+    ],
+)
+def test_swallowed_rows_are_refused(tmp_path: Path, row: str, problem: str) -> None:
+    """A quote never closed (pyarrow reads the rest of the file as one field) or a row longer
+    than the reader's block is a malformed-CSV error saying what to look for, never a count
+    of one endpoint in a group named after the rows it swallowed."""
+    path = _write(tmp_path, "os,group\n" + row)
+    with pytest.raises(ParseError, match=problem) as caught:
+        read_inventory(path, GENERIC)
+    assert "block size" not in caught.value.problem
+    assert "quote left open" in caught.value.problem
+
+
 def test_missing_inventory_file_is_rejected(tmp_path: Path) -> None:
     """A missing file is rejected input."""
     with pytest.raises(InputRejected, match="cannot read the inventory"):
