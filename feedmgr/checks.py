@@ -322,7 +322,9 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "posture.fleet-bundles",
         "warn when bundles were unreadable; info when stale or duplicate bundles were left out",
         "Macs whose bundle is unreadable or older than --max-age are not in the counts",
-        "re-run collect-script --bundle on those Macs through the MDM",
+        "re-run collect-script --bundle on those Macs through the MDM; when the archive or "
+        "folder kept members from being read (unsafe names, links, encryption, damage), "
+        "export the bundles again instead",
     ),
     _spec(
         _PRE,

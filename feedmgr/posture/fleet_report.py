@@ -233,6 +233,21 @@ def _verdict(result: FleetResult) -> str:
     return f"Verdict: enforcing would make Macs NonCompliant: {names}"
 
 
+def _bundles_fix(result: FleetResult) -> str:
+    """What brings the left-out Macs back: collecting again fixes a bad or stale bundle,
+    not an archive whose member names, links or damage kept its bundles from being read."""
+    advice = []
+    if result.stale or any(not p.in_export for p in result.unreadable):
+        advice.append("re-run the collect script on those Macs through the MDM")
+    if any(p.in_export for p in result.unreadable):
+        advice.append(
+            "export the bundles again as regular files with relative names, in an archive "
+            "that is whole (or pass the folder itself): the archive or folder, not the "
+            "bundles, kept those from being read"
+        )
+    return "; ".join(advice)
+
+
 def fleet_report(result: FleetResult, conditions_file: str) -> Report:
     """The fleet run as findings: ``posture.fleet`` per requirement (fail when blocking, warn
     when Macs fail without blocking, info otherwise) and one ``posture.fleet-bundles``
@@ -282,9 +297,7 @@ def fleet_report(result: FleetResult, conditions_file: str) -> Report:
                 f"{len(result.unreadable)} unreadable, {len(result.stale)} stale, "
                 f"{len(result.duplicates)} duplicate bundle(s) left out of "
                 f"{result.read} read" + (f"; unreadable: {named}" if named else ""),
-                "re-run the collect script on those Macs through the MDM"
-                if result.unreadable or result.stale
-                else "",
+                _bundles_fix(result),
                 {
                     "unreadable": [p.name for p in result.unreadable],
                     "stale": [m.bundle for m in result.stale],
