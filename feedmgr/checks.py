@@ -310,8 +310,9 @@ REGISTRY: tuple[CheckSpec, ...] = (
     _spec(
         _FLEET,
         "posture.fleet",
-        "fail when a mandatory requirement fails on any Mac (more than --fail-over percent); "
-        "warn when Macs fail an optional one or fewer than --fail-over; info otherwise",
+        "fail when a mandatory requirement fails on any Mac (more than --fail-over percent), "
+        "or when no Mac was evaluated (cannot tell); warn when Macs fail an optional one or "
+        "fewer than --fail-over; info otherwise",
         "how many Macs of the fleet would pass, fail or cannot be judged if the requirement "
         "were enforced, from each Mac's bundle",
         "fix the failing Macs named in the report (the requirement's remediation message), "

@@ -442,7 +442,8 @@ def fleet_command(
     fail and why, by macOS version. Stale, duplicate and unreadable bundles are reported,
     never fatal.
 
-    Exits 1 when a mandatory requirement fails on any Mac (on more than --fail-over percent).
+    Exits 1 when a mandatory requirement fails on any Mac (on more than --fail-over percent),
+    or when no Mac could be evaluated (nothing readable and fresh: it cannot tell).
     """
     from datetime import UTC, datetime
 
@@ -469,5 +470,5 @@ def fleet_command(
         emit(render_html(fleet_report(result, name), sections))
     else:
         emit(render_fleet_text(result, name))
-    if result.blocking:
+    if result.fails_gate:
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
