@@ -157,7 +157,7 @@ def load_deployment(path: Path) -> Deployment:
     try:
         return Deployment.model_validate(document)
     except ValidationError as exc:
-        raise SchemaError(str(path), describe_validation_error(exc)) from exc
+        raise SchemaError(str(path), describe_validation_error(exc, Deployment)) from exc
 
 
 def deployment_path(value: str, base: Path) -> Path:
