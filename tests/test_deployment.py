@@ -50,3 +50,54 @@ def test_an_unknown_key_is_named_first_with_the_key_it_may_mean(
     with pytest.raises(SchemaError) as caught:
         load_deployment(path)
     assert caught.value.problem.startswith(expected), caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            'list = ["gui/abc=captures/list.txt"]',
+            "posture.list.0: 'gui/abc' is not a launchd domain: expected system, gui/UID or "
+            "user/UID",
+        ),
+        (
+            'list = ["list-system.txt", "usr/501=captures/list.txt"]',
+            "posture.list.1: 'usr/501' is not a launchd domain",
+        ),
+        (
+            'print = ["sytem/com.wazuh.agent=captures/print.txt"]',
+            "posture.print.0: 'sytem/com.wazuh.agent' is not a launchctl print target",
+        ),
+        (
+            'print = ["gui/x/com.wazuh.agent=captures/print.txt"]',
+            "posture.print.0: 'gui/x/com.wazuh.agent' is not a launchctl print target",
+        ),
+    ],
+)
+def test_a_bad_capture_domain_or_target_is_rejected_when_the_file_is_loaded(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    """A [posture] list or print value whose prefix is not a launchd domain (or print
+    target) makes the deployment file invalid, naming the field; it is not left for the run
+    to fail the whole posture section."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(f'[posture]\nconditions = ["c.yaml"]\n{line}\n')
+    with pytest.raises(SchemaError) as caught:
+        load_deployment(path)
+    assert caught.value.subject == str(path)
+    assert caught.value.problem.startswith(problem), caught.value.problem
+
+
+def test_capture_values_that_are_files_or_missing_files_still_load(tmp_path: Path) -> None:
+    """Well-formed capture values load even when their files are missing (the run reports
+    those), and a file whose own name holds '=' is taken as a file, as 'posture eval' does."""
+    (tmp_path / "odd=name.txt").write_text("PID\tStatus\tLabel\n")
+    path = tmp_path / "deployment.toml"
+    path.write_text(
+        '[posture]\nconditions = ["c.yaml"]\n'
+        'list = ["gui/501=missing.txt", "odd=name.txt", "plain.txt"]\n'
+        'print = ["system/com.wazuh.agent=missing.txt", "print.txt"]\n'
+    )
+    posture = load_deployment(path).posture
+    assert posture is not None
+    assert len(posture.lists) == 3

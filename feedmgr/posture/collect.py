@@ -103,53 +103,68 @@ def _located(base: Path | None, text: str) -> Path:
     return base / path if base is not None and not path.is_absolute() else path
 
 
+def list_target(value: str, base: Path | None = None) -> tuple[str, Path]:
+    """Split an ``--list [DOMAIN=]FILE`` value, without checking that FILE exists; without
+    a domain prefix it is ``system`` (``sudo launchctl list``). A relative FILE is taken
+    relative to ``base`` when given (the folder of a deployment file), else to the working
+    directory. A VALUE that names an existing file as a whole is that file, even with a
+    ``=`` in its name.
+
+    Raises:
+        UsageError: for a prefix that is not a launchd domain.
+    """
+    domain, sep, rest = value.partition("=")
+    if sep and check_domain_or_none(domain) is not None:
+        return domain, _located(base, rest)
+    if sep and not _located(base, value).is_file():
+        raise UsageError(
+            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
+        )
+    return "system", _located(base, value)
+
+
 def list_option(value: str, base: Path | None = None) -> tuple[str, Path]:
-    """Split an ``--list [DOMAIN=]FILE`` value; without a domain prefix it is ``system``
-    (``sudo launchctl list``). A relative FILE is taken relative to ``base`` when given
-    (the folder of a deployment file), else to the working directory.
+    """``list_target`` of an ``--list`` value whose file must exist.
 
     Raises:
         UsageError: for a prefix that is not a launchd domain, or a file that does not exist.
     """
-
-    domain, sep, rest = value.partition("=")
-    if sep and check_domain_or_none(domain) is not None:
-        path = _located(base, rest)
-    elif sep and not _located(base, value).is_file():
-        raise UsageError(
-            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
-        )
-    else:
-        domain, path = "system", _located(base, value)
+    domain, path = list_target(value, base)
     if not path.is_file():
         raise UsageError("--list", f"{path}: no such file")
     return domain, path
 
 
-def print_option(value: str, base: Path | None = None) -> tuple[str | None, Path]:
-    """Split a ``--print [DOMAIN/LABEL=]FILE`` value. The target is what was printed: up to
-    macOS 10.15 ``launchctl print`` names the label alone, and only the target gives its
-    domain. A relative FILE is taken as ``list_option`` takes it.
+def print_target(value: str, base: Path | None = None) -> tuple[str | None, Path]:
+    """Split a ``--print [DOMAIN/LABEL=]FILE`` value as ``list_target`` splits ``--list``.
+    The target is what was printed: up to macOS 10.15 ``launchctl print`` names the label
+    alone, and only the target gives its domain.
 
     Raises:
-        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target, or a missing file.
+        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target.
     """
-
     target, sep, rest = value.partition("=")
     if sep and check_target_or_none(target) is not None:
-        chosen: str | None = target
-        path = _located(base, rest)
-    elif sep and not _located(base, value).is_file():
+        return target, _located(base, rest)
+    if sep and not _located(base, value).is_file():
         raise UsageError(
             "--print",
             f"{target!r} is not a launchctl print target: expected system/LABEL, "
             "gui/UID/LABEL or user/UID/LABEL",
         )
-    else:
-        chosen, path = None, _located(base, value)
+    return None, _located(base, value)
+
+
+def print_option(value: str, base: Path | None = None) -> tuple[str | None, Path]:
+    """``print_target`` of a ``--print`` value whose file must exist.
+
+    Raises:
+        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target, or a missing file.
+    """
+    target, path = print_target(value, base)
     if not path.is_file():
         raise UsageError("--print", f"{path}: no such file")
-    return chosen, path
+    return target, path
 
 
 def default_uid() -> int:

@@ -288,3 +288,22 @@ def test_posture_results_name_the_condition_file_as_written(
     ]
     assert len(names) == len(set(names))
     assert ("feedmgr.posture.policy", "./staging/conds.yaml: macOS-Service-PosturePolicy") in names
+
+
+def test_a_bad_list_domain_is_an_invalid_deployment_file(
+    deployment_dir: Path, run_cli: RunCli
+) -> None:
+    """'[posture] list = ["gui/abc=..."]' exits 3 with one line naming the file and the
+    field, before any section runs."""
+    path = _write(
+        deployment_dir,
+        '[posture]\nconditions = ["macos-service-condition.yaml"]\n'
+        'list = ["gui/abc=captures/dumpstate.txt"]\n',
+    )
+    result = run_cli("preflight", path)
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err == (
+        f"feedmgr: error: {path}: posture.list.0: 'gui/abc' is not a launchd domain: "
+        "expected system, gui/UID or user/UID\n"
+    )
