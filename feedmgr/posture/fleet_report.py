@@ -3,6 +3,7 @@ findings (``posture.fleet``, ``posture.fleet-bundles``) for JUnit, HTML and pref
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from feedmgr.escape import join_lines
@@ -114,6 +115,17 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
     }
 
 
+def describe_age(age: timedelta) -> str:
+    """An age in the largest unit that states it exactly: ``14 days``, ``36 hours`` (``36h``
+    is not ``1 days``), ``90 minutes``; else seconds."""
+    seconds = age.total_seconds()
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        count = seconds / size
+        if count >= 1 and count.is_integer():
+            return f"{int(count)} {unit}" + ("" if count == 1 else "s")
+    return f"{seconds:g} seconds"
+
+
 def _line(tally: Tally) -> str:
     text = f"pass {tally.passed}, fail {tally.failed}, cannot tell {tally.cannot_tell}"
     if tally.not_applicable:
@@ -201,7 +213,7 @@ def _bundle_lines(result: FleetResult) -> list[str]:
             "unreadable",
         )
     if result.stale:
-        lines.append(f"  stale, older than {result.max_age.days} days ({len(result.stale)}):")
+        lines.append(f"  stale, older than {describe_age(result.max_age)} ({len(result.stale)}):")
         lines += _listed(
             [
                 f"  {m.bundle}: {m.host}, collected {m.collected:%Y-%m-%d %H:%M}Z"

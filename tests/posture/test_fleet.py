@@ -23,7 +23,12 @@ import pytest
 
 from feedmgr.posture.files import load_spec
 from feedmgr.posture.fleet import FleetResult, Outcome, os_covers, run_fleet
-from feedmgr.posture.fleet_report import BUNDLES_CHECK, fleet_report
+from feedmgr.posture.fleet_report import (
+    BUNDLES_CHECK,
+    fleet_json,
+    fleet_report,
+    render_fleet_text,
+)
 from feedmgr.posture.fleet_sources import FleetLimits
 from tests.posture.fakemac import Fleet, make_fleet
 from tests.processes import has_children
@@ -147,6 +152,26 @@ def test_a_longer_max_age_keeps_the_old_mac(fleet: Fleet) -> None:
     result = _run(fleet, max_age=timedelta(days=120))
     assert not result.stale
     assert len(result.macs) == 4
+
+
+@pytest.mark.parametrize(
+    ("max_age", "shown", "days"),
+    [
+        (timedelta(hours=36), "stale, older than 36 hours (1):", 1.5),
+        (timedelta(days=14), "stale, older than 14 days (1):", 14.0),
+        (timedelta(days=1), "stale, older than 1 day (", 1.0),
+        (timedelta(hours=12), "stale, older than 12 hours (", 0.5),
+        (timedelta(minutes=90), "stale, older than 90 minutes (", 0.0625),
+    ],
+)
+def test_stale_bundles_show_the_maximum_age_as_given(
+    fleet: Fleet, max_age: timedelta, shown: str, days: float
+) -> None:
+    """The stale list says the maximum age in the unit it was given in (36h is 36 hours,
+    not '1 days'); JSON has it in days, fractions kept."""
+    result = _run(fleet, max_age=max_age)
+    assert shown in render_fleet_text(result, "c.yaml")
+    assert fleet_json(result, "c.yaml")["max_age_days"] == days
 
 
 @pytest.mark.parametrize(("fail_over", "blocking"), [(0.0, True), (33.0, True), (34.0, False)])
