@@ -325,8 +325,9 @@ REGISTRY: tuple[CheckSpec, ...] = (
     _spec(
         _FLEET,
         "posture.fleet",
-        "fail when a mandatory requirement fails on any Mac (more than --fail-over percent); "
-        "warn when Macs fail an optional one or fewer than --fail-over; info otherwise",
+        "fail when a mandatory requirement fails on any Mac (more than --fail-over percent), "
+        "or when no Mac was evaluated (cannot tell); warn when Macs fail an optional one or "
+        "fewer than --fail-over; info otherwise",
         "how many Macs of the fleet would pass, fail or cannot be judged if the requirement "
         "were enforced, from each Mac's bundle",
         "fix the failing Macs named in the report (the requirement's remediation message), "
@@ -337,7 +338,9 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "posture.fleet-bundles",
         "warn when bundles were unreadable; info when stale or duplicate bundles were left out",
         "Macs whose bundle is unreadable or older than --max-age are not in the counts",
-        "re-run collect-script --bundle on those Macs through the MDM",
+        "re-run collect-script --bundle on those Macs through the MDM; when the archive or "
+        "folder kept members from being read (unsafe names, links, encryption, damage), "
+        "export the bundles again instead",
     ),
     _spec(
         _PRE,

@@ -155,9 +155,39 @@ def load_deployment(path: Path) -> Deployment:
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError(str(path), f"not valid TOML: {exc}") from exc
     try:
-        return Deployment.model_validate(document)
+        deployment = Deployment.model_validate(document)
     except ValidationError as exc:
-        raise SchemaError(str(path), describe_validation_error(exc)) from exc
+        raise SchemaError(str(path), describe_validation_error(exc, Deployment)) from exc
+    if deployment.posture is not None:
+        _check_captures(deployment.posture, path)
+    return deployment
+
+
+def _check_captures(posture: PostureSection, path: Path) -> None:
+    """Reject a ``list`` / ``print`` value whose prefix is not a launchd domain or print
+    target now, naming the field: found at run time it would stop the whole posture section.
+    Files are only looked for where a value could be a file name holding ``=``; a missing
+    capture stays a finding of the run.
+
+    Raises:
+        SchemaError: naming ``posture.list.N`` or ``posture.print.N``.
+    """
+    if not posture.lists and not posture.prints:
+        return
+    from feedmgr.errors import UsageError
+    from feedmgr.posture.collect import list_target, print_target
+
+    base = path.resolve().parent
+    for index, value in enumerate(posture.lists):
+        try:
+            list_target(value, base)
+        except UsageError as exc:
+            raise SchemaError(str(path), f"posture.list.{index}: {exc.problem}") from exc
+    for index, value in enumerate(posture.prints):
+        try:
+            print_target(value, base)
+        except UsageError as exc:
+            raise SchemaError(str(path), f"posture.print.{index}: {exc.problem}") from exc
 
 
 def deployment_path(value: str, base: Path) -> Path:

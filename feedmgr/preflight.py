@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -261,17 +261,19 @@ def _posture(run: _Run, section: PostureSection) -> None:
     fleet = [run.path(p) for p in section.fleet_paths]
     for missing in (p for p in fleet if not p.exists()):
         raise InputRejected(str(missing), "fleet bundles: no such folder or archive")
+    # Each result is named by the condition file's path as the deployment file writes it:
+    # two files of one name in different folders must stay two subjects and two facts.
     for name in section.conditions:
         path = run.existing(name, "posture condition file")
         spec = load_spec(path)
         if fleet:
-            _fleet(run, section, spec, path, fleet)
+            _fleet(run, section, spec, name, fleet)
         if not captures and not fleet:
             run.outcome.findings.append(
                 Finding(
                     CONDITIONS_CHECK,
                     Severity.INFO,
-                    str(path),
+                    name,
                     f"valid: {len(spec.conditions)} condition(s), "
                     f"{len(spec.requirements)} requirement(s); no launchctl captures to "
                     "evaluate them against",
@@ -290,13 +292,17 @@ def _posture(run: _Run, section: PostureSection) -> None:
             )
             evidence = gather(spec, streams)
         result = evaluate_spec(spec, evidence, section.identity_group)
-        report = to_report(result, str(path))
-        run.outcome.findings.extend(f for f in report.findings if f.check == "posture.policy")
-        run.outcome.facts[f"posture {path.name}"] = result.status.value
+        report = to_report(result, name)
+        run.outcome.findings.extend(
+            replace(f, subject=f"{name}: {f.subject}")
+            for f in report.findings
+            if f.check == "posture.policy"
+        )
+        run.outcome.facts[f"posture {name}"] = result.status.value
 
 
 def _fleet(
-    run: _Run, section: PostureSection, spec: PostureSpec, path: Path, bundles: list[Path]
+    run: _Run, section: PostureSection, spec: PostureSpec, name: str, bundles: list[Path]
 ) -> None:
     from datetime import timedelta
 
@@ -310,9 +316,9 @@ def _fleet(
         max_age=timedelta(days=section.fleet_max_age_days),
         fail_over=section.fleet_fail_over,
     )
-    run.outcome.findings.extend(fleet_report(result, str(path)).findings)
-    run.fleet.append(fleet_json(result, str(path)))
-    run.outcome.facts[f"fleet {path.name}"] = (
+    run.outcome.findings.extend(fleet_report(result, name).findings)
+    run.fleet.append(fleet_json(result, name))
+    run.outcome.facts[f"fleet {name}"] = (
         f"{len(result.macs)} Macs, {len(result.blocking)} blocking requirement(s)"
     )
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from feedmgr.deployment import Deployment
+from pathlib import Path
+
+import pytest
+
+from feedmgr.deployment import Deployment, load_deployment
+from feedmgr.errors import SchemaError
 from feedmgr.osmatrix.lag import LagPolicy
 
 
@@ -11,3 +16,88 @@ def test_feed_thresholds_default_to_those_of_os_lag() -> None:
     policy = LagPolicy()
     feed = Deployment().feed
     assert (feed.max_lag_days, feed.stale_days) == (policy.max_days, policy.stale_days)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[posture]\ncondition = ["a.yaml"]\n',
+            "posture.condition: Extra inputs are not permitted (did you mean 'conditions'?)",
+        ),
+        (
+            '[posture]\nconditions = ["a.yaml"]\ndumpstat = ["d.txt"]\n',
+            "posture.dumpstat: Extra inputs are not permitted (did you mean 'dumpstate'?)",
+        ),
+        (
+            '[posture]\nconditions = ["a.yaml"]\nlists = ["l.txt"]\n',
+            "posture.lists: Extra inputs are not permitted (did you mean 'list'?)",
+        ),
+        (
+            '[[psn]]\nname = "p"\nfdqn = "p.example"\ncertificates = ["c.pem"]\n',
+            "psn.0.fdqn: Extra inputs are not permitted (did you mean 'fqdn'?)",
+        ),
+        ("[feed]\nbogus = 1\n", "feed.bogus: Extra inputs are not permitted"),
+    ],
+)
+def test_an_unknown_key_is_named_first_with_the_key_it_may_mean(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """A misspelt key also leaves the key it meant missing; the error line names the
+    unknown key (the typo) first and suggests the closest known key of that section."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(text)
+    with pytest.raises(SchemaError) as caught:
+        load_deployment(path)
+    assert caught.value.problem.startswith(expected), caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (
+            'list = ["gui/abc=captures/list.txt"]',
+            "posture.list.0: 'gui/abc' is not a launchd domain: expected system, gui/UID or "
+            "user/UID",
+        ),
+        (
+            'list = ["list-system.txt", "usr/501=captures/list.txt"]',
+            "posture.list.1: 'usr/501' is not a launchd domain",
+        ),
+        (
+            'print = ["sytem/com.wazuh.agent=captures/print.txt"]',
+            "posture.print.0: 'sytem/com.wazuh.agent' is not a launchctl print target",
+        ),
+        (
+            'print = ["gui/x/com.wazuh.agent=captures/print.txt"]',
+            "posture.print.0: 'gui/x/com.wazuh.agent' is not a launchctl print target",
+        ),
+    ],
+)
+def test_a_bad_capture_domain_or_target_is_rejected_when_the_file_is_loaded(
+    tmp_path: Path, line: str, problem: str
+) -> None:
+    """A [posture] list or print value whose prefix is not a launchd domain (or print
+    target) makes the deployment file invalid, naming the field; it is not left for the run
+    to fail the whole posture section."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(f'[posture]\nconditions = ["c.yaml"]\n{line}\n')
+    with pytest.raises(SchemaError) as caught:
+        load_deployment(path)
+    assert caught.value.subject == str(path)
+    assert caught.value.problem.startswith(problem), caught.value.problem
+
+
+def test_capture_values_that_are_files_or_missing_files_still_load(tmp_path: Path) -> None:
+    """Well-formed capture values load even when their files are missing (the run reports
+    those), and a file whose own name holds '=' is taken as a file, as 'posture eval' does."""
+    (tmp_path / "odd=name.txt").write_text("PID\tStatus\tLabel\n")
+    path = tmp_path / "deployment.toml"
+    path.write_text(
+        '[posture]\nconditions = ["c.yaml"]\n'
+        'list = ["gui/501=missing.txt", "odd=name.txt", "plain.txt"]\n'
+        'print = ["system/com.wazuh.agent=missing.txt", "print.txt"]\n'
+    )
+    posture = load_deployment(path).posture
+    assert posture is not None
+    assert len(posture.lists) == 3

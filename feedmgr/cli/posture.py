@@ -208,10 +208,16 @@ def audit_syslog(
             raise ParseError(str(log_file), "give the syslog file itself, not a zip")
         summary = read_audit(read_lines(log.stream), log.name, predict)
     if not summary.messages:
+        unread = (
+            f"; {summary.unreadable} line(s) name an ISE category but their syslog header is "
+            "in no form feedmgr reads (BSD, RFC 3339, RFC 5424)"
+            if summary.unreadable
+            else ""
+        )
         raise ParseError(
             summary.origin,
             f"no ISE syslog message in {summary.lines} lines (expected lines such as "
-            "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')",
+            "'<181>Feb 26 22:15:22 HOST CISE_Posture_and_Client_Provisioning_Audit ...')" + unread,
         )
     policy_name = str(cp_policy) if cp_policy is not None else None
     if output_format == "json":
@@ -442,7 +448,8 @@ def fleet_command(
     fail and why, by macOS version. Stale, duplicate and unreadable bundles are reported,
     never fatal.
 
-    Exits 1 when a mandatory requirement fails on any Mac (on more than --fail-over percent).
+    Exits 1 when a mandatory requirement fails on any Mac (on more than --fail-over percent),
+    or when no Mac could be evaluated (nothing readable and fresh: it cannot tell).
     """
     from datetime import UTC, datetime
 
@@ -469,5 +476,5 @@ def fleet_command(
         emit(render_html(fleet_report(result, name), sections))
     else:
         emit(render_fleet_text(result, name))
-    if result.blocking:
+    if result.fails_gate:
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))

@@ -103,53 +103,68 @@ def _located(base: Path | None, text: str) -> Path:
     return base / path if base is not None and not path.is_absolute() else path
 
 
+def list_target(value: str, base: Path | None = None) -> tuple[str, Path]:
+    """Split an ``--list [DOMAIN=]FILE`` value, without checking that FILE exists; without
+    a domain prefix it is ``system`` (``sudo launchctl list``). A relative FILE is taken
+    relative to ``base`` when given (the folder of a deployment file), else to the working
+    directory. A VALUE that names an existing file as a whole is that file, even with a
+    ``=`` in its name.
+
+    Raises:
+        UsageError: for a prefix that is not a launchd domain.
+    """
+    domain, sep, rest = value.partition("=")
+    if sep and check_domain_or_none(domain) is not None:
+        return domain, _located(base, rest)
+    if sep and not _located(base, value).is_file():
+        raise UsageError(
+            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
+        )
+    return "system", _located(base, value)
+
+
 def list_option(value: str, base: Path | None = None) -> tuple[str, Path]:
-    """Split an ``--list [DOMAIN=]FILE`` value; without a domain prefix it is ``system``
-    (``sudo launchctl list``). A relative FILE is taken relative to ``base`` when given
-    (the folder of a deployment file), else to the working directory.
+    """``list_target`` of an ``--list`` value whose file must exist.
 
     Raises:
         UsageError: for a prefix that is not a launchd domain, or a file that does not exist.
     """
-
-    domain, sep, rest = value.partition("=")
-    if sep and check_domain_or_none(domain) is not None:
-        path = _located(base, rest)
-    elif sep and not _located(base, value).is_file():
-        raise UsageError(
-            "--list", f"{domain!r} is not a launchd domain: expected system, gui/UID or user/UID"
-        )
-    else:
-        domain, path = "system", _located(base, value)
+    domain, path = list_target(value, base)
     if not path.is_file():
         raise UsageError("--list", f"{path}: no such file")
     return domain, path
 
 
-def print_option(value: str, base: Path | None = None) -> tuple[str | None, Path]:
-    """Split a ``--print [DOMAIN/LABEL=]FILE`` value. The target is what was printed: up to
-    macOS 10.15 ``launchctl print`` names the label alone, and only the target gives its
-    domain. A relative FILE is taken as ``list_option`` takes it.
+def print_target(value: str, base: Path | None = None) -> tuple[str | None, Path]:
+    """Split a ``--print [DOMAIN/LABEL=]FILE`` value as ``list_target`` splits ``--list``.
+    The target is what was printed: up to macOS 10.15 ``launchctl print`` names the label
+    alone, and only the target gives its domain.
 
     Raises:
-        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target, or a missing file.
+        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target.
     """
-
     target, sep, rest = value.partition("=")
     if sep and check_target_or_none(target) is not None:
-        chosen: str | None = target
-        path = _located(base, rest)
-    elif sep and not _located(base, value).is_file():
+        return target, _located(base, rest)
+    if sep and not _located(base, value).is_file():
         raise UsageError(
             "--print",
             f"{target!r} is not a launchctl print target: expected system/LABEL, "
             "gui/UID/LABEL or user/UID/LABEL",
         )
-    else:
-        chosen, path = None, _located(base, value)
+    return None, _located(base, value)
+
+
+def print_option(value: str, base: Path | None = None) -> tuple[str | None, Path]:
+    """``print_target`` of a ``--print`` value whose file must exist.
+
+    Raises:
+        UsageError: for a prefix that is not a ``DOMAIN/LABEL`` target, or a missing file.
+    """
+    target, path = print_target(value, base)
     if not path.is_file():
         raise UsageError("--print", f"{path}: no such file")
-    return chosen, path
+    return target, path
 
 
 def default_uid() -> int:
@@ -278,7 +293,9 @@ def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.y
     It writes ``dumpstate.txt``, ``list-system.txt``, ``list-gui.txt``, ``plists.txt`` (the
     plist files in the five launchd directories) and one ``print-DOMAIN-LABEL.txt`` per
     exact service label of ``spec``, then prints the
-    ``feedmgr posture eval`` command to run on them. Quoting is done with ``shlex.quote``.
+    ``feedmgr posture eval`` command to run on them, each word quoted for a shell. Text
+    from outside (the file name, labels) is never expanded: it reaches the shell as words
+    quoted by ``shlex.quote`` and is printed with ``printf``, never inside double quotes.
     """
     labels = _exact_labels(spec) if spec is not None else []
     lines = [
@@ -312,8 +329,19 @@ def collect_script(spec: PostureSpec | None, condition_file: str = "CONDITIONS.y
         'set -- --dumpstate "$out/dumpstate.txt" --list "system=$out/list-system.txt" \\',
         '  --list "gui/$uid=$out/list-gui.txt" --plists "$out/plists.txt"',
         *prints,
-        'echo "Captured into $out. Evaluate with:"',
-        f'echo "feedmgr posture eval {shlex.quote(condition_file)} $*"',
+        "shell_word() {",
+        '  case "$1" in',
+        '    ""|*[!A-Za-z0-9_./=:@%+,-]*)',
+        "      printf \"'%s'\" \"$(printf '%s' \"$1\" | sed \"s/'/'\\\\\\\\''/g\")\" ;;",
+        "    *) printf '%s' \"$1\" ;;",
+        "  esac",
+        "}",
+        "printf '%s\\n' \"Captured into $out. Evaluate with:\"",
+        # The file name is printed, never expanded: it is a single-quoted printf argument
+        # whose text is already quoted for the admin's shell.
+        f"printf '%s' {shlex.quote('feedmgr posture eval ' + shlex.quote(condition_file))}",
+        'for word in "$@"; do printf \' \'; shell_word "$word"; done',
+        "echo",
     ]
     return "\n".join(lines) + "\n"
 
@@ -357,6 +385,9 @@ def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> st
         "tab=$(printf '\\t')",
         f'wanted() {{ case "$1" in {patterns}) return 0 ;; esac; return 1; }}',
         "one_line() { tr -d '\\r\\n'; }",
+        # echo reads backslash escapes in dash and in macOS's /bin/sh: text from outside
+        # (labels, host names) is written with printf only.
+        "say() { printf '%s\\n' \"$1\"; }",
         "user=$(stat -f %Su /dev/console 2>/dev/null | one_line)",
         'uid=""',
         'case "$user" in',
@@ -372,39 +403,39 @@ def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> st
         "list_section() {",
         "  domain=$1; shift",
         '  if "$@" > "$work/list" 2>/dev/null && [ -s "$work/list" ]; then',
-        '    echo "@@ list $domain jobs=$(($(wc -l < "$work/list") - 1))"',
+        '    say "@@ list $domain jobs=$(($(wc -l < "$work/list") - 1))"',
         '    head -n 1 "$work/list"',
         '    tail -n +2 "$work/list" | while IFS= read -r row; do',
         '      if wanted "${row##*"$tab"}"; then printf \'%s\\n\' "$row"; fi',
         "    done",
         "  else",
-        '    echo "@@ list $domain failed"',
+        '    say "@@ list $domain failed"',
         "  fi",
         "}",
         "print_section() {",
         '  if launchctl print "$1" > "$work/print" 2>/dev/null; then',
-        '    echo "@@ print $1"; cat "$work/print"',
+        '    say "@@ print $1"; cat "$work/print"',
         "  else",
-        '    echo "@@ print $1 absent"',
+        '    say "@@ print $1 absent"',
         "  fi",
         "}",
         "{",
         f'  echo "{BUNDLE_FORMAT}/{BUNDLE_VERSION}"',
-        f'  echo "generator = feedmgr {__version__}"',
-        '  echo "collected = $(date -u +%Y-%m-%dT%H:%M:%SZ)"',
-        '  echo "host = $(hostname | one_line)"',
-        '  echo "serial = $(ioreg_value IOPlatformSerialNumber)"',
-        '  echo "hardware_uuid = $(ioreg_value IOPlatformUUID)"',
-        '  echo "kernel = $(uname -s | one_line)"',
-        '  echo "product = $(sw_vers -productName 2>/dev/null | one_line)"',
-        '  echo "version = $(sw_vers -productVersion 2>/dev/null | one_line)"',
-        '  echo "build = $(sw_vers -buildVersion 2>/dev/null | one_line)"',
+        f"  say {shlex.quote(f'generator = feedmgr {__version__}')}",
+        '  say "collected = $(date -u +%Y-%m-%dT%H:%M:%SZ)"',
+        '  say "host = $(hostname | one_line)"',
+        '  say "serial = $(ioreg_value IOPlatformSerialNumber)"',
+        '  say "hardware_uuid = $(ioreg_value IOPlatformUUID)"',
+        '  say "kernel = $(uname -s | one_line)"',
+        '  say "product = $(sw_vers -productName 2>/dev/null | one_line)"',
+        '  say "version = $(sw_vers -productVersion 2>/dev/null | one_line)"',
+        '  say "build = $(sw_vers -buildVersion 2>/dev/null | one_line)"',
         "  extra=$(sw_vers -productVersionExtra 2>/dev/null | one_line)",
-        '  if [ -n "$extra" ]; then echo "version_extra = $extra"; fi',
-        '  echo "console_user = $user"',
-        '  echo "console_uid = $uid"',
+        '  if [ -n "$extra" ]; then say "version_extra = $extra"; fi',
+        '  say "console_user = $user"',
+        '  say "console_uid = $uid"',
     ]
-    lines += [f"  echo {shlex.quote(f'filter = {s}')}" for s in services]
+    lines += [f"  say {shlex.quote(f'filter = {s}')}" for s in services]
     lines += [
         "  list_section system launchctl list",
         '  if [ -n "$uid" ]; then',
@@ -442,7 +473,7 @@ def bundle_script(spec: PostureSpec | None, output_dir: str | None = None) -> st
     if output_dir is not None:
         target = shlex.quote(output_dir)
         lines += [
-            f'mkdir -p {target} && cp "$work/bundle" {target}/.posture-bundle.tmp && '
-            f"mv -f {target}/.posture-bundle.tmp {target}/posture-bundle.txt",
+            f'mkdir -p -- {target} && cp -- "$work/bundle" {target}/.posture-bundle.tmp && '
+            f"mv -f -- {target}/.posture-bundle.tmp {target}/posture-bundle.txt",
         ]
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from feedmgr.errors import ParseError, SchemaError
 from feedmgr.feed._model import EdgeModel
+from feedmgr.feed.manifest import first_error, unknown_key_hint
 from feedmgr.posture.criteria import CriteriaError, all_of, names, parse_criteria
 from feedmgr.posture.model import (
     Enforcement,
@@ -167,11 +168,12 @@ def spec_from_document(document: Any, subject: str) -> PostureSpec:
     try:
         doc = PostureDoc.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first = first_error(exc)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = str(first["msg"]).removeprefix("Value error, ")
+        hint = unknown_key_hint(exc, first, PostureDoc)
         raise SchemaError(
-            subject, f"{_item(document, tuple(first['loc']))}: {message}{more}"
+            subject, f"{_item(document, tuple(first['loc']))}: {message}{hint}{more}"
         ) from exc
     return _cross_check(doc, subject)
 

@@ -317,6 +317,18 @@ class FleetResult:
         """Mandatory requirements that would make Macs NonCompliant beyond --fail-over."""
         return tuple(r for r in self.requirements if r.blocking)
 
+    @property
+    def nothing_evaluated(self) -> bool:
+        """True when no Mac was evaluated (no bundle found, or none readable and fresh):
+        the run cannot tell anything about any requirement."""
+        return not self.macs
+
+    @property
+    def fails_gate(self) -> bool:
+        """True when the run must fail a CI gate: a requirement is blocking, or no Mac was
+        evaluated (a pre-check over no Mac must not pass for one that found nothing)."""
+        return bool(self.blocking) or self.nothing_evaluated
+
 
 class _Judge:
     """Everything judging one read bundle needs; built once per process."""

@@ -3,6 +3,7 @@ findings (``posture.fleet``, ``posture.fleet-bundles``) for JUnit, HTML and pref
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from feedmgr.escape import join_lines
@@ -72,6 +73,7 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
         "max_age_days": result.max_age.total_seconds() / 86400,
         "fail_over_percent": result.fail_over,
         "blocking": bool(result.blocking),
+        "nothing_evaluated": result.nothing_evaluated,
         "bundles": {
             "read": result.read,
             "macs": len(result.macs),
@@ -113,6 +115,17 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
     }
 
 
+def describe_age(age: timedelta) -> str:
+    """An age in the largest unit that states it exactly: ``14 days``, ``36 hours`` (``36h``
+    is not ``1 days``), ``90 minutes``; else seconds."""
+    seconds = age.total_seconds()
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        count = seconds / size
+        if count >= 1 and count.is_integer():
+            return f"{int(count)} {unit}" + ("" if count == 1 else "s")
+    return f"{seconds:g} seconds"
+
+
 def _line(tally: Tally) -> str:
     text = f"pass {tally.passed}, fail {tally.failed}, cannot tell {tally.cannot_tell}"
     if tally.not_applicable:
@@ -140,6 +153,12 @@ def render_fleet_text(result: FleetResult, conditions_file: str) -> str:
     ]
     for index, summary in enumerate(result.requirements):
         tally = summary.tally
+        if result.nothing_evaluated:
+            lines.append(
+                f"  [cannot tell] {summary.plan.requirement.name} ({_enforcement(summary)}): "
+                "no Mac was evaluated"
+            )
+            continue
         verdict = "BLOCKING" if summary.blocking else "ok" if not tally.failed else "fails"
         lines.append(
             f"  [{verdict}] {summary.plan.requirement.name} ({_enforcement(summary)}): "
@@ -194,7 +213,7 @@ def _bundle_lines(result: FleetResult) -> list[str]:
             "unreadable",
         )
     if result.stale:
-        lines.append(f"  stale, older than {result.max_age.days} days ({len(result.stale)}):")
+        lines.append(f"  stale, older than {describe_age(result.max_age)} ({len(result.stale)}):")
         lines += _listed(
             [
                 f"  {m.bundle}: {m.host}, collected {m.collected:%Y-%m-%d %H:%M}Z"
@@ -220,7 +239,21 @@ def _macs(count: int) -> str:
     return f"{count} Mac" if count == 1 else f"{count} Macs"
 
 
+def _nothing_why(result: FleetResult) -> str:
+    if not result.read:
+        return "no bundle was found"
+    return (
+        f"{result.read} bundle(s) read: {len(result.unreadable)} unreadable, "
+        f"{len(result.stale)} stale, {len(result.duplicates)} duplicate(s)"
+    )
+
+
 def _verdict(result: FleetResult) -> str:
+    if result.nothing_evaluated:
+        return (
+            "Verdict: no Mac was evaluated: cannot tell whether enforcing would make Macs "
+            f"NonCompliant ({_nothing_why(result)})"
+        )
     blocking = result.blocking
     if not blocking:
         return "Verdict: no mandatory requirement would make Macs NonCompliant" + (
@@ -233,10 +266,97 @@ def _verdict(result: FleetResult) -> str:
     return f"Verdict: enforcing would make Macs NonCompliant: {names}"
 
 
+def _bundles_fix(result: FleetResult) -> str:
+    """What brings the left-out Macs back: collecting again fixes a bad or stale bundle,
+    not an archive whose member names, links or damage kept its bundles from being read."""
+    advice = []
+    if result.stale or any(not p.in_export for p in result.unreadable):
+        advice.append("re-run the collect script on those Macs through the MDM")
+    if any(p.in_export for p in result.unreadable):
+        advice.append(
+            "export the bundles again as regular files with relative names, in an archive "
+            "that is whole (or pass the folder itself): the archive or folder, not the "
+            "bundles, kept those from being read"
+        )
+    return "; ".join(advice)
+
+
 def fleet_report(result: FleetResult, conditions_file: str) -> Report:
-    """The fleet run as findings: ``posture.fleet`` per requirement (fail when blocking, warn
-    when Macs fail without blocking, info otherwise) and one ``posture.fleet-bundles``
-    (warn when bundles were unreadable, info when stale or duplicated ones were left out)."""
+    """The fleet run as findings: ``posture.fleet`` per requirement (fail when blocking or
+    when no Mac was evaluated, warn when Macs fail without blocking, info otherwise) and one
+    ``posture.fleet-bundles`` (warn when bundles were unreadable, info when stale or
+    duplicated ones were left out)."""
+    if result.nothing_evaluated:
+        findings = _nothing_evaluated(result, conditions_file)
+    else:
+        findings = _requirement_findings(result, conditions_file)
+    left_out = len(result.unreadable) + len(result.stale) + len(result.duplicates)
+    if left_out:
+        named = ", ".join(f"{p.name} ({p.problem})" for p in result.unreadable[:5])
+        findings.append(
+            Finding(
+                BUNDLES_CHECK,
+                Severity.WARN if result.unreadable else Severity.INFO,
+                conditions_file,
+                f"{len(result.unreadable)} unreadable, {len(result.stale)} stale, "
+                f"{len(result.duplicates)} duplicate bundle(s) left out of "
+                f"{result.read} read" + (f"; unreadable: {named}" if named else ""),
+                _bundles_fix(result),
+                {
+                    "unreadable": [p.name for p in result.unreadable],
+                    "stale": [m.bundle for m in result.stale],
+                    "duplicates": [d.verdict.bundle for d in result.duplicates],
+                },
+            )
+        )
+    facts = {
+        "conditions": conditions_file,
+        "Macs evaluated": str(len(result.macs)),
+        "bundles read": str(result.read),
+    }
+    return Report(f"posture fleet: {conditions_file}", tuple(findings), facts)
+
+
+def _nothing_evaluated(result: FleetResult, conditions_file: str) -> list[Finding]:
+    """One failing ``posture.fleet`` per requirement (one for the file when it has none):
+    with no Mac evaluated the pre-check cannot tell, and must not pass a gate."""
+    message = (
+        "no Mac was evaluated: cannot tell whether enforcing it would make Macs "
+        f"NonCompliant ({_nothing_why(result)})"
+    )
+    fix = (
+        "point the pre-check at the folder or archive holding the Macs' bundles"
+        if not result.read
+        else "give the pre-check bundles it can read, collected within the maximum age "
+        "(see posture.fleet-bundles for why each was left out)"
+    )
+    subjects: list[tuple[str, str, RequirementSummary | None]] = [
+        (f"{conditions_file}: {s.plan.requirement.name}", s.plan.requirement.name, s)
+        for s in result.requirements
+    ] or [(conditions_file, "", None)]
+    return [
+        Finding(
+            FLEET_CHECK,
+            Severity.FAIL,
+            subject,
+            message,
+            fix,
+            {
+                "requirement": name,
+                "enforcement": _enforcement(summary) if summary is not None else "none",
+                "pass": 0,
+                "fail": 0,
+                "cannot_tell": 0,
+                "blocking": False,
+                "nothing_evaluated": True,
+                "failing_hosts": [],
+            },
+        )
+        for subject, name, summary in subjects
+    ]
+
+
+def _requirement_findings(result: FleetResult, conditions_file: str) -> list[Finding]:
     findings = []
     for summary in result.requirements:
         tally = summary.tally
@@ -267,34 +387,9 @@ def fleet_report(result: FleetResult, conditions_file: str) -> Report:
                     "fail": tally.failed,
                     "cannot_tell": tally.cannot_tell,
                     "blocking": summary.blocking,
+                    "nothing_evaluated": False,
                     "failing_hosts": [m.host for m in summary.failing],
                 },
             )
         )
-    left_out = len(result.unreadable) + len(result.stale) + len(result.duplicates)
-    if left_out:
-        named = ", ".join(f"{p.name} ({p.problem})" for p in result.unreadable[:5])
-        findings.append(
-            Finding(
-                BUNDLES_CHECK,
-                Severity.WARN if result.unreadable else Severity.INFO,
-                conditions_file,
-                f"{len(result.unreadable)} unreadable, {len(result.stale)} stale, "
-                f"{len(result.duplicates)} duplicate bundle(s) left out of "
-                f"{result.read} read" + (f"; unreadable: {named}" if named else ""),
-                "re-run the collect script on those Macs through the MDM"
-                if result.unreadable or result.stale
-                else "",
-                {
-                    "unreadable": [p.name for p in result.unreadable],
-                    "stale": [m.bundle for m in result.stale],
-                    "duplicates": [d.verdict.bundle for d in result.duplicates],
-                },
-            )
-        )
-    facts = {
-        "conditions": conditions_file,
-        "Macs evaluated": str(len(result.macs)),
-        "bundles read": str(result.read),
-    }
-    return Report(f"posture fleet: {conditions_file}", tuple(findings), facts)
+    return findings

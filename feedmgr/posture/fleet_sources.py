@@ -3,9 +3,10 @@ single bundles, read safely.
 
 Nothing is ever extracted to disk: archive members are read into memory one at a time, at
 most ``MAX_BUNDLE_BYTES`` (+1, to notice a larger one) each. A member with an unsafe name
-(absolute, ``..``, control characters: ``feed.archive.check_member_name``), a link, a device,
-an oversized member, a damaged or truncated archive, or an archive over ``max_members`` /
-``max_total_bytes`` becomes a ``Problem`` naming it; the run goes on with the rest.
+(absolute, ``..``, control characters, backslashes: ``feed.archive.check_member_name`` once
+``.`` components are dropped), a link, a device, an oversized member, a damaged or truncated
+archive, or an archive over ``max_members`` / ``max_total_bytes`` becomes a ``Problem``
+naming it; the run goes on with the rest.
 """
 
 from __future__ import annotations
@@ -36,10 +37,16 @@ class FleetLimits:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something that could not be read as a bundle, and why."""
+    """Something that could not be read as a bundle, and why.
+
+    ``in_export`` is true when the problem lies in how the bundles were exported (an
+    archive's member names, links, encryption, damage; links in a folder), not in a bundle:
+    collecting again on the Mac does not fix it.
+    """
 
     name: str
     problem: str
+    in_export: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,10 @@ def _file(path: Path, name: str, limits: FleetLimits) -> Iterator[Read]:
     try:
         info = path.lstat()
         if stat.S_ISLNK(info.st_mode):
-            yield Problem(name, "a symbolic link (not followed)")
+            yield Problem(name, "a symbolic link (not followed)", in_export=True)
             return
         if not stat.S_ISREG(info.st_mode):
-            yield Problem(name, "not a regular file")
+            yield Problem(name, "not a regular file", in_export=True)
             return
         with path.open("rb") as handle:
             magic = handle.read(262)
@@ -108,6 +115,21 @@ def _is_archive(magic: bytes) -> bool:
 
 def _too_large(size: int, limits: FleetLimits) -> str:
     return f"too large for a bundle ({size} bytes, limit {limits.max_bundle_bytes})"
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why an archive member name is unsafe, or None. The feed archive rules
+    (``check_member_name``), except that ``.`` and empty components are dropped first: tar
+    and shutil.make_archive name the members of ``tar czf all.tgz -C DIR .`` ``./mac.txt``,
+    and members are only read into memory, never written to a path."""
+    if name.startswith("/"):
+        return check_member_name(name)
+    kept = [part for part in name.split("/") if part not in ("", ".")]
+    return check_member_name("/".join(kept))
+
+
+def _export_problem(name: str, problem: str) -> Problem:
+    return Problem(name, problem, in_export=True)
 
 
 def _archive(handle: IO[bytes], magic: bytes, name: str, limits: FleetLimits) -> Iterator[Read]:
@@ -134,7 +156,7 @@ def _gzipped_bundle(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterat
     try:
         data = gzip.GzipFile(fileobj=handle).read(limits.max_bundle_bytes + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        yield Problem(name, f"damaged gzip file: {exc}")
+        yield _export_problem(name, f"damaged gzip file: {exc}")
         return
     if len(data) > limits.max_bundle_bytes:
         yield Problem(name, f"inflates to more than {limits.max_bundle_bytes} bytes: not a bundle")
@@ -151,73 +173,79 @@ def _tar(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterator[Read]:
             for member in archive:
                 members += 1
                 if members > limits.max_members:
-                    yield Problem(name, f"more than {limits.max_members} members: rest not read")
+                    yield _export_problem(
+                        name, f"more than {limits.max_members} members: rest not read"
+                    )
                     return
                 label = f"{name}:{member.name}"
                 if member.isdir():
                     continue
-                unsafe = check_member_name(member.name)
+                unsafe = unsafe_member_name(member.name)
                 if unsafe is not None:
-                    yield Problem(label, f"unsafe member name: {unsafe}")
+                    yield _export_problem(label, f"unsafe member name: {unsafe}")
                     continue
                 if not member.isreg():
-                    yield Problem(label, "not a regular file (link or device)")
+                    yield _export_problem(label, "not a regular file (link or device)")
                     continue
                 if member.size > limits.max_bundle_bytes:
                     yield Problem(label, _too_large(member.size, limits))
                     continue
                 total += member.size
                 if total > limits.max_total_bytes:
-                    yield Problem(name, f"over {limits.max_total_bytes} bytes: rest not read")
+                    yield _export_problem(
+                        name, f"over {limits.max_total_bytes} bytes: rest not read"
+                    )
                     return
                 stream = archive.extractfile(member)
                 if stream is None:
                     continue
                 yield Item(label, stream.read(limits.max_bundle_bytes + 1))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        yield Problem(name, f"damaged or truncated archive after {members} member(s): {exc}")
+        yield _export_problem(
+            name, f"damaged or truncated archive after {members} member(s): {exc}"
+        )
 
 
 def _zip(handle: IO[bytes], name: str, limits: FleetLimits) -> Iterator[Read]:
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        yield Problem(name, f"damaged zip archive: {exc}")
+        yield _export_problem(name, f"damaged zip archive: {exc}")
         return
     with archive:
         infos = archive.infolist()
         if len(infos) > limits.max_members:
-            yield Problem(name, f"more than {limits.max_members} members: rest not read")
+            yield _export_problem(name, f"more than {limits.max_members} members: rest not read")
             infos = infos[: limits.max_members]
         total = 0
         for info in infos:
             label = f"{name}:{info.filename}"
             if info.is_dir():
                 continue
-            unsafe = check_member_name(info.filename)
+            unsafe = unsafe_member_name(info.filename)
             if unsafe is not None:
-                yield Problem(label, f"unsafe member name: {unsafe}")
+                yield _export_problem(label, f"unsafe member name: {unsafe}")
                 continue
             # Only the file-type bits: zip writers that set permissions alone leave them 0.
             kind = stat.S_IFMT((info.external_attr >> 16) & 0xFFFF)
             if kind and kind != stat.S_IFREG:
-                yield Problem(label, "not a regular file (link or device)")
+                yield _export_problem(label, "not a regular file (link or device)")
                 continue
             if info.flag_bits & 0x1:
-                yield Problem(label, "encrypted member")
+                yield _export_problem(label, "encrypted member")
                 continue
             if info.file_size > limits.max_bundle_bytes:
                 yield Problem(label, _too_large(info.file_size, limits))
                 continue
             total += info.file_size
             if total > limits.max_total_bytes:
-                yield Problem(name, f"over {limits.max_total_bytes} bytes: rest not read")
+                yield _export_problem(name, f"over {limits.max_total_bytes} bytes: rest not read")
                 return
             try:
                 with archive.open(info) as stream:
                     # The declared size may lie (a zip bomb): read no more than the limit.
                     data = stream.read(limits.max_bundle_bytes + 1)
             except (zipfile.BadZipFile, OSError, zlib.error, NotImplementedError, EOFError) as exc:
-                yield Problem(label, f"damaged member: {exc}")
+                yield _export_problem(label, f"damaged member: {exc}")
                 continue
             yield Item(label, data)

@@ -1,7 +1,8 @@
 """ISE's posture audit syslog, as a syslog server or SIEM keeps it: which endpoints were
 postured, on which OS, with which result, and which were never postured.
 
-ISE sends each message as ``<PRI>Mmm dd hh:mm:ss HOST CATEGORY MSGID TOTAL SEQ BODY``; a
+ISE sends each message as ``<PRI>Mmm dd hh:mm:ss HOST CATEGORY MSGID TOTAL SEQ BODY``
+(a syslog server may file the header in RFC 3339 or RFC 5424 form instead); a
 long message is split into TOTAL segments sharing MSGID (segment 0 carries the timestamp,
 message code, severity and class, later segments only ``key=value`` pairs). Attributes
 are ``Key=value`` separated by ``, `` (a literal comma in a value is ``\\,``).
@@ -37,11 +38,19 @@ CP_GAPS = ("uncovered", "disabled-only", "os-unknown")
 MAX_PENDING = 100_000
 MAX_FIELD = 10_000
 
+# The syslog header as servers file it: BSD (RFC 3164, "Mmm dd hh:mm:ss", what ISE sends),
+# RFC 3339 (rsyslog's RSYSLOG_FileFormat, syslog-ng's ts-format(iso): no PRI,
+# "2024-02-06T22:16:22.123456+00:00"), or RFC 5424 ("<PRI>1 TIMESTAMP HOST APP-NAME PROCID
+# MSGID SD", rsyslog's RSYSLOG_SyslogProtocol23Format, the tag as APP-NAME).
 _HEADER = re.compile(
-    r"^\s*(?:<\d{1,3}>)?(?:\d+ )?(?P<stamp>[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2})"
-    r"(?: [+-]\d{2}:\d{2})? (?P<host>\S+) (?P<category>CISE_[A-Za-z_]+):? "
+    r"^\s*(?:<\d{1,3}>)?(?:\d{1,2} )?"
+    r"(?P<stamp>[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2}(?: [+-]\d{2}:\d{2})?"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})) "
+    r"(?P<host>\S+) (?P<category>CISE_[A-Za-z_]+)(?::| \S+ \S+ (?:-|(?:\[[^\]]*\])+))? "
     r"(?P<id>\d{1,12}) (?P<total>\d{1,4}) (?P<seq>\d{1,4}) ?(?P<body>.*)$"
 )
+# Any line naming an ISE category: one the header above cannot read is counted, not lost.
+_CATEGORY = re.compile(r"\bCISE_[A-Za-z]")
 _FIRST = re.compile(
     r"^(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? [+-]\d{2}:?\d{2}) \d+ "
     r"(?P<code>\d+) (?P<severity>[A-Z]+) (?P<class>[^:]*): (?P<rest>.*)$"
@@ -108,6 +117,8 @@ class AuditSummary:
     endpoints: tuple[EndpointPosture, ...]
     by_os: tuple[OsSummary, ...]
     incomplete: int
+    unreadable: int = 0
+    """Lines that name an ISE category (``CISE_...``) but are in no header form read."""
 
     @property
     def statuses(self) -> dict[str, int]:
@@ -201,10 +212,12 @@ def read_audit(
     Total: lines that are not ISE syslog are counted and skipped."""
     assembler = _Assembler()
     last: dict[str, EndpointPosture] = {}
-    messages = posture_messages = number = 0
+    messages = posture_messages = number = unreadable = 0
     for number, line in enumerate(lines, 1):
         header = _HEADER.match(line)
         if header is None:
+            if _CATEGORY.search(line):
+                unreadable += 1
             continue
         whole = assembler.add(number, header)
         if whole is None:
@@ -255,4 +268,5 @@ def read_audit(
         endpoints=endpoints,
         by_os=tuple(summaries),
         incomplete=assembler.incomplete + len(assembler.pending),
+        unreadable=unreadable,
     )

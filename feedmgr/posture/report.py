@@ -409,6 +409,7 @@ def audit_json(summary: AuditSummary, cp_policy: str | None) -> dict[str, Any]:
         "messages": summary.messages,
         "posture_messages": summary.posture_messages,
         "incomplete_messages": summary.incomplete,
+        "unreadable_lines": summary.unreadable,
         "endpoints": len(summary.endpoints),
         "statuses": summary.statuses,
         "cp_policy": cp_policy,
@@ -446,6 +447,11 @@ def render_audit_text(summary: AuditSummary, cp_policy: str | None) -> str:
     ]
     if summary.incomplete:
         lines.append(f"  {summary.incomplete} message(s) incomplete (segments missing)")
+    if summary.unreadable:
+        lines.append(
+            f"  {summary.unreadable} line(s) name an ISE category but could not be read "
+            "(syslog header in no known form: BSD, RFC 3339, RFC 5424); not counted"
+        )
     if not summary.posture_messages:
         lines.append(
             "  no message carries PostureStatus or PostureAssessmentStatus: this file says "

@@ -248,7 +248,7 @@ FLEET_TABLE_LIMIT = 1000
 """Failing Macs shown per requirement; the JSON report lists all."""
 
 
-def _bar(requirement: Mapping[str, Any]) -> str:
+def _bar(requirement: Mapping[str, Any], nothing_evaluated: bool) -> str:
     total = requirement["pass"] + requirement["fail"] + requirement["cannot_tell"]
     parts = []
     for key, css in (("pass", "pass"), ("fail", "fail"), ("cannot_tell", "unknown")):
@@ -258,7 +258,12 @@ def _bar(requirement: Mapping[str, Any]) -> str:
                 f'<span class="{css}" data-part="{css}" style="width:{share:.3f}%" '
                 f'title="{requirement[key]} {key.replace("_", " ")}"></span>'
             )
-    state = "blocking" if requirement["blocking"] else "fails" if requirement["fail"] else "ok"
+    if nothing_evaluated:
+        state = "cannot-tell"
+    elif requirement["blocking"]:
+        state = "blocking"
+    else:
+        state = "fails" if requirement["fail"] else "ok"
     return (
         f'<div class="bar-row" data-requirement="{escape(requirement["name"])}" '
         f'data-state="{state}"><div><strong>{escape(requirement["name"])}</strong> '
@@ -296,6 +301,8 @@ def _fleet_one(document: Mapping[str, Any]) -> str:
         "<table><thead><tr><th>Mac</th><th>Id</th><th>macOS</th><th>Requirement</th>"
         f"<th>Evidence</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows
+        else "<p>No Mac was evaluated: cannot tell.</p>"
+        if document["nothing_evaluated"]
         else "<p>No Mac fails a requirement.</p>"
     )
     more = (
@@ -321,7 +328,7 @@ def _fleet_one(document: Mapping[str, Any]) -> str:
         f'<div class="legend">{bundles["macs"]} Macs evaluated from {bundles["read"]} bundles; '
         f"{bundles['stale']} stale, {bundles['duplicates']} duplicates, "
         f"{bundles['unreadable']} unreadable. Green: pass, red: fail, amber: cannot tell.</div>"
-        f"{''.join(_bar(r) for r in document['requirements'])}"
+        f"{''.join(_bar(r, document['nothing_evaluated']) for r in document['requirements'])}"
         f"<h3>Failing Macs</h3>{table}{more}{left_table}"
     )
 

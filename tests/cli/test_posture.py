@@ -260,6 +260,44 @@ def test_audit_syslog_confirms_a_predicted_cp_gap(run_cli: RunCli, tmp_path: Pat
     assert document["statuses"] == {"Compliant": 1, "NotApplicable": 1}
 
 
+def test_audit_syslog_reads_rfc3339_headers_and_counts_unreadable_lines(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A file mixing BSD headers with the RFC 3339 header rsyslog's RSYSLOG_FileFormat writes
+    keeps both endpoints (the second never postured); a CISE_ line in no known header form
+    is counted as unreadable in the text and the JSON, not silently dropped."""
+    rfc3339 = _audit_line(2, "AA:BB:CC:00:00:02", "Mac OSX 26.2", "Unknown").replace(
+        "<181>Mar  3 09:12:02 ", "2024-02-06T22:16:22+00:00 "
+    )
+    garbled = "ise01 at 22:16 CISE_Posture_and_Client_Provisioning_Audit 0000000003 1 0 x"
+    log = tmp_path / "ise.log"
+    log.write_text(
+        "\n".join(
+            [_audit_line(1, "AA:BB:CC:00:00:01", "Mac OSX 15.6.1", "Compliant"), rfc3339, garbled]
+        )
+        + "\n"
+    )
+    result = run_cli("posture", "audit-syslog", log)
+    assert result.code == 0, result.err
+    assert f"{log}: 3 lines, 2 ISE message(s), 2 with a posture status" in result.out
+    assert "AA:BB:CC:00:00:02: Mac OSX 26.2, Unknown" in result.out
+    assert "1 line(s) name an ISE category but could not be read" in result.out
+    document = run_cli("posture", "audit-syslog", log, "--format", "json").json()
+    assert document["unreadable_lines"] == 1
+    assert document["statuses"] == {"Compliant": 1, "Unknown": 1}
+
+
+def test_audit_syslog_with_only_unreadable_ise_lines_says_so(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A file whose ISE lines are all in an unknown header form exits 3 saying how many."""
+    log = tmp_path / "ise.log"
+    log.write_text("ise01 at 22:16 CISE_Posture_and_Client_Provisioning_Audit 1 1 0 x\n")
+    result = run_cli("posture", "audit-syslog", log)
+    assert result.code == 3
+    assert "1 line(s) name an ISE category but their syslog header is in no form" in result.err
+
+
 def test_audit_syslog_refuses_a_file_without_ise_messages(run_cli: RunCli, asset: Asset) -> None:
     """A file with no ISE syslog message (the macOS system.log) exits 3 with one line."""
     path = asset("posture/logs/macos-system.log")

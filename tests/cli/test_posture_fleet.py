@@ -4,6 +4,7 @@ fleet section of ``preflight``."""
 from __future__ import annotations
 
 import shutil
+import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,6 +66,63 @@ def test_bundle_file_name_cannot_forge_a_report_line(
     assert result.code == 1, result.err
     assert "x\\nFORGED LINE" in result.out
     assert not any(line.startswith("FORGED") for line in result.out.splitlines())
+
+
+def _no_mac_sources(fleet: Fleet, root: Path) -> dict[str, Path]:
+    """Bundle paths from which no Mac can be evaluated: a folder whose only bundle is
+    unreadable, a folder of stale bundles only, an empty folder, and a .tar.gz cut before
+    its first member ends."""
+    unreadable = root / "unreadable"
+    unreadable.mkdir()
+    shutil.copy(fleet.folder / "cut.txt", unreadable)
+    stale = root / "stale"
+    stale.mkdir()
+    shutil.copy(fleet.folder / "mac-d.txt", stale)
+    empty = root / "empty"
+    empty.mkdir()
+    whole = root / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as archive:
+        archive.add(fleet.folder / "mac-b.txt", arcname="mac-b.txt")
+        archive.add(fleet.folder / "mac-a-new.txt", arcname="mac-a-new.txt")
+    cut = root / "cut.tar.gz"
+    cut.write_bytes(whole.read_bytes()[:200])
+    return {"unreadable": unreadable, "stale": stale, "empty": empty, "cut archive": cut}
+
+
+@pytest.mark.parametrize("case", ["unreadable", "stale", "empty", "cut archive"])
+def test_no_mac_evaluated_cannot_pass(
+    run_cli: RunCli, fleet: Fleet, tmp_path: Path, case: str
+) -> None:
+    """When no Mac was evaluated the pre-check answers nothing: it says so, shows every
+    requirement as cannot tell, exits 1, and JUnit has a failure per requirement."""
+    source = _no_mac_sources(fleet, tmp_path)[case]
+    result = run_cli("posture", "fleet", fleet.conditions, source)
+    assert result.code == 1, result.out
+    out = result.out
+    assert "Macs evaluated 0" in out
+    assert "[ok]" not in out
+    assert "[cannot tell] sysmond-running (mandatory): no Mac was evaluated" in out
+    assert out.rstrip().splitlines()[-1].startswith("Verdict: no Mac was evaluated: cannot tell")
+    junit = run_cli("posture", "fleet", fleet.conditions, source, "--format", "junit")
+    assert junit.code == 1
+    root = SafeET.fromstring(junit.out)
+    cases = [c for c in root.iter("testcase") if c.get("classname") == "feedmgr.posture.fleet"]
+    assert len(cases) == 5
+    assert all(case.find("failure") is not None for case in cases)
+    document = run_cli("posture", "fleet", fleet.conditions, source, "--format", "json").json()
+    assert document["nothing_evaluated"] is True
+    assert document["bundles"]["macs"] == 0
+    html = run_cli("posture", "fleet", fleet.conditions, source, "--format", "html").out
+    assert html.count('data-state="cannot-tell"') == 5
+    assert "No Mac was evaluated: cannot tell." in html
+
+
+def test_macs_evaluated_are_not_nothing(run_cli: RunCli, fleet: Fleet) -> None:
+    """A run that evaluated Macs says nothing_evaluated false."""
+    document = run_cli(
+        "posture", "fleet", fleet.conditions, fleet.folder, "--format", "json"
+    ).json()
+    assert document["nothing_evaluated"] is False
 
 
 def test_fail_over_turns_the_exit_to_0(run_cli: RunCli, fleet: Fleet) -> None:
@@ -178,6 +236,27 @@ def test_preflight_runs_the_fleet_check(run_cli: RunCli, fleet: Fleet, tmp_path:
     html = run_cli("preflight", folder / "deployment.toml", "--format", "html").out
     assert '<section id="fleet">' in html
     assert html.count('class="bar-row"') == 5
+
+
+def test_preflight_fails_when_no_mac_was_evaluated(
+    run_cli: RunCli, fleet: Fleet, tmp_path: Path
+) -> None:
+    """In preflight, a fleet folder from which no Mac could be evaluated makes each
+    posture.fleet finding a fail (cannot tell), and the run exits 1."""
+    folder = tmp_path / "deploy"
+    (folder / "bundles").mkdir(parents=True)
+    shutil.copy(fleet.folder / "cut.txt", folder / "bundles")
+    shutil.copy(fleet.conditions, folder / "conditions.yaml")
+    (folder / "deployment.toml").write_text(
+        '[posture]\nconditions = ["conditions.yaml"]\nfleet = "bundles/"\n'
+    )
+    result = run_cli("preflight", folder / "deployment.toml", "--format", "json")
+    document = result.json()
+    fleet_findings = [f for f in document["findings"] if f["check"] == "posture.fleet"]
+    assert len(fleet_findings) == 5
+    assert {f["severity"] for f in fleet_findings} == {"fail"}
+    assert all("no Mac was evaluated" in f["message"] for f in fleet_findings)
+    assert result.code == 1
 
 
 def test_preflight_names_a_missing_fleet_folder(run_cli: RunCli, tmp_path: Path) -> None:

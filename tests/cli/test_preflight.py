@@ -239,3 +239,71 @@ def test_posture_print_capture_from_catalina_needs_its_target(
     else:
         assert "posture wazuh.yaml" not in document["facts"]
         assert "give the target: --print system/LABEL=FILE" in result.out
+
+
+def test_posture_results_name_the_condition_file_as_written(
+    deployment_dir: Path, run_cli: RunCli
+) -> None:
+    """Two condition files with the same name in different folders keep apart: a fact per
+    file and posture.policy / posture.fleet subjects that start with the path as the
+    deployment file writes it, so JUnit has one test case per (check, subject)."""
+    example = (EXAMPLES / "macos-service-condition.yaml").read_text()
+    for folder, text in (
+        ("prod", example),
+        ("staging", example.replace("com.apple.sysmond", "com.example.missing")),
+    ):
+        (deployment_dir / folder).mkdir()
+        (deployment_dir / folder / "conds.yaml").write_text(text)
+    shutil.copytree(EXAMPLES / "fleet-bundles", deployment_dir / "bundles")
+    text = (
+        "[posture]\n"
+        'conditions = ["prod/conds.yaml", "./staging/conds.yaml"]\n'
+        'dumpstate = ["dumpstate.txt"]\n'
+        'fleet = "bundles"\n'
+        "fleet_max_age_days = 3650\n"
+    )
+    path = _write(deployment_dir, text)
+    document = run_cli("preflight", path, "--format", "json").json()
+    assert document["facts"]["posture prod/conds.yaml"] == "Compliant"
+    assert document["facts"]["posture ./staging/conds.yaml"] == "NonCompliant"
+    assert "fleet prod/conds.yaml" in document["facts"]
+    assert "fleet ./staging/conds.yaml" in document["facts"]
+    policies = {
+        f["subject"]: f["severity"] for f in document["findings"] if f["check"] == "posture.policy"
+    }
+    assert policies == {
+        "prod/conds.yaml: macOS-Service-PosturePolicy": "info",
+        "./staging/conds.yaml: macOS-Service-PosturePolicy": "fail",
+    }
+    fleet = {f["subject"] for f in document["findings"] if f["check"] == "posture.fleet"}
+    assert fleet == {
+        "prod/conds.yaml: macOS-Service-Requirement",
+        "./staging/conds.yaml: macOS-Service-Requirement",
+    }
+    junit = SafeET.fromstring(run_cli("preflight", path, "--format", "junit").out)
+    names = [
+        (case.get("classname"), case.get("name"))
+        for case in junit.iter("testcase")
+        if case.get("classname", "").startswith("feedmgr.posture")
+    ]
+    assert len(names) == len(set(names))
+    assert ("feedmgr.posture.policy", "./staging/conds.yaml: macOS-Service-PosturePolicy") in names
+
+
+def test_a_bad_list_domain_is_an_invalid_deployment_file(
+    deployment_dir: Path, run_cli: RunCli
+) -> None:
+    """'[posture] list = ["gui/abc=..."]' exits 3 with one line naming the file and the
+    field, before any section runs."""
+    path = _write(
+        deployment_dir,
+        '[posture]\nconditions = ["macos-service-condition.yaml"]\n'
+        'list = ["gui/abc=captures/dumpstate.txt"]\n',
+    )
+    result = run_cli("preflight", path)
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err == (
+        f"feedmgr: error: {path}: posture.list.0: 'gui/abc' is not a launchd domain: "
+        "expected system, gui/UID or user/UID\n"
+    )

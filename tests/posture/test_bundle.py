@@ -103,6 +103,33 @@ def test_bundle_labels_cannot_run_commands(tmp_path: Path) -> None:
     assert bundle.filters == ("com.x$(touch pwned)",)
 
 
+@pytest.mark.parametrize(
+    "label",
+    ["com.a\\cb", "com.x\\nq", "com.it's", 'com."dq"', "com.x`touch pwned`", "-n"],
+)
+def test_bundle_keeps_odd_labels_verbatim(tmp_path: Path, label: str) -> None:
+    """Backslashes, quotes and backquotes in a label reach the bundle as written: no shell
+    (dash's echo reads backslash escapes) turns them into other text, cuts a line or runs
+    anything."""
+    odd = ServiceCondition("odd", label, Operator.LOADED, ServiceType.DAEMON)
+    bundle = parse_bundle(_collect(tmp_path, _spec(odd)), "m")
+    assert not (tmp_path / "pwned").exists()
+    assert bundle.filters == (label,)
+    assert [p.target for p in bundle.prints] == [f"system/{label}"]
+
+
+@pytest.mark.parametrize("name", ["keep $(touch pwned)", "it's `touch pwned`", "-dir"])
+def test_bundle_script_output_dir_is_inert(tmp_path: Path, name: str) -> None:
+    """An --output-dir with shell syntax, quotes or a leading dash is used as the folder
+    name it is, and nothing in it runs."""
+    work = tmp_path / "work"
+    work.mkdir()
+    run = run_script(bundle_script(_spec(SYSMOND), name), work)
+    assert run.returncode == 0, run.stderr
+    assert not (work / "pwned").exists()
+    assert (work / name / "posture-bundle.txt").read_text() == run.stdout
+
+
 def test_bundle_script_refuses_to_run_as_a_user(tmp_path: Path) -> None:
     """Run without root, the script stops before collecting anything (launchctl would list
     the user's domain as if it were the system's)."""

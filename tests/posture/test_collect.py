@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -119,10 +120,61 @@ def test_collect_script_quotes_labels() -> None:
     spec = _spec(ServiceCondition("c", "com.x$(touch pwned)", Operator.LOADED, ServiceType.DAEMON))
     script = collect_script(spec, "my conditions.yaml")
     assert "system/'com.x$(touch pwned)'" in script
-    assert "feedmgr posture eval 'my conditions.yaml'" in script
     assert "gui/" not in script.split("print", 1)[1].split("\n", 1)[0]
     if shutil.which("sh"):
         subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+
+
+HOSTILE_FILE_NAMES = [
+    "c$HOME`id -un`.yaml",
+    'it\'s "quoted" $(touch pwned).yaml',
+    "back\\slash\\c\\n.yaml",
+    "two\nlines.yaml",
+]
+
+
+def _run_collect_script(script: str, work: Path) -> str:
+    """Run a collect script with /bin/sh and stand-ins for the macOS tools it calls."""
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    stand_ins = {
+        "sudo": 'exec "$@"',
+        "launchctl": 'case "$1" in print) printf "%s = {\\n}\\n" "$2" ;;'
+        ' *) echo "PID Status Label" ;; esac',
+        "stat": "echo tester",
+        "hostname": "echo mac01",
+        "id": "echo 501",
+        "dscl": "echo 'NFSHomeDirectory: /nonexistent'",
+    }
+    for name, body in stand_ins.items():
+        tool = bin_dir / name
+        tool.write_text(f"#!/bin/sh\n{body}\n")
+        tool.chmod(0o755)
+    (work / "collect.sh").write_text(script)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    run = subprocess.run(
+        ["/bin/sh", "collect.sh"], cwd=work, env=env, capture_output=True, text=True, check=True
+    )
+    return run.stdout
+
+
+@pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs /bin/sh")
+@pytest.mark.parametrize("file_name", HOSTILE_FILE_NAMES)
+def test_collect_script_prints_the_eval_command_with_every_word_inert(
+    tmp_path: Path, file_name: str
+) -> None:
+    """Run with /bin/sh, the script prints an eval command that a shell reads back as the
+    condition file's name and the capture paths verbatim: nothing in the name (or in a
+    label) is expanded or run, neither by the script nor by pasting the command."""
+    label = "com.x`touch pwned-label`\\c"
+    spec = _spec(ServiceCondition("c", label, Operator.LOADED, ServiceType.DAEMON))
+    out = _run_collect_script(collect_script(spec, file_name), tmp_path)
+    command = out.split("Evaluate with:\n", 1)[1]
+    words = shlex.split(command)
+    assert words[:4] == ["feedmgr", "posture", "eval", file_name]
+    printed = words[words.index("--print") + 1]
+    assert printed.startswith(f"system/{label}=feedmgr-posture-mac01-")
+    assert not list(tmp_path.glob("pwned*"))
 
 
 def test_collect_script_without_file_skips_prints() -> None:

@@ -143,6 +143,38 @@ def test_invalid_files_name_item_and_reason(
     assert info.value.exit_code is ExitCode.INPUT_REJECTED
 
 
+@pytest.mark.parametrize(
+    ("typo", "meant", "problem"),
+    [
+        (
+            ("conditions", 0, "servce"),
+            "service",
+            "conditions[0] (macOS-Service-Condition).servce: Extra inputs are not permitted "
+            "(did you mean 'service'?)",
+        ),
+        (
+            ("requirements", 0, "mesage"),
+            "message",
+            "requirements[0] (macOS-Service-Requirement).mesage: Extra inputs are not "
+            "permitted (did you mean 'message'?)",
+        ),
+        (("polices",), "policies", "polices: Extra inputs are not permitted (did you mean"),
+    ],
+)
+def test_a_misspelt_key_is_named_before_the_key_it_leaves_missing(
+    field_document: dict[str, Any], typo: tuple[str | int, ...], meant: str, problem: str
+) -> None:
+    """A key spelt wrong is reported as the unknown key (with the closest known key), not as
+    the required key it leaves missing."""
+    node: Any = field_document
+    for key in typo[:-1]:
+        node = node[key]
+    node[typo[-1]] = node.pop(meant)
+    with pytest.raises(SchemaError) as info:
+        spec_from_document(field_document, "x")
+    assert info.value.problem.startswith(problem), info.value.problem
+
+
 def test_duplicate_condition_names_rejected(field_document: dict[str, Any]) -> None:
     """Two conditions with one name are rejected, naming the second."""
     field_document["conditions"].append(dict(field_document["conditions"][0]))

@@ -23,6 +23,12 @@ import pytest
 
 from feedmgr.posture.files import load_spec
 from feedmgr.posture.fleet import FleetResult, Outcome, os_covers, run_fleet
+from feedmgr.posture.fleet_report import (
+    BUNDLES_CHECK,
+    fleet_json,
+    fleet_report,
+    render_fleet_text,
+)
 from feedmgr.posture.fleet_sources import FleetLimits
 from tests.posture.fakemac import Fleet, make_fleet
 from tests.processes import has_children
@@ -148,6 +154,26 @@ def test_a_longer_max_age_keeps_the_old_mac(fleet: Fleet) -> None:
     assert len(result.macs) == 4
 
 
+@pytest.mark.parametrize(
+    ("max_age", "shown", "days"),
+    [
+        (timedelta(hours=36), "stale, older than 36 hours (1):", 1.5),
+        (timedelta(days=14), "stale, older than 14 days (1):", 14.0),
+        (timedelta(days=1), "stale, older than 1 day (", 1.0),
+        (timedelta(hours=12), "stale, older than 12 hours (", 0.5),
+        (timedelta(minutes=90), "stale, older than 90 minutes (", 0.0625),
+    ],
+)
+def test_stale_bundles_show_the_maximum_age_as_given(
+    fleet: Fleet, max_age: timedelta, shown: str, days: float
+) -> None:
+    """The stale list says the maximum age in the unit it was given in (36h is 36 hours,
+    not '1 days'); JSON has it in days, fractions kept."""
+    result = _run(fleet, max_age=max_age)
+    assert shown in render_fleet_text(result, "c.yaml")
+    assert fleet_json(result, "c.yaml")["max_age_days"] == days
+
+
 @pytest.mark.parametrize(("fail_over", "blocking"), [(0.0, True), (33.0, True), (34.0, False)])
 def test_fail_over_tolerates_a_share_of_failing_macs(
     fleet: Fleet, fail_over: float, blocking: bool
@@ -214,6 +240,92 @@ def test_hostile_tar_members_are_reported_not_followed(fleet: Fleet, tmp_path: P
     assert problems["link.txt"] == "not a regular file (link or device)"
     assert problems["huge.txt"] == "too large for a bundle (2097152 bytes, limit 1048576)"
     assert len(result.macs) == 3
+
+
+def _archives_of_dot(folder: Path, target: Path) -> list[Path]:
+    """The archives admins make of a folder of bundles, every member named ``./...``: GNU
+    tar or bsdtar (``tar czf all.tgz -C DIR .``), Python's shutil.make_archive, and a zip
+    whose writer kept the ``./`` prefix."""
+    made = []
+    tar = shutil.which("tar")
+    if tar is not None:
+        cli = target / "cli.tgz"
+        subprocess.run([tar, "czf", str(cli), "-C", str(folder), "."], check=True)
+        made.append(cli)
+    made.append(Path(shutil.make_archive(str(target / "made"), "gztar", root_dir=folder)))
+    dotted = target / "dotted.zip"
+    with zipfile.ZipFile(dotted, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"./{path.relative_to(folder)}")
+    made.append(dotted)
+    return made
+
+
+def test_archives_with_dot_slash_names_are_read(fleet: Fleet, tmp_path: Path) -> None:
+    """An archive of a folder made the usual way ('tar czf all.tgz -C DIR .') names its
+    members './mac.txt': a '.' component is harmless, and every bundle counts as in the
+    folder."""
+    expected = _run(fleet)
+    for archive_path in _archives_of_dot(fleet.folder, tmp_path):
+        result = _run(fleet, archive_path)
+        assert _counts(result) == _counts(expected), archive_path
+        assert len(result.unreadable) == len(expected.unreadable), result.unreadable
+        assert not [p for p in result.unreadable if "unsafe" in p.problem]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("./../evil.txt", "unsafe member name: member path has an empty, '.' or '..' component"),
+        (
+            "a/./../../evil.txt",
+            "unsafe member name: member path has an empty, '.' or '..' component",
+        ),
+        ("/./abs.txt", "unsafe member name: absolute member path"),
+        ("./dir\\evil.txt", "unsafe member name: member name contains a backslash"),
+        ("./C:evil.txt", "unsafe member name: member path starts with a drive letter"),
+        ("./ctl\x1b.txt", "unsafe member name: member name contains control characters"),
+    ],
+)
+def test_dot_components_do_not_hide_an_unsafe_name(
+    fleet: Fleet, tmp_path: Path, name: str, problem: str
+) -> None:
+    """Accepting './' does not let '..', absolute names, backslashes, drive letters or
+    control characters through."""
+    good = (fleet.folder / "mac-b.txt").read_bytes()
+    tgz = tmp_path / "hostile.tar.gz"
+    with tarfile.open(tgz, "w:gz") as archive:
+        info, data = _member(name, good)
+        archive.addfile(info, io.BytesIO(data))
+    (unreadable,) = _run(fleet, tgz).unreadable
+    assert unreadable.problem == problem
+
+
+def test_archive_problems_do_not_send_the_admin_to_re_collect(fleet: Fleet, tmp_path: Path) -> None:
+    """When the only unreadable members are so because of how the archive stores them
+    (names, links), the advice is about the archive, not about collecting on the Macs."""
+    good = (fleet.folder / "mac-b.txt").read_bytes()
+    tgz = tmp_path / "export.tar.gz"
+    with tarfile.open(tgz, "w:gz") as archive:
+        for info, data in (
+            _member("mac-b.txt", good),
+            _member("../mac-x.txt", good),
+            _member("link.txt", kind=tarfile.SYMTYPE),
+        ):
+            archive.addfile(info, io.BytesIO(data))
+    result = _run(fleet, tgz)
+    (finding,) = [f for f in fleet_report(result, "c.yaml").findings if f.check == BUNDLES_CHECK]
+    assert "collect" not in finding.fix
+    assert "archive" in finding.fix
+
+
+def test_bundle_problems_still_ask_for_a_new_collection(fleet: Fleet) -> None:
+    """Bundles that are unreadable for their content (cut, another format, not a Mac) are
+    fixed by collecting again on those Macs."""
+    result = _run(fleet)
+    (finding,) = [f for f in fleet_report(result, "c.yaml").findings if f.check == BUNDLES_CHECK]
+    assert "collect script" in finding.fix
 
 
 def test_truncated_archive_keeps_what_was_read(fleet: Fleet, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ postured endpoints, and the CP prediction beside them."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,79 @@ def test_genuine_four_segment_message_gives_the_endpoint_and_status(asset: Asset
         "2019-04-24 15:00:48.610 +00:00",
     )
     assert summary.by_os[0].never_postured == (endpoint,)
+
+
+def test_rfc3339_headers_as_rsyslog_files_them_are_read(asset: Asset) -> None:
+    """The genuine 4-segment message with the RFC 3339 header rsyslog's RSYSLOG_FileFormat
+    writes (no PRI, 'YYYY-MM-DDThh:mm:ss+00:00 HOST TAG') gives the same endpoint."""
+    lines = asset("posture/logs/ise-syslog-passed-auth-rfc3339.log").read_text().splitlines()
+    summary = read_audit(lines, "x")
+    assert (summary.messages, summary.posture_messages, summary.unreadable) == (1, 1, 0)
+    (endpoint,) = summary.endpoints
+    assert (endpoint.endpoint, endpoint.status, endpoint.time) == (
+        "90-1B-0E-34-EA-92",
+        "NotApplicable",
+        "2019-04-24 15:00:48.610 +00:00",
+    )
+
+
+_BSD = re.compile(r"^<\d+>[A-Z][a-z]{2} +\d+ [\d:]+ (?P<host>\S+) (?P<tag>\S+) (?P<msg>.*)$")
+
+
+def _rfc3339(line: str, stamp: str) -> str:
+    """A constructed message's header as RSYSLOG_FileFormat writes it: no PRI,
+    'TIMESTAMP HOST TAG MSG'."""
+    bsd = _BSD.match(line)
+    assert bsd is not None
+    return f"{stamp} {bsd['host']} {bsd['tag']} {bsd['msg']}"
+
+
+def _rfc5424(line: str, stamp: str) -> str:
+    """A constructed message's header as rsyslog's RSYSLOG_SyslogProtocol23Format writes it:
+    '<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD MSG', the tag as APP-NAME."""
+    bsd = _BSD.match(line)
+    assert bsd is not None
+    return f"<181>1 {stamp} {bsd['host']} {bsd['tag']} - - - {bsd['msg']}"
+
+
+def test_a_file_mixing_header_forms_keeps_every_endpoint() -> None:
+    """BSD, RFC 3339 (with or without fraction, Z or offset) and RFC 5424 headers in one
+    file are all read: no endpoint is dropped."""
+    lines = [
+        _posture_message(1, "AA:BB:CC:00:00:01", "Mac OSX 15.6.1", "Compliant"),
+        _rfc3339(
+            _posture_message(2, "AA:BB:CC:00:00:02", "Mac OSX 26.2", "Unknown"),
+            "2024-02-06T22:16:22+00:00",
+        ),
+        _rfc3339(
+            _posture_message(3, "AA:BB:CC:00:00:03", "Mac OSX 26.2", "NonCompliant"),
+            "2024-02-06T22:16:23.123456Z",
+        ),
+        _rfc5424(
+            _posture_message(4, "AA:BB:CC:00:00:04", "Mac OSX 14.3.1", "Compliant"),
+            "2024-02-06T22:16:24.5-08:00",
+        ),
+    ]
+    summary = read_audit(lines, "x")
+    assert [e.endpoint for e in summary.endpoints] == [
+        "AA:BB:CC:00:00:01",
+        "AA:BB:CC:00:00:02",
+        "AA:BB:CC:00:00:03",
+        "AA:BB:CC:00:00:04",
+    ]
+    assert summary.unreadable == 0
+
+
+def test_a_line_with_an_ise_category_that_cannot_be_read_is_counted() -> None:
+    """A line that names a CISE_ category but whose header is in no known form is counted
+    as unreadable, never silently skipped; other lines are not."""
+    lines = [
+        _posture_message(1, "AA:BB:CC:00:00:01", "Mac OSX 15.6.1", "Compliant"),
+        "06/02/2024 22:16:22 ise01 CISE_Posture_and_Client_Provisioning_Audit 0000000002 1 0 x",
+        "Mar  3 09:13:00 ise-psn1 sshd[42]: not an ISE message",
+    ]
+    summary = read_audit(lines, "x")
+    assert (summary.messages, summary.unreadable) == (1, 1)
 
 
 def test_segments_out_of_order_and_missing(asset: Asset) -> None:
