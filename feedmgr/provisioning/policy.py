@@ -23,6 +23,7 @@ from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from feedmgr.errors import InputRejected, ParseError, SchemaError
+from feedmgr.feed.manifest import first_error, unknown_key_hint
 from feedmgr.pep440 import is_pep440, parse_pep440, shown
 from feedmgr.textio import decode_text
 
@@ -355,12 +356,11 @@ def _where(document: Any, loc: tuple[int | str, ...]) -> str:
 
 
 def _describe(exc: ValidationError, document: Any, yaml_source: bool) -> str:
-    first = exc.errors()[0]
-    message = str(first["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+    first = first_error(exc)
+    message = str(first["msg"]).removeprefix("Value error, ")
     if yaml_source and first["type"] == "string_type":
         message += " (quote it in YAML: versions like 5.1 otherwise read as numbers)"
+    message += unknown_key_hint(exc, first, PolicyModel)
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{_where(document, tuple(first['loc']))}: {message}{more}"
 

@@ -116,6 +116,16 @@ OK_RULE = (
             SchemaError,
             "rule 1 'm': identity_groups",
         ),
+        (
+            # A misspelt key also leaves the key it meant missing: the typo is named first.
+            _with(
+                "  - name: m\n    identity_groups: Any\n    operating_system: [Mac OSX]\n"
+                "    results: {}\n"
+            ),
+            SchemaError,
+            "rule 1 'm': operating_system: Extra inputs are not permitted (did you mean "
+            "'operating_systems'?)",
+        ),
         (_with(OK_RULE + OK_RULE), SchemaError, "rule 2 'ok': name: repeats rule 1"),
         (
             b"format: feedmgr-cp-policy/1\nx: &a [1]\nrules: *a\n",
