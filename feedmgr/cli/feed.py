@@ -111,6 +111,8 @@ def update(
         allow_downgrade=allow_downgrade,
     )
     feed = outcome.feed
+    for blob in outcome.repaired:
+        app.note(f"repaired damaged blob {blob} with the bytes verified from {offline}")
     previous = outcome.previous.version if outcome.previous else None
     signer = outcome.signed_by.short_id if outcome.signed_by else "UNSIGNED"
     if output_format == "json":
@@ -129,6 +131,9 @@ def update(
         return
     if outcome.status == "unchanged":
         emit(f"unchanged: feed {feed.version} is already active\n")
+        return
+    if outcome.status == "repaired":
+        emit(f"repaired: feed {feed.version} is active, its stored payload whole again\n")
         return
     emit(
         f"{outcome.status.value}: feed {feed.version} from {feed.publisher} "
