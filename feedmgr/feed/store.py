@@ -314,6 +314,11 @@ class FeedStore:
                 str(self.home),
                 f"store is locked by another feedmgr process (waited {self.lock_timeout:g} s)",
             ) from None
+        except OSError as exc:
+            # A store shared read-only with this user: reading it works, changing it does not.
+            raise StoreError(
+                str(self.home), f"cannot write the store ({exc.strerror or exc})"
+            ) from exc
         try:
             conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
@@ -325,7 +330,12 @@ class FeedStore:
             conn.execute("PRAGMA foreign_keys = ON")
             _ensure_schema(conn, self.db_path)
             writer = StoreWriter(self, conn)
-            writer.remove_leftovers()
+            try:
+                writer.remove_leftovers()
+            except OSError as exc:
+                raise StoreError(
+                    str(self.home), f"cannot write the store ({exc.strerror or exc})"
+                ) from exc
             yield writer
         except sqlite3.DatabaseError as exc:
             raise _database_error(self.db_path, exc) from exc

@@ -1,0 +1,108 @@
+"""The store's own rules: who may write it, how long a writer waits, what it may delete."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunCli
+from tests.feed.factory import Publisher, build_feed
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+# An account that may read the shared store but not write it; as root, file modes do not
+# stop this process, so the CLI runs as nobody (setpriv, util-linux).
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+def _read_only_for_others(top: Path) -> None:
+    for path in [top, *top.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        extra = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+        if path.is_dir():
+            extra |= stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+        path.chmod(mode | extra)
+
+
+@pytest.fixture
+def shared_home() -> Iterator[Path]:
+    """A store home in a folder of its own under the system's temporary folder (the test's
+    tmp_path is private to this user)."""
+    shared = Path(tempfile.mkdtemp(prefix="feedmgr-shared-"))
+    try:
+        yield shared / "home"
+    finally:
+        for path in [shared, *shared.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(shared)
+
+
+@pytest.fixture
+def unwritable_home(run_cli: RunCli, shared_home: Path, publisher: Publisher) -> Runner:
+    """A store holding two feeds, and a runner of ``feedmgr --home HOME ...`` as a user who
+    can read that store but not write it."""
+    home = shared_home
+    shared = home.parent
+    assert run_cli("--home", home, "trust", "add", publisher.public_pem, use_home=False).code == 0
+    for version in ("1.0", "2.0"):
+        package = build_feed(shared, publisher, version)
+        assert run_cli("--home", home, "update", "--offline", package, use_home=False).code == 0
+    shutil.copy(publisher.public_pem, shared / "publisher.pub.pem")
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: no way to be a user who cannot write")
+        prefix = NOBODY
+        _read_only_for_others(shared)
+    else:
+        prefix = []
+        for path in [home, *home.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "feedmgr", "--home", str(home), *map(str, args)]
+        return subprocess.run(
+            [*prefix, *command],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            cwd=shared,
+        )
+
+    return run
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("update", "--offline", "feed-2.0.zip"),
+        ("trust", "add", "publisher.pub.pem", "--name", "again"),
+        ("rollback", "1.0"),
+    ],
+    ids=["update", "trust-add", "rollback"],
+)
+def test_a_store_the_user_cannot_write_is_a_store_error(
+    unwritable_home: Runner, shared_home: Path, args: tuple[str, ...]
+) -> None:
+    """Writing a store this user may only read exits 5 with one line naming the store."""
+    result = unwritable_home(*args)
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"feedmgr: error: {shared_home}")
+    assert "internal error" not in result.stderr
+
+
+def test_reading_a_store_the_user_cannot_write_works(unwritable_home: Runner) -> None:
+    """status needs no write access: the reader of a shared store sees the active feed."""
+    result = unwritable_home("status")
+    assert result.returncode == 0, result.stderr
+    assert "active feed: 2.0" in result.stdout
