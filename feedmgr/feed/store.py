@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import shutil
 import sqlite3
@@ -38,6 +39,7 @@ from feedmgr.pep440 import parse_pep440
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
+LOCK_TIMEOUT_VARIABLE = "FEEDMGR_LOCK_TIMEOUT"
 _SYNC_THREADS = 8
 
 _SCHEMA = """
@@ -139,14 +141,7 @@ class FeedStore:
         self.blob_dir = home / "blobs"
         self.staging_dir = home / "staging"
         self.lock_path = home / "store.lock"
-        env_timeout = os.environ.get("FEEDMGR_LOCK_TIMEOUT")
-        self.lock_timeout = (
-            lock_timeout
-            if lock_timeout is not None
-            else float(env_timeout)
-            if env_timeout
-            else DEFAULT_LOCK_TIMEOUT
-        )
+        self.lock_timeout = lock_timeout if lock_timeout is not None else _lock_timeout_setting()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -342,6 +337,29 @@ class FeedStore:
         finally:
             conn.close()
             lock.release()
+
+
+def _lock_timeout_setting() -> float:
+    """Seconds a writer waits for the lock: ``FEEDMGR_LOCK_TIMEOUT``, else the default.
+
+    Raises:
+        UsageError: the variable is not a finite number of seconds >= 0.
+    """
+    text = os.environ.get(LOCK_TIMEOUT_VARIABLE)
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    # filelock reads a negative timeout as "wait forever": a stuck writer would hang every
+    # cron job behind it, so a wait without end is not offered.
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(
+            LOCK_TIMEOUT_VARIABLE,
+            f"{text!r} is not a number of seconds (a decimal number >= 0, e.g. 30 or 2.5)",
+        )
+    return seconds
 
 
 def _hot_journal(exc: sqlite3.DatabaseError) -> bool:

@@ -106,3 +106,26 @@ def test_reading_a_store_the_user_cannot_write_works(unwritable_home: Runner) ->
     result = unwritable_home("status")
     assert result.returncode == 0, result.stderr
     assert "active feed: 2.0" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["30s", "abc", "nan", "inf", "-1", "1e999", " "])
+@pytest.mark.parametrize("command", ["status", "trust-add"])
+def test_a_bad_lock_timeout_is_a_usage_error(
+    run_cli: RunCli, publisher: Publisher, monkeypatch: pytest.MonkeyPatch, value: str, command: str
+) -> None:
+    """FEEDMGR_LOCK_TIMEOUT that is not a finite number of seconds >= 0 exits 2 naming it."""
+    monkeypatch.setenv("FEEDMGR_LOCK_TIMEOUT", value)
+    args = ["status"] if command == "status" else ["trust", "add", publisher.public_pem]
+    result = run_cli(*args)
+    assert result.code == 2, result.err
+    assert result.err.startswith("feedmgr: error: FEEDMGR_LOCK_TIMEOUT: ")
+    assert result.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["0", "2.5", "600"])
+def test_a_lock_timeout_in_seconds_is_accepted(
+    run_cli: RunCli, publisher: Publisher, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """FEEDMGR_LOCK_TIMEOUT takes a number of seconds, 0 meaning 'do not wait'."""
+    monkeypatch.setenv("FEEDMGR_LOCK_TIMEOUT", value)
+    assert run_cli("trust", "add", publisher.public_pem).code == 0
