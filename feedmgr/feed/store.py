@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import math
 import os
+import re
 import shutil
 import sqlite3
 import uuid
@@ -41,6 +42,10 @@ SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
 LOCK_TIMEOUT_VARIABLE = "FEEDMGR_LOCK_TIMEOUT"
 _SYNC_THREADS = 8
+# The only names feedmgr creates under staging/ and blobs/ (uuid4().hex, a sha256 split 2+62).
+_STAGING_NAME = re.compile(r"[0-9a-f]{32}")
+_BLOB_PREFIX = re.compile(r"[0-9a-f]{2}")
+_BLOB_REST = re.compile(r"[0-9a-f]{62}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -462,18 +467,24 @@ class StoreWriter:
         return _keys(self.conn)
 
     def remove_leftovers(self) -> None:
-        """Delete staging folders of dead ingests and blobs no stored feed references."""
+        """Delete staging folders of dead ingests and blobs no stored feed references.
+
+        Only names feedmgr gives are touched (``staging/<32 hex>``, ``blobs/<2 hex>/<62
+        hex>``): a home pointed at an existing folder keeps whatever else it holds.
+        """
         for entry in self.store.staging_dir.iterdir():
-            if entry.is_dir():
+            if _STAGING_NAME.fullmatch(entry.name) and entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
         referenced = {row[0] for row in self.conn.execute("SELECT sha256 FROM feed_files")}
         for prefix in self.store.blob_dir.iterdir():
-            if not prefix.is_dir():
+            if not (_BLOB_PREFIX.fullmatch(prefix.name) and prefix.is_dir()):
                 continue
             for blob in prefix.iterdir():
-                if prefix.name + blob.name not in referenced:
+                if (
+                    _BLOB_REST.fullmatch(blob.name)
+                    and prefix.name + blob.name not in referenced
+                    and blob.is_file()
+                ):
                     blob.unlink(missing_ok=True)
 
     def new_staging(self) -> Staging:

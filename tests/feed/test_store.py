@@ -129,3 +129,41 @@ def test_a_lock_timeout_in_seconds_is_accepted(
     """FEEDMGR_LOCK_TIMEOUT takes a number of seconds, 0 meaning 'do not wait'."""
     monkeypatch.setenv("FEEDMGR_LOCK_TIMEOUT", value)
     assert run_cli("trust", "add", publisher.public_pem).code == 0
+
+
+def test_first_write_keeps_the_users_files_under_staging_and_blobs(
+    run_cli: RunCli, home: Path, publisher: Publisher
+) -> None:
+    """--home on an existing folder: files feedmgr did not create survive the first write."""
+    users = {
+        "staging/cp-policy-drafts/cp-policy.yaml": "draft policy\n",
+        "staging/notes.txt": "notes\n",
+        "blobs/exports/endpoints.csv": "endpoint export\n",
+        "blobs/ab/readme.txt": "not a blob\n",
+        "blobs/ab/" + "c" * 61: "one hex digit short of a blob name\n",
+    }
+    for name, text in users.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text)
+
+    assert run_cli("trust", "add", publisher.public_pem).code == 0
+
+    assert {name: (home / name).read_text() for name in users} == users
+
+
+def test_leftovers_of_a_dead_ingest_are_removed(
+    tmp_path: Path, run_cli: RunCli, trusted_home: Path, publisher: Publisher
+) -> None:
+    """A staging folder and an unreferenced blob, as a killed ingest leaves them, go away."""
+    assert run_cli("update", "--offline", build_feed(tmp_path, publisher, "1.0")).code == 0
+    dead = trusted_home / "staging" / ("0123456789abcdef" * 2)
+    dead.mkdir()
+    (dead / "member-1").write_bytes(b"half written")
+    orphan = trusted_home / "blobs" / "ee" / ("e" * 62)
+    orphan.parent.mkdir()
+    orphan.write_bytes(b"no feed refers to this")
+
+    assert run_cli("trust", "add", publisher.public_pem, "--name", "again").code == 0
+
+    assert not dead.exists()
+    assert not orphan.exists()
