@@ -130,14 +130,22 @@ def update(
         )
         return
     if outcome.status == "unchanged":
-        emit(f"unchanged: feed {feed.version} is already active\n")
+        emit(join_lines([f"unchanged: feed {feed.version} is already active"]))
         return
     if outcome.status == "repaired":
-        emit(f"repaired: feed {feed.version} is active, its stored payload whole again\n")
+        emit(
+            join_lines([f"repaired: feed {feed.version} is active, its stored payload whole again"])
+        )
         return
+    # The publisher is signed text from the package: a line feed in it is escaped.
     emit(
-        f"{outcome.status.value}: feed {feed.version} from {feed.publisher} "
-        f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); previous: {previous or 'none'}\n"
+        join_lines(
+            [
+                f"{outcome.status.value}: feed {feed.version} from {feed.publisher} "
+                f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); "
+                f"previous: {previous or 'none'}"
+            ]
+        )
     )
 
 
@@ -262,10 +270,10 @@ def rollback(app: AppContext, *, version: str | None, output_format: str) -> Non
             )
         )
     elif unchanged:
-        emit(f"unchanged: feed {target.version} is already active\n")
+        emit(join_lines([f"unchanged: feed {target.version} is already active"]))
     else:
         was = replaced.version if replaced else "none"
-        emit(f"rolled back: feed {target.version} is active (was {was})\n")
+        emit(join_lines([f"rolled back: feed {target.version} is active (was {was})"]))
 
 
 @click.group()
@@ -311,8 +319,12 @@ def build(*, src: Path, output: Path, key: Path, output_format: str) -> None:
         )
     else:
         emit(
-            f"built {output}: feed {manifest.version}, {len(manifest.files)} payload files, "
-            f"signed by {signer.short_id} ({signer.algorithm})\n"
+            join_lines(
+                [
+                    f"built {output}: feed {manifest.version}, {len(manifest.files)} payload "
+                    f"files, signed by {signer.short_id} ({signer.algorithm})"
+                ]
+            )
         )
 
 
@@ -356,9 +368,15 @@ def verify(
         )
     else:
         signer = signed.signer.short_id if signed.signer else "UNSIGNED"
+        # Publisher and dates are signed text from the package: a line feed in them is escaped.
         emit(
-            f"valid: {package}: feed {manifest.version} from {manifest.publisher}, "
-            f"{len(manifest.files)} payload files, signed by {signer}, expires {manifest.expires}\n"
+            join_lines(
+                [
+                    f"valid: {package}: feed {manifest.version} from {manifest.publisher}, "
+                    f"{len(manifest.files)} payload files, signed by {signer}, "
+                    f"expires {manifest.expires}"
+                ]
+            )
         )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.escape import join_lines
 
 
 @click.group(epilog="Example: feedmgr trust add publisher.pub.pem --name cisco-posture")
@@ -34,9 +35,9 @@ def add(app: AppContext, *, key_file: Path, name: str, output_format: str) -> No
     if output_format == "json":
         emit(dumps({"added": added, "fingerprint": key.fingerprint, "algorithm": key.algorithm}))
     elif added:
-        emit(f"trusted {key.fingerprint} ({key.algorithm}) as {key.name!r}\n")
+        emit(join_lines([f"trusted {key.fingerprint} ({key.algorithm}) as {key.name!r}"]))
     else:
-        emit(f"already trusted: {key.fingerprint}\n")
+        emit(join_lines([f"already trusted: {key.fingerprint}"]))
 
 
 @trust.command("list", epilog="Example: feedmgr trust list --format json")
@@ -60,7 +61,7 @@ def list_keys(app: AppContext, *, output_format: str) -> None:
     elif not keys:
         emit("no trusted publisher keys; add one with 'feedmgr trust add KEY.pem'\n")
     else:
-        emit("".join(f"{k.fingerprint}  {k.algorithm:<22} {k.name}\n" for k in keys))
+        emit(join_lines(f"{k.fingerprint}  {k.algorithm:<22} {k.name}" for k in keys))
 
 
 @trust.command("remove", epilog="Example: feedmgr trust remove sha256:3f9a1c07")
@@ -87,4 +88,4 @@ def remove(app: AppContext, *, key_ref: str) -> None:
         raise UsageError(key_ref, f"matches {len(matches)} keys; give more of the fingerprint")
     with store.writer() as writer:
         writer.remove_key(matches[0].fingerprint)
-    emit(f"removed {matches[0].fingerprint} ({matches[0].name})\n")
+    emit(join_lines([f"removed {matches[0].fingerprint} ({matches[0].name})"]))
