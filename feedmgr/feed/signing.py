@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,9 @@ def _fingerprint(key: PublicKey) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+_PEM_BEGIN = re.compile(rb"^-----BEGIN [^\r\n]*-----", re.MULTILINE)
+
+
 def read_key_file(path: Path) -> bytes:
     """Read a key file.
 
@@ -78,8 +82,14 @@ def load_public_key(pem: bytes, subject: str, name: str = "") -> TrustedKey:
     """Parse a PEM public key and check that its algorithm is accepted.
 
     Raises:
-        InputRejected: not a PEM public key, or an algorithm/size feeds may not use.
+        InputRejected: not a PEM public key, more than one PEM block, or an
+            algorithm/size feeds may not use.
     """
+    # cryptography reads the first PEM block and ignores the rest: a bundle of the current
+    # and the next key would be trusted as its first key alone, without a word.
+    blocks = len(_PEM_BEGIN.findall(pem))
+    if blocks > 1:
+        raise InputRejected(subject, f"{blocks} keys in the file; give one key per file")
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:

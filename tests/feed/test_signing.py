@@ -107,3 +107,12 @@ def test_trust_cli_add_list_remove(run_cli: object, tmp_path: object) -> None:
     prefix = added["fingerprint"][:20]
     assert cli("trust", "remove", prefix).code == 0
     assert cli("trust", "list", "--format", "json").json() == []
+
+
+def test_a_pem_file_with_two_public_keys_is_refused() -> None:
+    """A key bundle (current + next key) is refused, not trusted by its first key alone."""
+    bundle = _public_pem(ed25519.Ed25519PrivateKey.generate()) + _public_pem(
+        ec.generate_private_key(ec.SECP256R1())
+    )
+    with pytest.raises(InputRejected, match="2 keys in the file; give one key per file"):
+        load_public_key(bundle, "keys.pem")
