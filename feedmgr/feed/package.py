@@ -150,7 +150,11 @@ class PackageReader:
         present = set(self.archive.members) - {MANIFEST_NAME, SIGNATURE_NAME}
         listed = set(manifest.files)
         for name in sorted(present - listed):
-            raise ArchiveError(self.subject, f"member {name!r} is not listed in the manifest")
+            shown = self.archive.shown_name(name)
+            stored = f" (stored as {name!r})" if shown != name else ""
+            raise ArchiveError(
+                self.subject, f"member {shown!r}{stored} is not listed in the manifest"
+            )
         for name in sorted(listed - present):
             raise ArchiveError(self.subject, f"manifest lists {name!r} but the archive lacks it")
         if CATALOG_PATH not in listed:
