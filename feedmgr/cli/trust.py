@@ -9,6 +9,8 @@ import click
 from feedmgr.cli._common import AppContext, emit, format_option
 from feedmgr.escape import join_lines
 
+_MIN_PREFIX_DIGITS = 4
+
 
 @click.group(epilog="Example: feedmgr trust add publisher.pub.pem --name cisco-posture")
 def trust() -> None:
@@ -68,22 +70,33 @@ def list_keys(app: AppContext, *, output_format: str) -> None:
 @click.argument("key_ref")
 @click.pass_obj
 def remove(app: AppContext, *, key_ref: str) -> None:
-    """Stop trusting a key, named by fingerprint (or a unique prefix of it) or by name."""
+    """Stop trusting a key, named by fingerprint (or a unique prefix of at least 4 hex
+    digits) or by name."""
     from feedmgr.errors import UsageError
     from feedmgr.feed.store import FeedStore
 
     store = FeedStore(app.home)
-    wanted = key_ref.removeprefix("sha256:").lower()
-    # A short prefix is too easy to mistype into the wrong key: ask for 8 hex digits at least.
-    by_prefix = len(wanted) >= 8
-    matches = [
-        k
-        for k in store.trusted_keys()
-        if k.name == key_ref
-        or (by_prefix and k.fingerprint.removeprefix("sha256:").startswith(wanted))
-    ]
+    keys = store.trusted_keys()
+    matches = [k for k in keys if k.name == key_ref]
     if not matches:
-        raise UsageError(key_ref, "no trusted key has this fingerprint or name")
+        wanted = key_ref.removeprefix("sha256:").lower()
+        is_hex = bool(wanted) and all(ch in "0123456789abcdef" for ch in wanted)
+        # Fewer digits than this are too easily a typo that names another key; a unique
+        # longer prefix is what git and ssh-keygen users expect to type.
+        if is_hex and len(wanted) < _MIN_PREFIX_DIGITS:
+            raise UsageError(
+                key_ref,
+                f"give at least {_MIN_PREFIX_DIGITS} hex digits of the fingerprint "
+                "(or the key's name; see 'feedmgr trust list')",
+            )
+        if is_hex:
+            matches = [k for k in keys if k.fingerprint.removeprefix("sha256:").startswith(wanted)]
+    if not matches:
+        raise UsageError(
+            key_ref,
+            "no trusted key has this fingerprint, fingerprint prefix or name "
+            "(see 'feedmgr trust list')",
+        )
     if len(matches) > 1:
         raise UsageError(key_ref, f"matches {len(matches)} keys; give more of the fingerprint")
     with store.writer() as writer:
