@@ -43,6 +43,13 @@ class ArchiveLimits:
     ratio_floor: int = 64 * 1024
 
 
+def quoted(name: str) -> str:
+    """A member name in quotes for a message, its backslashes left as they are (repr()
+    would double them); control characters are escaped where the message is printed
+    (``FeedmgrError.diagnostics``)."""
+    return f"'{name}'"
+
+
 def check_member_name(name: str) -> str | None:
     """Return why a member name is unsafe, or None when it is acceptable."""
     if not name:
@@ -222,7 +229,7 @@ class SafeZip:
         self._file.close()
 
     def _reject(self, problem: str, member: str | None = None) -> ArchiveError:
-        where = f"member {member!r}: " if member is not None else ""
+        where = f"member {quoted(member)}: " if member is not None else ""
         return ArchiveError(self.subject, where + problem, member=member)
 
     def _check_structure(self) -> dict[str, Member]:

@@ -30,7 +30,7 @@ from feedmgr.errors import (
     SignatureError,
     VersionRejected,
 )
-from feedmgr.feed.archive import ArchiveLimits, SafeZip
+from feedmgr.feed.archive import ArchiveLimits, SafeZip, quoted
 from feedmgr.feed.manifest_fast import MANIFEST_NAME, SIGNATURE_NAME, ManifestView, parse_manifest
 from feedmgr.feed.members import (
     ArchiveWorker,
@@ -151,12 +151,14 @@ class PackageReader:
         listed = set(manifest.files)
         for name in sorted(present - listed):
             shown = self.archive.shown_name(name)
-            stored = f" (stored as {name!r})" if shown != name else ""
+            stored = f" (stored as {quoted(name)})" if shown != name else ""
             raise ArchiveError(
-                self.subject, f"member {shown!r}{stored} is not listed in the manifest"
+                self.subject, f"member {quoted(shown)}{stored} is not listed in the manifest"
             )
         for name in sorted(listed - present):
-            raise ArchiveError(self.subject, f"manifest lists {name!r} but the archive lacks it")
+            raise ArchiveError(
+                self.subject, f"manifest lists {quoted(name)} but the archive lacks it"
+            )
         if CATALOG_PATH not in listed:
             raise SchemaError(self.subject, f"the manifest does not list {CATALOG_PATH}")
         for name in sorted(listed):

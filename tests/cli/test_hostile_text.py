@@ -135,7 +135,19 @@ def test_hostile_zip_member_name_is_escaped(run_cli: RunCli, tmp_path: Path) -> 
     result = run_cli("update", "--offline", package)
     assert result.code == 3
     _one_error_line(result.err)
-    assert "\\x9b2J\\u202egpj.exe" in result.err
+    assert "\\u009b2J\\u202egpj.exe" in result.err
+
+
+def test_backslash_in_a_member_name_is_shown_as_it_is(run_cli: RunCli, tmp_path: Path) -> None:
+    """A backslash is printed once, as docs/online-updates.md ("Escaping") says, not doubled."""
+    package = tmp_path / "feed.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("os\\catalog.json", b"{}")
+    result = run_cli("update", "--offline", package)
+    assert result.code == 3
+    assert result.err == (
+        f"feedmgr: error: {package}: member 'os\\catalog.json': member name contains a backslash\n"
+    )
 
 
 def test_hostile_certificate_name_is_escaped(run_cli: RunCli, tmp_path: Path) -> None:
