@@ -299,10 +299,15 @@ def feed() -> None:
 @format_option
 def build(*, src: Path, output: Path, key: Path, output_format: str) -> None:
     """Build a deterministic, signed feed package from a source folder."""
+    from feedmgr.errors import UsageError
     from feedmgr.feed.build import build_package
     from feedmgr.feed.signing import load_private_key, public_key_of, read_key_file
     from feedmgr.render.json import dumps
 
+    # A mistyped -o folder would otherwise be created, and the package lost in it.
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageError(str(folder), "no such folder for the package")
     private_key = load_private_key(read_key_file(key), str(key))
     manifest = build_package(src, output, private_key)
     signer = public_key_of(private_key)
