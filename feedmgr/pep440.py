@@ -19,9 +19,15 @@ _SHOWN_CHARACTERS = 60
 
 
 def parse_pep440(text: str) -> Version | None:
-    """``text`` as a ``Version``, or None when it is not a PEP 440 version."""
+    """``text`` as a ``Version``, or None when it is not a PEP 440 version.
+
+    Surrounding whitespace is refused although packaging strips it: the text itself is
+    what gets stored and printed ("2026.12.1\n" would be kept with its line feed).
+    """
     from packaging.version import Version
 
+    if text != text.strip():
+        return None
     try:
         return Version(text)
     except ValueError:  # InvalidVersion is one, and so is the int conversion limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from packaging.version import InvalidVersion, Version
@@ -25,10 +26,18 @@ def test_versions_parse_as_packaging_reads_them() -> None:
     assert parse_pep440("") is None
 
 
+@pytest.mark.parametrize("text", ["2026.12.1\n", " 1.0", "1.0 ", "\t1.0", "1.0\r\n", "1.0\u2028"])
+def test_surrounding_whitespace_is_not_a_version(text: str) -> None:
+    """packaging strips it, but the text would be stored and printed with it: refused."""
+    assert parse_pep440(text) is None
+    assert not is_pep440(text)
+
+
 @given(st.text(max_size=30))
 def test_agrees_with_packaging_on_any_short_text(text: str) -> None:
+    """Without surrounding whitespace, a version is exactly what packaging accepts."""
     try:
-        expected: Version | None = Version(text)
+        expected: Version | None = None if text != text.strip() else Version(text)
     except InvalidVersion:
         expected = None
     assert parse_pep440(text) == expected

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option, trust_option
+from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.feed.fetch import FeedClient, UpdateCheck
@@ -158,9 +159,15 @@ def online_update(
         )
         return
     signer = ingest.signed_by.short_id if ingest.signed_by else "UNSIGNED"
+    # The publisher is signed text from the package: a line feed in it is escaped.
     emit(
-        f"{ingest.status.value}: feed {feed.version} from {feed.publisher} "
-        f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); previous: {previous or 'none'}\n"
+        join_lines(
+            [
+                f"{ingest.status.value}: feed {feed.version} from {feed.publisher} "
+                f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); "
+                f"previous: {previous or 'none'}"
+            ]
+        )
     )
 
 

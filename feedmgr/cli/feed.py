@@ -111,6 +111,8 @@ def update(
         allow_downgrade=allow_downgrade,
     )
     feed = outcome.feed
+    for blob in outcome.repaired:
+        app.note(f"repaired damaged blob {blob} with the bytes verified from {offline}")
     previous = outcome.previous.version if outcome.previous else None
     signer = outcome.signed_by.short_id if outcome.signed_by else "UNSIGNED"
     if output_format == "json":
@@ -128,11 +130,22 @@ def update(
         )
         return
     if outcome.status == "unchanged":
-        emit(f"unchanged: feed {feed.version} is already active\n")
+        emit(join_lines([f"unchanged: feed {feed.version} is already active"]))
         return
+    if outcome.status == "repaired":
+        emit(
+            join_lines([f"repaired: feed {feed.version} is active, its stored payload whole again"])
+        )
+        return
+    # The publisher is signed text from the package: a line feed in it is escaped.
     emit(
-        f"{outcome.status.value}: feed {feed.version} from {feed.publisher} "
-        f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); previous: {previous or 'none'}\n"
+        join_lines(
+            [
+                f"{outcome.status.value}: feed {feed.version} from {feed.publisher} "
+                f"(signed by {signer}, expires {feed.expires:%Y-%m-%d}); "
+                f"previous: {previous or 'none'}"
+            ]
+        )
     )
 
 
@@ -257,10 +270,10 @@ def rollback(app: AppContext, *, version: str | None, output_format: str) -> Non
             )
         )
     elif unchanged:
-        emit(f"unchanged: feed {target.version} is already active\n")
+        emit(join_lines([f"unchanged: feed {target.version} is already active"]))
     else:
         was = replaced.version if replaced else "none"
-        emit(f"rolled back: feed {target.version} is active (was {was})\n")
+        emit(join_lines([f"rolled back: feed {target.version} is active (was {was})"]))
 
 
 @click.group()
@@ -286,10 +299,15 @@ def feed() -> None:
 @format_option
 def build(*, src: Path, output: Path, key: Path, output_format: str) -> None:
     """Build a deterministic, signed feed package from a source folder."""
+    from feedmgr.errors import UsageError
     from feedmgr.feed.build import build_package
     from feedmgr.feed.signing import load_private_key, public_key_of, read_key_file
     from feedmgr.render.json import dumps
 
+    # A mistyped -o folder would otherwise be created, and the package lost in it.
+    folder = output.parent
+    if not folder.is_dir():
+        raise UsageError(str(folder), "no such folder for the package")
     private_key = load_private_key(read_key_file(key), str(key))
     manifest = build_package(src, output, private_key)
     signer = public_key_of(private_key)
@@ -306,8 +324,12 @@ def build(*, src: Path, output: Path, key: Path, output_format: str) -> None:
         )
     else:
         emit(
-            f"built {output}: feed {manifest.version}, {len(manifest.files)} payload files, "
-            f"signed by {signer.short_id} ({signer.algorithm})\n"
+            join_lines(
+                [
+                    f"built {output}: feed {manifest.version}, {len(manifest.files)} payload "
+                    f"files, signed by {signer.short_id} ({signer.algorithm})"
+                ]
+            )
         )
 
 
@@ -351,9 +373,15 @@ def verify(
         )
     else:
         signer = signed.signer.short_id if signed.signer else "UNSIGNED"
+        # Publisher and dates are signed text from the package: a line feed in them is escaped.
         emit(
-            f"valid: {package}: feed {manifest.version} from {manifest.publisher}, "
-            f"{len(manifest.files)} payload files, signed by {signer}, expires {manifest.expires}\n"
+            join_lines(
+                [
+                    f"valid: {package}: feed {manifest.version} from {manifest.publisher}, "
+                    f"{len(manifest.files)} payload files, signed by {signer}, "
+                    f"expires {manifest.expires}"
+                ]
+            )
         )
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from feedmgr.cli._common import AppContext, emit, format_option
+from feedmgr.escape import join_lines
+
+_MIN_PREFIX_DIGITS = 4
 
 
 @click.group(epilog="Example: feedmgr trust add publisher.pub.pem --name cisco-posture")
@@ -34,9 +37,9 @@ def add(app: AppContext, *, key_file: Path, name: str, output_format: str) -> No
     if output_format == "json":
         emit(dumps({"added": added, "fingerprint": key.fingerprint, "algorithm": key.algorithm}))
     elif added:
-        emit(f"trusted {key.fingerprint} ({key.algorithm}) as {key.name!r}\n")
+        emit(join_lines([f"trusted {key.fingerprint} ({key.algorithm}) as {key.name!r}"]))
     else:
-        emit(f"already trusted: {key.fingerprint}\n")
+        emit(join_lines([f"already trusted: {key.fingerprint}"]))
 
 
 @trust.command("list", epilog="Example: feedmgr trust list --format json")
@@ -60,31 +63,42 @@ def list_keys(app: AppContext, *, output_format: str) -> None:
     elif not keys:
         emit("no trusted publisher keys; add one with 'feedmgr trust add KEY.pem'\n")
     else:
-        emit("".join(f"{k.fingerprint}  {k.algorithm:<22} {k.name}\n" for k in keys))
+        emit(join_lines(f"{k.fingerprint}  {k.algorithm:<22} {k.name}" for k in keys))
 
 
 @trust.command("remove", epilog="Example: feedmgr trust remove sha256:3f9a1c07")
 @click.argument("key_ref")
 @click.pass_obj
 def remove(app: AppContext, *, key_ref: str) -> None:
-    """Stop trusting a key, named by fingerprint (or a unique prefix of it) or by name."""
+    """Stop trusting a key, named by fingerprint (or a unique prefix of at least 4 hex
+    digits) or by name."""
     from feedmgr.errors import UsageError
     from feedmgr.feed.store import FeedStore
 
     store = FeedStore(app.home)
-    wanted = key_ref.removeprefix("sha256:").lower()
-    # A short prefix is too easy to mistype into the wrong key: ask for 8 hex digits at least.
-    by_prefix = len(wanted) >= 8
-    matches = [
-        k
-        for k in store.trusted_keys()
-        if k.name == key_ref
-        or (by_prefix and k.fingerprint.removeprefix("sha256:").startswith(wanted))
-    ]
+    keys = store.trusted_keys()
+    matches = [k for k in keys if k.name == key_ref]
     if not matches:
-        raise UsageError(key_ref, "no trusted key has this fingerprint or name")
+        wanted = key_ref.removeprefix("sha256:").lower()
+        is_hex = bool(wanted) and all(ch in "0123456789abcdef" for ch in wanted)
+        # Fewer digits than this are too easily a typo that names another key; a unique
+        # longer prefix is what git and ssh-keygen users expect to type.
+        if is_hex and len(wanted) < _MIN_PREFIX_DIGITS:
+            raise UsageError(
+                key_ref,
+                f"give at least {_MIN_PREFIX_DIGITS} hex digits of the fingerprint "
+                "(or the key's name; see 'feedmgr trust list')",
+            )
+        if is_hex:
+            matches = [k for k in keys if k.fingerprint.removeprefix("sha256:").startswith(wanted)]
+    if not matches:
+        raise UsageError(
+            key_ref,
+            "no trusted key has this fingerprint, fingerprint prefix or name "
+            "(see 'feedmgr trust list')",
+        )
     if len(matches) > 1:
         raise UsageError(key_ref, f"matches {len(matches)} keys; give more of the fingerprint")
     with store.writer() as writer:
         writer.remove_key(matches[0].fingerprint)
-    emit(f"removed {matches[0].fingerprint} ({matches[0].name})\n")
+    emit(join_lines([f"removed {matches[0].fingerprint} ({matches[0].name})"]))

@@ -43,6 +43,13 @@ class ArchiveLimits:
     ratio_floor: int = 64 * 1024
 
 
+def quoted(name: str) -> str:
+    """A member name in quotes for a message, its backslashes left as they are (repr()
+    would double them); control characters are escaped where the message is printed
+    (``FeedmgrError.diagnostics``)."""
+    return f"'{name}'"
+
+
 def check_member_name(name: str) -> str | None:
     """Return why a member name is unsafe, or None when it is acceptable."""
     if not name:
@@ -99,6 +106,39 @@ def unix_mode(info: zipfile.ZipInfo) -> int:
     writable = not dos & _MSDOS_READONLY
     owner = 0o400 | (0o200 if writable else 0) | (0o100 if directory else 0)
     return high if high & 0o700 == owner else 0
+
+
+# General purpose flag bit 11 (APPNOTE 4.4.4): the name is UTF-8; without it, cp437.
+_UTF8_NAME = 0x800
+_UNICODE_PATH = 0x7075
+
+
+def _stored_name(info: zipfile.ZipInfo) -> bytes:
+    """The member name's bytes as the archive stores them (zipfile decoded them as UTF-8
+    or, without flag bit 11, as cp437, which maps every byte one to one)."""
+    if info.flag_bits & _UTF8_NAME:
+        return info.orig_filename.encode("utf-8", "surrogateescape")
+    return info.orig_filename.encode("cp437")
+
+
+def _unicode_path(info: zipfile.ZipInfo) -> str | None:
+    """The name in an Info-ZIP Unicode Path extra field (APPNOTE 4.6.9: version 1, CRC-32
+    of the stored name, the UTF-8 name), when one is present and still matches the stored
+    name; None otherwise."""
+    extra = info.extra
+    while len(extra) >= 4:
+        header_id, size = struct.unpack("<HH", extra[:4])
+        body, extra = extra[4 : 4 + size], extra[4 + size :]
+        if header_id != _UNICODE_PATH or len(body) < 5 or body[0] != 1:
+            continue
+        (crc,) = struct.unpack("<I", body[1:5])
+        if crc != zlib.crc32(_stored_name(info)):
+            return None  # the name was changed by a tool that left the field behind
+        try:
+            return body[5:].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return None
 
 
 def _check_type(info: zipfile.ZipInfo) -> str | None:
@@ -189,7 +229,7 @@ class SafeZip:
         self._file.close()
 
     def _reject(self, problem: str, member: str | None = None) -> ArchiveError:
-        where = f"member {member!r}: " if member is not None else ""
+        where = f"member {quoted(member)}: " if member is not None else ""
         return ArchiveError(self.subject, where + problem, member=member)
 
     def _check_structure(self) -> dict[str, Member]:
@@ -250,11 +290,20 @@ class SafeZip:
             end = (
                 current.header_offset
                 + _LOCAL_HEADER_SIZE
-                + len(current.orig_filename.encode("utf-8", "surrogateescape"))
+                + len(_stored_name(current))
                 + current.compress_size
             )
             if end > following.header_offset:
                 raise self._reject("overlaps the next member (zip bomb?)", current.filename)
+
+    def shown_name(self, name: str) -> str:
+        """How to name a member to the user: the Info-ZIP Unicode Path extra field's name
+        when the member carries a valid one (the name ``unzip`` shows), else ``name``."""
+        try:
+            info = self._zip.getinfo(name)
+        except KeyError:
+            return name
+        return _unicode_path(info) or name
 
     def read_small(self, name: str, limit: int) -> bytes:
         """Read a whole member that must not exceed ``limit`` bytes, in one piece.

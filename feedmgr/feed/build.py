@@ -18,7 +18,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 
 from feedmgr.atomic import write_atomically
-from feedmgr.errors import InputRejected, SchemaError
+from feedmgr.errors import InputRejected, SchemaError, UsageError
 from feedmgr.feed._model import EdgeModel, Rfc3339Utc, VersionText
 from feedmgr.feed.manifest import FileEntry, Manifest, describe_validation_error
 from feedmgr.feed.manifest_fast import FORMAT, MANIFEST_NAME, SIGNATURE_NAME
@@ -126,7 +126,7 @@ def build_package(src: Path, output: Path, key: PrivateKey) -> Manifest:
 
     Raises:
         InputRejected: the source is invalid (see ``build_manifest``).
-        OSError: the output cannot be written.
+        UsageError: the output cannot be written.
     """
     manifest, files = build_manifest(src)
     manifest_bytes = manifest.to_bytes()
@@ -141,5 +141,9 @@ def build_package(src: Path, output: Path, key: PrivateKey) -> Manifest:
                     while chunk := source.read(CHUNK):
                         target.write(chunk)
 
-    write_atomically(output, write_zip)
+    try:
+        write_atomically(output, write_zip)
+    except OSError as exc:
+        # Where the package goes is the user's choice on the command line (as preflight -o).
+        raise UsageError(str(output), f"cannot write the package ({exc.strerror or exc})") from exc
     return manifest

@@ -6,17 +6,19 @@ comparison with the active feed cannot race.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 from feedmgr.errors import StoreError, VersionRejected
 from feedmgr.feed.archive import ArchiveLimits
+from feedmgr.feed.manifest_fast import ManifestView
 from feedmgr.feed.package import PackageReader, SignedManifest, check_dates
 from feedmgr.feed.signing import TrustedKey
-from feedmgr.feed.store import FeedStore, StoredFeed
+from feedmgr.feed.store import FeedStore, StoredFeed, StoreWriter
 
 
 class IngestStatus(StrEnum):
@@ -25,6 +27,7 @@ class IngestStatus(StrEnum):
     ACTIVATED = "activated"
     REACTIVATED = "reactivated"
     UNCHANGED = "unchanged"
+    REPAIRED = "repaired"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class IngestOutcome:
     feed: StoredFeed
     previous: StoredFeed | None
     signed_by: TrustedKey | None
+    # Stored blobs that were missing or damaged and now hold the bytes just verified.
+    repaired: Sequence[Path] = field(default_factory=tuple)
 
 
 def _same_content_or_reject(stored: StoredFeed, signed: SignedManifest, subject: str) -> None:
@@ -78,7 +83,12 @@ def ingest_package(
         active = writer.active()
         if active is not None and active.parsed_version == manifest.parsed_version:
             _same_content_or_reject(active, signed, subject)
-            return IngestOutcome(IngestStatus.UNCHANGED, active, active, signed.signer)
+            # Re-hashing the stored blobs costs a read of the payload, far less than
+            # verifying the package again, which only a damaged store needs.
+            if not store.damaged_files(active):
+                return IngestOutcome(IngestStatus.UNCHANGED, active, active, signed.signer)
+            repaired = _restore(store, writer, reader, manifest)
+            return IngestOutcome(IngestStatus.REPAIRED, active, active, signed.signer, repaired)
         if (
             active is not None
             and manifest.parsed_version < active.parsed_version
@@ -92,15 +102,20 @@ def ingest_package(
         known = writer.feed_by_version(manifest.version)
         if known is not None:
             _same_content_or_reject(known, signed, subject)
-            # Already stored: verify the package anyway, then switch without re-storing.
-            reader.stream_payload(manifest)
+            # Already stored: verify the package anyway, then switch without re-storing,
+            # unless the stored payload rotted meanwhile.
+            if store.damaged_files(known):
+                repaired = _restore(store, writer, reader, manifest)
+            else:
+                reader.stream_payload(manifest)
+                repaired = []
             writer.activate(known, "update")
-            return IngestOutcome(IngestStatus.REACTIVATED, known, active, signed.signer)
-        try:
+            return IngestOutcome(IngestStatus.REACTIVATED, known, active, signed.signer, repaired)
+        with _writing_into(store):
             staging = writer.new_staging()
             try:
                 reader.stream_payload(manifest, staging)
-                feed = writer.commit_feed(
+                feed, repaired = writer.commit_feed(
                     manifest_raw=signed.raw,
                     manifest_sha256=signed.sha256,
                     signature=signed.signature,
@@ -115,9 +130,35 @@ def ingest_package(
                 )
             finally:
                 staging.discard()
-        except OSError as exc:
-            # A full disk or a failing one: the package is fine, the store cannot take it.
-            raise StoreError(
-                str(store.home), f"cannot write the feed into the store ({exc.strerror or exc})"
-            ) from exc
-        return IngestOutcome(IngestStatus.ACTIVATED, feed, active, signed.signer)
+        return IngestOutcome(IngestStatus.ACTIVATED, feed, active, signed.signer, repaired)
+
+
+def _restore(
+    store: FeedStore, writer: StoreWriter, reader: PackageReader, manifest: ManifestView
+) -> list[Path]:
+    """Verify the package's payload into staging and put back the stored blobs that are
+    missing or damaged.
+
+    Raises:
+        InputRejected: a payload member breaks a rule.
+        StoreError: the store cannot be written.
+    """
+    with _writing_into(store):
+        staging = writer.new_staging()
+        try:
+            reader.stream_payload(manifest, staging)
+            return writer.restore_blobs(staging)
+        finally:
+            staging.discard()
+
+
+@contextmanager
+def _writing_into(store: FeedStore) -> Iterator[None]:
+    """Turn an ``OSError`` into a ``StoreError`` naming the store."""
+    try:
+        yield
+    except OSError as exc:
+        # A full disk or a failing one: the package is fine, the store cannot take it.
+        raise StoreError(
+            str(store.home), f"cannot write the feed into the store ({exc.strerror or exc})"
+        ) from exc

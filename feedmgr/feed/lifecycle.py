@@ -129,7 +129,9 @@ def rollback(store: FeedStore, version: str | None = None) -> tuple[StoredFeed, 
     damaged = store.damaged_files(target)
     if damaged:
         raise StoreError(
-            f"feed {target.version}", f"cannot roll back: damaged payload {', '.join(damaged)}"
+            f"feed {target.version}",
+            f"cannot roll back: damaged payload {', '.join(damaged)}; ingest the feed's "
+            "package again (update --offline FEED.zip --allow-downgrade) to repair it",
         )
     with store.writer() as writer:
         current = writer.active()

@@ -30,7 +30,7 @@ from feedmgr.errors import (
     SignatureError,
     VersionRejected,
 )
-from feedmgr.feed.archive import ArchiveLimits, SafeZip
+from feedmgr.feed.archive import ArchiveLimits, SafeZip, quoted
 from feedmgr.feed.manifest_fast import MANIFEST_NAME, SIGNATURE_NAME, ManifestView, parse_manifest
 from feedmgr.feed.members import (
     ArchiveWorker,
@@ -150,9 +150,15 @@ class PackageReader:
         present = set(self.archive.members) - {MANIFEST_NAME, SIGNATURE_NAME}
         listed = set(manifest.files)
         for name in sorted(present - listed):
-            raise ArchiveError(self.subject, f"member {name!r} is not listed in the manifest")
+            shown = self.archive.shown_name(name)
+            stored = f" (stored as {quoted(name)})" if shown != name else ""
+            raise ArchiveError(
+                self.subject, f"member {quoted(shown)}{stored} is not listed in the manifest"
+            )
         for name in sorted(listed - present):
-            raise ArchiveError(self.subject, f"manifest lists {name!r} but the archive lacks it")
+            raise ArchiveError(
+                self.subject, f"manifest lists {quoted(name)} but the archive lacks it"
+            )
         if CATALOG_PATH not in listed:
             raise SchemaError(self.subject, f"the manifest does not list {CATALOG_PATH}")
         for name in sorted(listed):

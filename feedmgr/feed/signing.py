@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,9 @@ def _fingerprint(key: PublicKey) -> str:
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
+_PEM_BEGIN = re.compile(rb"^-----BEGIN [^\r\n]*-----", re.MULTILINE)
+
+
 def read_key_file(path: Path) -> bytes:
     """Read a key file.
 
@@ -78,8 +82,14 @@ def load_public_key(pem: bytes, subject: str, name: str = "") -> TrustedKey:
     """Parse a PEM public key and check that its algorithm is accepted.
 
     Raises:
-        InputRejected: not a PEM public key, or an algorithm/size feeds may not use.
+        InputRejected: not a PEM public key, more than one PEM block, or an
+            algorithm/size feeds may not use.
     """
+    # cryptography reads the first PEM block and ignores the rest: a bundle of the current
+    # and the next key would be trusted as its first key alone, without a word.
+    blocks = len(_PEM_BEGIN.findall(pem))
+    if blocks > 1:
+        raise InputRejected(subject, f"{blocks} keys in the file; give one key per file")
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
@@ -163,20 +173,45 @@ def _verify_one(key: TrustedKey, signature: bytes, data: bytes) -> bool:
 
 
 def decode_signature(text: bytes, subject: str) -> bytes:
-    """Decode ``manifest.sig`` (base64, surrounding whitespace allowed).
+    """Decode ``manifest.sig``: base64, surrounding whitespace allowed, and line breaks
+    (LF or CRLF) inside, as ``base64``, ``openssl base64`` and ``certutil`` wrap it (RFC
+    4648 section 3.3 lets a format allow them). Any other character is refused.
 
     Raises:
-        SignatureError: empty, oversized or not strict base64.
+        SignatureError: empty, oversized or not strict base64 (saying what is wrong).
     """
     if len(text) > MAX_SIGNATURE_TEXT:
         raise SignatureError(subject, "manifest.sig is too large to be a signature")
+    body = text.strip()
+    stray = _NOT_BASE64.search(body)
+    if stray is not None:
+        offset = len(text) - len(text.lstrip()) + stray.start()
+        raise SignatureError(
+            subject, f"manifest.sig is not base64: {_shown_byte(stray[0][0])} at offset {offset}"
+        )
     try:
-        raw = base64.b64decode(text.strip(), validate=True)
+        raw = base64.b64decode(_LINE_BREAK.sub(b"", body), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise SignatureError(subject, "manifest.sig is not base64") from exc
+        raise SignatureError(
+            subject, "manifest.sig is not base64: its length or its '=' padding is wrong"
+        ) from exc
     if not raw:
         raise SignatureError(subject, "manifest.sig is empty")
     return raw
+
+
+# Anything but the standard alphabet, '=' and line breaks; a CR only as part of CRLF.
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]|\r(?!\n)")
+_LINE_BREAK = re.compile(rb"\r?\n")
+_BYTE_NAMES = {0x20: "a space", 0x09: "a tab", 0x0D: "a carriage return without a line feed"}
+
+
+def _shown_byte(byte: int) -> str:
+    if byte in _BYTE_NAMES:
+        return _BYTE_NAMES[byte]
+    if 0x21 <= byte <= 0x7E:
+        return repr(chr(byte))
+    return f"byte 0x{byte:02x}"
 
 
 def verify_signature(

@@ -11,18 +11,21 @@ Why it survives ``kill -9`` at any moment: blobs are fully written and fsynced b
 renamed into ``blobs/``; a feed becomes visible and active in one SQLite transaction that
 commits only after its blobs are in place. A crash before the commit leaves the previous feed
 active and at most some unreferenced blobs and a staging folder, which the next writer
-removes under the lock.
+removes under the lock. A blob already stored is checked against the verified bytes before
+a feed relies on it, and replaced when it differs (bit rot, a stray write).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
+import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +40,12 @@ from feedmgr.pep440 import parse_pep440
 
 SCHEMA_VERSION = 1
 DEFAULT_LOCK_TIMEOUT = 60.0
+LOCK_TIMEOUT_VARIABLE = "FEEDMGR_LOCK_TIMEOUT"
 _SYNC_THREADS = 8
+# The only names feedmgr creates under staging/ and blobs/ (uuid4().hex, a sha256 split 2+62).
+_STAGING_NAME = re.compile(r"[0-9a-f]{32}")
+_BLOB_PREFIX = re.compile(r"[0-9a-f]{2}")
+_BLOB_REST = re.compile(r"[0-9a-f]{62}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -138,14 +146,7 @@ class FeedStore:
         self.blob_dir = home / "blobs"
         self.staging_dir = home / "staging"
         self.lock_path = home / "store.lock"
-        env_timeout = os.environ.get("FEEDMGR_LOCK_TIMEOUT")
-        self.lock_timeout = (
-            lock_timeout
-            if lock_timeout is not None
-            else float(env_timeout)
-            if env_timeout
-            else DEFAULT_LOCK_TIMEOUT
-        )
+        self.lock_timeout = lock_timeout if lock_timeout is not None else _lock_timeout_setting()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -313,6 +314,11 @@ class FeedStore:
                 str(self.home),
                 f"store is locked by another feedmgr process (waited {self.lock_timeout:g} s)",
             ) from None
+        except OSError as exc:
+            # A store shared read-only with this user: reading it works, changing it does not.
+            raise StoreError(
+                str(self.home), f"cannot write the store ({exc.strerror or exc})"
+            ) from exc
         try:
             conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
@@ -324,13 +330,41 @@ class FeedStore:
             conn.execute("PRAGMA foreign_keys = ON")
             _ensure_schema(conn, self.db_path)
             writer = StoreWriter(self, conn)
-            writer.remove_leftovers()
+            try:
+                writer.remove_leftovers()
+            except OSError as exc:
+                raise StoreError(
+                    str(self.home), f"cannot write the store ({exc.strerror or exc})"
+                ) from exc
             yield writer
         except sqlite3.DatabaseError as exc:
             raise _database_error(self.db_path, exc) from exc
         finally:
             conn.close()
             lock.release()
+
+
+def _lock_timeout_setting() -> float:
+    """Seconds a writer waits for the lock: ``FEEDMGR_LOCK_TIMEOUT``, else the default.
+
+    Raises:
+        UsageError: the variable is not a finite number of seconds >= 0.
+    """
+    text = os.environ.get(LOCK_TIMEOUT_VARIABLE)
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    # filelock reads a negative timeout as "wait forever": a stuck writer would hang every
+    # cron job behind it, so a wait without end is not offered.
+    if not math.isfinite(seconds) or seconds < 0:
+        raise UsageError(
+            LOCK_TIMEOUT_VARIABLE,
+            f"{text!r} is not a number of seconds (a decimal number >= 0, e.g. 30 or 2.5)",
+        )
+    return seconds
 
 
 def _hot_journal(exc: sqlite3.DatabaseError) -> bool:
@@ -354,24 +388,31 @@ class Staging:
 
     The verifiers (this process and its workers) write each member into ``directory``;
     fsync waits on the disk, not the CPU, so it runs on a small thread pool while the next
-    members are verified, and ``flush()`` waits for all of them before the commit.
+    members are verified, and ``flush()`` waits for all of them before the commit. A blob
+    the store holds already is read back and checked on the same pool, meanwhile
+    (``stored_intact``).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, stored: Callable[[str], Path]) -> None:
         self.directory = directory
         self.directory.mkdir()
         self.blobs: dict[str, Path] = {}
+        self._stored = stored
         self._pool = ThreadPoolExecutor(max_workers=_SYNC_THREADS, thread_name_prefix="fsync")
         self._syncs: list[Future[None]] = []
+        self._checks: dict[str, Future[bool]] = {}
 
     def add(self, sha256: str, staged: str) -> None:
         """A member verified as ``sha256`` sits in ``directory / staged``."""
         file = self.directory / staged
         if sha256 in self.blobs:
             file.unlink()
-        else:
-            self.blobs[sha256] = file
-            self._syncs.append(self._pool.submit(_sync_file, file))
+            return
+        self.blobs[sha256] = file
+        self._syncs.append(self._pool.submit(_sync_file, file))
+        stored = self._stored(sha256)
+        if stored.exists():
+            self._checks[sha256] = self._pool.submit(_holds, stored, sha256, file)
 
     def flush(self) -> None:
         """Wait until every staged blob is on disk.
@@ -382,6 +423,11 @@ class Staging:
         for future in self._syncs:
             future.result()
         self._syncs.clear()
+
+    def stored_intact(self) -> dict[str, bool]:
+        """For each staged blob the store held when it was staged: whether the stored one
+        has the verified size and digest."""
+        return {sha256: check.result() for sha256, check in self._checks.items()}
 
     def discard(self) -> None:
         """Remove everything staged (after a rejected or failed ingest)."""
@@ -421,44 +467,71 @@ class StoreWriter:
         return _keys(self.conn)
 
     def remove_leftovers(self) -> None:
-        """Delete staging folders of dead ingests and blobs no stored feed references."""
+        """Delete staging folders of dead ingests and blobs no stored feed references.
+
+        Only names feedmgr gives are touched (``staging/<32 hex>``, ``blobs/<2 hex>/<62
+        hex>``): a home pointed at an existing folder keeps whatever else it holds.
+        """
         for entry in self.store.staging_dir.iterdir():
-            if entry.is_dir():
+            if _STAGING_NAME.fullmatch(entry.name) and entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
         referenced = {row[0] for row in self.conn.execute("SELECT sha256 FROM feed_files")}
         for prefix in self.store.blob_dir.iterdir():
-            if not prefix.is_dir():
+            if not (_BLOB_PREFIX.fullmatch(prefix.name) and prefix.is_dir()):
                 continue
             for blob in prefix.iterdir():
-                if prefix.name + blob.name not in referenced:
+                if (
+                    _BLOB_REST.fullmatch(blob.name)
+                    and prefix.name + blob.name not in referenced
+                    and blob.is_file()
+                ):
                     blob.unlink(missing_ok=True)
 
     def new_staging(self) -> Staging:
         """A fresh staging area for one ingest."""
-        return Staging(self.store.staging_dir / uuid.uuid4().hex)
+        return Staging(self.store.staging_dir / uuid.uuid4().hex, self.store.blob_path)
 
-    def _publish_blobs(self, staging: Staging) -> list[Path]:
-        """Move the staged blobs the store lacks into place; return the ones moved."""
+    def _publish_blobs(self, staging: Staging) -> tuple[list[Path], list[Path]]:
+        """Move the staged blobs into place where the store lacks them or holds other bytes.
+
+        Returns the blobs that were missing (now published) and the ones replaced because
+        their stored bytes differed from the verified ones (repaired). A blob already
+        stored is trusted only after its size and sha256 are checked: bit rot or a stray
+        write under ``blobs/`` must never sit behind a feed that was just verified.
+        """
         staging.flush()
+        intact = staging.stored_intact()
         published: list[Path] = []
+        repaired: list[Path] = []
         try:
             for sha256, staged in staging.blobs.items():
                 target = self.store.blob_path(sha256)
-                if target.exists():
+                if intact.get(sha256, False):
                     continue
                 target.parent.mkdir(exist_ok=True)
+                # A rename over the damaged blob: readers see the old or the new file whole.
                 staged.replace(target)
-                published.append(target)
+                (repaired if sha256 in intact else published).append(target)
             # The renames must be durable before the database points at the blobs.
-            touched = {target.parent for target in published} | {self.store.blob_dir}
+            touched = {target.parent for target in [*published, *repaired]}
+            touched.add(self.store.blob_dir)
             with ThreadPoolExecutor(max_workers=_SYNC_THREADS) as pool:
                 list(pool.map(_fsync_dir, touched))
         except BaseException:
+            # A repaired blob now holds verified bytes a stored feed refers to: it stays.
             _unpublish(published)
             raise
-        return published
+        return published, repaired
+
+    def restore_blobs(self, staging: Staging) -> list[Path]:
+        """Put the verified blobs of a feed already stored back where they are missing or
+        damaged; return the blobs written.
+
+        Raises:
+            OSError: writing or syncing a blob failed.
+        """
+        published, repaired = self._publish_blobs(staging)
+        return sorted([*published, *repaired])
 
     def commit_feed(
         self,
@@ -474,8 +547,11 @@ class StoreWriter:
         files: Mapping[str, tuple[str, int]],
         source: str,
         staging: Staging,
-    ) -> StoredFeed:
+    ) -> tuple[StoredFeed, list[Path]]:
         """Move staged blobs into place, then record and activate the feed atomically.
+
+        Returns the feed and the stored blobs that were damaged and now hold the verified
+        bytes (a payload shared with a stored feed).
 
         A Ctrl-C meanwhile is honoured (``KeyboardInterrupt``, the store unchanged) when it
         came before the commit and ignored once the feed is active: raised just after
@@ -483,7 +559,7 @@ class StoreWriter:
         feed that was just activated.
         """
         with sigint_deferred() as interrupt:
-            new_blobs = self._publish_blobs(staging)
+            new_blobs, repaired = self._publish_blobs(staging)
             try:
                 if interrupt.came:  # during the publishing: nothing is committed yet
                     raise KeyboardInterrupt
@@ -522,7 +598,7 @@ class StoreWriter:
                 raise
             feed = _feed_by_version(self.conn, version)
             assert feed is not None
-            return feed
+            return feed, repaired
 
     def _record_activation(
         self, feed_id: int | None, action: str, previous: StoredFeed | None
@@ -567,6 +643,18 @@ class StoreWriter:
             " VALUES (?, ?, ?, ?, ?)",
             (url, etag, last_modified, body, _now()),
         )
+
+
+def _holds(blob: Path, sha256: str, staged: Path) -> bool:
+    """True when ``blob`` has the size of the verified ``staged`` file and the digest
+    ``sha256``; False when it differs or cannot be read."""
+    try:
+        if blob.stat().st_size != staged.stat().st_size:
+            return False
+        with blob.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest() == sha256
+    except OSError:
+        return False
 
 
 def _fsync_dir(directory: Path) -> None:

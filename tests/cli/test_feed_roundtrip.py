@@ -9,6 +9,8 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, RunCli
 from tests.feed.factory import Publisher, write_source
 
@@ -159,3 +161,42 @@ def test_rollback_with_nothing_to_return_to(tmp_path: Path, run_cli: RunCli, hom
     # sqlite3's own context manager ends the transaction but leaves the connection open.
     with closing(sqlite3.connect(home / "store.sqlite3")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM activations").fetchone()[0] == 1
+
+
+def test_build_into_a_missing_folder_is_a_usage_error(
+    tmp_path: Path, run_cli: RunCli, publisher: Publisher
+) -> None:
+    """-o in a folder that does not exist: exit 2 naming the folder, which is not created."""
+    missing = tmp_path / "no-such-dir" / "sub"
+    result = run_cli(
+        "feed",
+        "build",
+        write_source(tmp_path, "1.0"),
+        "-o",
+        missing / "feed.zip",
+        "--key",
+        publisher.private_pem(tmp_path),
+    )
+    assert result.code == 2
+    assert result.err == f"feedmgr: error: {missing}: no such folder for the package\n"
+    assert not missing.parent.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_build_into_an_unwritable_folder_is_a_usage_error(
+    tmp_path: Path, run_cli: RunCli, publisher: Publisher
+) -> None:
+    """-o in a folder no file can be created in (even by root): exit 2, one line."""
+    output = Path("/proc/self/feed.zip")
+    result = run_cli(
+        "feed",
+        "build",
+        write_source(tmp_path, "1.0"),
+        "-o",
+        output,
+        "--key",
+        publisher.private_pem(tmp_path),
+    )
+    assert result.code == 2
+    assert result.err.startswith(f"feedmgr: error: {output}: cannot write the package (")
+    assert result.err.count("\n") == 1

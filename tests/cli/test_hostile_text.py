@@ -135,7 +135,19 @@ def test_hostile_zip_member_name_is_escaped(run_cli: RunCli, tmp_path: Path) -> 
     result = run_cli("update", "--offline", package)
     assert result.code == 3
     _one_error_line(result.err)
-    assert "\\x9b2J\\u202egpj.exe" in result.err
+    assert "\\u009b2J\\u202egpj.exe" in result.err
+
+
+def test_backslash_in_a_member_name_is_shown_as_it_is(run_cli: RunCli, tmp_path: Path) -> None:
+    """A backslash is printed once, as docs/online-updates.md ("Escaping") says, not doubled."""
+    package = tmp_path / "feed.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("os\\catalog.json", b"{}")
+    result = run_cli("update", "--offline", package)
+    assert result.code == 3
+    assert result.err == (
+        f"feedmgr: error: {package}: member 'os\\catalog.json': member name contains a backslash\n"
+    )
 
 
 def test_hostile_certificate_name_is_escaped(run_cli: RunCli, tmp_path: Path) -> None:
@@ -185,3 +197,50 @@ def test_hostile_csv_fields_are_escaped(run_cli: RunCli, tmp_path: Path) -> None
     _inert(result.out + result.err)
     assert "forged\\u001b]0;pwned\\u0007\\u009b2J\\u202egpj.exe" in result.out
     assert not any(line.startswith("feedmgr: error: forged") for line in result.out.splitlines())
+
+
+def _source_with(tmp_path: Path, *, version: str, publisher: str) -> Path:
+    import json
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "feeds" / "sample" / "src", src)
+    (src / "feed.toml").write_text(
+        f"version = {json.dumps(version)}\npublisher = {json.dumps(publisher)}\n"
+        'published = "2026-10-01T00:00:00Z"\nexpires = "2035-01-01T00:00:00Z"\n'
+    )
+    return src
+
+
+def test_line_feed_in_a_signed_publisher_is_escaped(run_cli: RunCli, tmp_path: Path) -> None:
+    """A publisher with a line feed cannot forge an error line in build, verify or update."""
+    forged = "Example Publisher\nfeedmgr: error: feed.zip: signature does not verify"
+    sample = REPO / "feeds" / "sample"
+    src = _source_with(tmp_path, version="2026.12.1", publisher=forged)
+    package = tmp_path / "feed.zip"
+    key = sample / "demo-publisher.key.pem"
+    trust = ("--trust", sample / "demo-publisher.pub.pem")
+    runs = {
+        "build": run_cli("feed", "build", src, "-o", package, "--key", key),
+        "verify": run_cli("feed", "verify", package, *trust),
+        "update": run_cli("update", "--offline", package, *trust),
+    }
+    for command, result in runs.items():
+        assert result.code == 0, (command, result.err)
+        assert result.out.count("\n") == 1, (command, result.out)
+        assert "feedmgr: error:" not in result.out.splitlines()[0][:20], command
+    for command in ("verify", "update"):
+        assert "Example Publisher\\nfeedmgr: error:" in runs[command].out, command
+
+
+@pytest.mark.parametrize("version", ["2026.12.1\n", " 2026.12.1", "2026.12.1\t"])
+def test_version_with_surrounding_whitespace_is_refused(
+    run_cli: RunCli, tmp_path: Path, version: str
+) -> None:
+    """feed.toml's version with a line feed or blanks around it is not a version: exit 3."""
+    src = _source_with(tmp_path, version=version, publisher="Example Publisher")
+    key = REPO / "feeds" / "sample" / "demo-publisher.key.pem"
+    result = run_cli("feed", "build", src, "-o", tmp_path / "feed.zip", "--key", key)
+    assert result.code == 3
+    _one_error_line(result.err)
+    assert "is not a PEP 440 version" in result.err

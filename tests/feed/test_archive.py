@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -16,7 +17,9 @@ from hypothesis import strategies as st
 from feedmgr.errors import ArchiveError, InputRejected
 from feedmgr.feed.archive import ArchiveLimits, SafeZip, check_member_name
 from feedmgr.feed.manifest import parse_manifest
-from tests.feed.factory import RawMember, write_zip
+from feedmgr.feed.package import verify_package
+from feedmgr.feed.signing import load_public_key
+from tests.feed.factory import HandMadeFeed, Publisher, RawMember, write_zip
 
 
 @pytest.mark.parametrize(
@@ -284,3 +287,59 @@ def test_any_flipped_byte_of_member_data_is_caught(tmp_path: Path, position: int
     path.write_bytes(raw)
     with contextlib.suppress(ArchiveError):
         assert _read(path) == _MEMBER
+
+
+def _zip_with_cp437_name(path: Path, name: str, extra: bytes = b"") -> Path:
+    """A zip whose first member's name is stored in cp437 (general purpose flag bit 11 off),
+    as legacy Windows packers write it, followed by an honest ASCII member."""
+    placeholder = "_" * len(name.encode("cp437"))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(placeholder, date_time=(2024, 1, 1, 0, 0, 0))
+        info.extra = extra
+        archive.writestr(info, b"notes")
+        archive.writestr("os/catalog.json", b"{}")
+    # zipfile would store a non-ASCII name as UTF-8 (flag bit 11 on): patch the bytes in.
+    raw = path.read_bytes().replace(placeholder.encode(), name.encode("cp437"))
+    path.write_bytes(raw)
+    return path
+
+
+def test_a_cp437_member_name_is_not_mistaken_for_an_overlap(tmp_path: Path) -> None:
+    """A non-ASCII cp437 name is as many bytes as characters: no false 'overlap' refusal."""
+    path = _zip_with_cp437_name(tmp_path / "legacy.zip", "Résumé.txt")
+    with SafeZip(path) as archive:
+        assert set(archive.members) == {"Résumé.txt", "os/catalog.json"}
+
+
+def _unicode_path_extra(stored_name: bytes, unicode_name: str) -> bytes:
+    """Info-ZIP Unicode Path extra field (0x7075): version 1, CRC-32 of the stored name,
+    the name in UTF-8 (APPNOTE 4.6.9)."""
+    import struct
+    import zlib
+
+    body = b"\x01" + struct.pack("<I", zlib.crc32(stored_name)) + unicode_name.encode()
+    return struct.pack("<HH", 0x7075, len(body)) + body
+
+
+def test_a_unicode_path_extra_field_names_the_member_in_messages(tmp_path: Path) -> None:
+    """A cp437 name with an Info-ZIP Unicode Path field is shown by its Unicode name."""
+    stored = "Resume?.txt"
+    extra = _unicode_path_extra(stored.encode("cp437"), "Résumé€.txt")
+    path = _zip_with_cp437_name(tmp_path / "legacy.zip", stored, extra)
+    with SafeZip(path) as archive:
+        assert archive.shown_name(stored) == "Résumé€.txt"
+        assert archive.shown_name("os/catalog.json") == "os/catalog.json"
+
+
+def test_an_unlisted_cp437_member_is_reported_as_unlisted(
+    tmp_path: Path, publisher: Publisher
+) -> None:
+    """A stray legacy-named file in a feed is 'not listed in the manifest', by its name."""
+    members = HandMadeFeed.sample().members(publisher)
+    members.append(RawMember("R_sum_.txt", b"notes"))
+    path = write_zip(tmp_path / "feed.zip", members)
+    path.write_bytes(path.read_bytes().replace(b"R_sum_.txt", "Résumé.txt".encode("cp437")))
+    trusted = load_public_key(publisher.public_pem.read_bytes(), "pub.pem")
+    unlisted = re.escape("member 'Résumé.txt' is not listed in the manifest")
+    with pytest.raises(ArchiveError, match=unlisted):
+        verify_package(path, [trusted])

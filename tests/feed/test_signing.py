@@ -107,3 +107,54 @@ def test_trust_cli_add_list_remove(run_cli: object, tmp_path: object) -> None:
     prefix = added["fingerprint"][:20]
     assert cli("trust", "remove", prefix).code == 0
     assert cli("trust", "list", "--format", "json").json() == []
+
+
+def test_a_pem_file_with_two_public_keys_is_refused() -> None:
+    """A key bundle (current + next key) is refused, not trusted by its first key alone."""
+    bundle = _public_pem(ed25519.Ed25519PrivateKey.generate()) + _public_pem(
+        ec.generate_private_key(ec.SECP256R1())
+    )
+    with pytest.raises(InputRejected, match="2 keys in the file; give one key per file"):
+        load_public_key(bundle, "keys.pem")
+
+
+def _wrapped(text: bytes, width: int, newline: bytes) -> bytes:
+    return b"".join(text[i : i + width] + newline for i in range(0, len(text), width))
+
+
+@pytest.mark.parametrize(
+    ("width", "newline"),
+    [(76, b"\n"), (64, b"\n"), (64, b"\r\n"), (4, b"\n")],
+    ids=["coreutils-base64", "openssl-base64", "windows-certutil", "every-4"],
+)
+def test_a_line_wrapped_signature_verifies(width: int, newline: bytes) -> None:
+    """base64 tools wrap lines (RFC 4648 3.3 lets a format allow it): the signature holds."""
+    import base64
+
+    from feedmgr.feed.signing import decode_signature
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    data = b'{"manifest": true}'
+    raw = key.sign(data)
+    text = _wrapped(base64.b64encode(raw), width, newline)
+    assert decode_signature(text, "feed.zip") == raw
+    trusted = load_public_key(_public_pem(key), "pub.pem")
+    assert verify_signature(text, data, [trusted], "feed.zip") == trusted
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (b"YWJj ZGVm", "a space at offset 4"),
+        (b"YWJj\tZGVm", "a tab at offset 4"),
+        (b"YWJj%ZGVm", "'%' at offset 4"),
+        (b"YWJjZGV", "its length or its '=' padding is wrong"),
+        (b"YW=jZGVm", "its length or its '=' padding is wrong"),
+    ],
+)
+def test_a_signature_that_is_not_base64_says_what_is_wrong(text: bytes, problem: str) -> None:
+    """Characters outside the base64 alphabet and line breaks are named, with their offset."""
+    from feedmgr.feed.signing import decode_signature
+
+    with pytest.raises(SignatureError, match=f"manifest.sig is not base64: {problem}"):
+        decode_signature(text, "feed.zip")
