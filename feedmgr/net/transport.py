@@ -362,11 +362,38 @@ def retry_after(value: str | None) -> float | None:
 
 
 class _ContextAdapter(HTTPAdapter):
-    """An adapter whose connections (direct and through proxies) use our SSL context."""
+    """An adapter whose connections (direct and through proxies) use our SSL context, and
+    only its trust.
+
+    requests hands urllib3 a CA file for every verified request: ``verify`` when it is a
+    path (``$REQUESTS_CA_BUNDLE``/``$CURL_CA_BUNDLE`` with ``trust_env``), else its own
+    default bundle (certifi's). urllib3 loads that file into the context it is given, ours,
+    which would then trust those CAs too, for the rest of the session: a given CA bundle
+    would no longer be the only trust. So no CA file is ever passed on.
+    """
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
         super().__init__(max_retries=0)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        # Verification is never turned off: CERT_NONE would be set on the shared context.
+        kwargs["verify"] = True
+        return super().send(request, *args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
+        kwargs: dict[str, Any] = {
+            k: v for k, v in pool.items() if k not in ("ca_certs", "ca_cert_dir")
+        }
+        return host, kwargs
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
@@ -426,6 +453,10 @@ class HttpsClient:
         """
         self.settings = settings or TransportSettings()
         self.session = requests.Session()
+        # Nothing is taken from the environment behind feedmgr's back: requests would read
+        # $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE (trust), ~/.netrc (credentials) and every
+        # *_PROXY variable. The proxy from the environment is chosen in ``proxy_for``.
+        self.session.trust_env = False
         self.session.headers["User-Agent"] = f"feedmgr/{__version__}"
         context = ssl_context(self.settings.ca_bundle)
         context.sslsocket_class = _BoundedSSLSocket
@@ -433,7 +464,6 @@ class HttpsClient:
         self.session.mount("https://", adapter)
         # Plain http is never used; an adapter that always fails makes that certain.
         self.session.mount("http://", _RefuseAdapter())
-        self._proxies = {"https": self.settings.proxy} if self.settings.proxy else {}
 
     def __enter__(self) -> HttpsClient:
         return self
@@ -464,6 +494,8 @@ class HttpsClient:
         def keep(response: requests.Response, **_: object) -> None:
             received.append(response)
 
+        proxy = self.proxy_for(url)
+        proxies = {"https": proxy} if proxy else {}
         wait = _ResponseWait(deadline)
         bound = _RESPONSE_WAIT.set(wait)
         try:
@@ -475,7 +507,7 @@ class HttpsClient:
                 stream=True,
                 allow_redirects=False,
                 timeout=deadline.timeouts(),
-                proxies=self._proxies,
+                proxies=proxies,
                 hooks={"response": keep},
             )
         except requests.exceptions.Timeout as exc:

@@ -262,3 +262,26 @@ def test_plain_http_url_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("ise", "nodes", "--url", "http://ise.corp.example", "--username", "u")
     assert result.code == 2
     assert "not an https:// URL; ISE is read over HTTPS only" in result.err
+
+
+def test_ca_bundle_is_the_only_trust_even_with_requests_ca_bundle_set(
+    run_cli: RunCli,
+    *,
+    fake_ise: FakeIse,
+    deployment: Path,
+    ca_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--ca-bundle naming a CA that did not sign ISE's certificate fails the connection (exit
+    4), even when $REQUESTS_CA_BUNDLE names the CA that did."""
+    import trustme
+
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_bundle))
+    fake_ise.answer(NODES, {"response": [PSN1], "version": "1.0.0"})
+    result = run_cli("ise", "nodes", "--deployment", deployment, "--ca-bundle", other)
+    assert result.code == 4, result.out
+    assert "TLS certificate not trusted" in result.err
+    assert fake_ise.seen == []

@@ -451,3 +451,71 @@ def test_post_answer_over_the_cap_is_refused(https_server: HTTPServer, ca_bundle
             https_server.url_for("/export"), {}, max_bytes=1024, accept="*/*", what="the export"
         )
     assert caught.value.details["reason"] == "size"
+
+
+# -- trust: a CA bundle is the only trust, whatever the environment or requests' defaults --
+
+
+@pytest.fixture(scope="module")
+def other_ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PEM file of a CA that signed nothing the test servers present."""
+    import trustme
+
+    path = tmp_path_factory.mktemp("other-ca") / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variables_do_not_widen_a_given_bundle(
+    https_server: HTTPServer,
+    ca_bundle: Path,
+    other_ca_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    """With a CA bundle given, a server whose CA only $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE
+    names is not trusted: the bundle is the whole trust (docs/online-updates.md)."""
+    monkeypatch.setenv(variable, str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with (
+        _client(other_ca_bundle, Sleeps()) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+    assert https_server.log == []
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variables_are_not_read_without_a_bundle(
+    https_server: HTTPServer, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Without a CA bundle the system store alone is trusted: a private CA named only in
+    $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE does not make its servers trusted."""
+    monkeypatch.setenv(variable, str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with (
+        HttpsClient(TransportSettings(sleep=Sleeps())) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+
+
+def test_requests_default_bundle_does_not_widen_a_given_bundle(
+    https_server: HTTPServer,
+    ca_bundle: Path,
+    other_ca_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a CA bundle given, a CA in requests' own default bundle (certifi's Mozilla list,
+    here replaced by the test CA) is not trusted either."""
+    import requests.adapters
+
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with _client(other_ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+    assert https_server.log == []
