@@ -11,7 +11,7 @@ from feedmgr.config import load_config
 from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection, deployment_path
 from feedmgr.errors import UsageError
 from feedmgr.ise.client import Credentials, IseClient, check_ise_url
-from feedmgr.net.transport import TransportSettings, transport_settings
+from feedmgr.net.transport import TransportSettings, environment_proxy, transport_settings
 
 Prompt = Callable[[str], str]
 
@@ -69,9 +69,13 @@ def connect(
     """An ``IseClient`` for ``target`` (no traffic yet).
 
     Raises:
-        UsageError: no password, a bad URL or CA bundle; InputRejected: a bad CA bundle.
+        UsageError: no password, a bad URL, CA bundle or proxy variable; InputRejected: a
+            bad CA bundle.
     """
-    # A bad URL is reported before anyone is asked for a password.
+    # A bad URL or proxy variable is reported before anyone is asked for a password.
     check_ise_url(target.url, "[ise] url")
+    settings = ise_transport(home, target, proxy)
+    if settings.proxy is None:
+        environment_proxy()
     credentials = Credentials(target.username, resolve_password(target, prompt))
-    return IseClient(target.url, credentials, ise_transport(home, target, proxy))
+    return IseClient(target.url, credentials, settings)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 import ssl
 import time
@@ -51,7 +52,7 @@ from requests.adapters import HTTPAdapter
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
-from feedmgr.net.urls import redact_proxy
+from feedmgr.net.urls import check_proxy_url, mask_passwords, redact_proxy
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -117,6 +118,17 @@ class Document:
 class BodyDropped(Exception):
     """The connection broke while reading a body (the caller decides whether to retry)."""
 
+
+# What requests and urllib3 raise for a request they cannot even build (a URL or proxy
+# they cannot parse, a header they refuse), before anything is sent.
+_UNBUILDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+    urllib3.exceptions.LocationValueError,
+)
 
 # What reading a body raises when the connection breaks or stalls (urllib3 wraps most).
 _DROPPED = (urllib3.exceptions.HTTPError, OSError)
@@ -439,6 +451,46 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
+# -- the proxy from the environment ---------------------------------------------------------
+
+# docs/online-updates.md: HTTPS_PROXY (lower case first, as curl and urllib read it) and
+# NO_PROXY. feedmgr speaks only HTTPS, so HTTP_PROXY is never relevant; ALL_PROXY is not
+# read: it is where SOCKS proxies usually live, which feedmgr does not support.
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
+
+
+@dataclass(frozen=True)
+class EnvironmentProxy:
+    """The proxy the environment names, and the variable it came from."""
+
+    variable: str
+    url: str
+
+
+def environment_proxy() -> EnvironmentProxy | None:
+    """The HTTPS proxy of ``$https_proxy`` / ``$HTTPS_PROXY``, checked as ``--proxy`` is.
+    A value without a scheme is an ``http://`` proxy (as curl and requests read it).
+
+    Raises:
+        UsageError: the variable names a proxy feedmgr cannot use (SOCKS, another scheme,
+            no host, a bad port); the error names the variable, not its value.
+    """
+    for variable in PROXY_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            continue
+        url = value if "://" in value else f"http://{value}"
+        try:
+            check_proxy_url(url, variable)
+        except UsageError as exc:
+            raise UsageError(
+                variable,
+                f"{exc.problem}; fix or unset the variable, or give --proxy / feed.proxy",
+            ) from exc
+        return EnvironmentProxy(variable, url)
+    return None
+
+
 # -- the client -----------------------------------------------------------------------------
 
 
@@ -464,6 +516,7 @@ class HttpsClient:
         self.session.mount("https://", adapter)
         # Plain http is never used; an adapter that always fails makes that certain.
         self.session.mount("http://", _RefuseAdapter())
+        self._environment_proxy = None if self.settings.proxy else environment_proxy()
 
     def __enter__(self) -> HttpsClient:
         return self
@@ -520,13 +573,23 @@ class HttpsClient:
             raise
         except requests.exceptions.SSLError as exc:
             raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
-        except UnicodeError as exc:
-            # requests decodes a redirect's Location as UTF-8 even when not following it,
+        except (*_UNBUILDABLE, ValueError) as exc:
+            # requests decodes and parses a redirect's Location even when not following it,
             # after the response arrived (the hook kept it, so it can be closed).
             for unread in received:
                 unread.close()
+            if received and isinstance(exc, UnicodeError):
+                raise NetworkError(
+                    url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+                ) from exc
+            # Every URL and proxy is checked before it gets here; what is left (a Location
+            # that does not parse) came from the server.
+            what = "the server redirects to a Location that" if received else "this URL"
             raise NetworkError(
-                url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+                url,
+                f"{what} is not a URL a request can be sent to ({type(exc).__name__}: "
+                f"{mask_passwords(str(exc))})",
+                reason="invalid-url",
             ) from exc
         except requests.exceptions.ProxyError as exc:
             refusal = _proxy_refusal(exc)
@@ -538,7 +601,7 @@ class HttpsClient:
             raise NetworkError(
                 redact_proxy(self.proxy_for(url) or "the proxy"),
                 f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP {status} "
-                f"{text}); check feed.proxy / --proxy and its credentials",
+                f"{text}); check {self._proxy_setting()} and its credentials",
                 reason="proxy-refused",
                 status=status,
             ) from exc
@@ -607,7 +670,16 @@ class HttpsClient:
         environment's (HTTPS_PROXY, honouring NO_PROXY), else None."""
         if self.settings.proxy:
             return self.settings.proxy
-        return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        found = self._environment_proxy
+        if found is None or requests.utils.should_bypass_proxies(url, no_proxy=None):
+            return None
+        return found.url
+
+    def _proxy_setting(self) -> str:
+        """Where the user sets the proxy in use: the variable it came from, else the options."""
+        if not self.settings.proxy and self._environment_proxy is not None:
+            return self._environment_proxy.variable
+        return "feed.proxy / --proxy"
 
     def deadline(self, url: str) -> Deadline:
         """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""

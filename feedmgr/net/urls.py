@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from feedmgr.errors import UsageError
@@ -61,3 +62,12 @@ def redact_proxy(text: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     user = (parts.username or "") + ":***"
     return parts._replace(netloc=f"{user}@{netloc[-1]}").geturl()
+
+
+# scheme://user:password@ in free text (an exception's message quoting a URL).
+_USERINFO_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]*@")
+
+
+def mask_passwords(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", text)

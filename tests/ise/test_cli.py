@@ -285,3 +285,15 @@ def test_ca_bundle_is_the_only_trust_even_with_requests_ca_bundle_set(
     assert result.code == 4, result.out
     assert "TLS certificate not trusted" in result.err
     assert fake_ise.seen == []
+
+
+def test_unusable_proxy_variable_is_a_usage_error(
+    run_cli: RunCli, fake_ise: FakeIse, deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTPS_PROXY naming a SOCKS proxy makes 'ise nodes' exit 2 naming the variable; ISE is
+    not contacted."""
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    result = run_cli("ise", "nodes", "--deployment", deployment)
+    assert result.code == 2, result.err
+    assert result.err.startswith("feedmgr: error: HTTPS_PROXY: a proxy must be given as http://")
+    assert fake_ise.seen == []

@@ -436,3 +436,29 @@ def test_preflight_command_survives_a_hostile_export(
     assert result.code == 1
     assert "ise.export-rejected" in result.out
     assert "'..' component" in result.out
+
+
+def test_unusable_proxy_variable_is_a_section_finding(
+    run_cli: RunCli,
+    *,
+    fake_ise: FakeIse,
+    psn: Psn,
+    ca_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY naming a SOCKS proxy makes [ise] a preflight.section finding (exit code 2
+    noted, the variable named); the report is still written and the run exits 1."""
+    _serve_deployment(fake_ise, psn)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    path = _deployment(tmp_path, fake_ise, psn, ca_bundle, "")
+    result = run_cli("preflight", path, "--format", "json")
+    assert result.code == 1, result.err
+    section = [
+        f
+        for f in result.json()["findings"]
+        if f["check"] == "preflight.section" and f["subject"] == "ise"
+    ]
+    assert len(section) == 1
+    assert section[0]["data"]["exit_code"] == 2
+    assert "HTTPS_PROXY: a proxy must be given as http://" in section[0]["message"]
