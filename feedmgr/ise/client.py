@@ -35,7 +35,7 @@ from feedmgr.ise.models import (
     SystemCertificatePage,
 )
 from feedmgr.net.transport import HttpsClient, TransportSettings
-from feedmgr.net.urls import check_https_url
+from feedmgr.net.urls import check_https_url, has_userinfo, redact_url
 
 NODES_PATH = "/api/v1/deployment/node"
 SYSTEM_CERTIFICATES_PATH = "/api/v1/certs/system-certificate/"
@@ -89,14 +89,23 @@ def check_ise_url(url: str, subject: str) -> str:
     """The ISE base URL without a trailing slash: https, a host, no path beyond ``/``.
 
     Raises:
-        UsageError: not an https URL with a host, or with a path, query or fragment.
+        UsageError: not an https URL with a host, or with a path, query, fragment or
+            credentials (which the message does not repeat).
     """
+    # Credentials first: no other message may repeat a password written into the URL.
+    if has_userinfo(url):
+        raise UsageError(
+            subject,
+            f"{redact_url(url)!r} carries credentials; give the user as username (--username) "
+            "and the password in the variable password_env names (--password-env)",
+            reason="credentials",
+        )
     check_https_url(url, subject, what="ISE is read")
     parts = urlsplit(url)
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UsageError(subject, f"{url!r}: give only https://HOST[:PORT] of the ISE PAN")
-    if parts.username is not None or parts.password is not None:
-        raise UsageError(subject, "the URL must not carry credentials; use username/password_env")
+        raise UsageError(
+            subject, f"{url!r}: give only https://HOST[:PORT] of the ISE PAN", reason="path"
+        )
     return f"{parts.scheme.lower()}://{parts.netloc}"
 
 

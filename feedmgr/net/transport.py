@@ -52,7 +52,7 @@ from requests.adapters import HTTPAdapter
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
-from feedmgr.net.urls import check_proxy_url, mask_passwords, redact_proxy
+from feedmgr.net.urls import check_proxy_url, has_userinfo, mask_passwords, redact_url
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -333,14 +333,14 @@ def _tls_problem(exc: BaseException) -> str:
 
 def _connection_problem(exc: BaseException, settings: TransportSettings) -> tuple[str, str]:
     if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy", f"cannot use the proxy ({_innermost(exc)})"
+        return "proxy", f"cannot use the proxy ({mask_passwords(str(_innermost(exc)))})"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "timeout", f"no connection within {settings.connect_timeout:g} s"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "timeout", f"the server did not answer within {settings.read_timeout:g} s"
     inner = _innermost(exc)
     text = getattr(inner, "strerror", None) or str(inner)
-    return "connection", f"cannot connect ({text})"
+    return "connection", f"cannot connect ({mask_passwords(text)})"
 
 
 _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (4\d\d)\b ?(.*)", re.DOTALL)
@@ -599,7 +599,7 @@ class HttpsClient:
             # retry; only the user can fix it.
             status, text = refusal
             raise NetworkError(
-                redact_proxy(self.proxy_for(url) or "the proxy"),
+                redact_url(self.proxy_for(url) or "the proxy"),
                 f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP {status} "
                 f"{text}); check {self._proxy_setting()} and its credentials",
                 reason="proxy-refused",
@@ -709,7 +709,17 @@ class HttpsClient:
                 if urlsplit(target).scheme.lower() != "https":
                     raise NetworkError(
                         current,
-                        f"redirects to {target}, which is not https://; refusing to follow",
+                        f"redirects to {redact_url(target)}, which is not https://; "
+                        "refusing to follow",
+                        reason="insecure-redirect",
+                    )
+                if has_userinfo(target):
+                    # requests would send them as Basic auth; feedmgr sends no credentials
+                    # a server hands it (and every URL it shows stays free of them).
+                    raise NetworkError(
+                        current,
+                        f"redirects to {redact_url(target)}, a URL with credentials; "
+                        "refusing to follow",
                         reason="insecure-redirect",
                     )
                 if target in chain:
@@ -840,7 +850,9 @@ class HttpsClient:
             if response.is_redirect:
                 target = urljoin(url, self.session.get_redirect_target(response) or "")
                 raise NetworkError(
-                    url, f"redirects the POST to {target}; not following", reason="redirect"
+                    url,
+                    f"redirects the POST to {redact_url(target)}; not following",
+                    reason="redirect",
                 )
             if response.status_code != 200:
                 raise _status_error(url, response)

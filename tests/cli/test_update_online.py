@@ -379,6 +379,18 @@ def test_unusable_proxy_variable_is_a_usage_error(
     assert lines[0].startswith(f"feedmgr: error: {variable}: ")
 
 
+@pytest.mark.parametrize("command", [("update", "--check"), ("download", "-o", "x.zip")])
+def test_index_url_with_credentials_is_refused_without_echo(
+    run_cli: RunCli, command: tuple[str, ...]
+) -> None:
+    """An index URL carrying user:password@ is refused before any traffic (exit 2): no Basic
+    auth is sent to a feed server, and the password is not printed."""
+    result = run_cli(*command, "--url", "https://u:Secr3tPW@127.0.0.1:9/index.xml")
+    assert result.code == 2
+    assert "credentials" in result.err
+    assert "Secr3tPW" not in result.err + result.out
+
+
 def test_online_options_conflict_with_offline(run_cli: RunCli, tmp_path: Path) -> None:
     """--check with --offline is a usage error."""
     result = run_cli("update", "--offline", tmp_path / "f.zip", "--check")

@@ -297,3 +297,20 @@ def test_unusable_proxy_variable_is_a_usage_error(
     assert result.code == 2, result.err
     assert result.err.startswith("feedmgr: error: HTTPS_PROXY: a proxy must be given as http://")
     assert fake_ise.seen == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://admin:Secr3tPW@ise.corp.example",
+        "https://admin:Secr3tPW@ise-pan.corp.example/admin/",
+        "https://admin:Secr3tPW@ise-pan.corp.example",
+    ],
+)
+def test_url_with_credentials_is_refused_without_echo(run_cli: RunCli, url: str) -> None:
+    """An ISE URL carrying a password is refused (exit 2) without repeating the password,
+    whatever else is wrong with it."""
+    result = run_cli("ise", "nodes", "--url", url, "--username", "u")
+    assert result.code == 2
+    assert "credentials" in result.err
+    assert "Secr3tPW" not in result.err + result.out

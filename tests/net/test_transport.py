@@ -591,7 +591,7 @@ def test_proxy_refusal_names_the_variable_it_came_from(
     assert "feed.proxy" not in caught.value.problem
 
 
-@pytest.mark.parametrize("location", ["https://[::1/x"])
+@pytest.mark.parametrize("location", ["https://[::1/x", "https://bob:pw@/x"])
 def test_redirect_to_an_unparsable_url_is_a_network_error(
     scripted: ScriptedServer, ca_bundle: Path, location: str
 ) -> None:
@@ -601,5 +601,21 @@ def test_redirect_to_an_unparsable_url_is_a_network_error(
     scripted.routes["/index.xml"] = slow_head(head.encode(), seconds=0.01)
     with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
         client.get(scripted.url_for("/index.xml"), max_bytes=100)
-    assert caught.value.details["reason"] == "invalid-url"
+    assert caught.value.details["reason"] in ("invalid-url", "insecure-redirect")
     assert ":pw@" not in caught.value.diagnostics()
+
+
+def test_redirect_to_a_url_with_credentials_is_not_followed(
+    https_server: HTTPServer, ca_bundle: Path
+) -> None:
+    """A redirect to https://user:password@... is refused (requests would send them as Basic
+    auth), and the error shows the target without its password."""
+    https_server.expect_request("/index.xml").respond_with_data(
+        "", status=302, headers={"Location": f"https://bob:pw@127.0.0.1:{https_server.port}/x"}
+    )
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "insecure-redirect"
+    assert f"https://bob:***@127.0.0.1:{https_server.port}/x" in caught.value.problem
+    assert ":pw@" not in caught.value.diagnostics()
+    assert len(https_server.log) == 1
