@@ -34,8 +34,8 @@ from feedmgr.ise.models import (
     SystemCertificate,
     SystemCertificatePage,
 )
+from feedmgr.ise.url import check_ise_url
 from feedmgr.net.transport import HttpsClient, TransportSettings
-from feedmgr.net.urls import check_https_url, has_userinfo, redact_url
 
 NODES_PATH = "/api/v1/deployment/node"
 SYSTEM_CERTIFICATES_PATH = "/api/v1/certs/system-certificate/"
@@ -83,30 +83,6 @@ class _OriginBoundBasicAuth(AuthBase):
 def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 443
-
-
-def check_ise_url(url: str, subject: str) -> str:
-    """The ISE base URL without a trailing slash: https, a host, no path beyond ``/``.
-
-    Raises:
-        UsageError: not an https URL with a host, or with a path, query, fragment or
-            credentials (which the message does not repeat).
-    """
-    # Credentials first: no other message may repeat a password written into the URL.
-    if has_userinfo(url):
-        raise UsageError(
-            subject,
-            f"{redact_url(url)!r} carries credentials; give the user as username (--username) "
-            "and the password in the variable password_env names (--password-env)",
-            reason="credentials",
-        )
-    check_https_url(url, subject, what="ISE is read")
-    parts = urlsplit(url)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UsageError(
-            subject, f"{url!r}: give only https://HOST[:PORT] of the ISE PAN", reason="path"
-        )
-    return f"{parts.scheme.lower()}://{parts.netloc}"
 
 
 class IseClient:

@@ -10,7 +10,8 @@ from pathlib import Path
 from feedmgr.config import load_config
 from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection, deployment_path
 from feedmgr.errors import UsageError
-from feedmgr.ise.client import Credentials, IseClient, check_ise_url
+from feedmgr.ise.client import Credentials, IseClient
+from feedmgr.ise.url import check_ise_url
 from feedmgr.net.transport import TransportSettings, environment_proxy, transport_settings
 
 Prompt = Callable[[str], str]
