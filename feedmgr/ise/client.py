@@ -171,7 +171,8 @@ class IseClient:
                 what=what,
             )
         except NetworkError as exc:
-            raise _explained(exc, url, self.credentials.username) from exc
+            exported = f"certificate {certificate.id} of {hostname}"
+            raise _explained(exc, url, self.credentials.username, exported) from exc
         return read_export(document.body, f"{url} ({what})", certificate.sha256_hex)
 
     def proxy(self) -> ProxySettings:
@@ -232,7 +233,11 @@ def parse_response(body: bytes, model: type[ModelT], url: str, what: str) -> Mod
         ) from exc
 
 
-def _explained(exc: NetworkError, url: str, username: str) -> NetworkError:
+def _explained(
+    exc: NetworkError, url: str, username: str, exported: str | None = None
+) -> NetworkError:
+    """``exc`` with ISE's 401, 403 and 404 said in words; ``exported`` names the certificate
+    of an export request."""
     status = exc.details.get("status")
     ers = "/ers/" in url
     api = "ERS" if ers else "Open API"
@@ -246,6 +251,12 @@ def _explained(exc: NetworkError, url: str, username: str) -> NetworkError:
         problem = (
             f"HTTP 403: ISE refused to export the certificate to {username!r} (a read-only "
             "account such as ERS Operator may read the certificate list but not export)"
+        )
+    elif status == 404 and url.endswith(EXPORT_PATH):
+        # The lists came from the same Open API, so it is enabled: docs/ise.md.
+        problem = (
+            "HTTP 404: ISE does not offer the certificate export (a release without POST "
+            f"{EXPORT_PATH}) or does not know {exported or 'the certificate'}"
         )
     elif status == 403:
         problem = (

@@ -462,3 +462,22 @@ def test_unusable_proxy_variable_is_a_section_finding(
     assert len(section) == 1
     assert section[0]["data"]["exit_code"] == 2
     assert "HTTPS_PROXY: a proxy must be given as http://" in section[0]["message"]
+
+
+def test_export_answered_404_is_not_called_a_disabled_open_api(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """A 404 on the certificate export (a release without the call, or an id ISE does not
+    know: docs/ise.md) is said as such in each ise.metadata-only finding, not as a disabled
+    Open API: the node and certificate lists came back in the same run."""
+    _serve_deployment(fake_ise, psn)
+    fake_ise.exports({}, status=404)
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    metadata_only = _of(findings, "ise.metadata-only")
+    assert metadata_only
+    for finding in metadata_only:
+        assert "HTTP 404" in finding.message
+        assert "does not offer the certificate export" in finding.message
+        assert "does not know certificate" in finding.message
+        assert "enable Open API" not in finding.message
+        assert "3.1 patch 1" not in finding.message
