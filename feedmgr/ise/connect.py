@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from feedmgr.config import load_config
@@ -61,7 +61,8 @@ def resolve_password(target: IseTarget, prompt: Prompt | None) -> str:
 
 def ise_transport(home: Path, target: IseTarget, proxy: str | None) -> TransportSettings:
     """Transport settings as for every other command, with the ``[ise]`` CA bundle."""
-    return transport_settings(load_config(home), ca_bundle=target.ca, proxy=proxy)
+    settings = transport_settings(load_config(home), ca_bundle=target.ca, proxy=proxy)
+    return replace(settings, ca_setting="--ca-bundle FILE or set ca in [ise]")
 
 
 def connect(

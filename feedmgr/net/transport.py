@@ -81,6 +81,8 @@ class TransportSettings:
     deadline: float = DEFAULT_DEADLINE_SECONDS
     min_rate: int = DEFAULT_MIN_RATE
     rate_grace: float = RATE_GRACE_SECONDS
+    # How the user names a CA bundle, for the advice on an untrusted certificate.
+    ca_setting: str = "--ca-bundle FILE or set feed.ca_bundle"
     sleep: Sleep = field(default=time.sleep, compare=False)
     clock: Clock = field(default=time.monotonic, compare=False)
 
@@ -318,15 +320,24 @@ def _never_sent(exc: BaseException) -> bool:
     return any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in _causes(exc))
 
 
-def _tls_problem(exc: BaseException) -> str:
+def _tls_problem(exc: BaseException, settings: TransportSettings) -> str:
     inner = _innermost(exc)
     if isinstance(inner, ssl.SSLCertVerificationError):
         detail = (inner.verify_message or str(inner)).rstrip(".")
         if inner.verify_code in _NAME_MISMATCH:
             return f"TLS certificate is not valid for this host ({detail})"
+        if settings.ca_bundle is not None:
+            # The bundle is the whole trust, so either it lacks the issuing CA or the server
+            # does not send the intermediates between its certificate and the bundle's CA.
+            return (
+                f"TLS certificate not trusted ({detail}) by the CA bundle {settings.ca_bundle}; "
+                "check that the bundle holds the CA that issued the server's chain, and that "
+                "the server sends its intermediate CA certificates (servers often send only "
+                "their own)"
+            )
         return (
             f"TLS certificate not trusted ({detail}); if the server uses a private CA, "
-            "pass --ca-bundle FILE or set feed.ca_bundle"
+            f"pass {settings.ca_setting}"
         )
     return f"TLS handshake failed ({inner})"
 
@@ -572,7 +583,7 @@ class HttpsClient:
                 raise slow from exc
             raise
         except requests.exceptions.SSLError as exc:
-            raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
+            raise NetworkError(url, _tls_problem(exc, self.settings), reason="tls") from exc
         except (*_UNBUILDABLE, ValueError) as exc:
             # requests decodes and parses a redirect's Location even when not following it,
             # after the response arrived (the hook kept it, so it can be closed).

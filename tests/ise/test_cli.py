@@ -314,3 +314,16 @@ def test_url_with_credentials_is_refused_without_echo(run_cli: RunCli, url: str)
     assert result.code == 2
     assert "credentials" in result.err
     assert "Secr3tPW" not in result.err + result.out
+
+
+def test_untrusted_ise_names_the_deployment_file_key(
+    run_cli: RunCli, fake_ise: FakeIse, tmp_path: Path
+) -> None:
+    """An ISE certificate the system store does not trust is explained with the settings an
+    ISE admin has: --ca-bundle or ca in [ise] (not feed.ca_bundle alone)."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(f'[ise]\nurl = "{fake_ise.url}"\nusername = "{USER}"\n', encoding="utf-8")
+    result = run_cli("ise", "nodes", "--deployment", path)
+    assert result.code == 4
+    assert "TLS certificate not trusted" in result.err
+    assert "pass --ca-bundle FILE or set ca in [ise]" in result.err

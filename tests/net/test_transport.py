@@ -619,3 +619,18 @@ def test_redirect_to_a_url_with_credentials_is_not_followed(
     assert f"https://bob:***@127.0.0.1:{https_server.port}/x" in caught.value.problem
     assert ":pw@" not in caught.value.diagnostics()
     assert len(https_server.log) == 1
+
+
+def test_untrusted_server_with_a_bundle_given_suggests_the_intermediate(
+    https_server: HTTPServer, other_ca_bundle: Path
+) -> None:
+    """With a CA bundle given, an untrusted certificate is blamed on the bundle's content or
+    on a server not sending its intermediate CA, not answered with 'pass --ca-bundle'."""
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with _client(other_ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    problem = caught.value.problem
+    assert problem.startswith("TLS certificate not trusted (")
+    assert str(other_ca_bundle) in problem
+    assert "intermediate" in problem
+    assert "pass --ca-bundle" not in problem
