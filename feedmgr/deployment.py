@@ -10,11 +10,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from feedmgr.errors import InputRejected, SchemaError
+from feedmgr.errors import InputRejected, SchemaError, UsageError
 from feedmgr.feed._model import EdgeModel
 from feedmgr.feed.manifest import describe_validation_error
+from feedmgr.ise.url import check_ise_url
 from feedmgr.osmatrix.lag import DEFAULT_MAX_DAYS, DEFAULT_STALE_DAYS
 from feedmgr.textio import decode_text
 
@@ -113,6 +114,17 @@ class IseSection(EdgeModel):
     timeout: Annotated[float, Field(gt=0, le=120)] = 5.0
     # The identities graded, as [[psn]] discovery: the node's fqdn, its ipAddress, or both.
     discovery: Literal["fqdn", "ip", "both"] = "fqdn"
+
+    @field_validator("url")
+    @classmethod
+    def _ise_url(cls, value: str) -> str:
+        # The rule of 'feedmgr ise --url', checked when the file is read: an invalid file is
+        # exit 3, not a section that cannot run. Its message never repeats a password.
+        try:
+            check_ise_url(value, "url")
+        except UsageError as exc:
+            raise ValueError(exc.problem) from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from feedmgr.config import (
     unset_setting,
 )
 from feedmgr.errors import SchemaError, UsageError
-from feedmgr.net.urls import redact_proxy
+from feedmgr.net.urls import redact_url
 
 
 def test_defaults_without_a_file(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_unset_falls_back_to_the_default(tmp_path: Path) -> None:
 )
 def test_proxy_passwords_are_redacted_for_display(url: str, shown: str) -> None:
     """A proxy password is never displayed."""
-    assert redact_proxy(url) == shown
+    assert redact_url(url) == shown
 
 
 @given(st.text(max_size=60).filter(lambda t: "\x00" not in t))

@@ -24,11 +24,10 @@ key_argument = click.argument("key", type=click.Choice(KEYS), metavar="KEY")
 
 
 def _shown(key: str, value: object) -> object:
-    from feedmgr.net.urls import redact_proxy
+    """A value as printed: every URL through the one redaction (a password never shows)."""
+    from feedmgr.net.urls import redact_url
 
-    if key == "feed.proxy" and isinstance(value, str):
-        return redact_proxy(value)
-    return value
+    return redact_url(value) if isinstance(value, str) else value
 
 
 @click.group(epilog="Example: feedmgr config set feed.url https://feeds.example.net/index.xml")

@@ -24,7 +24,7 @@ from packaging.version import Version
 
 from feedmgr.errors import InputRejected, ParseError, SchemaError, UsageError
 from feedmgr.net.transport import HttpsClient
-from feedmgr.net.urls import check_https_url
+from feedmgr.net.urls import check_https_url, redact_url
 from feedmgr.pep440 import is_pep440, shown
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -81,9 +81,11 @@ def _resolve(base: str, href: str | None, subject: str, what: str) -> str:
     target = urljoin(base, href.strip())
     try:
         check_https_url(target, subject)
-    except UsageError:
+    except UsageError as exc:
+        credentials = exc.details.get("reason") == "credentials"
+        why = "carries credentials" if credentials else "is not an https:// URL"
         raise InputRejected(
-            subject, f"{what} points to {target!r}, which is not an https:// URL; refusing it"
+            subject, f"{what} points to {redact_url(target)!r}, which {why}; refusing it"
         ) from None
     return target
 

@@ -34,8 +34,8 @@ from feedmgr.ise.models import (
     SystemCertificate,
     SystemCertificatePage,
 )
+from feedmgr.ise.url import check_ise_url
 from feedmgr.net.transport import HttpsClient, TransportSettings
-from feedmgr.net.urls import check_https_url
 
 NODES_PATH = "/api/v1/deployment/node"
 SYSTEM_CERTIFICATES_PATH = "/api/v1/certs/system-certificate/"
@@ -83,21 +83,6 @@ class _OriginBoundBasicAuth(AuthBase):
 def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 443
-
-
-def check_ise_url(url: str, subject: str) -> str:
-    """The ISE base URL without a trailing slash: https, a host, no path beyond ``/``.
-
-    Raises:
-        UsageError: not an https URL with a host, or with a path, query or fragment.
-    """
-    check_https_url(url, subject, what="ISE is read")
-    parts = urlsplit(url)
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UsageError(subject, f"{url!r}: give only https://HOST[:PORT] of the ISE PAN")
-    if parts.username is not None or parts.password is not None:
-        raise UsageError(subject, "the URL must not carry credentials; use username/password_env")
-    return f"{parts.scheme.lower()}://{parts.netloc}"
 
 
 class IseClient:
@@ -186,7 +171,8 @@ class IseClient:
                 what=what,
             )
         except NetworkError as exc:
-            raise _explained(exc, url, self.credentials.username) from exc
+            exported = f"certificate {certificate.id} of {hostname}"
+            raise _explained(exc, url, self.credentials.username, exported) from exc
         return read_export(document.body, f"{url} ({what})", certificate.sha256_hex)
 
     def proxy(self) -> ProxySettings:
@@ -247,7 +233,11 @@ def parse_response(body: bytes, model: type[ModelT], url: str, what: str) -> Mod
         ) from exc
 
 
-def _explained(exc: NetworkError, url: str, username: str) -> NetworkError:
+def _explained(
+    exc: NetworkError, url: str, username: str, exported: str | None = None
+) -> NetworkError:
+    """``exc`` with ISE's 401, 403 and 404 said in words; ``exported`` names the certificate
+    of an export request."""
     status = exc.details.get("status")
     ers = "/ers/" in url
     api = "ERS" if ers else "Open API"
@@ -261,6 +251,12 @@ def _explained(exc: NetworkError, url: str, username: str) -> NetworkError:
         problem = (
             f"HTTP 403: ISE refused to export the certificate to {username!r} (a read-only "
             "account such as ERS Operator may read the certificate list but not export)"
+        )
+    elif status == 404 and url.endswith(EXPORT_PATH):
+        # The lists came from the same Open API, so it is enabled: docs/ise.md.
+        problem = (
+            "HTTP 404: ISE does not offer the certificate export (a release without POST "
+            f"{EXPORT_PATH}) or does not know {exported or 'the certificate'}"
         )
     elif status == 403:
         problem = (

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from feedmgr.config import load_config
 from feedmgr.deployment import DEFAULT_PASSWORD_ENV, IseSection, deployment_path
 from feedmgr.errors import UsageError
-from feedmgr.ise.client import Credentials, IseClient, check_ise_url
-from feedmgr.net.transport import TransportSettings, transport_settings
+from feedmgr.ise.client import Credentials, IseClient
+from feedmgr.ise.url import check_ise_url
+from feedmgr.net.transport import TransportSettings, environment_proxy, transport_settings
 
 Prompt = Callable[[str], str]
 
@@ -60,7 +61,8 @@ def resolve_password(target: IseTarget, prompt: Prompt | None) -> str:
 
 def ise_transport(home: Path, target: IseTarget, proxy: str | None) -> TransportSettings:
     """Transport settings as for every other command, with the ``[ise]`` CA bundle."""
-    return transport_settings(load_config(home), ca_bundle=target.ca, proxy=proxy)
+    settings = transport_settings(load_config(home), ca_bundle=target.ca, proxy=proxy)
+    return replace(settings, ca_setting="--ca-bundle FILE or set ca in [ise]")
 
 
 def connect(
@@ -69,9 +71,13 @@ def connect(
     """An ``IseClient`` for ``target`` (no traffic yet).
 
     Raises:
-        UsageError: no password, a bad URL or CA bundle; InputRejected: a bad CA bundle.
+        UsageError: no password, a bad URL, CA bundle or proxy variable; InputRejected: a
+            bad CA bundle.
     """
-    # A bad URL is reported before anyone is asked for a password.
+    # A bad URL or proxy variable is reported before anyone is asked for a password.
     check_ise_url(target.url, "[ise] url")
+    settings = ise_transport(home, target, proxy)
+    if settings.proxy is None:
+        environment_proxy()
     credentials = Credentials(target.username, resolve_password(target, prompt))
-    return IseClient(target.url, credentials, ise_transport(home, target, proxy))
+    return IseClient(target.url, credentials, settings)

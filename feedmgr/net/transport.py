@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import re
 import ssl
 import time
@@ -51,7 +52,7 @@ from requests.adapters import HTTPAdapter
 from feedmgr import __version__
 from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net import DEFAULT_DEADLINE_SECONDS, DEFAULT_MIN_RATE, RATE_GRACE_SECONDS
-from feedmgr.net.urls import redact_proxy
+from feedmgr.net.urls import check_proxy_url, has_userinfo, mask_passwords, redact_url
 
 if TYPE_CHECKING:
     from feedmgr.config import Config
@@ -80,6 +81,8 @@ class TransportSettings:
     deadline: float = DEFAULT_DEADLINE_SECONDS
     min_rate: int = DEFAULT_MIN_RATE
     rate_grace: float = RATE_GRACE_SECONDS
+    # How the user names a CA bundle, for the advice on an untrusted certificate.
+    ca_setting: str = "--ca-bundle FILE or set feed.ca_bundle"
     sleep: Sleep = field(default=time.sleep, compare=False)
     clock: Clock = field(default=time.monotonic, compare=False)
 
@@ -117,6 +120,17 @@ class Document:
 class BodyDropped(Exception):
     """The connection broke while reading a body (the caller decides whether to retry)."""
 
+
+# What requests and urllib3 raise for a request they cannot even build (a URL or proxy
+# they cannot parse, a header they refuse), before anything is sent.
+_UNBUILDABLE = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.URLRequired,
+    urllib3.exceptions.LocationValueError,
+)
 
 # What reading a body raises when the connection breaks or stalls (urllib3 wraps most).
 _DROPPED = (urllib3.exceptions.HTTPError, OSError)
@@ -306,29 +320,38 @@ def _never_sent(exc: BaseException) -> bool:
     return any(isinstance(c, urllib3.exceptions.NewConnectionError) for c in _causes(exc))
 
 
-def _tls_problem(exc: BaseException) -> str:
+def _tls_problem(exc: BaseException, settings: TransportSettings) -> str:
     inner = _innermost(exc)
     if isinstance(inner, ssl.SSLCertVerificationError):
         detail = (inner.verify_message or str(inner)).rstrip(".")
         if inner.verify_code in _NAME_MISMATCH:
             return f"TLS certificate is not valid for this host ({detail})"
+        if settings.ca_bundle is not None:
+            # The bundle is the whole trust, so either it lacks the issuing CA or the server
+            # does not send the intermediates between its certificate and the bundle's CA.
+            return (
+                f"TLS certificate not trusted ({detail}) by the CA bundle {settings.ca_bundle}; "
+                "check that the bundle holds the CA that issued the server's chain, and that "
+                "the server sends its intermediate CA certificates (servers often send only "
+                "their own)"
+            )
         return (
             f"TLS certificate not trusted ({detail}); if the server uses a private CA, "
-            "pass --ca-bundle FILE or set feed.ca_bundle"
+            f"pass {settings.ca_setting}"
         )
     return f"TLS handshake failed ({inner})"
 
 
 def _connection_problem(exc: BaseException, settings: TransportSettings) -> tuple[str, str]:
     if isinstance(exc, requests.exceptions.ProxyError):
-        return "proxy", f"cannot use the proxy ({_innermost(exc)})"
+        return "proxy", f"cannot use the proxy ({mask_passwords(str(_innermost(exc)))})"
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return "timeout", f"no connection within {settings.connect_timeout:g} s"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "timeout", f"the server did not answer within {settings.read_timeout:g} s"
     inner = _innermost(exc)
     text = getattr(inner, "strerror", None) or str(inner)
-    return "connection", f"cannot connect ({text})"
+    return "connection", f"cannot connect ({mask_passwords(text)})"
 
 
 _TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (4\d\d)\b ?(.*)", re.DOTALL)
@@ -362,11 +385,38 @@ def retry_after(value: str | None) -> float | None:
 
 
 class _ContextAdapter(HTTPAdapter):
-    """An adapter whose connections (direct and through proxies) use our SSL context."""
+    """An adapter whose connections (direct and through proxies) use our SSL context, and
+    only its trust.
+
+    requests hands urllib3 a CA file for every verified request: ``verify`` when it is a
+    path (``$REQUESTS_CA_BUNDLE``/``$CURL_CA_BUNDLE`` with ``trust_env``), else its own
+    default bundle (certifi's). urllib3 loads that file into the context it is given, ours,
+    which would then trust those CAs too, for the rest of the session: a given CA bundle
+    would no longer be the only trust. So no CA file is ever passed on.
+    """
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
         super().__init__(max_retries=0)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        # Verification is never turned off: CERT_NONE would be set on the shared context.
+        kwargs["verify"] = True
+        return super().send(request, *args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        host, pool = super().build_connection_pool_key_attributes(request, True, cert)
+        kwargs: dict[str, Any] = {
+            k: v for k, v in pool.items() if k not in ("ca_certs", "ca_cert_dir")
+        }
+        return host, kwargs
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
@@ -412,6 +462,46 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     return context
 
 
+# -- the proxy from the environment ---------------------------------------------------------
+
+# docs/online-updates.md: HTTPS_PROXY (lower case first, as curl and urllib read it) and
+# NO_PROXY. feedmgr speaks only HTTPS, so HTTP_PROXY is never relevant; ALL_PROXY is not
+# read: it is where SOCKS proxies usually live, which feedmgr does not support.
+PROXY_VARIABLES = ("https_proxy", "HTTPS_PROXY")
+
+
+@dataclass(frozen=True)
+class EnvironmentProxy:
+    """The proxy the environment names, and the variable it came from."""
+
+    variable: str
+    url: str
+
+
+def environment_proxy() -> EnvironmentProxy | None:
+    """The HTTPS proxy of ``$https_proxy`` / ``$HTTPS_PROXY``, checked as ``--proxy`` is.
+    A value without a scheme is an ``http://`` proxy (as curl and requests read it).
+
+    Raises:
+        UsageError: the variable names a proxy feedmgr cannot use (SOCKS, another scheme,
+            no host, a bad port); the error names the variable, not its value.
+    """
+    for variable in PROXY_VARIABLES:
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            continue
+        url = value if "://" in value else f"http://{value}"
+        try:
+            check_proxy_url(url, variable)
+        except UsageError as exc:
+            raise UsageError(
+                variable,
+                f"{exc.problem}; fix or unset the variable, or give --proxy / feed.proxy",
+            ) from exc
+        return EnvironmentProxy(variable, url)
+    return None
+
+
 # -- the client -----------------------------------------------------------------------------
 
 
@@ -426,6 +516,10 @@ class HttpsClient:
         """
         self.settings = settings or TransportSettings()
         self.session = requests.Session()
+        # Nothing is taken from the environment behind feedmgr's back: requests would read
+        # $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE (trust), ~/.netrc (credentials) and every
+        # *_PROXY variable. The proxy from the environment is chosen in ``proxy_for``.
+        self.session.trust_env = False
         self.session.headers["User-Agent"] = f"feedmgr/{__version__}"
         context = ssl_context(self.settings.ca_bundle)
         context.sslsocket_class = _BoundedSSLSocket
@@ -433,7 +527,7 @@ class HttpsClient:
         self.session.mount("https://", adapter)
         # Plain http is never used; an adapter that always fails makes that certain.
         self.session.mount("http://", _RefuseAdapter())
-        self._proxies = {"https": self.settings.proxy} if self.settings.proxy else {}
+        self._environment_proxy = None if self.settings.proxy else environment_proxy()
 
     def __enter__(self) -> HttpsClient:
         return self
@@ -464,6 +558,8 @@ class HttpsClient:
         def keep(response: requests.Response, **_: object) -> None:
             received.append(response)
 
+        proxy = self.proxy_for(url)
+        proxies = {"https": proxy} if proxy else {}
         wait = _ResponseWait(deadline)
         bound = _RESPONSE_WAIT.set(wait)
         try:
@@ -475,7 +571,7 @@ class HttpsClient:
                 stream=True,
                 allow_redirects=False,
                 timeout=deadline.timeouts(),
-                proxies=self._proxies,
+                proxies=proxies,
                 hooks={"response": keep},
             )
         except requests.exceptions.Timeout as exc:
@@ -487,14 +583,24 @@ class HttpsClient:
                 raise slow from exc
             raise
         except requests.exceptions.SSLError as exc:
-            raise NetworkError(url, _tls_problem(exc), reason="tls") from exc
-        except UnicodeError as exc:
-            # requests decodes a redirect's Location as UTF-8 even when not following it,
+            raise NetworkError(url, _tls_problem(exc, self.settings), reason="tls") from exc
+        except (*_UNBUILDABLE, ValueError) as exc:
+            # requests decodes and parses a redirect's Location even when not following it,
             # after the response arrived (the hook kept it, so it can be closed).
             for unread in received:
                 unread.close()
+            if received and isinstance(exc, UnicodeError):
+                raise NetworkError(
+                    url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+                ) from exc
+            # Every URL and proxy is checked before it gets here; what is left (a Location
+            # that does not parse) came from the server.
+            what = "the server redirects to a Location that" if received else "this URL"
             raise NetworkError(
-                url, "the server redirects to a Location that is not UTF-8", reason="redirect"
+                url,
+                f"{what} is not a URL a request can be sent to ({type(exc).__name__}: "
+                f"{mask_passwords(str(exc))})",
+                reason="invalid-url",
             ) from exc
         except requests.exceptions.ProxyError as exc:
             refusal = _proxy_refusal(exc)
@@ -504,9 +610,9 @@ class HttpsClient:
             # retry; only the user can fix it.
             status, text = refusal
             raise NetworkError(
-                redact_proxy(self.proxy_for(url) or "the proxy"),
+                redact_url(self.proxy_for(url) or "the proxy"),
                 f"the proxy refused the tunnel to {urlsplit(url).netloc} (HTTP {status} "
-                f"{text}); check feed.proxy / --proxy and its credentials",
+                f"{text}); check {self._proxy_setting()} and its credentials",
                 reason="proxy-refused",
                 status=status,
             ) from exc
@@ -575,7 +681,16 @@ class HttpsClient:
         environment's (HTTPS_PROXY, honouring NO_PROXY), else None."""
         if self.settings.proxy:
             return self.settings.proxy
-        return requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        found = self._environment_proxy
+        if found is None or requests.utils.should_bypass_proxies(url, no_proxy=None):
+            return None
+        return found.url
+
+    def _proxy_setting(self) -> str:
+        """Where the user sets the proxy in use: the variable it came from, else the options."""
+        if not self.settings.proxy and self._environment_proxy is not None:
+            return self._environment_proxy.variable
+        return "feed.proxy / --proxy"
 
     def deadline(self, url: str) -> Deadline:
         """Start the clock of a new transfer of ``url`` (pass it to ``request``/``chunks``)."""
@@ -605,7 +720,17 @@ class HttpsClient:
                 if urlsplit(target).scheme.lower() != "https":
                     raise NetworkError(
                         current,
-                        f"redirects to {target}, which is not https://; refusing to follow",
+                        f"redirects to {redact_url(target)}, which is not https://; "
+                        "refusing to follow",
+                        reason="insecure-redirect",
+                    )
+                if has_userinfo(target):
+                    # requests would send them as Basic auth; feedmgr sends no credentials
+                    # a server hands it (and every URL it shows stays free of them).
+                    raise NetworkError(
+                        current,
+                        f"redirects to {redact_url(target)}, a URL with credentials; "
+                        "refusing to follow",
                         reason="insecure-redirect",
                     )
                 if target in chain:
@@ -736,7 +861,9 @@ class HttpsClient:
             if response.is_redirect:
                 target = urljoin(url, self.session.get_redirect_target(response) or "")
                 raise NetworkError(
-                    url, f"redirects the POST to {target}; not following", reason="redirect"
+                    url,
+                    f"redirects the POST to {redact_url(target)}; not following",
+                    reason="redirect",
                 )
             if response.status_code != 200:
                 raise _status_error(url, response)

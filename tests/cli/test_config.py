@@ -67,3 +67,30 @@ def test_broken_config_file_exits_3(run_cli: RunCli, home: object) -> None:
     result = run_cli("config", "list")
     assert result.code == 3
     assert result.err == f"feedmgr: error: {home / 'config.toml'}: feed.url must be a str\n"
+
+
+def test_feed_url_with_credentials_is_refused_without_echo(run_cli: RunCli) -> None:
+    """feed.url with user:password@ is refused (exit 2) and the password is not printed."""
+    result = run_cli("config", "set", "feed.url", "https://u:Secr3tPW@f.example/i.xml")
+    assert result.code == 2
+    assert "credentials" in result.err
+    assert "Secr3tPW" not in result.err + result.out
+
+
+def test_config_file_with_a_feed_url_password_is_refused_without_echo(
+    run_cli: RunCli, home: object
+) -> None:
+    """A config.toml whose feed.url carries a password is rejected (exit 3) by get and list,
+    naming the file, never printing the password."""
+    from pathlib import Path
+
+    assert isinstance(home, Path)
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text(
+        '[feed]\nurl = "https://u:Secr3tPW@f.example/i.xml"\n', encoding="utf-8"
+    )
+    for args in (("config", "list"), ("config", "get", "feed.url")):
+        result = run_cli(*args)
+        assert result.code == 3
+        assert result.err.startswith(f"feedmgr: error: {home / 'config.toml'}: feed.url: ")
+        assert "Secr3tPW" not in result.err + result.out

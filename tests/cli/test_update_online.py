@@ -352,6 +352,45 @@ def test_non_https_urls_are_usage_errors(run_cli: RunCli, args: tuple[str, ...])
     assert result.err.startswith("feedmgr: error: ")
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HTTPS_PROXY", "socks5h://127.0.0.1:1080"),
+        ("HTTPS_PROXY", "http://proxy.corp.example:port"),
+        ("https_proxy", "http://[::1"),
+    ],
+)
+@pytest.mark.parametrize("command", [("update", "--check"), ("download", "-o", "x.zip")])
+def test_unusable_proxy_variable_is_a_usage_error(
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    variable: str,
+    value: str,
+    command: tuple[str, ...],
+) -> None:
+    """A proxy variable feedmgr cannot use is refused like a bad --proxy: exit 2, one line
+    naming the variable, before any traffic."""
+    monkeypatch.setenv(variable, value)
+    result = run_cli(*command, "--url", "https://127.0.0.1:9/index.xml")
+    assert result.code == 2, result.err
+    lines = result.err.splitlines()
+    assert lines == [lines[0]]
+    assert lines[0].startswith(f"feedmgr: error: {variable}: ")
+
+
+@pytest.mark.parametrize("command", [("update", "--check"), ("download", "-o", "x.zip")])
+def test_index_url_with_credentials_is_refused_without_echo(
+    run_cli: RunCli, command: tuple[str, ...]
+) -> None:
+    """An index URL carrying user:password@ is refused before any traffic (exit 2): no Basic
+    auth is sent to a feed server, and the password is not printed."""
+    result = run_cli(*command, "--url", "https://u:Secr3tPW@127.0.0.1:9/index.xml")
+    assert result.code == 2
+    assert "credentials" in result.err
+    assert "Secr3tPW" not in result.err + result.out
+
+
 def test_online_options_conflict_with_offline(run_cli: RunCli, tmp_path: Path) -> None:
     """--check with --offline is a usage error."""
     result = run_cli("update", "--offline", tmp_path / "f.zip", "--check")

@@ -262,3 +262,68 @@ def test_plain_http_url_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("ise", "nodes", "--url", "http://ise.corp.example", "--username", "u")
     assert result.code == 2
     assert "not an https:// URL; ISE is read over HTTPS only" in result.err
+
+
+def test_ca_bundle_is_the_only_trust_even_with_requests_ca_bundle_set(
+    run_cli: RunCli,
+    *,
+    fake_ise: FakeIse,
+    deployment: Path,
+    ca_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--ca-bundle naming a CA that did not sign ISE's certificate fails the connection (exit
+    4), even when $REQUESTS_CA_BUNDLE names the CA that did."""
+    import trustme
+
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_bundle))
+    fake_ise.answer(NODES, {"response": [PSN1], "version": "1.0.0"})
+    result = run_cli("ise", "nodes", "--deployment", deployment, "--ca-bundle", other)
+    assert result.code == 4, result.out
+    assert "TLS certificate not trusted" in result.err
+    assert fake_ise.seen == []
+
+
+def test_unusable_proxy_variable_is_a_usage_error(
+    run_cli: RunCli, fake_ise: FakeIse, deployment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTPS_PROXY naming a SOCKS proxy makes 'ise nodes' exit 2 naming the variable; ISE is
+    not contacted."""
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    result = run_cli("ise", "nodes", "--deployment", deployment)
+    assert result.code == 2, result.err
+    assert result.err.startswith("feedmgr: error: HTTPS_PROXY: a proxy must be given as http://")
+    assert fake_ise.seen == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://admin:Secr3tPW@ise.corp.example",
+        "https://admin:Secr3tPW@ise-pan.corp.example/admin/",
+        "https://admin:Secr3tPW@ise-pan.corp.example",
+    ],
+)
+def test_url_with_credentials_is_refused_without_echo(run_cli: RunCli, url: str) -> None:
+    """An ISE URL carrying a password is refused (exit 2) without repeating the password,
+    whatever else is wrong with it."""
+    result = run_cli("ise", "nodes", "--url", url, "--username", "u")
+    assert result.code == 2
+    assert "credentials" in result.err
+    assert "Secr3tPW" not in result.err + result.out
+
+
+def test_untrusted_ise_names_the_deployment_file_key(
+    run_cli: RunCli, fake_ise: FakeIse, tmp_path: Path
+) -> None:
+    """An ISE certificate the system store does not trust is explained with the settings an
+    ISE admin has: --ca-bundle or ca in [ise] (not feed.ca_bundle alone)."""
+    path = tmp_path / "deployment.toml"
+    path.write_text(f'[ise]\nurl = "{fake_ise.url}"\nusername = "{USER}"\n', encoding="utf-8")
+    result = run_cli("ise", "nodes", "--deployment", path)
+    assert result.code == 4
+    assert "TLS certificate not trusted" in result.err
+    assert "pass --ca-bundle FILE or set ca in [ise]" in result.err

@@ -436,3 +436,48 @@ def test_preflight_command_survives_a_hostile_export(
     assert result.code == 1
     assert "ise.export-rejected" in result.out
     assert "'..' component" in result.out
+
+
+def test_unusable_proxy_variable_is_a_section_finding(
+    run_cli: RunCli,
+    *,
+    fake_ise: FakeIse,
+    psn: Psn,
+    ca_bundle: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTPS_PROXY naming a SOCKS proxy makes [ise] a preflight.section finding (exit code 2
+    noted, the variable named); the report is still written and the run exits 1."""
+    _serve_deployment(fake_ise, psn)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    path = _deployment(tmp_path, fake_ise, psn, ca_bundle, "")
+    result = run_cli("preflight", path, "--format", "json")
+    assert result.code == 1, result.err
+    section = [
+        f
+        for f in result.json()["findings"]
+        if f["check"] == "preflight.section" and f["subject"] == "ise"
+    ]
+    assert len(section) == 1
+    assert section[0]["data"]["exit_code"] == 2
+    assert "HTTPS_PROXY: a proxy must be given as http://" in section[0]["message"]
+
+
+def test_export_answered_404_is_not_called_a_disabled_open_api(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """A 404 on the certificate export (a release without the call, or an id ISE does not
+    know: docs/ise.md) is said as such in each ise.metadata-only finding, not as a disabled
+    Open API: the node and certificate lists came back in the same run."""
+    _serve_deployment(fake_ise, psn)
+    fake_ise.exports({}, status=404)
+    findings = _run(_deployment(tmp_path, fake_ise, psn, ca_bundle, ""), home)
+    metadata_only = _of(findings, "ise.metadata-only")
+    assert metadata_only
+    for finding in metadata_only:
+        assert "HTTP 404" in finding.message
+        assert "does not offer the certificate export" in finding.message
+        assert "does not know certificate" in finding.message
+        assert "enable Open API" not in finding.message
+        assert "3.1 patch 1" not in finding.message

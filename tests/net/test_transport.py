@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from feedmgr.errors import InputRejected, NetworkError
+from feedmgr.errors import InputRejected, NetworkError, UsageError
 from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after
 from tests.feed.netserver import (
     ConnectProxy,
@@ -451,3 +451,186 @@ def test_post_answer_over_the_cap_is_refused(https_server: HTTPServer, ca_bundle
             https_server.url_for("/export"), {}, max_bytes=1024, accept="*/*", what="the export"
         )
     assert caught.value.details["reason"] == "size"
+
+
+# -- trust: a CA bundle is the only trust, whatever the environment or requests' defaults --
+
+
+@pytest.fixture(scope="module")
+def other_ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A PEM file of a CA that signed nothing the test servers present."""
+    import trustme
+
+    path = tmp_path_factory.mktemp("other-ca") / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variables_do_not_widen_a_given_bundle(
+    https_server: HTTPServer,
+    ca_bundle: Path,
+    other_ca_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    """With a CA bundle given, a server whose CA only $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE
+    names is not trusted: the bundle is the whole trust (docs/online-updates.md)."""
+    monkeypatch.setenv(variable, str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with (
+        _client(other_ca_bundle, Sleeps()) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+    assert https_server.log == []
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_ca_bundle_variables_are_not_read_without_a_bundle(
+    https_server: HTTPServer, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """Without a CA bundle the system store alone is trusted: a private CA named only in
+    $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE does not make its servers trusted."""
+    monkeypatch.setenv(variable, str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with (
+        HttpsClient(TransportSettings(sleep=Sleeps())) as client,
+        pytest.raises(NetworkError) as caught,
+    ):
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+
+
+def test_requests_default_bundle_does_not_widen_a_given_bundle(
+    https_server: HTTPServer,
+    ca_bundle: Path,
+    other_ca_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a CA bundle given, a CA in requests' own default bundle (certifi's Mozilla list,
+    here replaced by the test CA) is not trusted either."""
+    import requests.adapters
+
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(ca_bundle))
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with _client(other_ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "tls"
+    assert https_server.log == []
+
+
+# -- the proxy from the environment: HTTPS_PROXY / NO_PROXY, checked like --proxy ----------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HTTPS_PROXY", "socks5h://127.0.0.1:1080"),
+        ("https_proxy", "socks5://alice:s3cret@127.0.0.1:1080"),
+        ("HTTPS_PROXY", "http://proxy.corp.example:port"),
+        ("HTTPS_PROXY", "ftp://proxy.corp.example:21"),
+        ("HTTPS_PROXY", "http://[::1"),
+        ("HTTPS_PROXY", "http://:3128"),
+    ],
+)
+def test_unusable_proxy_from_the_environment_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """A proxy variable feedmgr cannot use (SOCKS, another scheme, a bad port or address) is
+    refused before any traffic as --proxy is (exit 2), naming the variable, not its value."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(UsageError) as caught:
+        HttpsClient(TransportSettings())
+    assert caught.value.subject == variable
+    assert "http://HOST:PORT" in caught.value.problem or "proxy URL" in caught.value.problem
+    assert "s3cret" not in caught.value.diagnostics()
+
+
+def test_configured_proxy_makes_the_environment_irrelevant(
+    https_server: HTTPServer, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a proxy configured, a broken HTTPS_PROXY is neither checked nor used."""
+    monkeypatch.setenv("HTTPS_PROXY", "socks5h://127.0.0.1:1080")
+    with HttpsClient(TransportSettings(ca_bundle=ca_bundle, proxy="http://127.0.0.1:9")) as client:
+        assert client.proxy_for(https_server.url_for("/")) == "http://127.0.0.1:9"
+
+
+def test_all_proxy_and_http_proxy_are_not_read(
+    https_server: HTTPServer, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only HTTPS_PROXY names a proxy: ALL_PROXY (even a SOCKS one) and HTTP_PROXY are
+    ignored, and the request goes direct."""
+    monkeypatch.setenv("ALL_PROXY", "socks5h://127.0.0.1:1")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with _client(ca_bundle, Sleeps()) as client:
+        assert client.get(https_server.url_for("/index.xml"), max_bytes=100).body == b"ok"
+
+
+def test_proxy_variable_without_a_scheme_is_an_http_proxy(
+    connect_proxy: ConnectProxy, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTPS_PROXY=HOST:PORT (no scheme, as curl and most tools accept it) is an http://
+    proxy."""
+    monkeypatch.setenv("HTTPS_PROXY", connect_proxy.url.removeprefix("http://"))
+    with _client(ca_bundle, Sleeps()) as client:
+        assert client.proxy_for("https://feeds.example.net/") == connect_proxy.url
+
+
+def test_proxy_refusal_names_the_variable_it_came_from(
+    connect_proxy: ConnectProxy, ca_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 407 from a proxy taken from HTTPS_PROXY says to check HTTPS_PROXY, not feed.proxy."""
+    connect_proxy.refusal = b"407 Proxy Authentication Required"
+    monkeypatch.setenv("HTTPS_PROXY", connect_proxy.url)
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get("https://feeds.example.net/index.xml", max_bytes=100)
+    assert "check HTTPS_PROXY and its credentials" in caught.value.problem
+    assert "feed.proxy" not in caught.value.problem
+
+
+@pytest.mark.parametrize("location", ["https://[::1/x", "https://bob:pw@/x"])
+def test_redirect_to_an_unparsable_url_is_a_network_error(
+    scripted: ScriptedServer, ca_bundle: Path, location: str
+) -> None:
+    """A redirect to a URL requests cannot build a request for is a remote error (exit 4),
+    not an internal one, and a password in it is not repeated."""
+    head = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+    scripted.routes["/index.xml"] = slow_head(head.encode(), seconds=0.01)
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(scripted.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] in ("invalid-url", "insecure-redirect")
+    assert ":pw@" not in caught.value.diagnostics()
+
+
+def test_redirect_to_a_url_with_credentials_is_not_followed(
+    https_server: HTTPServer, ca_bundle: Path
+) -> None:
+    """A redirect to https://user:password@... is refused (requests would send them as Basic
+    auth), and the error shows the target without its password."""
+    https_server.expect_request("/index.xml").respond_with_data(
+        "", status=302, headers={"Location": f"https://bob:pw@127.0.0.1:{https_server.port}/x"}
+    )
+    with _client(ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    assert caught.value.details["reason"] == "insecure-redirect"
+    assert f"https://bob:***@127.0.0.1:{https_server.port}/x" in caught.value.problem
+    assert ":pw@" not in caught.value.diagnostics()
+    assert len(https_server.log) == 1
+
+
+def test_untrusted_server_with_a_bundle_given_suggests_the_intermediate(
+    https_server: HTTPServer, other_ca_bundle: Path
+) -> None:
+    """With a CA bundle given, an untrusted certificate is blamed on the bundle's content or
+    on a server not sending its intermediate CA, not answered with 'pass --ca-bundle'."""
+    https_server.expect_request("/index.xml").respond_with_data("ok")
+    with _client(other_ca_bundle, Sleeps()) as client, pytest.raises(NetworkError) as caught:
+        client.get(https_server.url_for("/index.xml"), max_bytes=100)
+    problem = caught.value.problem
+    assert problem.startswith("TLS certificate not trusted (")
+    assert str(other_ca_bundle) in problem
+    assert "intermediate" in problem
+    assert "pass --ca-bundle" not in problem
