@@ -445,6 +445,8 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """
     if ca_bundle is None:
         context = ssl.create_default_context()
+        if not _has_system_store(context):
+            _trust_certifi(context)
     else:
         # With a bundle, only the bundle is trusted (not the system store as well).
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -460,6 +462,27 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     # RFC 9525 section 6.3: the CN is not an identity; only subjectAltName counts.
     context.hostname_checks_common_name = False
     return context
+
+
+def _has_system_store(context: ssl.SSLContext) -> bool:
+    """Whether OpenSSL found any trust store: certificates loaded (a CA file, the Windows
+    store) or a CA directory it reads on demand."""
+    if context.cert_store_stats()["x509_ca"]:
+        return True
+    paths = ssl.get_default_verify_paths()
+    if paths.cafile is not None:
+        return True
+    directory = Path(paths.capath) if paths.capath else None
+    return directory is not None and directory.is_dir() and any(directory.iterdir())
+
+
+def _trust_certifi(context: ssl.SSLContext) -> None:
+    # A Python whose OpenSSL has no store at all (python.org's macOS builds until "Install
+    # Certificates.command" runs) would refuse every server; requests itself uses certifi's
+    # bundle there, and so does feedmgr, only then.
+    import certifi
+
+    context.load_verify_locations(cafile=certifi.where())
 
 
 # -- the proxy from the environment ---------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feedmgr.errors import InputRejected, NetworkError, UsageError
-from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after
+from feedmgr.net.transport import HttpsClient, TransportSettings, retry_after, ssl_context
 from tests.feed.netserver import (
     ConnectProxy,
     RawServer,
@@ -634,3 +634,31 @@ def test_untrusted_server_with_a_bundle_given_suggests_the_intermediate(
     assert str(other_ca_bundle) in problem
     assert "intermediate" in problem
     assert "pass --ca-bundle" not in problem
+
+
+def test_a_python_without_any_trust_store_falls_back_to_certifi(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where OpenSSL finds no store at all (python.org's macOS builds before 'Install
+    Certificates'), the public CAs requests would trust (certifi's) are trusted, so that
+    feedmgr does not refuse every public server there."""
+    import ssl
+
+    import certifi
+
+    empty = tmp_path / "certs"
+    empty.mkdir()
+    nowhere = ssl.DefaultVerifyPaths(None, str(empty), "SSL_CERT_FILE", "", "SSL_CERT_DIR", "")
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: nowhere)
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda self, purpose=None: None)
+    context = ssl_context(None)
+    public = Path(certifi.where()).read_text(encoding="ascii").count("BEGIN CERTIFICATE")
+    assert context.cert_store_stats()["x509_ca"] == public
+
+
+def test_a_system_store_is_not_widened_with_certifi() -> None:
+    """Where OpenSSL has a store, it alone is trusted: certifi's bundle is not added."""
+    import ssl
+
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert ssl_context(None).cert_store_stats()["x509_ca"] == system
