@@ -90,26 +90,33 @@ def _zip_info(name: str) -> zipfile.ZipInfo:
     return info
 
 
+def _checked_entry(name: str, path: Path) -> FileEntry:
+    if path.stat().st_size > max_payload_bytes(name):
+        raise SchemaError(
+            str(path), f"{name}: larger than its limit of {max_payload_bytes(name)} bytes"
+        )
+    # The ingest's own check: condition documents without their object tree.
+    problem = schema_problem(name, path.read_bytes())
+    if problem is not None:
+        raise SchemaError(str(path), problem)
+    return _digest(path)
+
+
 def build_manifest(src: Path) -> tuple[Manifest, list[tuple[str, Path]]]:
     """Validate a source folder and return its manifest and payload files.
 
     Raises:
-        InputRejected: missing or invalid feed.toml, a payload that fails its schema, a
-            symlink or special file.
+        InputRejected: missing or invalid feed.toml, a payload that fails its schema or
+            cannot be read, a symlink or special file.
     """
     meta = _read_source_meta(src)
     files = _payload_files(src)
     entries: dict[str, FileEntry] = {}
     for name, path in files:
-        if path.stat().st_size > max_payload_bytes(name):
-            raise SchemaError(
-                str(path), f"{name}: larger than its limit of {max_payload_bytes(name)} bytes"
-            )
-        # The ingest's own check: condition documents without their object tree.
-        problem = schema_problem(name, path.read_bytes())
-        if problem is not None:
-            raise SchemaError(str(path), problem)
-        entries[name] = _digest(path)
+        try:
+            entries[name] = _checked_entry(name, path)
+        except OSError as exc:
+            raise InputRejected(str(path), f"cannot read ({exc.strerror or exc})") from exc
     manifest = Manifest(
         format=FORMAT,
         version=meta.version,

@@ -200,3 +200,38 @@ def test_build_into_an_unwritable_folder_is_a_usage_error(
     assert result.code == 2
     assert result.err.startswith(f"feedmgr: error: {output}: cannot write the package (")
     assert result.err.count("\n") == 1
+
+
+def test_build_with_an_unreadable_source_file_names_it(publisher: Publisher) -> None:
+    """A payload file the user cannot read is rejected input naming it (exit 3), not an
+    internal error. As root, file modes stop nothing: the build then runs as nobody."""
+    import os
+    import stat
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="feedmgr-build-"))
+    try:
+        source = write_source(shared, "1.0")
+        key = publisher.private_pem(shared)
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        unreadable = next(p for p in sorted(source.rglob("*.json")) if p.is_file())
+        unreadable.chmod(0)
+        prefix: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv: every file is readable")
+            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        command = [sys.executable, "-m", "feedmgr", "feed", "build", str(source)]
+        command += ["-o", str(shared / "feed.zip"), "--key", str(key)]
+        result = subprocess.run(
+            [*prefix, *command], capture_output=True, text=True, check=False, cwd=shared
+        )
+        assert result.returncode == 3, result.stderr
+        assert result.stderr == f"feedmgr: error: {unreadable}: cannot read (Permission denied)\n"
+        assert not (shared / "feed.zip").exists()
+        assert stat.S_IMODE(unreadable.stat().st_mode) == 0
+    finally:
+        for path in [shared, *shared.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(shared)
