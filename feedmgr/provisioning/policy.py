@@ -124,6 +124,9 @@ class RuleModel(_Edge):
         # ISE shows "Any"; accept "any"/"ANY" too rather than fail on spelling.
         if isinstance(value, str) and value.strip().casefold() == "any":
             return ANY_GROUP
+        if value == [] or value is None:
+            # pydantic would report both alternatives ("Input should be 'Any'", "too short").
+            raise ValueError("give Any or at least one identity group")
         return value
 
 
@@ -135,6 +138,15 @@ class PolicyModel(_Edge):
         Field(default_factory=list)
     )
     rules: Annotated[list[RuleModel], Field(min_length=1, max_length=10_000)]
+
+
+_VERSION_TOKEN = re.compile(r"\d+(?:\.\d+)+")
+
+
+def _names_version(package: str, version: Version) -> bool:
+    # Cisco writes 4.10.08025 in package names; packaging reads it as 4.10.8025, so the
+    # version is in the name when a token of the name parses to it, not when its text is.
+    return any(parse_pep440(token) == version for token in _VERSION_TOKEN.findall(package))
 
 
 @dataclass(frozen=True)
@@ -187,8 +199,8 @@ class RuleResults:
         parts: list[str] = []
         if self.agent_package is not None:
             version = ""
-            if self.agent_version is not None and str(self.agent_version) not in (
-                self.agent_package
+            if self.agent_version is not None and not _names_version(
+                self.agent_package, self.agent_version
             ):
                 version = f" {self.agent_version}"
             parts.append(f"agent {self.agent_package}{version}")

@@ -114,7 +114,7 @@ OK_RULE = (
                 "    results: {}\n"
             ),
             SchemaError,
-            "rule 1 'm': identity_groups",
+            "rule 1 'm': identity_groups: give Any or at least one identity group",
         ),
         (
             # A misspelt key also leaves the key it meant missing: the typo is named first.
@@ -260,6 +260,37 @@ def test_rules_naming_an_agent_configuration_get_its_package_module_and_profile(
     assert not android.results.installs_agent
     assert android.results.missing() == "a native supplicant configuration only"
     assert "native supplicant configuration 'Android WPA2'" in android.results.describe()
+
+
+@pytest.mark.parametrize(
+    ("package", "version", "shown"),
+    [
+        # Cisco's 4.x names pad the build (4.10.08025); the version is not repeated.
+        (
+            "AnyConnectDesktopMacOSX 4.10.08025.0",
+            None,
+            "agent AnyConnectDesktopMacOSX 4.10.08025.0",
+        ),
+        (
+            "CiscoSecureClientDesktopMacOSX 5.1.10.233",
+            None,
+            "agent CiscoSecureClientDesktopMacOSX 5.1.10.233",
+        ),
+        # A version given beside a name that carries none is shown once.
+        ("macOS agent", "5.1.10.233", "agent macOS agent 5.1.10.233"),
+    ],
+)
+def test_agent_version_is_shown_once(package: str, version: str | None, shown: str) -> None:
+    """The result's one-line description names the agent version once, also when the
+    package name writes it with padded digits."""
+    extra = f"\n      agent_version: '{version}'" if version else ""
+    text = (
+        "format: feedmgr-cp-policy/1\nrules:\n  - name: m\n    identity_groups: Any\n"
+        f"    operating_systems: [Mac OSX]\n    results:\n      agent_package: {package}"
+        f"{extra}\n      agent_profile: P\n"
+    )
+    (rule,) = parse_policy(text.encode(), "p.yaml").rules
+    assert rule.results.describe().split(", ")[0] == shown
 
 
 def test_configuration_without_the_posture_module_installs_no_posture_agent() -> None:
