@@ -99,8 +99,12 @@ def system_runner() -> Runner:
 
 
 def _located(base: Path | None, text: str) -> Path:
-    path = Path(text)
-    return base / path if base is not None and not path.is_absolute() else path
+    if base is None:
+        return Path(text)
+    # In a deployment file, as every other path there (deployment_path): ~ expanded,
+    # relative to the file's folder.
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def list_target(value: str, base: Path | None = None) -> tuple[str, Path]:

@@ -225,6 +225,23 @@ def test_list_option_forms(tmp_path: Path) -> None:
         list_option(f"pid/1={plain}")
 
 
+def test_capture_paths_in_a_deployment_file_expand_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A capture path in a deployment file (base given) expands ~ as the file's other paths
+    do, with or without a domain prefix; a relative one is under the file's folder."""
+    home = tmp_path / "home"
+    (home / "captures").mkdir(parents=True)
+    capture = home / "captures" / "list.txt"
+    capture.write_text("PID\tStatus\tLabel\n")
+    monkeypatch.setenv("HOME", str(home))
+    base = tmp_path / "deploy"
+    assert list_option("~/captures/list.txt", base) == ("system", capture)
+    assert list_option("gui/501=~/captures/list.txt", base) == ("gui/501", capture)
+    assert print_option("system/com.x=~/captures/list.txt", base) == ("system/com.x", capture)
+    assert list_option("list.txt", home / "captures") == ("system", capture)
+
+
 @pytest.mark.parametrize(("as_root", "domain"), [(True, "system"), (False, "gui/501")])
 def test_live_list_domain_follows_the_user(asset: Asset, as_root: bool, domain: str) -> None:
     """launchctl list run as root lists daemons (system), as a user that user's agents."""
