@@ -74,6 +74,7 @@ class CertContext:
     now: dt.datetime
     chain: ChainAnalysis
     public_ca: bool = False
+    sent_twice: tuple[str, ...] = ()
 
     @cached_property
     def identities(self) -> Presented:
@@ -758,6 +759,18 @@ def check_chain(ctx: CertContext) -> Iterator[Finding]:
             "intermediates are presented out of order (got "
             f"{' > '.join(chain.presented_order)}; expected {' > '.join(chain.path_order)})",
             "present the chain leaf first, each certificate followed by its issuer",
+            **data,
+        )
+    if ctx.sent_twice:
+        yield _finding(
+            ctx,
+            "cert.chain",
+            Severity.WARN,
+            f"the server sends {', '.join(ctx.sent_twice)} more than once; TLS 1.2 requires "
+            "each certificate to certify the one before it (RFC 5246 7.4.2), which a repeated "
+            "certificate breaks",
+            "have the server send each certificate once, leaf first, each followed by its issuer",
+            sent_twice=list(ctx.sent_twice),
             **data,
         )
     if chain.unused:

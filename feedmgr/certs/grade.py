@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -19,6 +19,7 @@ from feedmgr.certs.load import (
     load_anchors,
     load_bundle,
     parse_certificates,
+    short_name,
     system_anchors,
 )
 from feedmgr.certs.probe import ProbeResult, ProbeTarget, probe_all
@@ -72,6 +73,7 @@ def grade_bundle(
         now=now,
         chain=chain,
         public_ca=options.public_ca,
+        sent_twice=bundle.sent_twice,
     )
     return run_checks(ctx)
 
@@ -159,7 +161,14 @@ def _bundle_from_probe(result: ProbeResult) -> CertBundle:
         for cert in parse_certificates(der, f"{label} (presented certificate #{index + 1})")
     ]
     # TLS sends the leaf first (RFC 8446 4.4.2); keep the rest in the order sent.
-    return bundle_from(certs[:1], label, certs[1:])
+    bundle = bundle_from(certs[:1], label, certs[1:])
+    seen: list[x509.Certificate] = []
+    twice: list[str] = []
+    for cert in certs:
+        if cert in seen and short_name(cert) not in twice:
+            twice.append(short_name(cert))
+        seen.append(cert)
+    return replace(bundle, sent_twice=tuple(twice))
 
 
 @dataclass(frozen=True)

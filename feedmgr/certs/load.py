@@ -56,12 +56,15 @@ class CertBundle:
     """A server certificate and the other certificates that came with it.
 
     ``presented`` keeps the order of the input (file order, or the order a server sent),
-    without the leaf and without duplicates; ``source`` names where it came from.
+    without the leaf and without duplicates; ``source`` names where it came from;
+    ``sent_twice`` names the certificates a server sent more than once (a file's duplicates
+    do not matter: ISE builds the chain it serves itself).
     """
 
     leaf: x509.Certificate
     presented: tuple[x509.Certificate, ...]
     source: str
+    sent_twice: tuple[str, ...] = ()
 
 
 def short_name(cert: x509.Certificate) -> str:

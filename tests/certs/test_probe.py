@@ -67,6 +67,7 @@ def test_probe_sends_no_sni_for_an_ip(tmp_path: Path) -> None:
         (Leaf(), "full", {}),
         (Leaf(), "leaf-only", {"cert.chain": "fail"}),
         (Leaf(), "misordered", {"cert.chain": "warn"}),
+        (Leaf(), "sent twice", {"cert.chain": "warn"}),
         (Leaf(key_kind="rsa1024"), "full", {"cert.key-size": "fail"}),
         (
             Leaf(dns=("psn2.corp.example",)),
@@ -78,13 +79,16 @@ def test_probe_sends_no_sni_for_an_ip(tmp_path: Path) -> None:
 def test_probe_grades_what_the_server_presents(
     tmp_path: Path, leaf_recipe: Leaf, chain: str, expected: dict[str, str]
 ) -> None:
-    """Missing or misordered intermediates and weak keys are graded from the live chain."""
+    """Missing, misordered or repeated intermediates and weak keys are graded from the live
+    chain."""
     root, policy, issuing, _ = deep()
     leaf = make_leaf(leaf_recipe, issuing, slot=90)
     presented = {
         "full": [issuing.cert, policy.cert],
         "leaf-only": [],
         "misordered": [policy.cert, issuing.cert],
+        # Deduplicated, this order is right: only the repetition breaks TLS 1.2's rule.
+        "sent twice": [issuing.cert, policy.cert, issuing.cert],
     }[chain]
     with serve_chain(tmp_path, leaf, presented) as server:
         report = _grade(tmp_path, [_target(server.target, "psn1.corp.example")], root.cert)
