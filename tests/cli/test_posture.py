@@ -460,6 +460,27 @@ def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Pa
     assert f"feedmgr: error: {cut}: truncated: block 'system/com.apple.sysmond = {{'" in result.err
 
 
+def test_print_of_a_domain_as_dumpstate_gives_no_verdict(run_cli: RunCli, tmp_path: Path) -> None:
+    """'launchctl print system' output given as --dumpstate holds no job's state: exit 3
+    naming the file and what to capture, not 'Compliant' because nothing was read."""
+    capture = tmp_path / "print-system.txt"
+    capture.write_text(
+        "system = {\n\ttype = system\n\tservices = {\n"
+        "\t\t     412      -\tcom.apple.sysmond\n\t\t     501      -\tus.zoom.ZoomDaemon\n"
+        "\t}\n}\n"
+    )
+    conditions = _conditions(
+        tmp_path,
+        {"name": "NoZoom", "service": "us.zoom.ZoomDaemon", "operator": "not-loaded"},
+        criteria="NoZoom",
+    )
+    result = run_cli("posture", "eval", conditions, "--dumpstate", capture)
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {capture}: holds no DOMAIN/LABEL = {{ job")
+    assert "launchctl print DOMAIN" in result.err
+    assert "Compliant" not in result.out
+
+
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 @pytest.mark.parametrize("bare_print", [False, True], ids=["macOS 11+", "macOS 10.15 and older"])
 def test_collect_script_runs_and_its_output_evaluates(

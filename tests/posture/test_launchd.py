@@ -175,6 +175,79 @@ def test_dumpstate_errors(lines: list[str], problem: str) -> None:
         list(iter_blocks(lines, "d"))
 
 
+# The shape of `launchctl print system` / `print gui/501` (macOS 11 and later): the domain's
+# own block, whose `services = {` rows are PID, status and label, but no job block.
+_PRINT_SYSTEM = [
+    "system = {",
+    "\ttype = system",
+    "\thandle = 0",
+    "\tactive count = 1089",
+    "\tcreator = launchd[1]",
+    "\tsecurity context = {",
+    "\t\tuid unset",
+    "\t\tasid = 0",
+    "\t}",
+    "",
+    "\tservices = {",
+    "\t\t     412      - \tcom.apple.sysmond",
+    "\t\t     501      - \tus.zoom.ZoomDaemon",
+    "\t\t       0      - \tcom.apple.mdmclient.daemon",
+    "\t}",
+    "",
+    "\tdisabled services = {",
+    '\t\t"com.apple.ftpd" => disabled',
+    "\t}",
+    "",
+    "\tproperties = uncorked | audit check done",
+    "}",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (
+            _PRINT_SYSTEM,
+            "holds no DOMAIN/LABEL = { job block: line 1 'system = {' opens a domain, so this "
+            "is 'launchctl print DOMAIN' output",
+        ),
+        (
+            ["gui/501 = {", *_PRINT_SYSTEM[1:]],
+            "line 1 'gui/501 = {' opens a domain",
+        ),
+        (
+            ["com.apple.xpc.launchd.domain.system = {", *_PRINT_SYSTEM[1:]],
+            "opens a domain",
+        ),
+        (
+            _block("com.wazuh.agent", "state = running", "pid = 1061"),
+            "line 1 'com.wazuh.agent = {' names a job without its domain, as 'launchctl "
+            "print' did up to macOS 10.15; give it as --print system/com.wazuh.agent=FILE",
+        ),
+    ],
+    ids=["print system", "print gui/501", "pre-11 domain header", "pre-11 bare label"],
+)
+def test_dumpstate_without_job_blocks_is_no_evidence(lines: list[str], problem: str) -> None:
+    """Text holding blocks but no DOMAIN/LABEL job block (a domain's print, or a print of
+    macOS 10.15 or older naming the label alone) is no dumpstate: a ParseError saying
+    what it is and what to capture, never an empty result that reads as "nothing loaded"."""
+    for source in (lines, io.StringIO("\n".join(lines) + "\n")):
+        with pytest.raises(ParseError) as raised:
+            list(iter_blocks(source, "d"))  # type: ignore[arg-type]
+        assert problem in raised.value.problem
+
+
+def test_dumpstate_with_domain_blocks_and_jobs_reads_the_jobs() -> None:
+    """A dumpstate's domain blocks are still skipped when job blocks follow them."""
+    lines = [*_PRINT_SYSTEM, *_block("system/com.apple.sysmond", "state = running")]
+    (record,) = iter_blocks(lines, "d")
+    assert (record.target, record.state, record.line) == (
+        "system/com.apple.sysmond",
+        "running",
+        len(_PRINT_SYSTEM) + 1,
+    )
+
+
 def test_print_needs_a_job_block() -> None:
     """launchctl print output of a domain (no DOMAIN/LABEL block) is rejected."""
     with pytest.raises(ParseError, match="not launchctl print output"):
