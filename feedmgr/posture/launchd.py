@@ -10,7 +10,8 @@ Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
   ``}`` line; up to macOS 10.15 ``launchctl print`` opened with the bare ``LABEL = {``
   (tests/data/posture/real/), so there the printed target names the domain. Nested blocks
   (``endpoints = {``, ``event triggers = {``...) can hold their own ``state = `` lines, so
-  only the job block's own (depth 1) keys are read.
+  only the job block's own (depth 1) keys are read. Arguments and environment values are
+  printed raw, so inside those blocks only the ``}`` at the opener's indent is structure.
 - Domains: ``system`` holds daemons; ``gui/UID`` and ``user/UID`` hold a user's agents;
   ``type = LaunchDaemon`` / ``type = LaunchAgent`` in the block is more precise.
 - ``launchctl list`` prints ``PID Status Label``; PID ``-`` means not running; a negative
@@ -48,6 +49,22 @@ _DOMAIN_HEADER = re.compile(
 )
 # A reverse-DNS name alone: how ``launchctl print`` headed a job up to macOS 10.15.
 _BARE_LABEL_HEADER = re.compile(r"^(?P<label>[\w-]+(?:\.[\w-]+)+) = \{$")
+# Blocks whose lines are strings launchd prints raw (``%s`` after the indent): a job's
+# argument vector and environments. An ``sh -c`` script argument prints its own lines, braces
+# and all, from column 0, so inside these blocks only the closing brace at the opener's own
+# indent ends the block (decompiled launchd, ``arguments = {`` ... ``"%s"`` ... ``"}"``).
+_STRING_BLOCKS = frozenset(
+    f"{name} = {{"
+    for name in (
+        "arguments",
+        "controller-supplied arguments",
+        "environment",
+        "inherited environment",
+        "default environment",
+        "global environment",
+        "controller-supplied environment",
+    )
+)
 _USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
 _DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
 # The last character of a line that may open or close a block once stripped: a brace, or
@@ -348,7 +365,7 @@ class BlockScan:
     first_other: tuple[int, str] | None
 
 
-def scan_blocks(  # noqa: PLR0912 - one streaming state machine
+def scan_blocks(  # noqa: PLR0912, PLR0915 - one streaming state machine
     lines: Iterable[str],
     origin: str,
     source: str = "dumpstate",
@@ -369,6 +386,8 @@ def scan_blocks(  # noqa: PLR0912 - one streaming state machine
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
+    # Inside a block of raw strings (arguments, environments): the one line that closes it.
+    string_closer: str | None = None
     lines_before = 0
     for batch in _batches(lines):
         # Most lines (keys of jobs no condition names) end in a character that is neither a
@@ -379,6 +398,11 @@ def scan_blocks(  # noqa: PLR0912 - one streaming state machine
             if in_job and depth == 1 and index > done + 1:
                 _read_keys(batch[done + 1 : index], fields)
             done = index
+            if string_closer is not None:
+                if batch[index].rstrip() == string_closer:
+                    depth -= 1
+                    string_closer = None
+                continue
             text = batch[index].strip()
             if not text:
                 continue
@@ -394,6 +418,9 @@ def scan_blocks(  # noqa: PLR0912 - one streaming state machine
                         fields = {}
                     elif first_other is None:
                         first_other = (header_line, text)
+                elif text in _STRING_BLOCKS:
+                    raw = batch[index]
+                    string_closer = raw[: len(raw) - len(raw.lstrip())] + "}"
                 continue
             if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
                 depth -= closes

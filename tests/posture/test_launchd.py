@@ -154,6 +154,90 @@ def test_closing_brace_glued_to_an_empty_value() -> None:
     assert (second.label, second.state, second.line) == ("com.example.next", "not running", 20)
 
 
+# launchd prints each argument and environment value raw after the indent, so the lines
+# of an 'sh -c' script start at column 0, braces included.
+_SH_SCRIPT = [
+    "cleanup() {",
+    "  rm -f /tmp/x",
+    "}; trap cleanup EXIT",
+    "while true; do sleep 60; done",
+]
+
+
+@pytest.mark.parametrize(
+    ("block", "inside"),
+    [
+        ("arguments", ["\t\t/bin/sh", "\t\t-c", "\t\t" + _SH_SCRIPT[0], *_SH_SCRIPT[1:]]),
+        ("arguments", ["\t\t/bin/sh", "\t\t-c", "\t\tif true; then", "{", "}", "}", "fi"]),
+        ("environment", ["\t\tSCRIPT => " + _SH_SCRIPT[0], *_SH_SCRIPT[1:]]),
+        ("inherited environment", ["\t\tX => a", "}", "\t}x"]),
+        ("default environment", ["\t\tPATH => /usr/bin:/bin", "b {"]),
+    ],
+    ids=["sh -c with a function", "lone braces", "environment", "inherited", "default"],
+)
+def test_raw_string_lines_inside_arguments_are_not_structure(block: str, inside: list[str]) -> None:
+    """Inside an arguments or environment block, lines are argument text: a brace at
+    column 0 neither opens nor closes a block; only '}' at the opener's indent ends it,
+    so the job and the next one parse, from lines as from a stream."""
+    lines = [
+        "system/com.example.shjob = {",
+        "\tstate = running",
+        f"\t{block} = {{",
+        *inside,
+        "\t}",
+        "\tpid = 321",
+        "}",
+        "system/com.example.next = {",
+        "\tstate = not running",
+        "}",
+    ]
+    for source in (lines, io.StringIO("\n".join(lines) + "\n")):
+        first, second = iter_blocks(source, "d")  # type: ignore[arg-type]
+        assert (first.label, first.state, first.pid) == ("com.example.shjob", "running", 321)
+        assert (second.label, second.state, second.line) == (
+            "com.example.next",
+            "not running",
+            len(lines) - 2,
+        )
+
+
+def test_keys_written_inside_an_argument_are_not_the_jobs() -> None:
+    """'state = running' and 'pid = 5' inside a script argument are argument text, not the
+    job's keys: the job stays 'not running' with its own exit code."""
+    lines = [
+        "system/com.example.shjob2 = {",
+        "\tstate = not running",
+        "\targuments = {",
+        "\t\t/bin/sh",
+        "\t\t-c",
+        "\t\tif true; then",
+        "  x=1",
+        "fi",
+        "}",
+        "state = running",
+        "pid = 5",
+        "\t}",
+        "\tlast exit code = 1",
+        "}",
+    ]
+    (record,) = iter_blocks(lines, "d")
+    assert (record.state, record.pid, record.last_exit_code) == ("not running", None, 1)
+
+
+def test_real_print_arguments_and_environments_of_a_user_agent() -> None:
+    """A real 'launchctl print user/503/LABEL' (macOS 13+, tab-indented) with arguments,
+    default environment and environment blocks: read as one not-running agent, exit 0."""
+    with (REAL / "print-user503-resticprofile.txt").open() as handle:
+        (record,) = iter_print(handle, "resticprofile")
+    assert record.target == "user/503/local.resticprofile.self.check"
+    assert (record.state, record.pid, record.last_exit_code, record.job_type) == (
+        "not running",
+        None,
+        0,
+        "LaunchAgent",
+    )
+
+
 def test_first_key_wins_within_a_block() -> None:
     """A repeated key keeps its first value (the job's own line comes first)."""
     (record,) = iter_blocks(_block("system/a", "state = running", "state = exited"), "d")
