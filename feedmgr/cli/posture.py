@@ -113,12 +113,15 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         raise ParseError(str(log_file), f"no readable posture log in the bundle ({listed})")
     members = [s.origin[prefix:] for s, _ in scans if s.origin != str(log_file)]
     comparison = None
+    differing: dict[str, tuple[str, ...]] = {}
     if against is not None:
         from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
-        from feedmgr.posture.logscan import compare
+        from feedmgr.posture.logscan import compare, differences
 
-        comparison = compare([s for s, _ in scans], packages_for(load_spec(against)))
+        expected = packages_for(load_spec(against))
+        comparison = compare([s for s, _ in scans], expected)
+        differing = differences([s for s, _ in scans], expected)
     if output_format == "json":
         from feedmgr.render.json import dumps
 
@@ -135,14 +138,18 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
             else documents[0]
         )
         if comparison is not None:
-            document["against"] = {"file": str(against), "requirements": dict(comparison)}
+            document["against"] = {
+                "file": str(against),
+                "requirements": dict(comparison),
+                "differences": {name: list(lines) for name, lines in differing.items()},
+            }
         emit(dumps(document))
     else:
         texts = [f"DART bundle {log_file}: read {', '.join(members)}\n"] if members else []
         texts += [f"  skipped {member}: {problem}\n" for member, problem in skipped]
         texts += [render_scan_text(scan) for scan, _ in scans]
         if comparison is not None:
-            texts.append(render_comparison(comparison, str(against)))
+            texts.append(render_comparison(comparison, str(against), differing))
         emit("\n".join(texts))
     if comparison is not None and any(state != "same" for state in comparison.values()):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))

@@ -12,7 +12,7 @@ from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
 from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPosture
 from feedmgr.posture.launchd import JobRecord
-from feedmgr.posture.logscan import LogScan, Outcome, Reported, ReportedPolicy
+from feedmgr.posture.logscan import Found, LogScan, Outcome, Reported, ReportedPolicy
 from feedmgr.posture.model import ServiceCondition
 from feedmgr.render.text import aligned
 
@@ -188,15 +188,25 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
     }
 
 
+def not_evaluated_note(check: AgentCheck) -> str:
+    """Why feedmgr lists ``check`` without evaluating it."""
+    if check.unrecognised:
+        return (
+            "service check not recognised, listed as received, not evaluated: " + check.unrecognised
+        )
+    return NOT_EVALUATED
+
+
 def other_check_json(check: AgentCheck) -> dict[str, Any]:
-    """A check of a category feedmgr does not evaluate, as the agent received it."""
+    """A check feedmgr does not evaluate, as the agent received it."""
     return {
         "name": check.name,
         "category": check.category,
         "type": check.check_type,
         "fields": dict(check.fields),
         "evaluated": False,
-        "note": NOT_EVALUATED,
+        "unrecognised": check.unrecognised or None,
+        "note": not_evaluated_note(check),
     }
 
 
@@ -308,10 +318,17 @@ def _outcome_text(outcome: Outcome) -> list[str]:
     return lines
 
 
-def render_comparison(comparison: Mapping[str, str], against: str) -> str:
-    """The comparison of the logs with a condition file, requirement by requirement."""
+def render_comparison(
+    comparison: Mapping[str, str],
+    against: str,
+    differences: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The comparison of the logs with a condition file, requirement by requirement, each
+    ``differs`` with what differs."""
     lines = [f"Compared with {against}"]
-    lines += [f"  {name}: {state}" for name, state in comparison.items()]
+    for name, state in comparison.items():
+        lines.append(f"  {name}: {state}")
+        lines += [f"    {difference}" for difference in (differences or {}).get(name, ())]
     return join_lines(lines)
 
 
@@ -346,18 +363,18 @@ def render_scan_text(scan: LogScan) -> str:
             f"  {condition.name}: {_condition_head(condition)}, "
             f"seen {found.count}x at lines {_lines(found.lines)}"
         )
-    others = [f for f in scan.checks if isinstance(f.item, AgentCheck)]
+    unknown = [f for f in scan.checks if isinstance(f.item, AgentCheck) and f.item.unrecognised]
+    if unknown:
+        lines += [
+            "",
+            f"Service checks not recognised ({len(unknown)}): listed as received, not "
+            "evaluated (their requirements are listed above)",
+        ]
+        lines += _other_check_lines(unknown)
+    others = [f for f in scan.checks if isinstance(f.item, AgentCheck) and not f.item.unrecognised]
     if others:
         lines += ["", f"Other checks ({len(others)}): {NOT_EVALUATED}"]
-        for found in others:
-            check = found.item
-            assert isinstance(check, AgentCheck)
-            fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
-            lines.append(
-                f"  {check.name}: category {check.category}, type {check.check_type}"
-                + (f", {fields}" if fields else "")
-                + f", seen {found.count}x at lines {_lines(found.lines)}"
-            )
+        lines += _other_check_lines(others)
     lines += ["", f"Check result lines ({len(scan.result_lines)})"]
     lines += [f"  {n}: {t}" for n, _, t in scan.result_lines]
     lines += _outcome_text(scan.outcome)
@@ -365,6 +382,22 @@ def render_scan_text(scan: LogScan) -> str:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
     return join_lines(lines)
+
+
+def _other_check_lines(found_checks: list[Found]) -> list[str]:
+    lines = []
+    for found in found_checks:
+        check = found.item
+        assert isinstance(check, AgentCheck)
+        fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
+        lines.append(
+            f"  {check.name}: category {check.category}, type {check.check_type}"
+            + (f", {fields}" if fields else "")
+            + f", seen {found.count}x at lines {_lines(found.lines)}"
+        )
+        if check.unrecognised:
+            lines.append(f"    not recognised: {check.unrecognised}")
+    return lines
 
 
 def _lines(numbers: tuple[int, ...]) -> str:

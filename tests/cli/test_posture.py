@@ -109,6 +109,68 @@ def test_parse_log_against_a_different_file_fails(
     assert "macOS-Service-Requirement: differs" in result.out
 
 
+@pytest.mark.parametrize(
+    ("received", "named"),
+    [
+        ("<operation>Loaded_with_exit_code</operation>", "operation='Loaded_with_exit_code'"),
+        ("<type>304</type>", "received type 304"),
+    ],
+    ids=["operation", "type"],
+)
+def test_parse_log_keeps_a_requirement_with_an_unknown_service_check(
+    run_cli: RunCli, asset: Asset, tmp_path: Path, received: str, named: str
+) -> None:
+    """A real log whose service check has an <operation> or <type> feedmgr does not know
+    still lists the requirement, counts its documents whole, shows the check as received
+    and not recognised, and --against says 'differs' naming the check, not 'missing'."""
+    original = asset("posture/unified_log.log").read_text()
+    tag = "<operation>running</operation>" if "operation" in received else "<type>303</type>"
+    log = tmp_path / "unified_log.log"
+    log.write_text(original.replace(tag, received))
+    whole = run_cli("posture", "parse-log", asset("posture/unified_log.log"), "--format", "json")
+
+    document = run_cli("posture", "parse-log", log, "--format", "json").json()
+    assert [r["name"] for r in document["requirements"]] == ["macOS-Service-Requirement"]
+    assert (document["documents"], document["documents_cut"]) == (
+        whole.json()["documents"],
+        whole.json()["documents_cut"],
+    )
+    (check,) = document["requirements"][0]["other_checks"]
+    assert (check["category"], check["evaluated"]) == (3, False)
+    assert check["unrecognised"]
+
+    result = run_cli("posture", "parse-log", log, "--against", EXAMPLE)
+    assert result.code == 1
+    assert "macOS-Service-Requirement: differs" in result.out
+    assert "missing" not in result.out
+    assert "check 'macOS-Service-Condition': the log's check is not recognised" in result.out
+    assert named in result.out
+    assert "Service checks not recognised (1)" in result.out
+
+
+def test_parse_log_against_names_what_differs(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """--against names each field that differs: the operator and the exit code."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["conditions"][0]["operator"] = "exit-code"
+    document["conditions"][0]["exit_code"] = 3
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.dump(document))
+    log = asset("posture/unified_log.log")
+    result = run_cli("posture", "parse-log", log, "--against", changed)
+    assert result.code == 1
+    assert (
+        "operator of check 'macOS-Service-Condition': log 'running', file 'exit-code'" in result.out
+    )
+    assert "exit code of check 'macOS-Service-Condition': log 0, file 3" in result.out
+    against = run_cli("posture", "parse-log", log, "--against", changed, "--format", "json")
+    assert against.json()["against"]["differences"]["macOS-Service-Requirement"] == [
+        "operator of check 'macOS-Service-Condition': log 'running', file 'exit-code'",
+        "exit code of check 'macOS-Service-Condition': log 0, file 3",
+    ]
+
+
 def test_parse_log_survives_garbage_inside_a_text_log(run_cli: RunCli, tmp_path: Path) -> None:
     """Stray bytes and truncated XML inside a text log are scanned without error (exit 0)."""
     path = tmp_path / "garbage.log"
