@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from feedmgr.cli._common import AppContext, emit, feed_ref_option, format_option
 from feedmgr.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from feedmgr.posture.model import PostureSpec
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -282,7 +286,9 @@ def audit_syslog(
     help="Evaluate as an endpoint in this identity group (default: every policy applies).",
 )
 @format_option
+@click.pass_obj
 def eval_command(
+    app: AppContext,
     *,
     condition_file: Path,
     dumpstates: tuple[Path, ...],
@@ -324,6 +330,7 @@ def eval_command(
         raise UsageError(
             "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
         )
+    _warn_globs(app, spec)
     plists = read_plists(plists_file) if plists_file is not None else None
     with ExitStack() as stack:
         if live:
@@ -344,6 +351,14 @@ def eval_command(
         emit(render_eval_text(result, str(condition_file)))
     if not result.compliant:
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+def _warn_globs(app: AppContext, spec: PostureSpec) -> None:
+    # Every verdict on a glob condition is feedmgr's extension: say so once per condition,
+    # whatever the output format, so nobody enforces it believing the agent agrees.
+    for condition in spec.conditions:
+        if condition.is_glob:
+            app.warn(condition.glob_warning)
 
 
 @posture.command(
@@ -442,7 +457,9 @@ def _max_age(value: str) -> timedelta:
     metavar="PERCENT",
     help="Tolerate a mandatory requirement failing on up to this share of Macs.",
 )
+@click.pass_obj
 def fleet_command(
+    app: AppContext,
     *,
     condition_file: Path,
     bundles: tuple[Path, ...],
@@ -466,6 +483,7 @@ def fleet_command(
 
     spec = load_spec(condition_file)
     age = _max_age(max_age)
+    _warn_globs(app, spec)
     result = run_fleet(spec, bundles, now=datetime.now(UTC), max_age=age, fail_over=fail_over)
     name = str(condition_file)
     if output_format == "json":

@@ -3,7 +3,7 @@ documented in docs/posture.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from feedmgr.escape import join_lines
@@ -13,7 +13,7 @@ from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResul
 from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPosture
 from feedmgr.posture.launchd import JobRecord
 from feedmgr.posture.logscan import Found, LogScan, Outcome, Reported, ReportedPolicy
-from feedmgr.posture.model import ServiceCondition
+from feedmgr.posture.model import GLOB_READING, ServiceCondition
 from feedmgr.render.text import aligned
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
@@ -41,6 +41,11 @@ def _condition_head(condition: ServiceCondition) -> str:
 def _condition_text(result: ConditionResult) -> list[str]:
     tag = "PASS" if result.passed else "FAIL"
     lines = [f"  {tag}  {result.condition.name}: {_condition_head(result.condition)}"]
+    if result.condition.is_glob:
+        lines.append(
+            f"        {GLOB_READING}: the agent takes {result.condition.service!r} literally "
+            "(CSCwf01373)"
+        )
     lines.append(f"        {result.reason}")
     for record in result.matched:
         lines.append(f"        {record.describe()}  [{_where(record)}]")
@@ -86,15 +91,24 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
         values = ", ".join(
             f"{c.condition.name}={'true' if c.passed else 'false'}" for c in requirement.conditions
         )
+        globs = _globs(c.condition for c in requirement.conditions)
         lines.append(
             f"  {tag}  {requirement.requirement.name}: {requirement.criteria_text} "
             f"-> {'true' if requirement.passed else 'false'} ({values})"
+            + (f" [{GLOB_READING}: glob {globs}]" if globs else "")
         )
         if not requirement.passed:
             lines.append(
                 f"        remediation (message text only): {requirement.requirement.message}"
             )
-    lines += ["", "Posture Report", f"  Posture Status: {result.status.value}", ""]
+    lines += ["", "Posture Report", f"  Posture Status: {result.status.value}"]
+    globs = _globs(c.condition for c in result.conditions)
+    if globs:
+        lines.append(
+            f"  ({GLOB_READING}: glob condition(s) {globs}, which ISE and the agent take "
+            "literally; the agent's own verdict may be the opposite)"
+        )
+    lines.append("")
     header = [
         "Policy",
         "Name",
@@ -109,6 +123,10 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
         if policy.note:
             lines.append(f"  {policy.policy.name}: skipped: {policy.note}")
     return join_lines(lines)
+
+
+def _globs(conditions: Iterable[ServiceCondition]) -> str:
+    return ", ".join(c.name for c in conditions if c.is_glob)
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
@@ -149,6 +167,8 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
         "file": subject,
         "posture_status": result.status.value,
         "compliant": result.compliant,
+        "agent_reading": not any(c.condition.is_glob for c in result.conditions),
+        "warnings": [c.condition.glob_warning for c in result.conditions if c.condition.is_glob],
         "inputs": list(result.inputs),
         "plist_listing": result.plist_listing,
         "conditions": [
@@ -159,6 +179,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "evidence": [record_json(r) for r in c.matched],
                 "ignored": [record_json(r) for r in c.ignored],
                 "plists": [p.path for p in c.plists],
+                "agent_reading": not c.condition.is_glob,
             }
             for c in result.conditions
         ],
@@ -167,6 +188,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "name": r.requirement.name,
                 "criteria": r.criteria_text,
                 "passed": r.passed,
+                "agent_reading": not any(c.condition.is_glob for c in r.conditions),
                 "conditions": {c.condition.name: c.passed for c in r.conditions},
                 "message": r.requirement.message,
             }

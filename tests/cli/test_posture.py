@@ -512,6 +512,54 @@ def test_invalid_condition_file_exits_3(
         assert "Traceback" not in result.err
 
 
+def test_eval_marks_a_glob_verdict_as_feedmgrs_reading(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """A glob service ('us.zoom.*') is evaluated as feedmgr's extension, but the agent takes
+    it literally (CSCwf01373): eval warns on stderr and marks the condition, the
+    requirement and the posture status as feedmgr's reading, in text and JSON."""
+    conditions = _conditions(
+        tmp_path,
+        {"name": "NoZoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        {"name": "Sysmond", "service": "com.apple.sysmond", "operator": "running"},
+        criteria="NoZoom & Sysmond",
+    )
+    dumpstate = asset("posture/dumpstate.txt")
+    result = run_cli("posture", "eval", conditions, "--dumpstate", dumpstate)
+    assert result.code == 1
+    assert result.err.startswith(
+        "feedmgr: warning: NoZoom: service 'us.zoom.*' is a glob; ISE and the agent match "
+        "exact labels only (CSCwf01373)"
+    )
+    assert "feedmgr's reading, not the agent's" in result.err
+    assert "Sysmond" not in result.err
+    assert (
+        "        feedmgr's reading, not the agent's: the agent takes 'us.zoom.*' literally"
+        in result.out
+    )
+    assert "[feedmgr's reading, not the agent's: glob NoZoom]" in result.out
+    assert "  (feedmgr's reading, not the agent's: glob condition(s) NoZoom" in result.out
+
+    document = run_cli(
+        "posture", "eval", conditions, "--dumpstate", dumpstate, "--format", "json"
+    ).json()
+    assert document["agent_reading"] is False
+    assert [c["agent_reading"] for c in document["conditions"]] == [False, True]
+    assert document["requirements"][0]["agent_reading"] is False
+    (warning,) = document["warnings"]
+    assert warning.startswith("NoZoom: service 'us.zoom.*' is a glob")
+
+
+def test_eval_without_globs_is_the_agents_reading(run_cli: RunCli, asset: Asset) -> None:
+    """Exact labels only: no warning, and the JSON says the verdict is the agent's reading."""
+    inputs = _inputs(asset)
+    result = run_cli("posture", "eval", EXAMPLE, *inputs, "--format", "json")
+    assert result.code == 0
+    assert "warning" not in result.err
+    assert result.json()["agent_reading"] is True
+    assert result.json()["warnings"] == []
+
+
 def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Path) -> None:
     """A dumpstate cut off inside a block is rejected (exit 3) naming file and block."""
     text = asset("posture/dumpstate.txt").read_text()
