@@ -122,6 +122,7 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
         from feedmgr.posture.logscan import compare, differences
+        from feedmgr.posture.report import NOTHING_COMPARED
 
         expected = packages_for(load_spec(against))
         comparison = compare([s for s, _ in scans], expected)
@@ -146,6 +147,7 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
                 "file": str(against),
                 "requirements": dict(comparison),
                 "differences": {name: list(lines) for name, lines in differing.items()},
+                "note": None if comparison else NOTHING_COMPARED,
             }
         emit(dumps(document))
     else:

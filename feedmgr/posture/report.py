@@ -20,6 +20,10 @@ EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
 AUDIT_SCHEMA = "feedmgr-posture-audit-syslog/1"
 BUNDLE_SCHEMA = "feedmgr-posture-bundle/1"
+NOTHING_COMPARED = (
+    "nothing was compared: the file renders no package (none of its policies is enabled "
+    "for macOS), so no requirement was checked against the log"
+)
 NOT_EVALUATED = "extracted, not evaluated: feedmgr evaluates service checks (category 3) only"
 
 
@@ -347,6 +351,8 @@ def render_comparison(
 ) -> str:
     """The comparison of the logs with a condition file, requirement by requirement, each
     ``differs`` with what differs."""
+    if not comparison:
+        return join_lines([f"Compared with {against}: {NOTHING_COMPARED}"])
     lines = [f"Compared with {against}"]
     for name, state in comparison.items():
         lines.append(f"  {name}: {state}")

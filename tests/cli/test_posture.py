@@ -171,6 +171,26 @@ def test_parse_log_against_names_what_differs(
     ]
 
 
+def test_parse_log_against_a_file_with_nothing_to_compare_says_so(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """--against a file whose only policy is disabled renders no package: the output says
+    plainly that nothing was compared, in text and JSON, instead of an empty section."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["policies"][0]["enabled"] = False
+    disabled = tmp_path / "disabled.yaml"
+    disabled.write_text(yaml.dump(document))
+    log = asset("posture/unified_log.log")
+    result = run_cli("posture", "parse-log", log, "--against", disabled)
+    assert result.code == 0
+    assert f"Compared with {disabled}: nothing was compared: the file renders no package" in (
+        result.out
+    )
+    against = run_cli("posture", "parse-log", log, "--against", disabled, "--format", "json")
+    assert against.json()["against"]["requirements"] == {}
+    assert against.json()["against"]["note"].startswith("nothing was compared")
+
+
 def test_parse_log_survives_garbage_inside_a_text_log(run_cli: RunCli, tmp_path: Path) -> None:
     """Stray bytes and truncated XML inside a text log are scanned without error (exit 0)."""
     path = tmp_path / "garbage.log"
