@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from feedmgr.cli._common import AppContext, emit, feed_ref_option, format_option
 from feedmgr.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from feedmgr.posture.model import PostureSpec
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -113,12 +117,16 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
         raise ParseError(str(log_file), f"no readable posture log in the bundle ({listed})")
     members = [s.origin[prefix:] for s, _ in scans if s.origin != str(log_file)]
     comparison = None
+    differing: dict[str, tuple[str, ...]] = {}
     if against is not None:
         from feedmgr.posture.agentxml import packages_for
         from feedmgr.posture.files import load_spec
-        from feedmgr.posture.logscan import compare
+        from feedmgr.posture.logscan import compare, differences
+        from feedmgr.posture.report import NOTHING_COMPARED
 
-        comparison = compare([s for s, _ in scans], packages_for(load_spec(against)))
+        expected = packages_for(load_spec(against))
+        comparison = compare([s for s, _ in scans], expected)
+        differing = differences([s for s, _ in scans], expected)
     if output_format == "json":
         from feedmgr.render.json import dumps
 
@@ -135,14 +143,19 @@ def parse_log(*, log_file: Path, against: Path | None, output_format: str) -> No
             else documents[0]
         )
         if comparison is not None:
-            document["against"] = {"file": str(against), "requirements": dict(comparison)}
+            document["against"] = {
+                "file": str(against),
+                "requirements": dict(comparison),
+                "differences": {name: list(lines) for name, lines in differing.items()},
+                "note": None if comparison else NOTHING_COMPARED,
+            }
         emit(dumps(document))
     else:
         texts = [f"DART bundle {log_file}: read {', '.join(members)}\n"] if members else []
         texts += [f"  skipped {member}: {problem}\n" for member, problem in skipped]
         texts += [render_scan_text(scan) for scan, _ in scans]
         if comparison is not None:
-            texts.append(render_comparison(comparison, str(against)))
+            texts.append(render_comparison(comparison, str(against), differing))
         emit("\n".join(texts))
     if comparison is not None and any(state != "same" for state in comparison.values()):
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
@@ -275,7 +288,9 @@ def audit_syslog(
     help="Evaluate as an endpoint in this identity group (default: every policy applies).",
 )
 @format_option
+@click.pass_obj
 def eval_command(
+    app: AppContext,
     *,
     condition_file: Path,
     dumpstates: tuple[Path, ...],
@@ -317,6 +332,7 @@ def eval_command(
         raise UsageError(
             "posture eval", "give --live, or at least one of --dumpstate, --list, --print"
         )
+    _warn_globs(app, spec)
     plists = read_plists(plists_file) if plists_file is not None else None
     with ExitStack() as stack:
         if live:
@@ -337,6 +353,14 @@ def eval_command(
         emit(render_eval_text(result, str(condition_file)))
     if not result.compliant:
         raise click.exceptions.Exit(int(ExitCode.CHECKS_FAILED))
+
+
+def _warn_globs(app: AppContext, spec: PostureSpec) -> None:
+    # Every verdict on a glob condition is feedmgr's extension: say so once per condition,
+    # whatever the output format, so nobody enforces it believing the agent agrees.
+    for condition in spec.conditions:
+        if condition.is_glob:
+            app.warn(condition.glob_warning)
 
 
 @posture.command(
@@ -435,7 +459,9 @@ def _max_age(value: str) -> timedelta:
     metavar="PERCENT",
     help="Tolerate a mandatory requirement failing on up to this share of Macs.",
 )
+@click.pass_obj
 def fleet_command(
+    app: AppContext,
     *,
     condition_file: Path,
     bundles: tuple[Path, ...],
@@ -459,6 +485,7 @@ def fleet_command(
 
     spec = load_spec(condition_file)
     age = _max_age(max_age)
+    _warn_globs(app, spec)
     result = run_fleet(spec, bundles, now=datetime.now(UTC), max_age=age, fail_over=fail_over)
     name = str(condition_file)
     if output_format == "json":

@@ -53,14 +53,21 @@ def escape(text: str) -> str:
 
 @dataclass(frozen=True)
 class AgentCheck:
-    """A ``<check>`` of a category feedmgr does not evaluate (file, registry, application,
-    anti-malware, patch...), kept as the agent received it: its id, ``<category>``,
-    ``<type>`` and every other child element in order."""
+    """A ``<check>`` feedmgr does not evaluate, kept as the agent received it: its id,
+    ``<category>``, ``<type>`` and every other child element in order.
+
+    Either of a category feedmgr does not evaluate (file, registry, application,
+    anti-malware, patch...), or a service check (category 3) whose ``<type>`` or
+    ``<operation>`` feedmgr does not recognise: then ``unrecognised`` says which. Four of
+    the five operation spellings and types 301/302 are feedmgr's assumptions, so a real
+    log may well carry another spelling; its requirement is still listed, never dropped.
+    """
 
     name: str
     category: int
     check_type: int
     fields: tuple[tuple[str, str], ...]
+    unrecognised: str = ""
 
     @property
     def kind(self) -> str:
@@ -199,31 +206,37 @@ def check_from_element(element: Element, subject: str) -> ServiceCondition | Age
     """A service condition from a category-3 ``<check>`` element; a check of any other
     category as an :class:`AgentCheck` (extracted, not evaluated).
 
+    A service check whose ``<type>`` or ``<operation>`` feedmgr does not know is an
+    :class:`AgentCheck` too, saying so in ``unrecognised``.
+
     Raises:
         ParseError: when ``<id>``, ``<category>`` or ``<type>`` is missing or not a number,
-            or a service check is malformed.
+            or a service check is malformed (no ``<param>`` label, no ``<operation>``, a
+            ``<value>`` that is not a number).
     """
     name = _text(element, "id", "check", subject)
     where = f"check {name[:100]!r}"
     category = _int(element, "category", where, subject)
     check_type = _int(element, "type", where, subject)
+    fields = tuple(
+        (child.tag[:100], (child.text or "").strip()[:1000])
+        for child in element
+        if child.tag not in ("id", "category", "type")
+    )
     if category != SERVICE_CATEGORY:
-        fields = tuple(
-            (child.tag[:100], (child.text or "").strip()[:1000])
-            for child in element
-            if child.tag not in ("id", "category", "type")
-        )
         return AgentCheck(name, category, check_type, fields)
     service_type = next((t for t, n in CHECK_TYPES.items() if n == check_type), None)
     if service_type is None:
-        raise ParseError(subject, f"{where}: type {check_type} is not 301, 302 or 303")
+        known = ", ".join(str(n) for n in CHECK_TYPES.values())
+        why = f"service type {check_type} is not one feedmgr knows ({known})"
+        return AgentCheck(name, category, check_type, fields, unrecognised=why)
     param = _text(element, "param", where, subject)
     if not _LABEL.match(param):
         raise ParseError(subject, f"{where}: <param> {param[:100]!r} is not a launchd label")
     try:
         operator = Operator.from_agent_operation(_text(element, "operation", where, subject))
     except ValueError as exc:
-        raise ParseError(subject, f"{where}: {exc}") from exc
+        return AgentCheck(name, category, check_type, fields, unrecognised=str(exc))
     return ServiceCondition(
         name=name,
         service=param,

@@ -29,7 +29,7 @@ from typing import IO, NoReturn
 from feedmgr.errors import ParseError
 from feedmgr.interrupts import ignore_sigint_in_worker, sigint_deferred, sigint_held
 from feedmgr.parallel import fork_is_safe, worker_processes_allowed
-from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text, scan_blocks
+from feedmgr.posture.launchd import BlockScan, JobRecord, iter_blocks, open_text, scan_blocks
 from feedmgr.textio import wrap_text
 
 # Below this a second process costs more than it saves: a fork and reading its result take
@@ -100,9 +100,7 @@ def _in_two_halves(path: Path, split: int, size: int, wanted: Wanted) -> list[Jo
                 os.close(writer)
         try:
             with _window(path, 0, split) as first_half:
-                records, (lines, blocks) = _drain(
-                    scan_blocks(first_half, str(path), "dumpstate", wanted)
-                )
+                records, first = _drain(scan_blocks(first_half, str(path), "dumpstate", wanted))
         except ParseError:
             return None
         outcome = _received(reader)
@@ -112,10 +110,10 @@ def _in_two_halves(path: Path, split: int, size: int, wanted: Wanted) -> list[Jo
             _reap(pid)
     if outcome is None:
         return None
-    later, later_blocks = outcome
-    if blocks + later_blocks == 0:
+    later, later_jobs = outcome
+    if first.jobs + later_jobs == 0:
         return None  # not a dumpstate: the one-pass parse says so
-    return records + [replace(record, line=record.line + lines) for record in later]
+    return records + [replace(record, line=record.line + first.lines) for record in later]
 
 
 def _worker(
@@ -128,9 +126,9 @@ def _worker(
         path, start, end = part
         with _window(path, start, end) as second_half:
             parse = scan_blocks(second_half, str(path), "dumpstate", wanted)
-            records, (_, blocks) = _drain(parse)
+            records, second = _drain(parse)
         with open(writer, "wb") as out:
-            out.write(pickle.dumps((records, blocks)))
+            out.write(pickle.dumps((records, second.jobs)))
         code = 0
     except BaseException:  # noqa: S110 - the parent parses in one pass instead
         pass
@@ -139,8 +137,8 @@ def _worker(
 
 
 def _drain(
-    parse: Generator[JobRecord, None, tuple[int, int]],
-) -> tuple[list[JobRecord], tuple[int, int]]:
+    parse: Generator[JobRecord, None, BlockScan],
+) -> tuple[list[JobRecord], BlockScan]:
     records: list[JobRecord] = []
     while True:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 from feedmgr.escape import join_lines
 from feedmgr.findings import Finding, Report, Severity
 from feedmgr.posture.fleet import FleetResult, MacVerdict, RequirementSummary, Tally
-from feedmgr.posture.model import Enforcement
+from feedmgr.posture.model import GLOB_READING, Enforcement
 
 SCHEMA = "feedmgr-posture-fleet/1"
 FLEET_CHECK = "posture.fleet"
@@ -56,6 +56,7 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
                 "policies": [p.name for p in summary.plan.policies],
                 "conditions": list(summary.plan.requirement.conditions),
                 "message": summary.plan.requirement.message,
+                "agent_reading": not _glob_names(result, summary),
                 **_counts(summary.tally),
                 "blocking": summary.blocking,
                 "by_macos": [
@@ -74,6 +75,7 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
         "fail_over_percent": result.fail_over,
         "blocking": bool(result.blocking),
         "nothing_evaluated": result.nothing_evaluated,
+        "warnings": [c.glob_warning for c in result.spec.conditions if c.is_glob],
         "bundles": {
             "read": result.read,
             "macs": len(result.macs),
@@ -88,6 +90,8 @@ def fleet_json(result: FleetResult, conditions_file: str) -> dict[str, Any]:
                 "service": condition.service,
                 "operator": condition.operator.value,
                 "service_type": condition.service_type.value,
+                "glob": condition.is_glob,
+                "agent_reading": not condition.is_glob,
                 **_counts(tally),
             }
             for condition, tally in zip(result.spec.conditions, result.conditions, strict=True)
@@ -164,6 +168,9 @@ def render_fleet_text(result: FleetResult, conditions_file: str) -> str:
             f"  [{verdict}] {summary.plan.requirement.name} ({_enforcement(summary)}): "
             f"{_line(tally)} ({tally.fail_percent:.1f}% fail)"
         )
+        globs = _glob_names(result, summary)
+        if globs:
+            lines.append(f"    {_glob_caveat(globs)}")
         versions = "; ".join(
             f"{version}: {t.passed}/{t.failed}/{t.cannot_tell}"
             for version, t in summary.by_version.items()
@@ -195,12 +202,27 @@ def render_fleet_text(result: FleetResult, conditions_file: str) -> str:
         lines.append(
             f"  {condition.name} ({condition.operator.ise_name} {condition.service}): "
             f"{_line(tally)}"
+            + (f" [{GLOB_READING}: the agent takes the glob literally]" * condition.is_glob)
         )
     problems = _bundle_lines(result)
     if problems:
         lines += ["", "Bundles left out", *problems]
     lines += ["", _verdict(result)]
     return join_lines(lines)
+
+
+def _glob_names(result: FleetResult, summary: RequirementSummary) -> list[str]:
+    """The glob conditions a requirement's verdict rests on."""
+    names = set(summary.plan.requirement.conditions)
+    return [c.name for c in result.spec.conditions if c.name in names and c.is_glob]
+
+
+def _glob_caveat(globs: list[str]) -> str:
+    return (
+        f"{GLOB_READING}: its glob condition(s) {', '.join(globs)} are matched by feedmgr; ISE "
+        "and the agent take a glob literally (CSCwf01373), so the agent would judge these "
+        "Macs on a job of that literal name"
+    )
 
 
 def _bundle_lines(result: FleetResult) -> list[str]:
@@ -373,6 +395,11 @@ def _requirement_findings(result: FleetResult, conditions_file: str) -> list[Fin
             f"({tally.fail_percent:.1f}%), {tally.cannot_tell} cannot tell"
             + (f"; failing: {hosts}{more}" if hosts else "")
         )
+        globs = _glob_names(result, summary)
+        if globs:
+            # The counts are not what enforcing it would do: never let them read as "ok".
+            message += f" ({_glob_caveat(globs)})"
+            severity = max(severity, Severity.WARN)
         findings.append(
             Finding(
                 FLEET_CHECK,
@@ -389,6 +416,7 @@ def _requirement_findings(result: FleetResult, conditions_file: str) -> list[Fin
                     "blocking": summary.blocking,
                     "nothing_evaluated": False,
                     "failing_hosts": [m.host for m in summary.failing],
+                    "agent_reading": not globs,
                 },
             )
         )

@@ -10,7 +10,8 @@ Facts encoded here (Apple ``launchctl(1)``, observed output of macOS 12-15):
   ``}`` line; up to macOS 10.15 ``launchctl print`` opened with the bare ``LABEL = {``
   (tests/data/posture/real/), so there the printed target names the domain. Nested blocks
   (``endpoints = {``, ``event triggers = {``...) can hold their own ``state = `` lines, so
-  only the job block's own (depth 1) keys are read.
+  only the job block's own (depth 1) keys are read. Arguments and environment values are
+  printed raw, so inside those blocks only the ``}`` at the opener's indent is structure.
 - Domains: ``system`` holds daemons; ``gui/UID`` and ``user/UID`` hold a user's agents;
   ``type = LaunchDaemon`` / ``type = LaunchAgent`` in the block is more precise.
 - ``launchctl list`` prints ``PID Status Label``; PID ``-`` means not running; a negative
@@ -39,6 +40,30 @@ CHUNK = 1024 * 1024
 BATCH = 4096
 _SERVICE_HEADER = re.compile(
     r"^(?P<domain>system|(?:gui|user|login|pid|session)/[^/\s]+)/(?P<label>\S(?:.*\S)?) = \{$"
+)
+# What opens a domain's own block rather than a job's: ``launchctl print system`` (macOS 11+),
+# ``com.apple.xpc.launchd.domain.system`` (dumpstate, and print before macOS 11).
+_DOMAIN_HEADER = re.compile(
+    r"^(?:system|(?:gui|user|login|pid|session)/[^/\s]+|com\.apple\.xpc\.launchd\.domain\.\S+)"
+    r" = \{$"
+)
+# A reverse-DNS name alone: how ``launchctl print`` headed a job up to macOS 10.15.
+_BARE_LABEL_HEADER = re.compile(r"^(?P<label>[\w-]+(?:\.[\w-]+)+) = \{$")
+# Blocks whose lines are strings launchd prints raw (``%s`` after the indent): a job's
+# argument vector and environments. An ``sh -c`` script argument prints its own lines, braces
+# and all, from column 0, so inside these blocks only the closing brace at the opener's own
+# indent ends the block (decompiled launchd, ``arguments = {`` ... ``"%s"`` ... ``"}"``).
+_STRING_BLOCKS = frozenset(
+    f"{name} = {{"
+    for name in (
+        "arguments",
+        "controller-supplied arguments",
+        "environment",
+        "inherited environment",
+        "default environment",
+        "global environment",
+        "controller-supplied environment",
+    )
 )
 _USER_DOMAIN = re.compile(r"^(?:gui|user)/\d+$")
 _DOMAIN = re.compile(r"^(?:system|(?:gui|user)/\d+)$")
@@ -293,34 +318,76 @@ def iter_blocks(
 
     Raises:
         ParseError: for a ``}`` that closes no block, a block still open at the end (the
-            output was truncated), or text with no block at all.
+            output was truncated), or text without a single job block (no verdict may
+            come from a file that holds no evidence: ``launchctl print system`` output or a
+            pre-macOS 11 print block would otherwise read as "nothing is loaded").
     """
-    _, blocks = yield from scan_blocks(lines, origin, source, wanted, bare)
-    if blocks == 0:
-        raise ParseError(origin, "no 'NAME = {' block found: not launchctl dumpstate/print output")
+    scan = yield from scan_blocks(lines, origin, source, wanted, bare)
+    if scan.jobs == 0:
+        raise ParseError(origin, _no_job_problem(scan.first_other))
 
 
-def scan_blocks(  # noqa: PLR0912 - one streaming state machine
+def _no_job_problem(first_other: tuple[int, str] | None) -> str:
+    """Why text without job blocks is not a dumpstate, from its first top-level block."""
+    if first_other is None:
+        return "no 'NAME = {' block found: not launchctl dumpstate/print output"
+    line, header = first_other
+    shown = header[:200]
+    if _DOMAIN_HEADER.match(header):
+        return (
+            f"holds no DOMAIN/LABEL = {{ job block: line {line} {shown!r} opens a domain, "
+            "so this is 'launchctl print DOMAIN' output, which does not give each job's "
+            "state; capture 'sudo launchctl dumpstate', or give 'launchctl list' output "
+            "as --list"
+        )
+    bare = _BARE_LABEL_HEADER.match(header)
+    if bare is not None:
+        label = bare.group("label")
+        return (
+            f"holds no DOMAIN/LABEL = {{ job block: line {line} {shown!r} names a job "
+            "without its domain, as 'launchctl print' did up to macOS 10.15; give it as "
+            f"--print system/{label}=FILE (or gui/UID/{label}=FILE for an agent)"
+        )
+    return (
+        f"holds no DOMAIN/LABEL = {{ job block (line {line} opens {shown!r}): "
+        "not launchctl dumpstate output"
+    )
+
+
+@dataclass(frozen=True)
+class BlockScan:
+    """What ``scan_blocks`` saw in its part of the text: how many lines, how many
+    top-level job blocks, and the first top-level block that is not a job (its line and
+    header), if any."""
+
+    lines: int
+    jobs: int
+    first_other: tuple[int, str] | None
+
+
+def scan_blocks(  # noqa: PLR0912, PLR0915 - one streaming state machine
     lines: Iterable[str],
     origin: str,
     source: str = "dumpstate",
     wanted: Callable[[str], bool] | None = None,
     bare: tuple[str, str] | None = None,
-) -> Generator[JobRecord, None, tuple[int, int]]:
+) -> Generator[JobRecord, None, BlockScan]:
     """``iter_blocks`` on a part of the text that starts outside any block: the records,
-    then (returned) how many lines and top-level blocks the part held. A part without
-    blocks is no error here.
+    then (returned) what the part held. A part without blocks is no error here.
 
     Raises:
         ParseError: for a ``}`` that closes no block or a block still open at the end.
     """
     depth = 0
-    blocks = 0
+    jobs = 0
+    first_other: tuple[int, str] | None = None
     header_line = 0
     header = ""
     domain = label = ""
     fields: dict[str, str] = {}
     in_job = False
+    # Inside a block of raw strings (arguments, environments): the one line that closes it.
+    string_closer: str | None = None
     lines_before = 0
     for batch in _batches(lines):
         # Most lines (keys of jobs no condition names) end in a character that is neither a
@@ -331,19 +398,29 @@ def scan_blocks(  # noqa: PLR0912 - one streaming state machine
             if in_job and depth == 1 and index > done + 1:
                 _read_keys(batch[done + 1 : index], fields)
             done = index
+            if string_closer is not None:
+                if batch[index].rstrip() == string_closer:
+                    depth -= 1
+                    string_closer = None
+                continue
             text = batch[index].strip()
             if not text:
                 continue
             if text[-1] == "{":
                 depth += 1
                 if depth == 1:
-                    blocks += 1
                     header_line, header = lines_before + index + 1, text
                     job = _job_of(text, bare)
                     in_job = job is not None and (wanted is None or wanted(job[1]))
                     if job is not None:
+                        jobs += 1
                         domain, label = job
                         fields = {}
+                    elif first_other is None:
+                        first_other = (header_line, text)
+                elif text in _STRING_BLOCKS:
+                    raw = batch[index]
+                    string_closer = raw[: len(raw) - len(raw.lstrip())] + "}"
                 continue
             if text[-1] == "}" and (closes := 1 if text == "}" else _glued_closers(text)):
                 depth -= closes
@@ -371,7 +448,7 @@ def scan_blocks(  # noqa: PLR0912 - one streaming state machine
             origin,
             f"truncated: block {header[:200]!r} opened at line {header_line} is not closed",
         )
-    return lines_before, blocks
+    return BlockScan(lines_before, jobs, first_other)
 
 
 def _job_of(header: str, bare: tuple[str, str] | None) -> tuple[str, str] | None:
@@ -444,7 +521,8 @@ def iter_print(lines: Iterable[str], origin: str, target: str | None = None) -> 
     named = _SERVICE_HEADER.match(f"{target} = {{") if target is not None else None
     bare = (named.group("domain"), named.group("label")) if named is not None else None
     found = False
-    for record in iter_blocks(lines, origin, source="print", bare=bare):
+    scan = scan_blocks(lines, origin, source="print", bare=bare)
+    for record in scan:
         found = True
         yield record
     if not found and target is None:

@@ -37,6 +37,7 @@ from feedmgr.posture.agentxml import (
     package_from_element,
     parse_xml,
 )
+from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.launchd import CHUNK
 from feedmgr.posture.model import ServiceCondition
 
@@ -746,6 +747,60 @@ def scan_log(lines: Iterable[str], origin: str) -> LogScan:
             yield "".join(batch)
 
     return scan_chunks(batches(), origin)
+
+
+def differences(
+    scans: Sequence[LogScan], expected: Sequence[AgentPackage]
+) -> dict[str, tuple[str, ...]]:
+    """For each expected package that some log holds under its name but none unchanged,
+    what differs from the first such package in the logs: one line per field, naming it
+    ('operation of check X: log 'a', file 'b'')."""
+    found = [f.item for scan in scans for f in scan.packages if isinstance(f.item, AgentPackage)]
+    result: dict[str, tuple[str, ...]] = {}
+    for package in expected:
+        same_name = [item for item in found if item.name == package.name]
+        if same_name and package not in same_name:
+            result[package.name] = package_differences(package, same_name[0])
+    return result
+
+
+def package_differences(expected: AgentPackage, logged: AgentPackage) -> tuple[str, ...]:
+    """What differs between the package a condition file renders and one a log holds."""
+    out: list[str] = []
+
+    def differ(what: str, in_log: object, in_file: object) -> None:
+        if in_log != in_file:
+            out.append(f"{what}: log {in_log!r}, file {in_file!r}")
+
+    differ("package id", logged.package_id, expected.package_id)
+    differ("message", logged.description, expected.description)
+    differ("enforcement (<optional>)", logged.optional, expected.optional)
+    differ("criteria", to_agent_text(logged.criteria), to_agent_text(expected.criteria))
+    logged_checks: dict[str, ServiceCondition | AgentCheck] = {c.name: c for c in logged.checks}
+    logged_checks.update((c.name, c) for c in logged.other_checks)
+    expected_names = {c.name for c in expected.checks}
+    for check in expected.checks:
+        got = logged_checks.get(check.name)
+        where = f"check {check.name!r}"
+        if got is None:
+            out.append(f"{where}: not in the log's package")
+        elif isinstance(got, AgentCheck):
+            received = ", ".join(f"{k}={v!r}" for k, v in got.fields)
+            out.append(
+                f"{where}: the log's check is not recognised ({got.unrecognised}); "
+                f"received type {got.check_type}, {received}"
+            )
+        else:
+            differ(f"service of {where}", got.service, check.service)
+            differ(f"service type of {where}", got.service_type.value, check.service_type.value)
+            differ(f"operator of {where}", got.operator.value, check.operator.value)
+            differ(f"exit code of {where}", got.exit_code, check.exit_code)
+    out += [
+        f"check {name!r}: in the log's package, not in the file's"
+        for name in logged_checks
+        if name not in expected_names
+    ]
+    return tuple(out) or ("content differs",)
 
 
 def compare(scans: Sequence[LogScan], expected: Sequence[AgentPackage]) -> dict[str, str]:

@@ -148,11 +148,28 @@ class ServiceCondition:
         """True when ``service`` is a glob pattern (``us.zoom.*``), not an exact label."""
         return bool(_GLOB.search(self.service))
 
+    @property
+    def glob_warning(self) -> str:
+        """What to say wherever a verdict on this glob condition is shown: the agent would
+        not judge it so (empty for an exact label)."""
+        if not self.is_glob:
+            return ""
+        return (
+            f"{self.name}: service {self.service!r} is a glob; ISE and the agent match exact "
+            f"labels only (CSCwf01373) and would look for a job literally named "
+            f"{self.service!r}; every verdict on it here is {GLOB_READING}"
+        )
+
     def matches(self, label: str) -> bool:
         """True when a launchd label is the service (or matches the glob)."""
         if self.is_glob:
             return fnmatch.fnmatchcase(label, self.service)
         return label == self.service
+
+
+# Cisco bug CSCwf01373 (reference text): the agent matches exact service names only, so a
+# verdict feedmgr reaches by matching a glob is not the one the agent would reach.
+GLOB_READING = "feedmgr's reading, not the agent's"
 
 
 @dataclass(frozen=True)

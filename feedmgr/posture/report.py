@@ -3,7 +3,7 @@ documented in docs/posture.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from feedmgr.escape import join_lines
@@ -12,14 +12,18 @@ from feedmgr.posture.criteria import to_agent_text
 from feedmgr.posture.evaluate import ConditionResult, PolicyResult, PostureResult
 from feedmgr.posture.iseaudit import NEVER_POSTURED, AuditSummary, EndpointPosture
 from feedmgr.posture.launchd import JobRecord
-from feedmgr.posture.logscan import LogScan, Outcome, Reported, ReportedPolicy
-from feedmgr.posture.model import ServiceCondition
+from feedmgr.posture.logscan import Found, LogScan, Outcome, Reported, ReportedPolicy
+from feedmgr.posture.model import GLOB_READING, ServiceCondition
 from feedmgr.render.text import aligned
 
 EVAL_SCHEMA = "feedmgr-posture-eval/1"
 SCAN_SCHEMA = "feedmgr-posture-log/1"
 AUDIT_SCHEMA = "feedmgr-posture-audit-syslog/1"
 BUNDLE_SCHEMA = "feedmgr-posture-bundle/1"
+NOTHING_COMPARED = (
+    "nothing was compared: the file renders no package (none of its policies is enabled "
+    "for macOS), so no requirement was checked against the log"
+)
 NOT_EVALUATED = "extracted, not evaluated: feedmgr evaluates service checks (category 3) only"
 
 
@@ -41,6 +45,11 @@ def _condition_head(condition: ServiceCondition) -> str:
 def _condition_text(result: ConditionResult) -> list[str]:
     tag = "PASS" if result.passed else "FAIL"
     lines = [f"  {tag}  {result.condition.name}: {_condition_head(result.condition)}"]
+    if result.condition.is_glob:
+        lines.append(
+            f"        {GLOB_READING}: the agent takes {result.condition.service!r} literally "
+            "(CSCwf01373)"
+        )
     lines.append(f"        {result.reason}")
     for record in result.matched:
         lines.append(f"        {record.describe()}  [{_where(record)}]")
@@ -86,15 +95,24 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
         values = ", ".join(
             f"{c.condition.name}={'true' if c.passed else 'false'}" for c in requirement.conditions
         )
+        globs = _globs(c.condition for c in requirement.conditions)
         lines.append(
             f"  {tag}  {requirement.requirement.name}: {requirement.criteria_text} "
             f"-> {'true' if requirement.passed else 'false'} ({values})"
+            + (f" [{GLOB_READING}: glob {globs}]" if globs else "")
         )
         if not requirement.passed:
             lines.append(
                 f"        remediation (message text only): {requirement.requirement.message}"
             )
-    lines += ["", "Posture Report", f"  Posture Status: {result.status.value}", ""]
+    lines += ["", "Posture Report", f"  Posture Status: {result.status.value}"]
+    globs = _globs(c.condition for c in result.conditions)
+    if globs:
+        lines.append(
+            f"  ({GLOB_READING}: glob condition(s) {globs}, which ISE and the agent take "
+            "literally; the agent's own verdict may be the opposite)"
+        )
+    lines.append("")
     header = [
         "Policy",
         "Name",
@@ -109,6 +127,10 @@ def render_eval_text(result: PostureResult, subject: str) -> str:
         if policy.note:
             lines.append(f"  {policy.policy.name}: skipped: {policy.note}")
     return join_lines(lines)
+
+
+def _globs(conditions: Iterable[ServiceCondition]) -> str:
+    return ", ".join(c.name for c in conditions if c.is_glob)
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
@@ -149,6 +171,8 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
         "file": subject,
         "posture_status": result.status.value,
         "compliant": result.compliant,
+        "agent_reading": not any(c.condition.is_glob for c in result.conditions),
+        "warnings": [c.condition.glob_warning for c in result.conditions if c.condition.is_glob],
         "inputs": list(result.inputs),
         "plist_listing": result.plist_listing,
         "conditions": [
@@ -159,6 +183,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "evidence": [record_json(r) for r in c.matched],
                 "ignored": [record_json(r) for r in c.ignored],
                 "plists": [p.path for p in c.plists],
+                "agent_reading": not c.condition.is_glob,
             }
             for c in result.conditions
         ],
@@ -167,6 +192,7 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
                 "name": r.requirement.name,
                 "criteria": r.criteria_text,
                 "passed": r.passed,
+                "agent_reading": not any(c.condition.is_glob for c in r.conditions),
                 "conditions": {c.condition.name: c.passed for c in r.conditions},
                 "message": r.requirement.message,
             }
@@ -188,15 +214,25 @@ def eval_json(result: PostureResult, subject: str) -> dict[str, Any]:
     }
 
 
+def not_evaluated_note(check: AgentCheck) -> str:
+    """Why feedmgr lists ``check`` without evaluating it."""
+    if check.unrecognised:
+        return (
+            "service check not recognised, listed as received, not evaluated: " + check.unrecognised
+        )
+    return NOT_EVALUATED
+
+
 def other_check_json(check: AgentCheck) -> dict[str, Any]:
-    """A check of a category feedmgr does not evaluate, as the agent received it."""
+    """A check feedmgr does not evaluate, as the agent received it."""
     return {
         "name": check.name,
         "category": check.category,
         "type": check.check_type,
         "fields": dict(check.fields),
         "evaluated": False,
-        "note": NOT_EVALUATED,
+        "unrecognised": check.unrecognised or None,
+        "note": not_evaluated_note(check),
     }
 
 
@@ -308,10 +344,19 @@ def _outcome_text(outcome: Outcome) -> list[str]:
     return lines
 
 
-def render_comparison(comparison: Mapping[str, str], against: str) -> str:
-    """The comparison of the logs with a condition file, requirement by requirement."""
+def render_comparison(
+    comparison: Mapping[str, str],
+    against: str,
+    differences: Mapping[str, tuple[str, ...]] | None = None,
+) -> str:
+    """The comparison of the logs with a condition file, requirement by requirement, each
+    ``differs`` with what differs."""
+    if not comparison:
+        return join_lines([f"Compared with {against}: {NOTHING_COMPARED}"])
     lines = [f"Compared with {against}"]
-    lines += [f"  {name}: {state}" for name, state in comparison.items()]
+    for name, state in comparison.items():
+        lines.append(f"  {name}: {state}")
+        lines += [f"    {difference}" for difference in (differences or {}).get(name, ())]
     return join_lines(lines)
 
 
@@ -346,18 +391,18 @@ def render_scan_text(scan: LogScan) -> str:
             f"  {condition.name}: {_condition_head(condition)}, "
             f"seen {found.count}x at lines {_lines(found.lines)}"
         )
-    others = [f for f in scan.checks if isinstance(f.item, AgentCheck)]
+    unknown = [f for f in scan.checks if isinstance(f.item, AgentCheck) and f.item.unrecognised]
+    if unknown:
+        lines += [
+            "",
+            f"Service checks not recognised ({len(unknown)}): listed as received, not "
+            "evaluated (their requirements are listed above)",
+        ]
+        lines += _other_check_lines(unknown)
+    others = [f for f in scan.checks if isinstance(f.item, AgentCheck) and not f.item.unrecognised]
     if others:
         lines += ["", f"Other checks ({len(others)}): {NOT_EVALUATED}"]
-        for found in others:
-            check = found.item
-            assert isinstance(check, AgentCheck)
-            fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
-            lines.append(
-                f"  {check.name}: category {check.category}, type {check.check_type}"
-                + (f", {fields}" if fields else "")
-                + f", seen {found.count}x at lines {_lines(found.lines)}"
-            )
+        lines += _other_check_lines(others)
     lines += ["", f"Check result lines ({len(scan.result_lines)})"]
     lines += [f"  {n}: {t}" for n, _, t in scan.result_lines]
     lines += _outcome_text(scan.outcome)
@@ -365,6 +410,22 @@ def render_scan_text(scan: LogScan) -> str:
         lines += ["", f"Problems ({len(scan.problems)})"]
         lines += [f"  {t}" for _, t in scan.problems]
     return join_lines(lines)
+
+
+def _other_check_lines(found_checks: list[Found]) -> list[str]:
+    lines = []
+    for found in found_checks:
+        check = found.item
+        assert isinstance(check, AgentCheck)
+        fields = ", ".join(f"{k}={v!r}" for k, v in check.fields)
+        lines.append(
+            f"  {check.name}: category {check.category}, type {check.check_type}"
+            + (f", {fields}" if fields else "")
+            + f", seen {found.count}x at lines {_lines(found.lines)}"
+        )
+        if check.unrecognised:
+            lines.append(f"    not recognised: {check.unrecognised}")
+    return lines
 
 
 def _lines(numbers: tuple[int, ...]) -> str:

@@ -109,6 +109,88 @@ def test_parse_log_against_a_different_file_fails(
     assert "macOS-Service-Requirement: differs" in result.out
 
 
+@pytest.mark.parametrize(
+    ("received", "named"),
+    [
+        ("<operation>Loaded_with_exit_code</operation>", "operation='Loaded_with_exit_code'"),
+        ("<type>304</type>", "received type 304"),
+    ],
+    ids=["operation", "type"],
+)
+def test_parse_log_keeps_a_requirement_with_an_unknown_service_check(
+    run_cli: RunCli, asset: Asset, tmp_path: Path, received: str, named: str
+) -> None:
+    """A real log whose service check has an <operation> or <type> feedmgr does not know
+    still lists the requirement, counts its documents whole, shows the check as received
+    and not recognised, and --against says 'differs' naming the check, not 'missing'."""
+    original = asset("posture/unified_log.log").read_text()
+    tag = "<operation>running</operation>" if "operation" in received else "<type>303</type>"
+    log = tmp_path / "unified_log.log"
+    log.write_text(original.replace(tag, received))
+    whole = run_cli("posture", "parse-log", asset("posture/unified_log.log"), "--format", "json")
+
+    document = run_cli("posture", "parse-log", log, "--format", "json").json()
+    assert [r["name"] for r in document["requirements"]] == ["macOS-Service-Requirement"]
+    assert (document["documents"], document["documents_cut"]) == (
+        whole.json()["documents"],
+        whole.json()["documents_cut"],
+    )
+    (check,) = document["requirements"][0]["other_checks"]
+    assert (check["category"], check["evaluated"]) == (3, False)
+    assert check["unrecognised"]
+
+    result = run_cli("posture", "parse-log", log, "--against", EXAMPLE)
+    assert result.code == 1
+    assert "macOS-Service-Requirement: differs" in result.out
+    assert "missing" not in result.out
+    assert "check 'macOS-Service-Condition': the log's check is not recognised" in result.out
+    assert named in result.out
+    assert "Service checks not recognised (1)" in result.out
+
+
+def test_parse_log_against_names_what_differs(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """--against names each field that differs: the operator and the exit code."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["conditions"][0]["operator"] = "exit-code"
+    document["conditions"][0]["exit_code"] = 3
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.dump(document))
+    log = asset("posture/unified_log.log")
+    result = run_cli("posture", "parse-log", log, "--against", changed)
+    assert result.code == 1
+    assert (
+        "operator of check 'macOS-Service-Condition': log 'running', file 'exit-code'" in result.out
+    )
+    assert "exit code of check 'macOS-Service-Condition': log 0, file 3" in result.out
+    against = run_cli("posture", "parse-log", log, "--against", changed, "--format", "json")
+    assert against.json()["against"]["differences"]["macOS-Service-Requirement"] == [
+        "operator of check 'macOS-Service-Condition': log 'running', file 'exit-code'",
+        "exit code of check 'macOS-Service-Condition': log 0, file 3",
+    ]
+
+
+def test_parse_log_against_a_file_with_nothing_to_compare_says_so(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """--against a file whose only policy is disabled renders no package: the output says
+    plainly that nothing was compared, in text and JSON, instead of an empty section."""
+    document = yaml.safe_load(EXAMPLE.read_text())
+    document["policies"][0]["enabled"] = False
+    disabled = tmp_path / "disabled.yaml"
+    disabled.write_text(yaml.dump(document))
+    log = asset("posture/unified_log.log")
+    result = run_cli("posture", "parse-log", log, "--against", disabled)
+    assert result.code == 0
+    assert f"Compared with {disabled}: nothing was compared: the file renders no package" in (
+        result.out
+    )
+    against = run_cli("posture", "parse-log", log, "--against", disabled, "--format", "json")
+    assert against.json()["against"]["requirements"] == {}
+    assert against.json()["against"]["note"].startswith("nothing was compared")
+
+
 def test_parse_log_survives_garbage_inside_a_text_log(run_cli: RunCli, tmp_path: Path) -> None:
     """Stray bytes and truncated XML inside a text log are scanned without error (exit 0)."""
     path = tmp_path / "garbage.log"
@@ -450,6 +532,54 @@ def test_invalid_condition_file_exits_3(
         assert "Traceback" not in result.err
 
 
+def test_eval_marks_a_glob_verdict_as_feedmgrs_reading(
+    run_cli: RunCli, asset: Asset, tmp_path: Path
+) -> None:
+    """A glob service ('us.zoom.*') is evaluated as feedmgr's extension, but the agent takes
+    it literally (CSCwf01373): eval warns on stderr and marks the condition, the
+    requirement and the posture status as feedmgr's reading, in text and JSON."""
+    conditions = _conditions(
+        tmp_path,
+        {"name": "NoZoom", "service": "us.zoom.*", "operator": "not-loaded"},
+        {"name": "Sysmond", "service": "com.apple.sysmond", "operator": "running"},
+        criteria="NoZoom & Sysmond",
+    )
+    dumpstate = asset("posture/dumpstate.txt")
+    result = run_cli("posture", "eval", conditions, "--dumpstate", dumpstate)
+    assert result.code == 1
+    assert result.err.startswith(
+        "feedmgr: warning: NoZoom: service 'us.zoom.*' is a glob; ISE and the agent match "
+        "exact labels only (CSCwf01373)"
+    )
+    assert "feedmgr's reading, not the agent's" in result.err
+    assert "Sysmond" not in result.err
+    assert (
+        "        feedmgr's reading, not the agent's: the agent takes 'us.zoom.*' literally"
+        in result.out
+    )
+    assert "[feedmgr's reading, not the agent's: glob NoZoom]" in result.out
+    assert "  (feedmgr's reading, not the agent's: glob condition(s) NoZoom" in result.out
+
+    document = run_cli(
+        "posture", "eval", conditions, "--dumpstate", dumpstate, "--format", "json"
+    ).json()
+    assert document["agent_reading"] is False
+    assert [c["agent_reading"] for c in document["conditions"]] == [False, True]
+    assert document["requirements"][0]["agent_reading"] is False
+    (warning,) = document["warnings"]
+    assert warning.startswith("NoZoom: service 'us.zoom.*' is a glob")
+
+
+def test_eval_without_globs_is_the_agents_reading(run_cli: RunCli, asset: Asset) -> None:
+    """Exact labels only: no warning, and the JSON says the verdict is the agent's reading."""
+    inputs = _inputs(asset)
+    result = run_cli("posture", "eval", EXAMPLE, *inputs, "--format", "json")
+    assert result.code == 0
+    assert "warning" not in result.err
+    assert result.json()["agent_reading"] is True
+    assert result.json()["warnings"] == []
+
+
 def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Path) -> None:
     """A dumpstate cut off inside a block is rejected (exit 3) naming file and block."""
     text = asset("posture/dumpstate.txt").read_text()
@@ -458,6 +588,27 @@ def test_truncated_dumpstate_exits_3(run_cli: RunCli, asset: Asset, tmp_path: Pa
     result = run_cli("posture", "eval", EXAMPLE, "--dumpstate", cut)
     assert result.code == 3
     assert f"feedmgr: error: {cut}: truncated: block 'system/com.apple.sysmond = {{'" in result.err
+
+
+def test_print_of_a_domain_as_dumpstate_gives_no_verdict(run_cli: RunCli, tmp_path: Path) -> None:
+    """'launchctl print system' output given as --dumpstate holds no job's state: exit 3
+    naming the file and what to capture, not 'Compliant' because nothing was read."""
+    capture = tmp_path / "print-system.txt"
+    capture.write_text(
+        "system = {\n\ttype = system\n\tservices = {\n"
+        "\t\t     412      -\tcom.apple.sysmond\n\t\t     501      -\tus.zoom.ZoomDaemon\n"
+        "\t}\n}\n"
+    )
+    conditions = _conditions(
+        tmp_path,
+        {"name": "NoZoom", "service": "us.zoom.ZoomDaemon", "operator": "not-loaded"},
+        criteria="NoZoom",
+    )
+    result = run_cli("posture", "eval", conditions, "--dumpstate", capture)
+    assert result.code == 3
+    assert result.err.startswith(f"feedmgr: error: {capture}: holds no DOMAIN/LABEL = {{ job")
+    assert "launchctl print DOMAIN" in result.err
+    assert "Compliant" not in result.out
 
 
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")

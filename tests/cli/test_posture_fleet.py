@@ -172,6 +172,39 @@ def test_junit_has_a_failure_per_blocking_requirement(run_cli: RunCli, fleet: Fl
     assert failures == [f"{fleet.conditions}: sysmond-running"]
 
 
+def test_a_glob_requirement_is_marked_feedmgrs_reading(run_cli: RunCli, fleet: Fleet) -> None:
+    """The fleet's 'us.zoom.*' condition is matched by feedmgr, not by the agent, which takes
+    it literally (CSCwf01373): fleet warns, and text, JSON and JUnit mark the requirement and
+    the condition as feedmgr's reading (at least a warning finding, whatever the counts)."""
+    result = run_cli("posture", "fleet", fleet.conditions, fleet.folder)
+    assert "feedmgr: warning: zoom: service 'us.zoom.*' is a glob" in result.err
+    out = result.out
+    caveat = "    feedmgr's reading, not the agent's: its glob condition(s) zoom are matched"
+    no_zoom = out[out.index("] no-zoom (audit)") :]
+    assert no_zoom.splitlines()[1].startswith(caveat)
+    assert out.count(caveat) == 1
+    assert "[feedmgr's reading, not the agent's: the agent takes the glob literally]" in out
+
+    document = run_cli(
+        "posture", "fleet", fleet.conditions, fleet.folder, "--format", "json"
+    ).json()
+    reading = {r["name"]: r["agent_reading"] for r in document["requirements"]}
+    assert reading == {
+        "sysmond-running": True,
+        "ise-agent": True,
+        "ise-or-sysmond": True,
+        "mdm-ok": True,
+        "no-zoom": False,
+    }
+    assert {c["name"]: c["glob"] for c in document["conditions"]}["zoom"] is True
+    assert document["warnings"][0].startswith("zoom: service 'us.zoom.*' is a glob")
+
+    junit = run_cli("posture", "fleet", fleet.conditions, fleet.folder, "--format", "junit")
+    assert "its glob condition(s) zoom are matched by feedmgr" in junit.out
+    findings = run_cli("posture", "fleet", fleet.conditions, fleet.folder, "--format", "html")
+    assert "its glob condition(s) zoom are matched by feedmgr" in findings.out
+
+
 @pytest.mark.parametrize(
     ("value", "problem"), [("soon", "is not an age"), ("0d", "must be more than 0")]
 )

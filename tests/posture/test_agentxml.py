@@ -118,8 +118,6 @@ def _document(**fields: str) -> str:
     ("text", "problem"),
     [
         (_document(category="x"), "check 'c': <category> must be a number, got 'x'"),
-        (_document(type="399"), "check 'c': type 399 is not 301, 302 or 303"),
-        (_document(operation="sleeping"), "unknown service operation 'sleeping'"),
         (_document(value="zero"), "check 'c': <value> must be a number, got 'zero'"),
         (_document(param="two words"), "<param> 'two words' is not a launchd label"),
         (
@@ -149,6 +147,34 @@ def test_a_check_of_another_category_is_kept_not_refused() -> None:
     assert package.other_checks == (
         AgentCheck("c", 1, 101, (("param", "com.a"), ("operation", "running"), ("value", "0"))),
     )
+
+
+@pytest.mark.parametrize(
+    ("fields", "check_type", "why"),
+    [
+        (
+            {"operation": "Loaded_with_exit_code"},
+            303,
+            "unknown service operation 'Loaded_with_exit_code': expected one of exitcode,",
+        ),
+        ({"type": "304"}, 304, "service type 304 is not one feedmgr knows (301, 302, 303)"),
+    ],
+    ids=["operation", "type"],
+)
+def test_an_unknown_service_operation_or_type_keeps_the_requirement(
+    fields: dict[str, str], check_type: int, why: str
+) -> None:
+    """A service check (category 3) whose <operation> or <type> feedmgr does not know (four
+    operation spellings and types 301/302 are its assumptions) is kept as received and
+    flagged unrecognised; its package is still parsed, criteria and all."""
+    (package,) = parse_cleanmachines(_document(**fields), "doc").packages
+    assert package.name == "r"
+    assert package.checks == ()
+    (check,) = package.other_checks
+    operation = fields.get("operation", "running")
+    assert (check.name, check.category, check.check_type) == ("c", 3, check_type)
+    assert check.fields == (("param", "com.a"), ("operation", operation), ("value", "0"))
+    assert check.unrecognised.startswith(why)
 
 
 @given(

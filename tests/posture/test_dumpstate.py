@@ -152,6 +152,43 @@ def test_a_block_start_inside_a_block_is_not_trusted(
     assert "com.apple.wrapper.7.svc" in {record.label for record in records}
 
 
+@pytest.mark.parametrize(
+    "decoy",
+    ["cleanup() {", "system/com.apple.decoy.7.svc = {"],
+    ids=["sh function", "job header"],
+)
+def test_a_block_start_inside_an_arguments_block_is_not_trusted(
+    forks: list[int], asset: Callable[[str], Path], tmp_path: Path, decoy: str
+) -> None:
+    """A multi-line 'sh -c' argument prints its lines from column 0; one ending in '{'
+    near the middle looks like a block start. Split there, the first half ends inside the
+    arguments block, so the file is parsed in one pass: the wrapping job is read whole and
+    the decoy is no job."""
+    sample = asset("posture/dumpstate.txt")
+    script = "\n".join([decoy, "  rm -f /tmp/x", "}; trap cleanup EXIT"])
+    wrapper = (
+        "system/com.apple.wrapper.7.svc = {\n\tstate = running\n\targuments = {\n"
+        + "\t\t/bin/sh\n\t\t-c\n"
+        + "\t\t# filler\n" * 2000
+        + script
+        + "\n\t}\n\tpid = 77\n}\n\n"
+    )
+    text = _dumpstate(sample, 20) + wrapper + _dumpstate(sample, 20)
+    path = tmp_path / "dumpstate.txt"
+    path.write_text(text)
+    with path.open("rb") as raw:
+        split = block_start_after(raw.fileno(), len(text) // 2, len(text))
+    assert split is not None
+    assert text[split:].startswith(decoy)
+
+    records = _split(path)
+
+    assert records == _one_pass(path)
+    wrapped = {record.label: record for record in records}["com.apple.wrapper.7.svc"]
+    assert (wrapped.state, wrapped.pid) == ("running", 77)
+    assert "com.apple.decoy.7.svc" not in {record.label for record in records}
+
+
 def test_no_worker_when_processes_are_not_allowed(
     forks: list[int], asset: Callable[[str], Path], tmp_path: Path
 ) -> None:

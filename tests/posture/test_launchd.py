@@ -154,6 +154,90 @@ def test_closing_brace_glued_to_an_empty_value() -> None:
     assert (second.label, second.state, second.line) == ("com.example.next", "not running", 20)
 
 
+# launchd prints each argument and environment value raw after the indent, so the lines
+# of an 'sh -c' script start at column 0, braces included.
+_SH_SCRIPT = [
+    "cleanup() {",
+    "  rm -f /tmp/x",
+    "}; trap cleanup EXIT",
+    "while true; do sleep 60; done",
+]
+
+
+@pytest.mark.parametrize(
+    ("block", "inside"),
+    [
+        ("arguments", ["\t\t/bin/sh", "\t\t-c", "\t\t" + _SH_SCRIPT[0], *_SH_SCRIPT[1:]]),
+        ("arguments", ["\t\t/bin/sh", "\t\t-c", "\t\tif true; then", "{", "}", "}", "fi"]),
+        ("environment", ["\t\tSCRIPT => " + _SH_SCRIPT[0], *_SH_SCRIPT[1:]]),
+        ("inherited environment", ["\t\tX => a", "}", "\t}x"]),
+        ("default environment", ["\t\tPATH => /usr/bin:/bin", "b {"]),
+    ],
+    ids=["sh -c with a function", "lone braces", "environment", "inherited", "default"],
+)
+def test_raw_string_lines_inside_arguments_are_not_structure(block: str, inside: list[str]) -> None:
+    """Inside an arguments or environment block, lines are argument text: a brace at
+    column 0 neither opens nor closes a block; only '}' at the opener's indent ends it,
+    so the job and the next one parse, from lines as from a stream."""
+    lines = [
+        "system/com.example.shjob = {",
+        "\tstate = running",
+        f"\t{block} = {{",
+        *inside,
+        "\t}",
+        "\tpid = 321",
+        "}",
+        "system/com.example.next = {",
+        "\tstate = not running",
+        "}",
+    ]
+    for source in (lines, io.StringIO("\n".join(lines) + "\n")):
+        first, second = iter_blocks(source, "d")  # type: ignore[arg-type]
+        assert (first.label, first.state, first.pid) == ("com.example.shjob", "running", 321)
+        assert (second.label, second.state, second.line) == (
+            "com.example.next",
+            "not running",
+            len(lines) - 2,
+        )
+
+
+def test_keys_written_inside_an_argument_are_not_the_jobs() -> None:
+    """'state = running' and 'pid = 5' inside a script argument are argument text, not the
+    job's keys: the job stays 'not running' with its own exit code."""
+    lines = [
+        "system/com.example.shjob2 = {",
+        "\tstate = not running",
+        "\targuments = {",
+        "\t\t/bin/sh",
+        "\t\t-c",
+        "\t\tif true; then",
+        "  x=1",
+        "fi",
+        "}",
+        "state = running",
+        "pid = 5",
+        "\t}",
+        "\tlast exit code = 1",
+        "}",
+    ]
+    (record,) = iter_blocks(lines, "d")
+    assert (record.state, record.pid, record.last_exit_code) == ("not running", None, 1)
+
+
+def test_real_print_arguments_and_environments_of_a_user_agent() -> None:
+    """A real 'launchctl print user/503/LABEL' (macOS 13+, tab-indented) with arguments,
+    default environment and environment blocks: read as one not-running agent, exit 0."""
+    with (REAL / "print-user503-resticprofile.txt").open() as handle:
+        (record,) = iter_print(handle, "resticprofile")
+    assert record.target == "user/503/local.resticprofile.self.check"
+    assert (record.state, record.pid, record.last_exit_code, record.job_type) == (
+        "not running",
+        None,
+        0,
+        "LaunchAgent",
+    )
+
+
 def test_first_key_wins_within_a_block() -> None:
     """A repeated key keeps its first value (the job's own line comes first)."""
     (record,) = iter_blocks(_block("system/a", "state = running", "state = exited"), "d")
@@ -173,6 +257,79 @@ def test_dumpstate_errors(lines: list[str], problem: str) -> None:
     """Truncated, unbalanced or foreign text is a ParseError that says why."""
     with pytest.raises(ParseError, match=problem):
         list(iter_blocks(lines, "d"))
+
+
+# The shape of `launchctl print system` / `print gui/501` (macOS 11 and later): the domain's
+# own block, whose `services = {` rows are PID, status and label, but no job block.
+_PRINT_SYSTEM = [
+    "system = {",
+    "\ttype = system",
+    "\thandle = 0",
+    "\tactive count = 1089",
+    "\tcreator = launchd[1]",
+    "\tsecurity context = {",
+    "\t\tuid unset",
+    "\t\tasid = 0",
+    "\t}",
+    "",
+    "\tservices = {",
+    "\t\t     412      - \tcom.apple.sysmond",
+    "\t\t     501      - \tus.zoom.ZoomDaemon",
+    "\t\t       0      - \tcom.apple.mdmclient.daemon",
+    "\t}",
+    "",
+    "\tdisabled services = {",
+    '\t\t"com.apple.ftpd" => disabled',
+    "\t}",
+    "",
+    "\tproperties = uncorked | audit check done",
+    "}",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "problem"),
+    [
+        (
+            _PRINT_SYSTEM,
+            "holds no DOMAIN/LABEL = { job block: line 1 'system = {' opens a domain, so this "
+            "is 'launchctl print DOMAIN' output",
+        ),
+        (
+            ["gui/501 = {", *_PRINT_SYSTEM[1:]],
+            "line 1 'gui/501 = {' opens a domain",
+        ),
+        (
+            ["com.apple.xpc.launchd.domain.system = {", *_PRINT_SYSTEM[1:]],
+            "opens a domain",
+        ),
+        (
+            _block("com.wazuh.agent", "state = running", "pid = 1061"),
+            "line 1 'com.wazuh.agent = {' names a job without its domain, as 'launchctl "
+            "print' did up to macOS 10.15; give it as --print system/com.wazuh.agent=FILE",
+        ),
+    ],
+    ids=["print system", "print gui/501", "pre-11 domain header", "pre-11 bare label"],
+)
+def test_dumpstate_without_job_blocks_is_no_evidence(lines: list[str], problem: str) -> None:
+    """Text holding blocks but no DOMAIN/LABEL job block (a domain's print, or a print of
+    macOS 10.15 or older naming the label alone) is no dumpstate: a ParseError saying
+    what it is and what to capture, never an empty result that reads as "nothing loaded"."""
+    for source in (lines, io.StringIO("\n".join(lines) + "\n")):
+        with pytest.raises(ParseError) as raised:
+            list(iter_blocks(source, "d"))  # type: ignore[arg-type]
+        assert problem in raised.value.problem
+
+
+def test_dumpstate_with_domain_blocks_and_jobs_reads_the_jobs() -> None:
+    """A dumpstate's domain blocks are still skipped when job blocks follow them."""
+    lines = [*_PRINT_SYSTEM, *_block("system/com.apple.sysmond", "state = running")]
+    (record,) = iter_blocks(lines, "d")
+    assert (record.target, record.state, record.line) == (
+        "system/com.apple.sysmond",
+        "running",
+        len(_PRINT_SYSTEM) + 1,
+    )
 
 
 def test_print_needs_a_job_block() -> None:
