@@ -51,7 +51,7 @@ from feedmgr.feed.payload_fast import (
 )
 from feedmgr.feed.signing import TrustedKey, verify_signature
 from feedmgr.heap import keep_freed_buffers
-from feedmgr.interrupts import start_pool_workers
+from feedmgr.interrupts import quiet_resource_tracker, sigint_held, start_pool_workers
 from feedmgr.parallel import fork_is_safe, worker_processes_allowed
 
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
@@ -284,11 +284,14 @@ class PackageReader:
             from concurrent.futures import ProcessPoolExecutor
             from multiprocessing import get_context
 
-            with ProcessPoolExecutor(
-                max_workers=count,
-                mp_context=get_context(start_method),
-                initializer=start_worker_process,
-            ) as pool:
+            quiet_resource_tracker()
+            with sigint_held():  # see start_pool_workers
+                pool = ProcessPoolExecutor(
+                    max_workers=count,
+                    mp_context=get_context(start_method),
+                    initializer=start_worker_process,
+                )
+            with pool:
                 start_pool_workers(pool, count)
                 work = partial(verify_in_worker_process, identity, limits, staging_dir)
                 yield _Workers(lambda batch: pool.submit(work, batch).result(), count)

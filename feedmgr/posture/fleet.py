@@ -383,15 +383,18 @@ def _outcomes(
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from feedmgr.interrupts import start_pool_workers
+    from feedmgr.interrupts import quiet_resource_tracker, sigint_held, start_pool_workers
 
     batches = _batched(itertools.chain(head, reads), BATCH)
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=get_context("spawn"),
-        initializer=_start_worker,
-        initargs=(judge_one.spec, judge_one.now),
-    ) as pool:
+    quiet_resource_tracker()
+    with sigint_held():  # see start_pool_workers
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(judge_one.spec, judge_one.now),
+        )
+    with pool:
         start_pool_workers(pool, workers)
         pending: deque[Future[list[MacVerdict | Problem]]] = deque()
         for batch in batches:
