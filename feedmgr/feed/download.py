@@ -21,7 +21,7 @@ from typing import IO
 
 import requests
 
-from feedmgr.errors import InputRejected, IntegrityError, NetworkError, UsageError
+from feedmgr.errors import InputRejected, IntegrityError, NetworkError, StoreError, UsageError
 from feedmgr.feed.index import PackageRef
 from feedmgr.net.transport import BodyDropped, HttpsClient
 
@@ -64,6 +64,7 @@ def download_package(
         InputRejected: the announced length exceeds the absolute cap.
         NetworkError: the server cannot be reached or keeps dropping the connection.
         UsageError: no temporary file can be made in ``directory``.
+        StoreError: ``directory`` cannot take the package (a full disk, a file-size limit).
     """
     if package.length is not None and package.length > cap:
         raise InputRejected(
@@ -82,18 +83,62 @@ def download_package(
         ) from exc
     path = Path(name)
     try:
-        with os.fdopen(fd, "w+b") as handle:
-            size, digest, resumed = _download_into(client, handle, package, cap, progress)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle = os.fdopen(fd, "w+b")
+        try:
+            size, digest, resumed = _download_into(
+                client, _TempFile(handle, directory), package, cap, progress
+            )
+            with _temp_writes(directory):
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            # After a failed write, closing flushes the buffer again and fails again; that
+            # second error would hide the first, and the file is removed anyway.
+            with contextlib.suppress(OSError):
+                handle.close()
         yield Download(path, size, digest, resumed)
     finally:
         path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _temp_writes(directory: Path) -> Iterator[None]:
+    """Turn a failed write of the temporary download into a ``StoreError`` naming
+    ``directory`` (the home): the package may be fine, the disk cannot take it."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(
+            str(directory), f"cannot write the download into the store ({exc.strerror or exc})"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class _TempFile:
+    """The temporary download file; its writes fail as ``StoreError`` naming the home.
+
+    Only the file's own calls are wrapped: requests' exceptions are ``OSError`` too, and
+    they must stay network errors.
+    """
+
+    handle: IO[bytes]
+    directory: Path
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+        with _temp_writes(self.directory):
+            self.handle.write(data)
+
+    def restart(self) -> None:
+        """Empty the file, to download again from its first byte."""
+        with _temp_writes(self.directory):
+            self.handle.seek(0)
+            self.handle.truncate()
+
+
 def _download_into(
     client: HttpsClient,
-    handle: IO[bytes],
+    handle: _TempFile,
     package: PackageRef,
     cap: int,
     progress: Progress | None,
@@ -126,7 +171,7 @@ class _Transfer:
     """The state of one package download across resumed requests."""
 
     def __init__(
-        self, handle: IO[bytes], package: PackageRef, cap: int, progress: Progress | None
+        self, handle: _TempFile, package: PackageRef, cap: int, progress: Progress | None
     ) -> None:
         self.handle = handle
         self.package = package
@@ -167,8 +212,7 @@ class _Transfer:
         elif status == 200:
             if self.received:
                 # The server ignored Range (or the file changed): start again.
-                self.handle.seek(0)
-                self.handle.truncate()
+                self.handle.restart()
                 self.digest = hashlib.sha256()
                 self.received = 0
         else:
