@@ -184,7 +184,11 @@ def update_releases(
     lines = []
     for item in fetched:
         state = "not modified" if item.not_modified else "fetched"
-        if not item.changed:
+        if item.kept_as_of is not None:
+            outcome = (
+                f"older than the stored catalog (as of {item.kept_as_of}): kept the stored one"
+            )
+        elif not item.changed:
             outcome = "unchanged"
         else:
             outcome = f"{item.added} new releases, " + (
