@@ -287,6 +287,14 @@ def export_releases(
     families = by_family(release_catalogs(app.home, include_shipped=not no_shipped))
     if not families:
         raise UsageError("releases export", "no releases known: import or update first")
+    try:
+        # The folder -o names is the output and may be made; its parent is not invented
+        # (a mistyped path or an unmounted disk would hide the files).
+        output_dir.mkdir(exist_ok=True)
+    except FileNotFoundError as exc:
+        raise UsageError(str(output_dir.parent), "no such folder for the catalogs") from exc
+    except OSError as exc:
+        raise StoreError(str(output_dir), f"cannot write: {exc.strerror}") from exc
     written = {}
     for family, catalog in families.items():
         target = output_dir / f"{family}.json"

@@ -143,11 +143,24 @@ def save_cache(home: Path, updates: Sequence[CachedDocument]) -> None:
             writer.save_response(update.url, update.etag, update.last_modified, update.body)
 
 
+def check_output_folder(output: Path) -> None:
+    """``output``'s folder must exist: it is not created, since a mistyped path or a USB
+    stick that is not mounted would otherwise put the package on the local disk.
+
+    Raises:
+        UsageError: the folder does not exist.
+    """
+    if not output.parent.is_dir():
+        raise UsageError(str(output.parent), "no such folder for the package")
+
+
 def copy_atomically(source: Path, output: Path) -> None:
     """Copy ``source`` to ``output`` through a temporary file beside it and a rename.
 
+    ``output``'s folder must exist (``check_output_folder``).
+
     Raises:
-        UsageError: the output cannot be written.
+        UsageError: the output cannot be written, or its folder does not exist.
     """
     from feedmgr.atomic import write_atomically
 
@@ -157,6 +170,9 @@ def copy_atomically(source: Path, output: Path) -> None:
 
     try:
         write_atomically(output, copy)
+    except FileNotFoundError as exc:
+        check_output_folder(output)
+        raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
     except OSError as exc:
         raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
 
@@ -275,11 +291,13 @@ def download_newest(
 
     Raises:
         NetworkError, InputRejected: as for ``online_update``.
-        UsageError: the output cannot be written.
+        UsageError: the output cannot be written, or its folder does not exist (checked
+            before any network traffic).
     """
     from feedmgr.feed.package import verify_package
     from feedmgr.feed.store import FeedStore
 
+    check_output_folder(output)
     store = FeedStore(home)
     index = client.resolve_index(url, store.cached_response)
     package = index.package

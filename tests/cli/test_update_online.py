@@ -176,6 +176,7 @@ def test_download_writes_the_verified_package_for_offline_use(
     tmp_path = home.parent
     _offer(https_server, packages)
     output = tmp_path / "carry" / "feed.zip"
+    output.parent.mkdir()
     args = _online(https_server, ca_bundle, "-o", output, "--trust", PUBLIC_KEY, "--format", "json")
     result = run_cli("download", *args)
     assert result.code == 0, result.err
@@ -189,6 +190,20 @@ def test_download_writes_the_verified_package_for_offline_use(
     )
     assert offline.code == 0, offline.err
     assert _active(air_gapped) == NEW_VERSION
+
+
+def test_download_refuses_a_missing_output_folder(run_cli: RunCli, net: Net, home: Path) -> None:
+    """download -o into a folder that does not exist (a USB stick that is not mounted) is a
+    usage error naming the folder, as for feed build: the folder is not created, nothing is
+    downloaded."""
+    usb = home.parent / "media" / "usb"
+    _offer(net.server, net.packages)
+    output = usb / "posture-feed.zip"
+    result = run_cli("download", *_online(net.server, net.ca_bundle, "-o", output))
+    assert result.code == 2, result.err
+    assert result.err == f"feedmgr: error: {usb}: no such folder for the package\n"
+    assert not (home.parent / "media").exists()
+    assert net.server.log == []
 
 
 def test_download_refuses_a_package_signed_by_an_untrusted_key(
