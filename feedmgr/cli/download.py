@@ -138,6 +138,8 @@ def online_update(
         return
     ingest = outcome.ingest
     feed = ingest.feed
+    for blob in ingest.repaired:
+        app.note(f"repaired damaged blob {blob} with the bytes verified from {package.url}")
     previous = ingest.previous.version if ingest.previous else None
     download = outcome.download
     if output_format == "json":
@@ -156,6 +158,11 @@ def online_update(
                     "sha256": package.sha256,
                 }
             )
+        )
+        return
+    if ingest.status == "repaired":
+        emit(
+            join_lines([f"repaired: feed {feed.version} is active, its stored payload whole again"])
         )
         return
     signer = ingest.signed_by.short_id if ingest.signed_by else "UNSIGNED"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from feedmgr.config import DEFAULT_MAX_DOWNLOAD_BYTES, Config
-from feedmgr.errors import FeedmgrError, InputRejected, IntegrityError, UsageError
+from feedmgr.errors import FeedmgrError, InputRejected, IntegrityError, StoreError, UsageError
 from feedmgr.feed.download import Download, Progress, download_package
 from feedmgr.feed.index import (
     MAX_ALTERNATE_HOPS,
@@ -231,21 +231,36 @@ def online_update(
     """Fetch the newest package when it is newer than the active feed and ingest it exactly
     as ``update --offline`` does. The index cache is saved only after success.
 
+    When the index offers the active version, the active feed's stored blobs are re-hashed;
+    damaged ones are repaired from the downloaded package (status ``repaired``).
+
     Raises:
         NetworkError: a server cannot be reached or fails.
         InputRejected: the index or the package is bad (the store is unchanged).
-        StoreError: the store is locked or damaged.
+        StoreError: the store is locked or damaged (also when the active feed's payload is
+            damaged and the index offers another version to repair it from).
     """
     from feedmgr.feed.ingest import ingest_package
     from feedmgr.feed.store import FeedStore
 
     check = check_update(home, client, url)
     package = check.package
+    active = check.active
     wanted = check.newer or (
-        allow_downgrade
-        and check.active is not None
-        and package.parsed_version != check.active.parsed_version
+        allow_downgrade and active is not None and package.parsed_version != active.parsed_version
     )
+    if not wanted and active is not None:
+        # "unchanged" must not hide a rotten store: re-hash the active feed's blobs (a read
+        # of its payload), as update --offline does for the same version.
+        damaged = FeedStore(home).damaged_files(active)
+        if damaged and package.parsed_version != active.parsed_version:
+            raise StoreError(
+                f"feed {active.version}",
+                f"the active feed's stored payload is damaged ({', '.join(damaged)}) and the "
+                f"index offers only {package.version}; ingest the package of "
+                f"{active.version} again (update --offline FEED.zip) to repair it",
+            )
+        wanted = bool(damaged)
     if not wanted:
         save_cache(home, check.index.cache_updates)
         return OnlineOutcome(check, None, None)

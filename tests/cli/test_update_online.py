@@ -668,3 +668,53 @@ def test_server_never_sending_headers_fails_at_the_response_limit(
     assert _active(home) == OLD_VERSION
     assert leftovers(home) == []
     assert FeedStore(home).cached_response(scripted.url_for("/index.xml")) is None
+
+
+def _damage_catalog_blob(home: Path) -> Path:
+    """Flip one byte of the stored sample OS catalog (bit rot) and return the blob's path."""
+    from tests.feed.test_ingest import catalog_blob, flip_one_byte
+
+    blob = catalog_blob(home)
+    flip_one_byte(blob)
+    return blob
+
+
+def test_online_update_repairs_a_damaged_active_feed_it_would_call_unchanged(
+    run_cli: RunCli, net: Net, home: Path, with_old_feed: Path
+) -> None:
+    """When the index offers the active version and a stored blob of it rotted, update
+    downloads the package and repairs the store as --offline does, instead of 'unchanged'."""
+    del with_old_feed
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.old.entry("feeds/old.zip")])
+    )
+    net.server.expect_request("/feeds/old.zip").respond_with_data(net.packages.old.data)
+    blob = _damage_catalog_blob(home)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"repaired: feed {OLD_VERSION} is active")
+    package_url = net.server.url_for("/feeds/old.zip")
+    assert f"repaired damaged blob {blob} with the bytes verified from {package_url}" in result.err
+    assert run_cli("status", "--verify").code == 0
+    again = run_cli("update", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert again.json()["status"] == "unchanged"
+
+
+def test_online_update_never_calls_a_damaged_store_unchanged(
+    run_cli: RunCli, net: Net, home: Path
+) -> None:
+    """When the index offers only an older feed, a damaged active feed cannot be repaired
+    from it: update says the store is damaged (exit 5), never 'unchanged'."""
+    newer = home.parent / "new.zip"
+    newer.write_bytes(net.packages.new.data)
+    assert run_cli("update", "--offline", newer, "--trust", PUBLIC_KEY).code == 0
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.old.entry("feeds/old.zip")])
+    )
+    _damage_catalog_blob(home)
+    result = run_cli("update", *_online(net.server, net.ca_bundle))
+    assert result.code == 5, result.err
+    assert "unchanged" not in result.out + result.err
+    assert result.err.startswith(f"feedmgr: error: feed {NEW_VERSION}: ")
+    assert "damaged" in result.err
+    assert len(result.err.splitlines()) == 1
