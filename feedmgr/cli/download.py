@@ -14,6 +14,7 @@ from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.feed.fetch import FeedClient, UpdateCheck
+    from feedmgr.feed.index import PackageRef
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +30,13 @@ ca_bundle_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Trust only the CA certificates in this PEM file (default: feed.ca_bundle, else "
     "the system store).",
+)
+pre_option = click.option(
+    "--pre",
+    "prereleases",
+    is_flag=True,
+    help="Also consider pre-release feeds (2027.1.0rc1); by default they are skipped unless "
+    "the index offers nothing else.",
 )
 proxy_option = click.option(
     "--proxy",
@@ -87,6 +95,7 @@ def online_update(
     trust: Sequence[Path],
     allow_unsigned: bool,
     allow_downgrade: bool,
+    prereleases: bool,
     output_format: str,
 ) -> None:
     """The online branch of ``feedmgr update`` (called by ``feedmgr.cli.feed.update``)."""
@@ -98,7 +107,7 @@ def online_update(
     client, index_url = _client(app, url, ca_bundle, proxy)
     with client:
         if check:
-            found = fetch.check_update(app.home, client, index_url)
+            found = fetch.check_update(app.home, client, index_url, prereleases=prereleases)
             fetch.save_cache(app.home, found.index.cache_updates)
             _show_check(found, index_url, output_format)
             return
@@ -111,6 +120,7 @@ def online_update(
                 extra_keys=keys,
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
+                prereleases=prereleases,
                 progress=progress,
             )
         finally:
@@ -118,6 +128,7 @@ def online_update(
                 progress.close()
     package = outcome.check.package
     active = outcome.check.active
+    _note_skipped(app, outcome.check.index.skipped_prerelease)
     if outcome.ingest is None:
         version = active.version if active else None
         if output_format == "json":
@@ -178,11 +189,21 @@ def online_update(
     )
 
 
+def _skipped_text(skipped: PackageRef) -> str:
+    return f"skipped: pre-release feed {skipped.version} is offered too (use --pre to take it)"
+
+
+def _note_skipped(app: AppContext, skipped: PackageRef | None) -> None:
+    if skipped is not None:
+        app.note(_skipped_text(skipped))
+
+
 def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
     from feedmgr.render.json import dumps
 
     active = found.active.version if found.active else None
     package = found.package
+    skipped = found.index.skipped_prerelease
     status = "update-available" if found.newer else "up-to-date"
     if output_format == "json":
         emit(
@@ -197,13 +218,18 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
                     "index": index_url,
                     "documents": list(found.index.documents),
                     "not_modified": list(found.index.not_modified),
+                    "skipped_prerelease": skipped.version if skipped else None,
                 }
             )
         )
-    elif found.newer:
-        emit(f"update available: feed {package.version} (active: {active or 'none'})\n")
+        return
+    if found.newer:
+        lines = [f"update available: feed {package.version} (active: {active or 'none'})"]
     else:
-        emit(f"up to date: feed {active} is active; the index offers {package.version}\n")
+        lines = [f"up to date: feed {active} is active; the index offers {package.version}"]
+    if skipped is not None:
+        lines.append(_skipped_text(skipped))
+    emit(join_lines(lines))
 
 
 @click.command(
@@ -222,6 +248,7 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
 @trust_option("Also trust this PEM public key (repeatable; the store's trusted keys always count).")
 @ca_bundle_option
 @proxy_option
+@pre_option
 @format_option
 @click.pass_obj
 def download(
@@ -232,6 +259,7 @@ def download(
     trust: tuple[Path, ...],
     ca_bundle: Path | None,
     proxy: str | None,
+    prereleases: bool,
     output_format: str,
 ) -> None:
     """Download and verify the newest feed for an air-gapped network.
@@ -249,11 +277,18 @@ def download(
     with client:
         try:
             fetched = fetch.download_newest(
-                app.home, client, index_url, output, extra_keys=keys, progress=progress
+                app.home,
+                client,
+                index_url,
+                output,
+                extra_keys=keys,
+                prereleases=prereleases,
+                progress=progress,
             )
         finally:
             if progress is not None:
                 progress.close()
+    _note_skipped(app, fetched.skipped_prerelease)
     manifest = fetched.signed.manifest
     signer = fetched.signed.signer
     if output_format == "json":
@@ -280,7 +315,9 @@ def download(
 
 
 def online_options(func: F) -> F:
-    """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy."""
+    """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy,
+    --pre."""
+    func = pre_option(func)
     func = proxy_option(func)
     func = ca_bundle_option(func)
     func = click.option(

@@ -71,6 +71,7 @@ def update(
     check: bool,
     ca_bundle: Path | None,
     proxy: str | None,
+    prereleases: bool,
 ) -> None:
     """Verify a posture feed and make it the active one.
 
@@ -96,11 +97,14 @@ def update(
             trust=trust,
             allow_unsigned=allow_unsigned,
             allow_downgrade=allow_downgrade,
+            prereleases=prereleases,
             output_format=output_format,
         )
         return
-    if url is not None or check or ca_bundle is not None or proxy is not None:
-        raise UsageError("update", "--url, --check, --ca-bundle and --proxy are for online updates")
+    if url is not None or check or ca_bundle is not None or proxy is not None or prereleases:
+        raise UsageError(
+            "update", "--url, --check, --ca-bundle, --proxy and --pre are for online updates"
+        )
     if allow_unsigned:
         app.warn(_UNSIGNED_WARNING)
     outcome = ingest_package(

@@ -72,7 +72,9 @@ class FeedClient(HttpsClient):
     def __enter__(self) -> FeedClient:
         return self
 
-    def resolve_index(self, url: str, cache: CacheLookup | None = None) -> IndexResult:
+    def resolve_index(
+        self, url: str, cache: CacheLookup | None = None, *, prereleases: bool = False
+    ) -> IndexResult:
         """Follow the index from ``url`` to its newest package (``index.resolve_index``)."""
         return resolve_index(
             self,
@@ -80,6 +82,7 @@ class FeedClient(HttpsClient):
             cache,
             max_hops=self.feed_settings.max_hops,
             max_bytes=self.feed_settings.max_index_bytes,
+            prereleases=prereleases,
         )
 
     def download(
@@ -195,8 +198,11 @@ class UpdateCheck:
         return self.active is None or self.package.parsed_version > self.active.parsed_version
 
 
-def check_update(home: Path, client: FeedClient, url: str) -> UpdateCheck:
+def check_update(
+    home: Path, client: FeedClient, url: str, *, prereleases: bool = False
+) -> UpdateCheck:
     """Resolve the index (conditionally, with the store's cache) and compare versions.
+    Pre-releases count only with ``prereleases`` (``IndexDocument.newest``).
 
     Raises:
         NetworkError, InputRejected: as for ``FeedClient.resolve_index``.
@@ -205,7 +211,7 @@ def check_update(home: Path, client: FeedClient, url: str) -> UpdateCheck:
     from feedmgr.feed.store import FeedStore
 
     store = FeedStore(home)
-    index = client.resolve_index(url, store.cached_response)
+    index = client.resolve_index(url, store.cached_response, prereleases=prereleases)
     return UpdateCheck(index, store.active())
 
 
@@ -226,6 +232,7 @@ def online_update(
     extra_keys: Sequence[TrustedKey] = (),
     allow_unsigned: bool = False,
     allow_downgrade: bool = False,
+    prereleases: bool = False,
     progress: Progress | None = None,
 ) -> OnlineOutcome:
     """Fetch the newest package when it is newer than the active feed and ingest it exactly
@@ -243,7 +250,7 @@ def online_update(
     from feedmgr.feed.ingest import ingest_package
     from feedmgr.feed.store import FeedStore
 
-    check = check_update(home, client, url)
+    check = check_update(home, client, url, prereleases=prereleases)
     package = check.package
     active = check.active
     wanted = check.newer or (
@@ -289,6 +296,7 @@ class Fetched:
     download: Download
     signed: SignedManifest
     output: Path
+    skipped_prerelease: PackageRef | None = None
 
 
 def download_newest(
@@ -298,6 +306,7 @@ def download_newest(
     output: Path,
     *,
     extra_keys: Sequence[TrustedKey] = (),
+    prereleases: bool = False,
     progress: Progress | None = None,
 ) -> Fetched:
     """Download the newest package, verify it with the store's keys plus ``extra_keys``
@@ -314,7 +323,7 @@ def download_newest(
 
     check_output_folder(output)
     store = FeedStore(home)
-    index = client.resolve_index(url, store.cached_response)
+    index = client.resolve_index(url, store.cached_response, prereleases=prereleases)
     package = index.package
     keys = [*store.trusted_keys(), *extra_keys]
     with client.download(package, home, progress) as download:
@@ -325,4 +334,4 @@ def download_newest(
             raise _as_remote(exc, package.url) from exc
         copy_atomically(download.path, output)
     save_cache(home, index.cache_updates)
-    return Fetched(package, download, signed, output)
+    return Fetched(package, download, signed, output, index.skipped_prerelease)

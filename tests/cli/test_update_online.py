@@ -718,3 +718,64 @@ def test_online_update_never_calls_a_damaged_store_unchanged(
     assert result.err.startswith(f"feedmgr: error: feed {NEW_VERSION}: ")
     assert "damaged" in result.err
     assert len(result.err.splitlines()) == 1
+
+
+PRE_VERSION = "2027.1.0rc1"
+
+
+@pytest.fixture
+def pre_package(packages: Packages, tmp_path: Path) -> bytes:
+    """A signed package of the pre-release 2027.1.0rc1 (demo publisher key)."""
+    from tests.feed.netserver import SAMPLE, _build
+
+    return _build(
+        SAMPLE / "src", tmp_path / "pre.zip", PRE_VERSION, SAMPLE / "demo-publisher.key.pem"
+    ).data
+
+
+def _offer_with_pre(net: Net, pre: bytes) -> None:
+    import hashlib
+
+    pre_entry = Entry("feeds/pre.zip", PRE_VERSION, hashlib.sha256(pre).hexdigest(), len(pre))
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.new.entry("feeds/new.zip"), pre_entry]),
+        content_type="application/atom+xml",
+    )
+    net.server.expect_request("/feeds/new.zip").respond_with_data(net.packages.new.data)
+    net.server.expect_request("/feeds/pre.zip").respond_with_data(pre)
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_update_skips_a_pre_release_and_check_says_so(
+    run_cli: RunCli, net: Net, home: Path, pre_package: bytes
+) -> None:
+    """A pre-release feed is neither offered by --check nor installed by update unless --pre
+    is given (PEP 440); --check names the pre-release it skipped."""
+    _offer_with_pre(net, pre_package)
+    checked = run_cli("update", "--check", *_online(net.server, net.ca_bundle))
+    assert checked.code == 0, checked.err
+    assert checked.out.splitlines() == [
+        f"update available: feed {NEW_VERSION} (active: {OLD_VERSION})",
+        f"skipped: pre-release feed {PRE_VERSION} is offered too (use --pre to take it)",
+    ]
+    as_json = run_cli("update", "--check", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert (as_json.json()["available"], as_json.json()["skipped_prerelease"]) == (
+        NEW_VERSION,
+        PRE_VERSION,
+    )
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"activated: feed {NEW_VERSION}")
+    assert f"pre-release feed {PRE_VERSION}" in result.err
+    assert _active(home) == NEW_VERSION
+    pre = run_cli("update", "--pre", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert pre.code == 0, pre.err
+    assert pre.out.startswith(f"activated: feed {PRE_VERSION}")
+    assert _active(home) == PRE_VERSION
+
+
+def test_pre_is_for_online_updates(run_cli: RunCli, tmp_path: Path) -> None:
+    """--pre with --offline is a usage error (an offline package is chosen by its path)."""
+    result = run_cli("update", "--offline", tmp_path / "feed.zip", "--pre")
+    assert result.code == 2
+    assert "--pre" in result.err
