@@ -147,10 +147,23 @@ def _download_into(
     # One deadline for the whole package, resumed requests included.
     deadline = client.deadline(package.url)
     failures = 0
+    restarted = False
     while True:
         response, _ = client.request(package.url, transfer.headers(), deadline)
         with response:
-            transfer.start(response)
+            try:
+                transfer.start(response)
+            except _FileChanged as exc:
+                if restarted:
+                    raise NetworkError(
+                        package.url,
+                        f"the file changed on the server during the download ({exc}), again "
+                        "after starting over; try later",
+                        reason="changed",
+                    ) from None
+                restarted = True
+                transfer.restart()
+                continue
             try:
                 transfer.pump(client.chunks(response, deadline))
             except BodyDropped as exc:
@@ -165,6 +178,10 @@ def _download_into(
                 deadline.wait(client.backoff(failures - 1))
                 continue
         return transfer.finish()
+
+
+class _FileChanged(Exception):
+    """A resumed part does not carry the validator of the part before it."""
 
 
 class _Transfer:
@@ -196,11 +213,23 @@ class _Transfer:
                 headers["If-Range"] = self.validator
         return headers
 
+    def restart(self) -> None:
+        """Forget what was received: the next request asks for the whole file."""
+        self.handle.restart()
+        self.digest = hashlib.sha256()
+        self.received = 0
+        self.validator = None
+
     def start(self, response: requests.Response) -> None:
-        """Check the response status and length before reading its body."""
+        """Check the response status and length before reading its body.
+
+        Raises:
+            _FileChanged: a resumed part carries another validator than the first part.
+        """
         url = self.package.url
         status = response.status_code
         if status == 206 and self.received:
+            _check_same_file(self.validator, response)
             start = _range_start(response.headers.get("Content-Range"))
             if start != self.received:
                 raise NetworkError(
@@ -212,9 +241,7 @@ class _Transfer:
         elif status == 200:
             if self.received:
                 # The server ignored Range (or the file changed): start again.
-                self.handle.restart()
-                self.digest = hashlib.sha256()
-                self.received = 0
+                self.restart()
         else:
             raise NetworkError(
                 url, f"unexpected HTTP {status} for the package", reason="http-status"
@@ -274,6 +301,27 @@ class _Transfer:
 def _range_start(value: str | None) -> int | None:
     match = _CONTENT_RANGE.match((value or "").strip())
     return int(match.group(1)) if match else None
+
+
+def _check_same_file(sent: str | None, response: requests.Response) -> None:
+    """RFC 9110 section 15.3.7.3: a 206 part is combined with the earlier one only when both
+    carry the same strong validator; a server may answer If-Range with a part of a file
+    that changed meanwhile (a CDN, a mirror), and splicing the two makes neither.
+
+    Raises:
+        _FileChanged: the part's ETag (or Last-Modified date) differs from ``sent``.
+    """
+    if sent is None:
+        # Nothing to compare with (the server gave no validator); the sha256 still decides.
+        return
+    if sent.startswith('"'):
+        etag = response.headers.get("ETag")
+        if etag != sent:
+            raise _FileChanged(f"ETag {etag or 'missing'}, the first part had {sent}")
+        return
+    modified = response.headers.get("Last-Modified")
+    if modified != sent:
+        raise _FileChanged(f"Last-Modified {modified or 'missing'}, the first part had {sent}")
 
 
 def _range_validator(response: requests.Response) -> str | None:
