@@ -127,9 +127,10 @@ def online_update(
             if progress is not None:
                 progress.close()
     package = outcome.check.package
-    active = outcome.check.active
     _note_skipped(app, outcome.check.index.skipped_prerelease)
-    if outcome.ingest is None:
+    # After a download the store's answer counts: another run may have changed it meanwhile.
+    active = outcome.ingest.feed if outcome.ingest is not None else outcome.check.active
+    if outcome.ingest is None or outcome.ingest.status == "unchanged":
         version = active.version if active else None
         if output_format == "json":
             emit(

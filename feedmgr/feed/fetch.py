@@ -281,6 +281,9 @@ def online_update(
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
                 source=package.url,
+                # The offer was compared with the active feed before the download; under
+                # the store lock another run may have activated a newer one meanwhile.
+                older_is_unchanged=True,
             )
         except InputRejected as exc:
             raise _as_remote(exc, package.url) from exc

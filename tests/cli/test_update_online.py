@@ -779,3 +779,40 @@ def test_pre_is_for_online_updates(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("update", "--offline", tmp_path / "feed.zip", "--pre")
     assert result.code == 2
     assert "--pre" in result.err
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_a_feed_activated_meanwhile_makes_the_slow_download_unchanged(
+    run_cli: RunCli, net: Net, home: Path, tmp_path: Path
+) -> None:
+    """Two updates at once: while this one downloads 2026.12.01, another run activates
+    2027.1.0. Checked again under the store lock, the download is an older offer, which
+    docs/online-updates.md reports as unchanged (exit 0), not a downgrade refusal."""
+    from werkzeug import Request, Response
+
+    from feedmgr.feed.ingest import ingest_package
+    from feedmgr.feed.signing import load_public_key, read_key_file
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    key = load_public_key(read_key_file(PUBLIC_KEY), str(PUBLIC_KEY))
+
+    def other_run_wins(request: Request) -> Response:
+        del request
+        ingest_package(FeedStore(home), tmp_path / "newest.zip", extra_keys=[key])
+        return Response(net.packages.new.data, content_type="application/zip")
+
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.new.entry("feeds/new.zip")])
+    )
+    net.server.expect_request("/feeds/new.zip").respond_with_handler(other_run_wins)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert (
+        result.out
+        == f"unchanged: feed {newest.version} is active; the index offers {NEW_VERSION}\n"
+    )
+    assert _active(home) == newest.version
+    assert leftovers(home) == []
