@@ -15,6 +15,8 @@ from feedmgr.escape import join_lines
 if TYPE_CHECKING:
     from feedmgr.feed.fetch import FeedClient, UpdateCheck
     from feedmgr.feed.index import PackageRef
+    from feedmgr.feed.lifecycle import RollbackHold
+    from feedmgr.feed.store import StoredFeed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,6 +97,7 @@ def online_update(
     trust: Sequence[Path],
     allow_unsigned: bool,
     allow_downgrade: bool,
+    allow_rolled_back: bool,
     prereleases: bool,
     output_format: str,
 ) -> None:
@@ -109,7 +112,8 @@ def online_update(
         if check:
             found = fetch.check_update(app.home, client, index_url, prereleases=prereleases)
             fetch.save_cache(app.home, found.index.cache_updates)
-            _show_check(found, index_url, output_format)
+            held = fetch.held_by_rollback(app.home, found, allow_rolled_back=allow_rolled_back)
+            _show_check(found, held, index_url, output_format)
             return
         progress = _progress(app)
         try:
@@ -120,6 +124,7 @@ def online_update(
                 extra_keys=keys,
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
+                allow_rolled_back=allow_rolled_back,
                 prereleases=prereleases,
                 progress=progress,
             )
@@ -130,6 +135,9 @@ def online_update(
     _note_skipped(app, outcome.check.index.skipped_prerelease)
     # After a download the store's answer counts: another run may have changed it meanwhile.
     active = outcome.ingest.feed if outcome.ingest is not None else outcome.check.active
+    if outcome.held is not None:
+        _show_held(outcome.held, package, active, index_url, output_format)
+        return
     if outcome.ingest is None or outcome.ingest.status == "unchanged":
         version = active.version if active else None
         if output_format == "json":
@@ -190,6 +198,43 @@ def online_update(
     )
 
 
+def _held_text(held: RollbackHold, package: PackageRef) -> str:
+    return (
+        f"held: the index offers feed {package.version}, but feed {held.version} was rolled "
+        f"back from on {held.at:%Y-%m-%d}; not installing it (--allow-rolled-back, or a feed "
+        f"newer than {held.version}, lifts the hold)"
+    )
+
+
+def _show_held(
+    held: RollbackHold,
+    package: PackageRef,
+    active: StoredFeed | None,
+    index_url: str,
+    output_format: str,
+) -> None:
+    from feedmgr.render.json import dumps
+
+    version = active.version if active else None
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "status": "held",
+                    "version": version,
+                    "previous": version,
+                    "available": package.version,
+                    "url": package.url,
+                    "index": index_url,
+                    "held_version": held.version,
+                    "rolled_back_at": held.at.isoformat(),
+                }
+            )
+        )
+        return
+    emit(join_lines([_held_text(held, package)]))
+
+
 def _skipped_text(skipped: PackageRef) -> str:
     return f"skipped: pre-release feed {skipped.version} is offered too (use --pre to take it)"
 
@@ -199,13 +244,15 @@ def _note_skipped(app: AppContext, skipped: PackageRef | None) -> None:
         app.note(_skipped_text(skipped))
 
 
-def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
+def _show_check(
+    found: UpdateCheck, held: RollbackHold | None, index_url: str, output_format: str
+) -> None:
     from feedmgr.render.json import dumps
 
     active = found.active.version if found.active else None
     package = found.package
     skipped = found.index.skipped_prerelease
-    status = "update-available" if found.newer else "up-to-date"
+    status = "held" if held else "update-available" if found.newer else "up-to-date"
     if output_format == "json":
         emit(
             dumps(
@@ -220,11 +267,14 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
                     "documents": list(found.index.documents),
                     "not_modified": list(found.index.not_modified),
                     "skipped_prerelease": skipped.version if skipped else None,
+                    "held_version": held.version if held else None,
                 }
             )
         )
         return
-    if found.newer:
+    if held is not None:
+        lines = [_held_text(held, package)]
+    elif found.newer:
         lines = [f"update available: feed {package.version} (active: {active or 'none'})"]
     else:
         lines = [f"up to date: feed {active} is active; the index offers {package.version}"]
@@ -317,8 +367,15 @@ def download(
 
 def online_options(func: F) -> F:
     """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy,
-    --pre."""
+    --allow-rolled-back, --pre."""
     func = pre_option(func)
+    func = click.option(
+        "--allow-rolled-back",
+        "allow_rolled_back",
+        is_flag=True,
+        help="Install the offered feed even when 'feedmgr rollback' left that version (or a "
+        "newer one) since the last update.",
+    )(func)
     func = proxy_option(func)
     func = ca_bundle_option(func)
     func = click.option(

@@ -32,6 +32,7 @@ from feedmgr.net.transport import CHUNK, HttpsClient, TransportSettings, transpo
 
 if TYPE_CHECKING:
     from feedmgr.feed.ingest import IngestOutcome
+    from feedmgr.feed.lifecycle import RollbackHold
     from feedmgr.feed.package import SignedManifest
     from feedmgr.feed.signing import TrustedKey
     from feedmgr.feed.store import StoredFeed
@@ -217,11 +218,36 @@ def check_update(
 
 @dataclass(frozen=True)
 class OnlineOutcome:
-    """What ``online_update`` did: ``ingest`` is None when nothing newer was offered."""
+    """What ``online_update`` did: ``ingest`` is None when nothing newer was offered, or
+    when the offer is ``held`` by an earlier rollback."""
 
     check: UpdateCheck
     ingest: IngestOutcome | None
     download: Download | None
+    held: RollbackHold | None = None
+
+
+def held_by_rollback(
+    home: Path, check: UpdateCheck, *, allow_rolled_back: bool = False
+) -> RollbackHold | None:
+    """The rollback hold that keeps ``check``'s newer offer out, None when it may proceed.
+
+    After ``feedmgr rollback`` away from version X, an online update would otherwise put X
+    back at its next scheduled run. An offer newer than X, or ``allow_rolled_back``, lifts
+    the hold.
+
+    Raises:
+        StoreError: the store is damaged.
+    """
+    from feedmgr.feed.lifecycle import rollback_hold
+    from feedmgr.feed.store import FeedStore
+
+    if allow_rolled_back or not check.newer:
+        return None
+    hold = rollback_hold(FeedStore(home))
+    if hold is None or check.package.parsed_version > hold.parsed_version:
+        return None
+    return hold
 
 
 def online_update(
@@ -232,6 +258,7 @@ def online_update(
     extra_keys: Sequence[TrustedKey] = (),
     allow_unsigned: bool = False,
     allow_downgrade: bool = False,
+    allow_rolled_back: bool = False,
     prereleases: bool = False,
     progress: Progress | None = None,
 ) -> OnlineOutcome:
@@ -239,7 +266,8 @@ def online_update(
     as ``update --offline`` does. The index cache is saved only after success.
 
     When the index offers the active version, the active feed's stored blobs are re-hashed;
-    damaged ones are repaired from the downloaded package (status ``repaired``).
+    damaged ones are repaired from the downloaded package (status ``repaired``). An offer
+    not newer than a version the admin rolled back from is held (``held_by_rollback``).
 
     Raises:
         NetworkError: a server cannot be reached or fails.
@@ -268,9 +296,10 @@ def online_update(
                 f"{active.version} again (update --offline FEED.zip) to repair it",
             )
         wanted = bool(damaged)
-    if not wanted:
+    held = held_by_rollback(home, check, allow_rolled_back=allow_rolled_back)
+    if not wanted or held is not None:
         save_cache(home, check.index.cache_updates)
-        return OnlineOutcome(check, None, None)
+        return OnlineOutcome(check, None, None, held)
     with client.download(package, home, progress) as download:
         check_package_version(download.path, package)
         try:

@@ -816,3 +816,96 @@ def test_a_feed_activated_meanwhile_makes_the_slow_download_unchanged(
     )
     assert _active(home) == newest.version
     assert leftovers(home) == []
+
+
+@pytest.fixture
+def rolled_back(run_cli: RunCli, net: Net, home: Path, with_old_feed: Path) -> None:
+    """The admin updated online to 2026.12.01, then rolled back to 2026.11.25 (guide 02)."""
+    del with_old_feed
+    _offer(net.server, net.packages)
+    assert run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY)).code == 0
+    assert run_cli("rollback").code == 0
+    assert _active(home) == OLD_VERSION
+    net.server.clear()
+
+
+@pytest.mark.usefixtures("rolled_back")
+def test_a_scheduled_update_does_not_undo_a_rollback(run_cli: RunCli, net: Net, home: Path) -> None:
+    """After 'feedmgr rollback' away from 2026.12.01, the next (cron) update does not put it
+    back: it reports the offer as held, exit 0, naming the version and the way out."""
+    from datetime import UTC, datetime
+
+    _offer(net.server, net.packages)
+    args = _online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY)
+    result = run_cli("update", *args)
+    assert result.code == 0, result.err
+    today = datetime.now(UTC).date().isoformat()
+    assert result.out == (
+        f"held: the index offers feed {NEW_VERSION}, but feed {NEW_VERSION} was rolled back "
+        f"from on {today}; not installing it (--allow-rolled-back, or a feed newer than "
+        f"{NEW_VERSION}, lifts the hold)\n"
+    )
+    assert _active(home) == OLD_VERSION
+    assert "/feeds/new.zip" not in [r.path for r, _ in net.server.log]
+    as_json = run_cli("update", *args, "--format", "json").json()
+    assert (as_json["status"], as_json["version"], as_json["held_version"]) == (
+        "held",
+        OLD_VERSION,
+        NEW_VERSION,
+    )
+    checked = run_cli("update", "--check", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert (checked.json()["status"], checked.json()["held_version"]) == ("held", NEW_VERSION)
+    lifted = run_cli("update", *args, "--allow-rolled-back")
+    assert lifted.code == 0, lifted.err
+    assert lifted.out.startswith(f"reactivated: feed {NEW_VERSION}")
+    assert _active(home) == NEW_VERSION
+
+
+@pytest.mark.usefixtures("rolled_back")
+def test_a_feed_newer_than_the_rolled_back_one_lifts_the_hold(
+    run_cli: RunCli, net: Net, home: Path, tmp_path: Path
+) -> None:
+    """A feed newer than the version rolled back from is installed as usual; after it, the
+    hold is gone."""
+    import hashlib
+
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    digest = hashlib.sha256(newest.data).hexdigest()
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([Entry("feeds/newest.zip", "2027.1.0", digest, len(newest.data))])
+    )
+    net.server.expect_request("/feeds/newest.zip").respond_with_data(newest.data)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith("activated: feed 2027.1.0")
+    assert _active(home) == "2027.1.0"
+
+
+def test_the_hold_covers_the_highest_version_left_by_rollbacks_in_a_row(
+    run_cli: RunCli, home: Path, tmp_path: Path, packages: Packages
+) -> None:
+    """Two rollbacks in a row (2027.1.0 -> 2026.12.01 -> 2026.11.25) hold everything up to
+    2027.1.0; an update that is not a rollback ends the hold."""
+    from feedmgr.feed.lifecycle import rollback_hold
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    for data, name in ((packages.old.data, "o"), (packages.new.data, "n"), (newest.data, "x")):
+        (tmp_path / f"{name}.zip").write_bytes(data)
+        ingest = run_cli("update", "--offline", tmp_path / f"{name}.zip", "--trust", PUBLIC_KEY)
+        assert ingest.code == 0, ingest.err
+    assert rollback_hold(FeedStore(home)) is None
+    assert run_cli("rollback").code == 0
+    assert run_cli("rollback", OLD_VERSION).code == 0
+    hold = rollback_hold(FeedStore(home))
+    assert hold is not None
+    assert hold.version == "2027.1.0"
+    again = run_cli("update", "--offline", tmp_path / "n.zip", "--trust", PUBLIC_KEY)
+    assert again.code == 0, again.err
+    assert rollback_hold(FeedStore(home)) is None
