@@ -278,7 +278,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
     try:
         # The proxy URL may carry a password.
-        write_text_atomically(path, text, mode=0o600)
+        write_text_atomically(path, text, mode=0o600, create_folder=True)
     except OSError as exc:
         raise StoreError(str(path), f"cannot write the settings ({exc.strerror})") from exc
 

@@ -14,6 +14,9 @@ from feedmgr.escape import join_lines
 
 if TYPE_CHECKING:
     from feedmgr.feed.fetch import FeedClient, UpdateCheck
+    from feedmgr.feed.index import PackageRef
+    from feedmgr.feed.lifecycle import RollbackHold
+    from feedmgr.feed.store import StoredFeed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,6 +32,13 @@ ca_bundle_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Trust only the CA certificates in this PEM file (default: feed.ca_bundle, else "
     "the system store).",
+)
+pre_option = click.option(
+    "--pre",
+    "prereleases",
+    is_flag=True,
+    help="Also consider pre-release feeds (2027.1.0rc1); by default they are skipped unless "
+    "the index offers nothing else.",
 )
 proxy_option = click.option(
     "--proxy",
@@ -87,6 +97,8 @@ def online_update(
     trust: Sequence[Path],
     allow_unsigned: bool,
     allow_downgrade: bool,
+    allow_rolled_back: bool,
+    prereleases: bool,
     output_format: str,
 ) -> None:
     """The online branch of ``feedmgr update`` (called by ``feedmgr.cli.feed.update``)."""
@@ -98,9 +110,10 @@ def online_update(
     client, index_url = _client(app, url, ca_bundle, proxy)
     with client:
         if check:
-            found = fetch.check_update(app.home, client, index_url)
+            found = fetch.check_update(app.home, client, index_url, prereleases=prereleases)
             fetch.save_cache(app.home, found.index.cache_updates)
-            _show_check(found, index_url, output_format)
+            held = fetch.held_by_rollback(app.home, found, allow_rolled_back=allow_rolled_back)
+            _show_check(found, held, index_url, output_format)
             return
         progress = _progress(app)
         try:
@@ -111,14 +124,21 @@ def online_update(
                 extra_keys=keys,
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
+                allow_rolled_back=allow_rolled_back,
+                prereleases=prereleases,
                 progress=progress,
             )
         finally:
             if progress is not None:
                 progress.close()
     package = outcome.check.package
-    active = outcome.check.active
-    if outcome.ingest is None:
+    _note_skipped(app, outcome.check.index.skipped_prerelease)
+    # After a download the store's answer counts: another run may have changed it meanwhile.
+    active = outcome.ingest.feed if outcome.ingest is not None else outcome.check.active
+    if outcome.held is not None:
+        _show_held(outcome.held, package, active, index_url, output_format)
+        return
+    if outcome.ingest is None or outcome.ingest.status == "unchanged":
         version = active.version if active else None
         if output_format == "json":
             emit(
@@ -138,6 +158,8 @@ def online_update(
         return
     ingest = outcome.ingest
     feed = ingest.feed
+    for blob in ingest.repaired:
+        app.note(f"repaired damaged blob {blob} with the bytes verified from {package.url}")
     previous = ingest.previous.version if ingest.previous else None
     download = outcome.download
     if output_format == "json":
@@ -158,6 +180,11 @@ def online_update(
             )
         )
         return
+    if ingest.status == "repaired":
+        emit(
+            join_lines([f"repaired: feed {feed.version} is active, its stored payload whole again"])
+        )
+        return
     signer = ingest.signed_by.short_id if ingest.signed_by else "UNSIGNED"
     # The publisher is signed text from the package: a line feed in it is escaped.
     emit(
@@ -171,12 +198,61 @@ def online_update(
     )
 
 
-def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
+def _held_text(held: RollbackHold, package: PackageRef) -> str:
+    return (
+        f"held: the index offers feed {package.version}, but feed {held.version} was rolled "
+        f"back from on {held.at:%Y-%m-%d}; not installing it (--allow-rolled-back, or a feed "
+        f"newer than {held.version}, lifts the hold)"
+    )
+
+
+def _show_held(
+    held: RollbackHold,
+    package: PackageRef,
+    active: StoredFeed | None,
+    index_url: str,
+    output_format: str,
+) -> None:
+    from feedmgr.render.json import dumps
+
+    version = active.version if active else None
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "status": "held",
+                    "version": version,
+                    "previous": version,
+                    "available": package.version,
+                    "url": package.url,
+                    "index": index_url,
+                    "held_version": held.version,
+                    "rolled_back_at": held.at.isoformat(),
+                }
+            )
+        )
+        return
+    emit(join_lines([_held_text(held, package)]))
+
+
+def _skipped_text(skipped: PackageRef) -> str:
+    return f"skipped: pre-release feed {skipped.version} is offered too (use --pre to take it)"
+
+
+def _note_skipped(app: AppContext, skipped: PackageRef | None) -> None:
+    if skipped is not None:
+        app.note(_skipped_text(skipped))
+
+
+def _show_check(
+    found: UpdateCheck, held: RollbackHold | None, index_url: str, output_format: str
+) -> None:
     from feedmgr.render.json import dumps
 
     active = found.active.version if found.active else None
     package = found.package
-    status = "update-available" if found.newer else "up-to-date"
+    skipped = found.index.skipped_prerelease
+    status = "held" if held else "update-available" if found.newer else "up-to-date"
     if output_format == "json":
         emit(
             dumps(
@@ -190,13 +266,21 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
                     "index": index_url,
                     "documents": list(found.index.documents),
                     "not_modified": list(found.index.not_modified),
+                    "skipped_prerelease": skipped.version if skipped else None,
+                    "held_version": held.version if held else None,
                 }
             )
         )
+        return
+    if held is not None:
+        lines = [_held_text(held, package)]
     elif found.newer:
-        emit(f"update available: feed {package.version} (active: {active or 'none'})\n")
+        lines = [f"update available: feed {package.version} (active: {active or 'none'})"]
     else:
-        emit(f"up to date: feed {active} is active; the index offers {package.version}\n")
+        lines = [f"up to date: feed {active} is active; the index offers {package.version}"]
+    if skipped is not None:
+        lines.append(_skipped_text(skipped))
+    emit(join_lines(lines))
 
 
 @click.command(
@@ -215,6 +299,7 @@ def _show_check(found: UpdateCheck, index_url: str, output_format: str) -> None:
 @trust_option("Also trust this PEM public key (repeatable; the store's trusted keys always count).")
 @ca_bundle_option
 @proxy_option
+@pre_option
 @format_option
 @click.pass_obj
 def download(
@@ -225,6 +310,7 @@ def download(
     trust: tuple[Path, ...],
     ca_bundle: Path | None,
     proxy: str | None,
+    prereleases: bool,
     output_format: str,
 ) -> None:
     """Download and verify the newest feed for an air-gapped network.
@@ -242,11 +328,18 @@ def download(
     with client:
         try:
             fetched = fetch.download_newest(
-                app.home, client, index_url, output, extra_keys=keys, progress=progress
+                app.home,
+                client,
+                index_url,
+                output,
+                extra_keys=keys,
+                prereleases=prereleases,
+                progress=progress,
             )
         finally:
             if progress is not None:
                 progress.close()
+    _note_skipped(app, fetched.skipped_prerelease)
     manifest = fetched.signed.manifest
     signer = fetched.signed.signer
     if output_format == "json":
@@ -273,7 +366,16 @@ def download(
 
 
 def online_options(func: F) -> F:
-    """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy."""
+    """The options of the online branch of ``update``: --url, --check, --ca-bundle, --proxy,
+    --allow-rolled-back, --pre."""
+    func = pre_option(func)
+    func = click.option(
+        "--allow-rolled-back",
+        "allow_rolled_back",
+        is_flag=True,
+        help="Install the offered feed even when 'feedmgr rollback' left that version (or a "
+        "newer one) since the last update.",
+    )(func)
     func = proxy_option(func)
     func = ca_bundle_option(func)
     func = click.option(

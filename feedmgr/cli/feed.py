@@ -71,6 +71,8 @@ def update(
     check: bool,
     ca_bundle: Path | None,
     proxy: str | None,
+    allow_rolled_back: bool,
+    prereleases: bool,
 ) -> None:
     """Verify a posture feed and make it the active one.
 
@@ -96,11 +98,18 @@ def update(
             trust=trust,
             allow_unsigned=allow_unsigned,
             allow_downgrade=allow_downgrade,
+            allow_rolled_back=allow_rolled_back,
+            prereleases=prereleases,
             output_format=output_format,
         )
         return
-    if url is not None or check or ca_bundle is not None or proxy is not None:
-        raise UsageError("update", "--url, --check, --ca-bundle and --proxy are for online updates")
+    online_only = (url, ca_bundle, proxy)
+    if any(v is not None for v in online_only) or check or prereleases or allow_rolled_back:
+        raise UsageError(
+            "update",
+            "--url, --check, --ca-bundle, --proxy, --pre and --allow-rolled-back are for "
+            "online updates",
+        )
     if allow_unsigned:
         app.warn(_UNSIGNED_WARNING)
     outcome = ingest_package(

@@ -85,6 +85,8 @@ def _write_atomically(path: Path, text: str) -> None:
     from feedmgr.errors import UsageError
 
     try:
-        write_text_atomically(path, text)
+        # CI recipes (guide 07) write into a reports/ folder the job never made; a report is
+        # read where the job said, unlike a package carried away on a stick.
+        write_text_atomically(path, text, create_folder=True)
     except OSError as exc:
         raise UsageError(str(path), f"cannot write the report ({exc.strerror})") from exc

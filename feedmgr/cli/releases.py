@@ -184,7 +184,11 @@ def update_releases(
     lines = []
     for item in fetched:
         state = "not modified" if item.not_modified else "fetched"
-        if not item.changed:
+        if item.kept_as_of is not None:
+            outcome = (
+                f"older than the stored catalog (as of {item.kept_as_of}): kept the stored one"
+            )
+        elif not item.changed:
             outcome = "unchanged"
         else:
             outcome = f"{item.added} new releases, " + (
@@ -283,6 +287,14 @@ def export_releases(
     families = by_family(release_catalogs(app.home, include_shipped=not no_shipped))
     if not families:
         raise UsageError("releases export", "no releases known: import or update first")
+    try:
+        # The folder -o names is the output and may be made; its parent is not invented
+        # (a mistyped path or an unmounted disk would hide the files).
+        output_dir.mkdir(exist_ok=True)
+    except FileNotFoundError as exc:
+        raise UsageError(str(output_dir.parent), "no such folder for the catalogs") from exc
+    except OSError as exc:
+        raise StoreError(str(output_dir), f"cannot write: {exc.strerror}") from exc
     written = {}
     for family, catalog in families.items():
         target = output_dir / f"{family}.json"

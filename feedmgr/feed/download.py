@@ -21,7 +21,7 @@ from typing import IO
 
 import requests
 
-from feedmgr.errors import InputRejected, IntegrityError, NetworkError, UsageError
+from feedmgr.errors import InputRejected, IntegrityError, NetworkError, StoreError, UsageError
 from feedmgr.feed.index import PackageRef
 from feedmgr.net.transport import BodyDropped, HttpsClient
 
@@ -64,6 +64,7 @@ def download_package(
         InputRejected: the announced length exceeds the absolute cap.
         NetworkError: the server cannot be reached or keeps dropping the connection.
         UsageError: no temporary file can be made in ``directory``.
+        StoreError: ``directory`` cannot take the package (a full disk, a file-size limit).
     """
     if package.length is not None and package.length > cap:
         raise InputRejected(
@@ -82,18 +83,62 @@ def download_package(
         ) from exc
     path = Path(name)
     try:
-        with os.fdopen(fd, "w+b") as handle:
-            size, digest, resumed = _download_into(client, handle, package, cap, progress)
-            handle.flush()
-            os.fsync(handle.fileno())
+        handle = os.fdopen(fd, "w+b")
+        try:
+            size, digest, resumed = _download_into(
+                client, _TempFile(handle, directory), package, cap, progress
+            )
+            with _temp_writes(directory):
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            # After a failed write, closing flushes the buffer again and fails again; that
+            # second error would hide the first, and the file is removed anyway.
+            with contextlib.suppress(OSError):
+                handle.close()
         yield Download(path, size, digest, resumed)
     finally:
         path.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _temp_writes(directory: Path) -> Iterator[None]:
+    """Turn a failed write of the temporary download into a ``StoreError`` naming
+    ``directory`` (the home): the package may be fine, the disk cannot take it."""
+    try:
+        yield
+    except OSError as exc:
+        raise StoreError(
+            str(directory), f"cannot write the download into the store ({exc.strerror or exc})"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class _TempFile:
+    """The temporary download file; its writes fail as ``StoreError`` naming the home.
+
+    Only the file's own calls are wrapped: requests' exceptions are ``OSError`` too, and
+    they must stay network errors.
+    """
+
+    handle: IO[bytes]
+    directory: Path
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``."""
+        with _temp_writes(self.directory):
+            self.handle.write(data)
+
+    def restart(self) -> None:
+        """Empty the file, to download again from its first byte."""
+        with _temp_writes(self.directory):
+            self.handle.seek(0)
+            self.handle.truncate()
+
+
 def _download_into(
     client: HttpsClient,
-    handle: IO[bytes],
+    handle: _TempFile,
     package: PackageRef,
     cap: int,
     progress: Progress | None,
@@ -102,10 +147,23 @@ def _download_into(
     # One deadline for the whole package, resumed requests included.
     deadline = client.deadline(package.url)
     failures = 0
+    restarted = False
     while True:
         response, _ = client.request(package.url, transfer.headers(), deadline)
         with response:
-            transfer.start(response)
+            try:
+                transfer.start(response)
+            except _FileChanged as exc:
+                if restarted:
+                    raise NetworkError(
+                        package.url,
+                        f"the file changed on the server during the download ({exc}), again "
+                        "after starting over; try later",
+                        reason="changed",
+                    ) from None
+                restarted = True
+                transfer.restart()
+                continue
             try:
                 transfer.pump(client.chunks(response, deadline))
             except BodyDropped as exc:
@@ -122,11 +180,15 @@ def _download_into(
         return transfer.finish()
 
 
+class _FileChanged(Exception):
+    """A resumed part does not carry the validator of the part before it."""
+
+
 class _Transfer:
     """The state of one package download across resumed requests."""
 
     def __init__(
-        self, handle: IO[bytes], package: PackageRef, cap: int, progress: Progress | None
+        self, handle: _TempFile, package: PackageRef, cap: int, progress: Progress | None
     ) -> None:
         self.handle = handle
         self.package = package
@@ -151,11 +213,23 @@ class _Transfer:
                 headers["If-Range"] = self.validator
         return headers
 
+    def restart(self) -> None:
+        """Forget what was received: the next request asks for the whole file."""
+        self.handle.restart()
+        self.digest = hashlib.sha256()
+        self.received = 0
+        self.validator = None
+
     def start(self, response: requests.Response) -> None:
-        """Check the response status and length before reading its body."""
+        """Check the response status and length before reading its body.
+
+        Raises:
+            _FileChanged: a resumed part carries another validator than the first part.
+        """
         url = self.package.url
         status = response.status_code
         if status == 206 and self.received:
+            _check_same_file(self.validator, response)
             start = _range_start(response.headers.get("Content-Range"))
             if start != self.received:
                 raise NetworkError(
@@ -167,10 +241,7 @@ class _Transfer:
         elif status == 200:
             if self.received:
                 # The server ignored Range (or the file changed): start again.
-                self.handle.seek(0)
-                self.handle.truncate()
-                self.digest = hashlib.sha256()
-                self.received = 0
+                self.restart()
         else:
             raise NetworkError(
                 url, f"unexpected HTTP {status} for the package", reason="http-status"
@@ -230,6 +301,27 @@ class _Transfer:
 def _range_start(value: str | None) -> int | None:
     match = _CONTENT_RANGE.match((value or "").strip())
     return int(match.group(1)) if match else None
+
+
+def _check_same_file(sent: str | None, response: requests.Response) -> None:
+    """RFC 9110 section 15.3.7.3: a 206 part is combined with the earlier one only when both
+    carry the same strong validator; a server may answer If-Range with a part of a file
+    that changed meanwhile (a CDN, a mirror), and splicing the two makes neither.
+
+    Raises:
+        _FileChanged: the part's ETag (or Last-Modified date) differs from ``sent``.
+    """
+    if sent is None:
+        # Nothing to compare with (the server gave no validator); the sha256 still decides.
+        return
+    if sent.startswith('"'):
+        etag = response.headers.get("ETag")
+        if etag != sent:
+            raise _FileChanged(f"ETag {etag or 'missing'}, the first part had {sent}")
+        return
+    modified = response.headers.get("Last-Modified")
+    if modified != sent:
+        raise _FileChanged(f"Last-Modified {modified or 'missing'}, the first part had {sent}")
 
 
 def _range_validator(response: requests.Response) -> str | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from feedmgr.config import DEFAULT_MAX_DOWNLOAD_BYTES, Config
-from feedmgr.errors import FeedmgrError, InputRejected, IntegrityError, UsageError
+from feedmgr.errors import FeedmgrError, InputRejected, IntegrityError, StoreError, UsageError
 from feedmgr.feed.download import Download, Progress, download_package
 from feedmgr.feed.index import (
     MAX_ALTERNATE_HOPS,
@@ -32,6 +32,7 @@ from feedmgr.net.transport import CHUNK, HttpsClient, TransportSettings, transpo
 
 if TYPE_CHECKING:
     from feedmgr.feed.ingest import IngestOutcome
+    from feedmgr.feed.lifecycle import RollbackHold
     from feedmgr.feed.package import SignedManifest
     from feedmgr.feed.signing import TrustedKey
     from feedmgr.feed.store import StoredFeed
@@ -72,7 +73,9 @@ class FeedClient(HttpsClient):
     def __enter__(self) -> FeedClient:
         return self
 
-    def resolve_index(self, url: str, cache: CacheLookup | None = None) -> IndexResult:
+    def resolve_index(
+        self, url: str, cache: CacheLookup | None = None, *, prereleases: bool = False
+    ) -> IndexResult:
         """Follow the index from ``url`` to its newest package (``index.resolve_index``)."""
         return resolve_index(
             self,
@@ -80,6 +83,7 @@ class FeedClient(HttpsClient):
             cache,
             max_hops=self.feed_settings.max_hops,
             max_bytes=self.feed_settings.max_index_bytes,
+            prereleases=prereleases,
         )
 
     def download(
@@ -143,11 +147,24 @@ def save_cache(home: Path, updates: Sequence[CachedDocument]) -> None:
             writer.save_response(update.url, update.etag, update.last_modified, update.body)
 
 
+def check_output_folder(output: Path) -> None:
+    """``output``'s folder must exist: it is not created, since a mistyped path or a USB
+    stick that is not mounted would otherwise put the package on the local disk.
+
+    Raises:
+        UsageError: the folder does not exist.
+    """
+    if not output.parent.is_dir():
+        raise UsageError(str(output.parent), "no such folder for the package")
+
+
 def copy_atomically(source: Path, output: Path) -> None:
     """Copy ``source`` to ``output`` through a temporary file beside it and a rename.
 
+    ``output``'s folder must exist (``check_output_folder``).
+
     Raises:
-        UsageError: the output cannot be written.
+        UsageError: the output cannot be written, or its folder does not exist.
     """
     from feedmgr.atomic import write_atomically
 
@@ -157,6 +174,9 @@ def copy_atomically(source: Path, output: Path) -> None:
 
     try:
         write_atomically(output, copy)
+    except FileNotFoundError as exc:
+        check_output_folder(output)
+        raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
     except OSError as exc:
         raise UsageError(str(output), f"cannot write here ({exc.strerror})") from exc
 
@@ -179,8 +199,11 @@ class UpdateCheck:
         return self.active is None or self.package.parsed_version > self.active.parsed_version
 
 
-def check_update(home: Path, client: FeedClient, url: str) -> UpdateCheck:
+def check_update(
+    home: Path, client: FeedClient, url: str, *, prereleases: bool = False
+) -> UpdateCheck:
     """Resolve the index (conditionally, with the store's cache) and compare versions.
+    Pre-releases count only with ``prereleases`` (``IndexDocument.newest``).
 
     Raises:
         NetworkError, InputRejected: as for ``FeedClient.resolve_index``.
@@ -189,17 +212,42 @@ def check_update(home: Path, client: FeedClient, url: str) -> UpdateCheck:
     from feedmgr.feed.store import FeedStore
 
     store = FeedStore(home)
-    index = client.resolve_index(url, store.cached_response)
+    index = client.resolve_index(url, store.cached_response, prereleases=prereleases)
     return UpdateCheck(index, store.active())
 
 
 @dataclass(frozen=True)
 class OnlineOutcome:
-    """What ``online_update`` did: ``ingest`` is None when nothing newer was offered."""
+    """What ``online_update`` did: ``ingest`` is None when nothing newer was offered, or
+    when the offer is ``held`` by an earlier rollback."""
 
     check: UpdateCheck
     ingest: IngestOutcome | None
     download: Download | None
+    held: RollbackHold | None = None
+
+
+def held_by_rollback(
+    home: Path, check: UpdateCheck, *, allow_rolled_back: bool = False
+) -> RollbackHold | None:
+    """The rollback hold that keeps ``check``'s newer offer out, None when it may proceed.
+
+    After ``feedmgr rollback`` away from version X, an online update would otherwise put X
+    back at its next scheduled run. An offer newer than X, or ``allow_rolled_back``, lifts
+    the hold.
+
+    Raises:
+        StoreError: the store is damaged.
+    """
+    from feedmgr.feed.lifecycle import rollback_hold
+    from feedmgr.feed.store import FeedStore
+
+    if allow_rolled_back or not check.newer:
+        return None
+    hold = rollback_hold(FeedStore(home))
+    if hold is None or check.package.parsed_version > hold.parsed_version:
+        return None
+    return hold
 
 
 def online_update(
@@ -210,29 +258,48 @@ def online_update(
     extra_keys: Sequence[TrustedKey] = (),
     allow_unsigned: bool = False,
     allow_downgrade: bool = False,
+    allow_rolled_back: bool = False,
+    prereleases: bool = False,
     progress: Progress | None = None,
 ) -> OnlineOutcome:
     """Fetch the newest package when it is newer than the active feed and ingest it exactly
     as ``update --offline`` does. The index cache is saved only after success.
 
+    When the index offers the active version, the active feed's stored blobs are re-hashed;
+    damaged ones are repaired from the downloaded package (status ``repaired``). An offer
+    not newer than a version the admin rolled back from is held (``held_by_rollback``).
+
     Raises:
         NetworkError: a server cannot be reached or fails.
         InputRejected: the index or the package is bad (the store is unchanged).
-        StoreError: the store is locked or damaged.
+        StoreError: the store is locked or damaged (also when the active feed's payload is
+            damaged and the index offers another version to repair it from).
     """
     from feedmgr.feed.ingest import ingest_package
     from feedmgr.feed.store import FeedStore
 
-    check = check_update(home, client, url)
+    check = check_update(home, client, url, prereleases=prereleases)
     package = check.package
+    active = check.active
     wanted = check.newer or (
-        allow_downgrade
-        and check.active is not None
-        and package.parsed_version != check.active.parsed_version
+        allow_downgrade and active is not None and package.parsed_version != active.parsed_version
     )
-    if not wanted:
+    if not wanted and active is not None:
+        # "unchanged" must not hide a rotten store: re-hash the active feed's blobs (a read
+        # of its payload), as update --offline does for the same version.
+        damaged = FeedStore(home).damaged_files(active)
+        if damaged and package.parsed_version != active.parsed_version:
+            raise StoreError(
+                f"feed {active.version}",
+                f"the active feed's stored payload is damaged ({', '.join(damaged)}) and the "
+                f"index offers only {package.version}; ingest the package of "
+                f"{active.version} again (update --offline FEED.zip) to repair it",
+            )
+        wanted = bool(damaged)
+    held = held_by_rollback(home, check, allow_rolled_back=allow_rolled_back)
+    if not wanted or held is not None:
         save_cache(home, check.index.cache_updates)
-        return OnlineOutcome(check, None, None)
+        return OnlineOutcome(check, None, None, held)
     with client.download(package, home, progress) as download:
         check_package_version(download.path, package)
         try:
@@ -243,6 +310,9 @@ def online_update(
                 allow_unsigned=allow_unsigned,
                 allow_downgrade=allow_downgrade,
                 source=package.url,
+                # The offer was compared with the active feed before the download; under
+                # the store lock another run may have activated a newer one meanwhile.
+                older_is_unchanged=True,
             )
         except InputRejected as exc:
             raise _as_remote(exc, package.url) from exc
@@ -258,6 +328,7 @@ class Fetched:
     download: Download
     signed: SignedManifest
     output: Path
+    skipped_prerelease: PackageRef | None = None
 
 
 def download_newest(
@@ -267,6 +338,7 @@ def download_newest(
     output: Path,
     *,
     extra_keys: Sequence[TrustedKey] = (),
+    prereleases: bool = False,
     progress: Progress | None = None,
 ) -> Fetched:
     """Download the newest package, verify it with the store's keys plus ``extra_keys``
@@ -275,13 +347,15 @@ def download_newest(
 
     Raises:
         NetworkError, InputRejected: as for ``online_update``.
-        UsageError: the output cannot be written.
+        UsageError: the output cannot be written, or its folder does not exist (checked
+            before any network traffic).
     """
     from feedmgr.feed.package import verify_package
     from feedmgr.feed.store import FeedStore
 
+    check_output_folder(output)
     store = FeedStore(home)
-    index = client.resolve_index(url, store.cached_response)
+    index = client.resolve_index(url, store.cached_response, prereleases=prereleases)
     package = index.package
     keys = [*store.trusted_keys(), *extra_keys]
     with client.download(package, home, progress) as download:
@@ -292,4 +366,4 @@ def download_newest(
             raise _as_remote(exc, package.url) from exc
         copy_atomically(download.path, output)
     save_cache(home, index.cache_updates)
-    return Fetched(package, download, signed, output)
+    return Fetched(package, download, signed, output, index.skipped_prerelease)

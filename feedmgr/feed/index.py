@@ -70,9 +70,24 @@ class IndexDocument:
     packages: tuple[PackageRef, ...]
     alternates: tuple[str, ...]
 
-    def newest(self) -> PackageRef | None:
-        """The package with the highest version, None when there is none."""
-        return max(self.packages, key=lambda p: p.parsed_version, default=None)
+    def newest(self, *, prereleases: bool = False) -> PackageRef | None:
+        """The package with the highest version, None when there is none.
+
+        Pre-releases (``rc``, ``b``, ``a``, ``.dev``) count only when ``prereleases`` is set
+        or when the document offers nothing else (PEP 440, "Handling of pre-releases").
+        """
+        finals = [p for p in self.packages if not p.parsed_version.is_prerelease]
+        candidates = self.packages if prereleases or not finals else finals
+        return max(candidates, key=lambda p: p.parsed_version, default=None)
+
+    def skipped_prerelease(self, chosen: PackageRef) -> PackageRef | None:
+        """The newest pre-release newer than ``chosen``, which ``newest`` passed over."""
+        newer = [
+            p
+            for p in self.packages
+            if p.parsed_version.is_prerelease and p.parsed_version > chosen.parsed_version
+        ]
+        return max(newer, key=lambda p: p.parsed_version, default=None)
 
 
 def _resolve(base: str, href: str | None, subject: str, what: str) -> str:
@@ -196,6 +211,8 @@ class IndexResult:
     documents: tuple[str, ...]
     not_modified: tuple[str, ...]
     cache_updates: tuple[CachedDocument, ...]
+    # A newer pre-release the index offers, passed over because pre-releases were not asked.
+    skipped_prerelease: PackageRef | None = None
 
 
 def _no_cache(url: str) -> None:
@@ -241,8 +258,10 @@ def resolve_index(
     *,
     max_hops: int = MAX_ALTERNATE_HOPS,
     max_bytes: int = MAX_INDEX_BYTES,
+    prereleases: bool = False,
 ) -> IndexResult:
-    """Follow the index from ``url`` to its newest package.
+    """Follow the index from ``url`` to its newest package (pre-releases only with
+    ``prereleases``, or when nothing else is offered: ``IndexDocument.newest``).
 
     Raises:
         NetworkError: a document cannot be fetched.
@@ -275,9 +294,15 @@ def resolve_index(
         else:
             updates.append(update)
         document = parse_index(body, final_url)
-        newest = document.newest()
+        newest = document.newest(prereleases=prereleases)
         if newest is not None:
-            return IndexResult(newest, tuple(visited), tuple(not_modified), tuple(updates))
+            return IndexResult(
+                newest,
+                tuple(visited),
+                tuple(not_modified),
+                tuple(updates),
+                None if prereleases else document.skipped_prerelease(newest),
+            )
         if not document.alternates:
             raise SchemaError(
                 final_url, "no package entry (enclosure) and no alternate link to follow"

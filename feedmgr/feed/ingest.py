@@ -61,11 +61,15 @@ def ingest_package(
     now: datetime | None = None,
     limits: ArchiveLimits | None = None,
     source: str | None = None,
+    older_is_unchanged: bool = False,
 ) -> IngestOutcome:
     """Verify ``path`` and make it the active feed.
 
     ``source`` is what the history records as the feed's origin (default: the file's
-    absolute path; the online client passes the package URL).
+    absolute path; the online client passes the package URL). With ``older_is_unchanged``
+    (the online client, which chose the package before taking the lock), a package older
+    than the active feed is ``UNCHANGED`` instead of rejected: another run activated a
+    newer feed meanwhile.
 
     Raises:
         InputRejected: the package breaks a rule (nothing in the store changes).
@@ -94,6 +98,8 @@ def ingest_package(
             and manifest.parsed_version < active.parsed_version
             and not allow_downgrade
         ):
+            if older_is_unchanged:
+                return IngestOutcome(IngestStatus.UNCHANGED, active, active, signed.signer)
             raise VersionRejected(
                 subject,
                 f"feed {manifest.version} is older than the active feed {active.version} "

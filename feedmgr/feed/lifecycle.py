@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from packaging.version import Version
+
 from feedmgr.errors import StoreError, UsageError
 from feedmgr.feed.payload import AvChart, ComplianceModules, OsCatalog, validate_payload
 from feedmgr.feed.payload_fast import (
@@ -139,3 +141,39 @@ def rollback(store: FeedStore, version: str | None = None) -> tuple[StoredFeed, 
             return target, current
         writer.activate(target, "rollback")
     return target, current
+
+
+@dataclass(frozen=True)
+class RollbackHold:
+    """A rollback the admin made: online updates must not undo it by themselves."""
+
+    version: str
+    at: datetime
+
+    @property
+    def parsed_version(self) -> Version:
+        """The version rolled back from, for ordering."""
+        return Version(self.version)
+
+
+def rollback_hold(store: FeedStore) -> RollbackHold | None:
+    """The hold left by the latest rollbacks, None when the last activation was no rollback.
+
+    The activation history already records every rollback and the feed it left, so the
+    hold needs no state of its own: it lasts until the next activation that is not a
+    rollback (any update, online or offline). After several rollbacks in a row it covers
+    the highest version left.
+
+    Raises:
+        StoreError: the store is damaged.
+    """
+    held: RollbackHold | None = None
+    for activation in reversed(store.activations()):
+        if activation.action != "rollback":
+            break
+        if activation.previous_version is None:
+            continue
+        candidate = RollbackHold(activation.previous_version, activation.at)
+        if held is None or candidate.parsed_version > held.parsed_version:
+            held = candidate
+    return held

@@ -79,6 +79,9 @@ class Fetched:
     added: int
     changed: bool
     cache: CachedDocument | None
+    # The stored catalog's as_of when the document is older than it (a stale mirror or
+    # CDN): the document is then not stored.
+    kept_as_of: date | None = None
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON shape of one source's outcome."""
@@ -92,6 +95,8 @@ class Fetched:
             "changed": self.changed,
             "as_of": catalog.as_of.isoformat() if catalog.as_of else None,
             "skipped": [str(s) for s in self.result.skipped],
+            "older_than_stored": self.kept_as_of is not None,
+            "stored_as_of": self.kept_as_of.isoformat() if self.kept_as_of else None,
         }
 
 
@@ -137,14 +142,22 @@ def fetch_releases(
         result = source.read(body, source.url, f"{source.url}, fetched {today.isoformat()}")
         stored = _stored(home, source.name)
         before, after = _facts(stored), _facts(result.catalog)
-        # A newer as_of alone (SOFA's LastCheck moves every few hours) is worth storing: it
-        # is what keeps releases.stale quiet while the data is being kept current.
-        moved = stored is None or stored.as_of != result.catalog.as_of
         cache = (
             None
             if document.not_modified
             else CachedDocument(source.url, document.etag, document.last_modified, body)
         )
+        new_as_of, stored_as_of = result.catalog.as_of, stored.as_of if stored else None
+        if new_as_of is not None and stored_as_of is not None and new_as_of < stored_as_of:
+            # A stale mirror or CDN: storing its document would throw away newer releases
+            # and move as_of back.
+            fetched.append(
+                Fetched(source, result, document.not_modified, 0, False, cache, stored_as_of)
+            )
+            continue
+        # A newer as_of alone (SOFA's LastCheck moves every few hours) is worth storing: it
+        # is what keeps releases.stale quiet while the data is being kept current.
+        moved = stored is None or stored_as_of != new_as_of
         fetched.append(
             Fetched(
                 source,

@@ -219,7 +219,7 @@ def save_release_catalog(home: Path, name: str, catalog: ReleaseCatalog) -> Path
     folder = releases_dir(home)
     target = folder / f"{name}.json"
     try:
-        write_bytes_atomically(target, catalog.to_bytes())
+        write_bytes_atomically(target, catalog.to_bytes(), create_folder=True)
     except OSError as exc:
         raise StoreError(str(target), f"cannot write release catalog: {exc.strerror}") from exc
     return target

@@ -207,3 +207,16 @@ def test_shipped_snapshot_is_the_documented_refresh_of_real_documents(
         assert (out / f"{family}.json").read_bytes() == (shipped / f"{family}.json").read_bytes()
     script = (REPO / "scripts" / "refresh-release-snapshot.sh").read_text()
     assert "releases export --no-shipped" in script
+
+
+def test_export_makes_its_folder_but_not_a_missing_parent(run_cli: RunCli, tmp_path: Path) -> None:
+    """export -o DIR creates DIR itself, but a DIR whose parent is missing (a typo, an
+    unmounted disk) is a usage error naming the parent, and nothing is created."""
+    made = tmp_path / "catalogs"
+    assert run_cli("releases", "export", "-o", made).code == 0
+    assert sorted(p.name for p in made.iterdir()) == ["macos.json", "windows.json"]
+    missing = tmp_path / "media" / "usb" / "catalogs"
+    result = run_cli("releases", "export", "-o", missing)
+    assert result.code == 2, result.err
+    assert result.err == f"feedmgr: error: {missing.parent}: no such folder for the catalogs\n"
+    assert not (tmp_path / "media").exists()

@@ -248,3 +248,45 @@ def test_a_newer_last_check_alone_is_stored(
     assert (sofa["new_releases"], sofa["changed"], sofa["as_of"]) == (0, True, "2026-08-23")
     stored_as_of = json.loads((home / "releases" / "sofa-macos.json").read_bytes())["as_of"]
     assert stored_as_of == "2026-08-23"
+
+
+@pytest.mark.parametrize(
+    ("newer", "older"),
+    [
+        ("sofa-v2-macos-2026-08-22.json", "sofa-v2-macos-2025-09-20.json"),
+        ("sofa-v1-macos-2026-08-22.json", "sofa-v1-macos-2024-04-10.json"),
+    ],
+    ids=["v2", "v1"],
+)
+def test_an_older_document_does_not_replace_newer_stored_data(  # noqa: PLR0917 - fixtures
+    run_cli: RunCli,
+    configured: HTTPServer,
+    ca_bundle: Path,
+    home: Path,
+    newer: str,
+    older: str,
+) -> None:
+    """A stale mirror serving an older SOFA document (as of an earlier date) leaves the stored
+    catalog as it is and says so plainly; exit 0, and no "new releases, stored" claim."""
+    serve(configured, sofa=(RELEASES / newer).read_bytes())
+    assert run_cli("releases", "update", "--ca-bundle", ca_bundle).code == 0
+    kept = stored(home)
+    as_of = json.loads(kept["sofa-macos.json"])["as_of"]
+    # The file names carry the day each document was fetched from SOFA.
+    assert as_of > older.removesuffix(".json")[-10:]
+    configured.clear()
+    serve(configured, sofa=(RELEASES / older).read_bytes())
+    result = run_cli("releases", "update", "--ca-bundle", ca_bundle)
+    assert result.code == 0, result.err
+    sofa_line = next(line for line in result.out.splitlines() if line.startswith("sofa-macos"))
+    assert f"older than the stored catalog (as of {as_of}): kept the stored one" in sofa_line
+    assert "stored" not in sofa_line.replace("the stored catalog", "").replace("the stored one", "")
+    assert stored(home) == kept
+    document = run_cli("releases", "update", "--ca-bundle", ca_bundle, "--format", "json").json()
+    sofa = document["sources"][0]
+    assert (sofa["changed"], sofa["older_than_stored"], sofa["stored_as_of"]) == (
+        False,
+        True,
+        as_of,
+    )
+    assert stored(home) == kept

@@ -176,6 +176,7 @@ def test_download_writes_the_verified_package_for_offline_use(
     tmp_path = home.parent
     _offer(https_server, packages)
     output = tmp_path / "carry" / "feed.zip"
+    output.parent.mkdir()
     args = _online(https_server, ca_bundle, "-o", output, "--trust", PUBLIC_KEY, "--format", "json")
     result = run_cli("download", *args)
     assert result.code == 0, result.err
@@ -189,6 +190,20 @@ def test_download_writes_the_verified_package_for_offline_use(
     )
     assert offline.code == 0, offline.err
     assert _active(air_gapped) == NEW_VERSION
+
+
+def test_download_refuses_a_missing_output_folder(run_cli: RunCli, net: Net, home: Path) -> None:
+    """download -o into a folder that does not exist (a USB stick that is not mounted) is a
+    usage error naming the folder, as for feed build: the folder is not created, nothing is
+    downloaded."""
+    usb = home.parent / "media" / "usb"
+    _offer(net.server, net.packages)
+    output = usb / "posture-feed.zip"
+    result = run_cli("download", *_online(net.server, net.ca_bundle, "-o", output))
+    assert result.code == 2, result.err
+    assert result.err == f"feedmgr: error: {usb}: no such folder for the package\n"
+    assert not (home.parent / "media").exists()
+    assert net.server.log == []
 
 
 def test_download_refuses_a_package_signed_by_an_untrusted_key(
@@ -653,3 +668,244 @@ def test_server_never_sending_headers_fails_at_the_response_limit(
     assert _active(home) == OLD_VERSION
     assert leftovers(home) == []
     assert FeedStore(home).cached_response(scripted.url_for("/index.xml")) is None
+
+
+def _damage_catalog_blob(home: Path) -> Path:
+    """Flip one byte of the stored sample OS catalog (bit rot) and return the blob's path."""
+    from tests.feed.test_ingest import catalog_blob, flip_one_byte
+
+    blob = catalog_blob(home)
+    flip_one_byte(blob)
+    return blob
+
+
+def test_online_update_repairs_a_damaged_active_feed_it_would_call_unchanged(
+    run_cli: RunCli, net: Net, home: Path, with_old_feed: Path
+) -> None:
+    """When the index offers the active version and a stored blob of it rotted, update
+    downloads the package and repairs the store as --offline does, instead of 'unchanged'."""
+    del with_old_feed
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.old.entry("feeds/old.zip")])
+    )
+    net.server.expect_request("/feeds/old.zip").respond_with_data(net.packages.old.data)
+    blob = _damage_catalog_blob(home)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"repaired: feed {OLD_VERSION} is active")
+    package_url = net.server.url_for("/feeds/old.zip")
+    assert f"repaired damaged blob {blob} with the bytes verified from {package_url}" in result.err
+    assert run_cli("status", "--verify").code == 0
+    again = run_cli("update", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert again.json()["status"] == "unchanged"
+
+
+def test_online_update_never_calls_a_damaged_store_unchanged(
+    run_cli: RunCli, net: Net, home: Path
+) -> None:
+    """When the index offers only an older feed, a damaged active feed cannot be repaired
+    from it: update says the store is damaged (exit 5), never 'unchanged'."""
+    newer = home.parent / "new.zip"
+    newer.write_bytes(net.packages.new.data)
+    assert run_cli("update", "--offline", newer, "--trust", PUBLIC_KEY).code == 0
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.old.entry("feeds/old.zip")])
+    )
+    _damage_catalog_blob(home)
+    result = run_cli("update", *_online(net.server, net.ca_bundle))
+    assert result.code == 5, result.err
+    assert "unchanged" not in result.out + result.err
+    assert result.err.startswith(f"feedmgr: error: feed {NEW_VERSION}: ")
+    assert "damaged" in result.err
+    assert len(result.err.splitlines()) == 1
+
+
+PRE_VERSION = "2027.1.0rc1"
+
+
+@pytest.fixture
+def pre_package(packages: Packages, tmp_path: Path) -> bytes:
+    """A signed package of the pre-release 2027.1.0rc1 (demo publisher key)."""
+    from tests.feed.netserver import SAMPLE, _build
+
+    return _build(
+        SAMPLE / "src", tmp_path / "pre.zip", PRE_VERSION, SAMPLE / "demo-publisher.key.pem"
+    ).data
+
+
+def _offer_with_pre(net: Net, pre: bytes) -> None:
+    import hashlib
+
+    pre_entry = Entry("feeds/pre.zip", PRE_VERSION, hashlib.sha256(pre).hexdigest(), len(pre))
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.new.entry("feeds/new.zip"), pre_entry]),
+        content_type="application/atom+xml",
+    )
+    net.server.expect_request("/feeds/new.zip").respond_with_data(net.packages.new.data)
+    net.server.expect_request("/feeds/pre.zip").respond_with_data(pre)
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_update_skips_a_pre_release_and_check_says_so(
+    run_cli: RunCli, net: Net, home: Path, pre_package: bytes
+) -> None:
+    """A pre-release feed is neither offered by --check nor installed by update unless --pre
+    is given (PEP 440); --check names the pre-release it skipped."""
+    _offer_with_pre(net, pre_package)
+    checked = run_cli("update", "--check", *_online(net.server, net.ca_bundle))
+    assert checked.code == 0, checked.err
+    assert checked.out.splitlines() == [
+        f"update available: feed {NEW_VERSION} (active: {OLD_VERSION})",
+        f"skipped: pre-release feed {PRE_VERSION} is offered too (use --pre to take it)",
+    ]
+    as_json = run_cli("update", "--check", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert (as_json.json()["available"], as_json.json()["skipped_prerelease"]) == (
+        NEW_VERSION,
+        PRE_VERSION,
+    )
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"activated: feed {NEW_VERSION}")
+    assert f"pre-release feed {PRE_VERSION}" in result.err
+    assert _active(home) == NEW_VERSION
+    pre = run_cli("update", "--pre", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert pre.code == 0, pre.err
+    assert pre.out.startswith(f"activated: feed {PRE_VERSION}")
+    assert _active(home) == PRE_VERSION
+
+
+def test_pre_is_for_online_updates(run_cli: RunCli, tmp_path: Path) -> None:
+    """--pre with --offline is a usage error (an offline package is chosen by its path)."""
+    result = run_cli("update", "--offline", tmp_path / "feed.zip", "--pre")
+    assert result.code == 2
+    assert "--pre" in result.err
+
+
+@pytest.mark.usefixtures("with_old_feed")
+def test_a_feed_activated_meanwhile_makes_the_slow_download_unchanged(
+    run_cli: RunCli, net: Net, home: Path, tmp_path: Path
+) -> None:
+    """Two updates at once: while this one downloads 2026.12.01, another run activates
+    2027.1.0. Checked again under the store lock, the download is an older offer, which
+    docs/online-updates.md reports as unchanged (exit 0), not a downgrade refusal."""
+    from werkzeug import Request, Response
+
+    from feedmgr.feed.ingest import ingest_package
+    from feedmgr.feed.signing import load_public_key, read_key_file
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    key = load_public_key(read_key_file(PUBLIC_KEY), str(PUBLIC_KEY))
+
+    def other_run_wins(request: Request) -> Response:
+        del request
+        ingest_package(FeedStore(home), tmp_path / "newest.zip", extra_keys=[key])
+        return Response(net.packages.new.data, content_type="application/zip")
+
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([net.packages.new.entry("feeds/new.zip")])
+    )
+    net.server.expect_request("/feeds/new.zip").respond_with_handler(other_run_wins)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert (
+        result.out
+        == f"unchanged: feed {newest.version} is active; the index offers {NEW_VERSION}\n"
+    )
+    assert _active(home) == newest.version
+    assert leftovers(home) == []
+
+
+@pytest.fixture
+def rolled_back(run_cli: RunCli, net: Net, home: Path, with_old_feed: Path) -> None:
+    """The admin updated online to 2026.12.01, then rolled back to 2026.11.25 (guide 02)."""
+    del with_old_feed
+    _offer(net.server, net.packages)
+    assert run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY)).code == 0
+    assert run_cli("rollback").code == 0
+    assert _active(home) == OLD_VERSION
+    net.server.clear()
+
+
+@pytest.mark.usefixtures("rolled_back")
+def test_a_scheduled_update_does_not_undo_a_rollback(run_cli: RunCli, net: Net, home: Path) -> None:
+    """After 'feedmgr rollback' away from 2026.12.01, the next (cron) update does not put it
+    back: it reports the offer as held, exit 0, naming the version and the way out."""
+    from datetime import UTC, datetime
+
+    _offer(net.server, net.packages)
+    args = _online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY)
+    result = run_cli("update", *args)
+    assert result.code == 0, result.err
+    today = datetime.now(UTC).date().isoformat()
+    assert result.out == (
+        f"held: the index offers feed {NEW_VERSION}, but feed {NEW_VERSION} was rolled back "
+        f"from on {today}; not installing it (--allow-rolled-back, or a feed newer than "
+        f"{NEW_VERSION}, lifts the hold)\n"
+    )
+    assert _active(home) == OLD_VERSION
+    assert "/feeds/new.zip" not in [r.path for r, _ in net.server.log]
+    as_json = run_cli("update", *args, "--format", "json").json()
+    assert (as_json["status"], as_json["version"], as_json["held_version"]) == (
+        "held",
+        OLD_VERSION,
+        NEW_VERSION,
+    )
+    checked = run_cli("update", "--check", *_online(net.server, net.ca_bundle, "--format", "json"))
+    assert (checked.json()["status"], checked.json()["held_version"]) == ("held", NEW_VERSION)
+    lifted = run_cli("update", *args, "--allow-rolled-back")
+    assert lifted.code == 0, lifted.err
+    assert lifted.out.startswith(f"reactivated: feed {NEW_VERSION}")
+    assert _active(home) == NEW_VERSION
+
+
+@pytest.mark.usefixtures("rolled_back")
+def test_a_feed_newer_than_the_rolled_back_one_lifts_the_hold(
+    run_cli: RunCli, net: Net, home: Path, tmp_path: Path
+) -> None:
+    """A feed newer than the version rolled back from is installed as usual; after it, the
+    hold is gone."""
+    import hashlib
+
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    digest = hashlib.sha256(newest.data).hexdigest()
+    net.server.expect_request(INDEX).respond_with_data(
+        atom_index([Entry("feeds/newest.zip", "2027.1.0", digest, len(newest.data))])
+    )
+    net.server.expect_request("/feeds/newest.zip").respond_with_data(newest.data)
+    result = run_cli("update", *_online(net.server, net.ca_bundle, "--trust", PUBLIC_KEY))
+    assert result.code == 0, result.err
+    assert result.out.startswith("activated: feed 2027.1.0")
+    assert _active(home) == "2027.1.0"
+
+
+def test_the_hold_covers_the_highest_version_left_by_rollbacks_in_a_row(
+    run_cli: RunCli, home: Path, tmp_path: Path, packages: Packages
+) -> None:
+    """Two rollbacks in a row (2027.1.0 -> 2026.12.01 -> 2026.11.25) hold everything up to
+    2027.1.0; an update that is not a rollback ends the hold."""
+    from feedmgr.feed.lifecycle import rollback_hold
+    from tests.feed.netserver import SAMPLE, _build
+
+    newest = _build(
+        SAMPLE / "src", tmp_path / "newest.zip", "2027.1.0", SAMPLE / "demo-publisher.key.pem"
+    )
+    for data, name in ((packages.old.data, "o"), (packages.new.data, "n"), (newest.data, "x")):
+        (tmp_path / f"{name}.zip").write_bytes(data)
+        ingest = run_cli("update", "--offline", tmp_path / f"{name}.zip", "--trust", PUBLIC_KEY)
+        assert ingest.code == 0, ingest.err
+    assert rollback_hold(FeedStore(home)) is None
+    assert run_cli("rollback").code == 0
+    assert run_cli("rollback", OLD_VERSION).code == 0
+    hold = rollback_hold(FeedStore(home))
+    assert hold is not None
+    assert hold.version == "2027.1.0"
+    again = run_cli("update", "--offline", tmp_path / "n.zip", "--trust", PUBLIC_KEY)
+    assert again.code == 0, again.err
+    assert rollback_hold(FeedStore(home)) is None

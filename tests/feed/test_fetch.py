@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ssl
 import time
@@ -602,3 +603,86 @@ def test_unusable_ca_bundle_is_reported(tmp_path: Path) -> None:
     junk.write_text("not a certificate\n")
     with pytest.raises(InputRejected, match="PEM"):
         FeedClient(FetchSettings(TransportSettings(ca_bundle=junk)))
+
+
+def _changing_server(first: bytes, later: bytes, resumed_etag: str, later_etag: str) -> object:
+    """A script whose file changes while it is being downloaded: the first answer (ETag
+    "v1") drops mid-body; a Range request then gets a 206 of ``later`` labelled
+    ``resumed_etag``; a request without Range gets ``later`` whole, labelled ``later_etag``."""
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        wanted = handler.headers.get("Range")
+        if wanted:
+            start = int(wanted.removeprefix("bytes=").rstrip("-"))
+            body = later[start:]
+            handler.send_response(206)
+            handler.send_header("Content-Range", f"bytes {start}-{len(later) - 1}/{len(later)}")
+            handler.send_header("ETag", resumed_etag)
+        elif not hasattr(handler.server, "dropped"):
+            handler.server.dropped = True  # type: ignore[attr-defined]
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(first)))
+            handler.send_header("ETag", '"v1"')
+            handler.end_headers()
+            handler.wfile.write(first[: len(first) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        else:
+            body = later
+            handler.send_response(200)
+            handler.send_header("ETag", later_etag)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return script
+
+
+@pytest.mark.parametrize("resumed_etag", ['"v2"', 'W/"v1"'], ids=["other-strong-etag", "weak-etag"])
+def test_a_resumed_part_with_another_validator_restarts_the_download(
+    scripted: ScriptedServer, fetch_settings: FetchSettings, tmp_path: Path, resumed_etag: str
+) -> None:
+    """RFC 9110 section 15.3.7.3: parts are combined only when they carry the same strong
+    validator. A 206 labelled with another ETag (or a weak one) is not spliced onto the
+    first part; the download starts again from byte 0 and gets the whole current file."""
+    first = bytes(range(256)) * 1600
+    later = bytes(reversed(range(256))) * 1600
+    scripted.routes["/f.zip"] = _changing_server(first, later, resumed_etag, '"v2"')  # type: ignore[assignment]
+    ref = _ref(scripted.url_for("/f.zip"), later)
+    with FeedClient(fetch_settings) as client, client.download(ref, tmp_path) as download:
+        assert download.path.read_bytes() == later
+        assert download.resumed == 0
+    assert [("Range" in headers, headers.get("If-Range")) for _, headers in scripted.seen] == [
+        (False, None),
+        (True, '"v1"'),
+        (False, None),
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_keeps_changing_is_a_network_error(
+    scripted: ScriptedServer, fetch_settings: FetchSettings, tmp_path: Path
+) -> None:
+    """When the restarted download meets another mismatched part, feedmgr gives up with a
+    network error (exit 4) rather than blaming the content or splicing."""
+    first = bytes(range(256)) * 1600
+    later = bytes(reversed(range(256))) * 1600
+
+    dropping = _changing_server(first, later, '"v3"', '"v2"')
+
+    def script(handler: BaseHTTPRequestHandler) -> None:
+        # Every full answer drops mid-body, every resumed one carries another ETag.
+        if not handler.headers.get("Range"):
+            with contextlib.suppress(AttributeError):
+                del handler.server.dropped  # type: ignore[attr-defined]
+        dropping(handler)  # type: ignore[operator]
+
+    scripted.routes["/f.zip"] = script
+    ref = _ref(scripted.url_for("/f.zip"), first)
+    with FeedClient(fetch_settings) as client, pytest.raises(NetworkError) as caught:  # noqa: SIM117
+        with client.download(ref, tmp_path):
+            pass
+    assert caught.value.details["reason"] == "changed"
+    assert list(tmp_path.iterdir()) == []

@@ -51,6 +51,35 @@ def test_newest_entry_wins_by_version_not_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("offered", "prereleases", "chosen", "skipped"),
+    [
+        (("2026.12.01", "2027.1.0rc1"), False, "2026.12.01", "2027.1.0rc1"),
+        (("2026.12.01", "2027.1.0rc1"), True, "2027.1.0rc1", None),
+        (("2026.12.01", "2027.1.0b2", "2027.1.0rc1"), False, "2026.12.01", "2027.1.0rc1"),
+        (("2026.12.01", "2027.1.0.dev3"), False, "2026.12.01", "2027.1.0.dev3"),
+        (("2027.1.0rc1", "2027.1.0"), False, "2027.1.0", None),
+        (("2026.12.01rc1", "2026.12.01", "2027.1.0a1"), True, "2027.1.0a1", None),
+        # PEP 440: pre-releases are taken when they are the only candidates.
+        (("2027.1.0rc1", "2027.1.0rc2"), False, "2027.1.0rc2", None),
+        # A post-release is not a pre-release.
+        (("2026.12.01", "2026.12.01.post1"), False, "2026.12.01.post1", None),
+    ],
+)
+def test_pre_releases_are_skipped_unless_asked_for(
+    offered: tuple[str, ...], prereleases: bool, chosen: str, skipped: str | None
+) -> None:
+    """Pre-releases (a, b, rc, .dev) are passed over unless asked for or the only offer,
+    as PEP 440's "Handling of pre-releases" says; the newest one passed over is named."""
+    entries = [Entry(f"{v}.zip", v, f"{n:064x}", 1) for n, v in enumerate(offered)]
+    document = parse_index(atom_index(entries), BASE)
+    newest = document.newest(prereleases=prereleases)
+    assert newest is not None
+    assert newest.version == chosen
+    passed_over = None if prereleases else document.skipped_prerelease(newest)
+    assert (passed_over.version if passed_over else None) == skipped
+
+
+@pytest.mark.parametrize(
     ("link", "expected"),
     [
         ('<link rel="alternate" href="next.xml"/>', "https://feeds.example.net/posture/next.xml"),
