@@ -127,14 +127,17 @@ def _read(path: Path) -> Any:
         text = decode_text(data)
     except UnicodeDecodeError as exc:
         raise SchemaError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(subject, f"not valid JSON: {exc}") from exc
     import yaml
 
-    from feedmgr.yamlstrict import load_strict
+    from feedmgr.uniquekeys import load_json_strict, load_strict
+
+    if path.suffix.lower() == ".json":
+        try:
+            return load_json_strict(text, subject)
+        except ParseError as exc:
+            raise SchemaError(subject, exc.problem) from exc
+        except json.JSONDecodeError as exc:
+            raise SchemaError(subject, f"not valid JSON: {exc}") from exc
 
     try:
         return load_strict(text, subject)

@@ -380,7 +380,7 @@ def _describe(exc: ValidationError, document: Any, yaml_source: bool) -> str:
 def _load_yaml(text: str, subject: str) -> Any:
     import yaml
 
-    from feedmgr.yamlstrict import load_strict
+    from feedmgr.uniquekeys import load_strict
 
     try:
         # Aliases would let a tiny file expand into a huge document during validation.
@@ -409,8 +409,10 @@ def parse_policy(data: bytes, subject: str, *, as_json: bool = False) -> Policy:
     except UnicodeDecodeError as exc:
         raise ParseError(subject, f"not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     if as_json:
+        from feedmgr.uniquekeys import load_json_strict
+
         try:
-            document = json.loads(text)
+            document = load_json_strict(text, subject)
         except json.JSONDecodeError as exc:
             raise ParseError(subject, f"not valid JSON at line {exc.lineno}: {exc.msg}") from exc
     else:

@@ -203,6 +203,15 @@ def test_unparseable_files_rejected(tmp_path: Path, content: bytes, problem: str
         load_spec(path)
 
 
+def test_json_condition_file_repeating_a_key_is_refused(tmp_path: Path) -> None:
+    """A JSON condition file whose object repeats a name is refused, as a YAML one is: json
+    would keep the last value without a word."""
+    path = tmp_path / "c.json"
+    path.write_text('{"format": "feedmgr-posture/1", "format": "x", "conditions": []}')
+    with pytest.raises(SchemaError, match="key 'format' appears twice in one object"):
+        load_spec(path)
+
+
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
     lambda inner: (

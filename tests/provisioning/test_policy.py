@@ -397,3 +397,15 @@ def test_repeated_yaml_keys_are_refused_naming_line_and_key(text: str, line: int
     with pytest.raises(ParseError, match=f"line {line}: key '{key}' appears twice") as caught:
         parse_policy(text.encode(), "cp.yaml")
     assert caught.value.subject == "cp.yaml"
+
+
+def test_repeated_json_keys_are_refused_naming_the_key() -> None:
+    """A JSON policy repeating a name in one object is refused like a YAML one: json would
+    keep the last value (here: the rule disabled) without a word."""
+    text = (
+        '{"format": "feedmgr-cp-policy/1", "rules": [{"name": "m", "identity_groups": "Any", '
+        '"operating_systems": ["Mac OSX"], "results": {}, "enabled": true, "enabled": false}]}'
+    )
+    with pytest.raises(ParseError, match="key 'enabled' appears twice in one object") as caught:
+        parse_policy(text.encode(), "cp.json", as_json=True)
+    assert caught.value.subject == "cp.json"

@@ -1,14 +1,17 @@
-"""YAML for feedmgr's own input files: safe, and strict about repeated keys.
+"""YAML and JSON for the files admins write for feedmgr: a key repeated in one mapping is
+refused.
 
-PyYAML keeps the last of two equal keys in one mapping without a word, so a policy rule
+PyYAML and Python's json keep the last of two equal keys without a word, so a policy rule
 written with ``enabled: true`` and, further down, ``enabled: false`` would be judged on
 whichever came last. The YAML spec (1.2, section 3.2.1.1) requires mapping keys to be
-unique; every YAML file an admin writes for feedmgr is read through :func:`load_strict`,
-which refuses a repeated key naming its line.
+unique, and RFC 8259 section 4 says names SHOULD be; every YAML or JSON file an admin
+writes for feedmgr (condition files, CP policies) is read through :func:`load_strict` or
+:func:`load_json_strict`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -56,4 +59,36 @@ def load_strict(text: str, subject: str) -> Any:
             subject,
             f"line {exc.line}: key {exc.key!r} appears twice in one mapping (first at line "
             f"{exc.first}); YAML would keep only the last one, so the file is refused",
+        ) from exc
+
+
+class _RepeatedJsonKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _RepeatedJsonKey(key)
+        document[key] = value
+    return document
+
+
+def load_json_strict(text: str, subject: str) -> Any:
+    """Parse JSON, refusing a name repeated within one object.
+
+    Raises:
+        ParseError: naming the key when an object repeats it.
+        json.JSONDecodeError: any other JSON error, for the caller to word.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_unique_object)
+    except _RepeatedJsonKey as exc:
+        raise ParseError(
+            subject,
+            f"key {exc.key!r} appears twice in one object; JSON readers keep only the last "
+            "one, so the file is refused",
         ) from exc
