@@ -48,6 +48,12 @@ def releases() -> None:
     "source_label",
     help="Where the file came from, recorded on each release (default: the file's path).",
 )
+@click.option(
+    "--allow-older",
+    "allow_older",
+    is_flag=True,
+    help="Replace the stored SOFA or Windows data even with an older document.",
+)
 @format_option
 @click.pass_obj
 def import_releases(
@@ -57,6 +63,7 @@ def import_releases(
     windows: Path | None,
     catalog: Path | None,
     source_label: str | None,
+    allow_older: bool,
     output_format: str,
 ) -> None:
     """Store a release catalog in the feedmgr home for later 'os lag' runs.
@@ -65,7 +72,9 @@ def import_releases(
     previous one (endoflife-windows.json); a catalog file is stored under its own name
     (manual-<name>.json). Entries without a usable date are skipped and reported. A document
     that is not what the option names (SOFA's iOS feed given as --sofa) is exit 3 and the
-    store is left as it was.
+    store is left as it was. A SOFA or Windows document older than the stored one (an old
+    copy carried over) is not stored unless ``--allow-older``, as ``releases update`` keeps
+    newer data from a stale mirror.
     """
     from feedmgr.errors import UsageError
     from feedmgr.osmatrix.releases import parse_release_catalog, save_release_catalog
@@ -100,8 +109,39 @@ def import_releases(
     else:
         result = SourceImport(parse_release_catalog(data, str(source)), kind="catalog")
         name = "manual-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in source.stem)
+    if kind != "catalog" and not allow_older:
+        from feedmgr.osmatrix.online import stored_catalog
+
+        stored = stored_catalog(app.home, name)
+        new_as_of, stored_as_of = result.catalog.as_of, stored.as_of if stored else None
+        if new_as_of is not None and stored_as_of is not None and new_as_of < stored_as_of:
+            emit_kept(str(source), new_as_of.isoformat(), stored_as_of.isoformat(), output_format)
+            return
     target = save_release_catalog(app.home, name[:80], result.catalog)
     emit_import(result, str(source), target, output_format)
+
+
+def emit_kept(source: str, as_of: str, stored_as_of: str, output_format: str) -> None:
+    """Report an import not stored because the stored data is newer."""
+    from feedmgr.render.json import dumps
+
+    if output_format == "json":
+        emit(
+            dumps(
+                {
+                    "imported": 0,
+                    "older_than_stored": True,
+                    "as_of": as_of,
+                    "stored_as_of": stored_as_of,
+                    "source": source,
+                }
+            )
+        )
+        return
+    emit(
+        f"kept the stored catalog (as of {stored_as_of}): {source} is older (as of {as_of}); "
+        "--allow-older replaces it\n"
+    )
 
 
 def emit_import(result: SourceImport, source: str, target: Path, output_format: str) -> None:

@@ -100,7 +100,8 @@ class Fetched:
         }
 
 
-def _stored(home: Path, name: str) -> ReleaseCatalog | None:
+def stored_catalog(home: Path, name: str) -> ReleaseCatalog | None:
+    """The release catalog stored under ``name`` in the home, or None."""
     path = releases_dir(home) / f"{name}.json"
     return read_release_file(path) if path.is_file() else None
 
@@ -140,7 +141,7 @@ def fetch_releases(
         if not document.not_modified:
             body = document.body
         result = source.read(body, source.url, f"{source.url}, fetched {today.isoformat()}")
-        stored = _stored(home, source.name)
+        stored = stored_catalog(home, source.name)
         before, after = _facts(stored), _facts(result.catalog)
         cache = (
             None

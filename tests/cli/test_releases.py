@@ -220,3 +220,25 @@ def test_export_makes_its_folder_but_not_a_missing_parent(run_cli: RunCli, tmp_p
     assert result.code == 2, result.err
     assert result.err == f"feedmgr: error: {missing.parent}: no such folder for the catalogs\n"
     assert not (tmp_path / "media").exists()
+
+
+def test_an_older_sofa_import_keeps_the_stored_newer_one(run_cli: RunCli, home: Path) -> None:
+    """Importing an older SOFA copy (an old file carried over) keeps the newer stored data
+    and says so; --allow-older replaces it on purpose."""
+    data = REPO / "tests" / "data" / "releases"
+    newer = run_cli("releases", "import", "--sofa", data / "sofa-v2-macos-2026-08-22.json")
+    assert newer.code == 0, newer.err
+    older = run_cli("releases", "import", "--sofa", data / "sofa-v2-macos-2025-09-20.json")
+    assert older.code == 0, older.err
+    assert older.out.startswith("kept the stored catalog (as of 2026-08-22): ")
+    assert "is older (as of 2025-09-20); --allow-older replaces it" in older.out
+    stored = json.loads((home / "releases" / "sofa-macos.json").read_text())
+    assert stored["as_of"] == "2026-08-22"
+    forced = run_cli(
+        "releases", "import", "--sofa", data / "sofa-v2-macos-2025-09-20.json",
+        "--allow-older", "--format", "json",
+    )  # fmt: skip
+    assert forced.code == 0, forced.err
+    assert forced.json()["as_of"] == "2025-09-20"
+    stored = json.loads((home / "releases" / "sofa-macos.json").read_text())
+    assert stored["as_of"] == "2025-09-20"
