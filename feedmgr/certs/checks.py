@@ -420,7 +420,7 @@ def check_eku(ctx: CertContext) -> Iterator[Finding]:
     try:
         eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        if leaf.not_valid_before_utc >= APPLE_2019:
+        if leaf.not_valid_before_utc > APPLE_2019:
             yield _finding(
                 ctx,
                 "cert.eku",
@@ -444,19 +444,31 @@ def check_eku(ctx: CertContext) -> Iterator[Finding]:
 
 
 def _validity_text(seconds: int, limit_days: int) -> str:
-    # Validity counts both ends (a notAfter one second past 825 days is 825 days and 1 s),
-    # which rounding to days would print as "825.0 days, more than 825".
+    # Rounded to days, a validity just past the limit would print as "825.0 days, more than
+    # 825": at the limit, the seconds over it are shown.
     whole, rest = divmod(seconds, DAY)
     if whole == limit_days:
         return f"{whole} days and {rest} s"
     return f"{_days(seconds)} days"
 
 
+def _span_seconds(cert: x509.Certificate) -> int:
+    """notAfter - notBefore, as Apple's trustd measures validity (no second added)."""
+    delta = cert.not_valid_after_utc - cert.not_valid_before_utc
+    return int(delta.total_seconds())
+
+
 def _too_long(
-    ctx: CertContext, check: str, limit_days: int, rule: str, fix: str
+    ctx: CertContext,
+    check: str,
+    *,
+    seconds: int,
+    limit_days: int,
+    allowed: int,
+    rule: str,
+    fix: str,
 ) -> Iterator[Finding]:
-    seconds = validity_seconds(ctx.leaf)
-    if seconds > limit_days * DAY:
+    if seconds > allowed:
         yield _finding(
             ctx,
             check,
@@ -470,32 +482,46 @@ def _too_long(
         )
 
 
+# Apple's trustd (SecPolicyServer.c, SecPolicyCheckOtherTrustValidityPeriodMaximums):
+# certificates under a CA that is not preinstalled, issued after 2019-07-01 00:00 UTC, fail
+# when notAfter - notBefore exceeds 825 days plus one hour of slip. So an openssl
+# "-days 825" certificate passes on macOS, and so must it here.
+APPLE_825_SLIP = 3600
+
+
 def check_validity_825(ctx: CertContext) -> Iterator[Finding]:
-    """``cert.validity-825``: at most 825 days for certificates issued from 2019-07-01."""
-    if ctx.leaf.not_valid_before_utc >= APPLE_2019:
+    """``cert.validity-825``: at most 825 days (and Apple's hour of slip) for certificates
+    issued after 2019-07-01."""
+    if ctx.leaf.not_valid_before_utc > APPLE_2019:
         yield from _too_long(
             ctx,
             "cert.validity-825",
-            MAX_DAYS_PRIVATE,
-            "Apple: certificates issued on or after 2019-07-01",
-            "reissue with a validity of at most 825 days; macOS and iOS reject longer ones",
+            seconds=_span_seconds(ctx.leaf),
+            limit_days=MAX_DAYS_PRIVATE,
+            allowed=MAX_DAYS_PRIVATE * DAY + APPLE_825_SLIP,
+            rule="Apple: certificates issued after 2019-07-01; macOS allows one hour over",
+            fix="reissue with a validity of at most 825 days; macOS and iOS reject longer ones",
         )
 
 
 def check_validity_398(ctx: CertContext) -> Iterator[Finding]:
-    """``cert.validity-398``: public CAs, at most 398 days from 2020-09-01."""
+    """``cert.validity-398``: public CAs, at most 398 days from 2020-09-01 (Apple's trustd:
+    notAfter - notBefore, no slip)."""
     if ctx.public_ca and ctx.leaf.not_valid_before_utc >= APPLE_2020:
         yield from _too_long(
             ctx,
             "cert.validity-398",
-            MAX_DAYS_PUBLIC,
-            "Apple: publicly trusted certificates issued on or after 2020-09-01",
-            "reissue with a validity of at most 398 days",
+            seconds=_span_seconds(ctx.leaf),
+            limit_days=MAX_DAYS_PUBLIC,
+            allowed=MAX_DAYS_PUBLIC * DAY,
+            rule="Apple: publicly trusted certificates issued on or after 2020-09-01",
+            fix="reissue with a validity of at most 398 days",
         )
 
 
 def check_sc081(ctx: CertContext) -> Iterator[Finding]:
-    """``cert.sc081``: public CAs, 200/100/47 days from 2026-03-15/2027-03-15/2029-03-15."""
+    """``cert.sc081``: public CAs, 200/100/47 days from 2026-03-15/2027-03-15/2029-03-15,
+    counted as the Baseline Requirements count validity: both ends included."""
     if not ctx.public_ca:
         return
     issued = ctx.leaf.not_valid_before_utc
@@ -504,9 +530,11 @@ def check_sc081(ctx: CertContext) -> Iterator[Finding]:
             yield from _too_long(
                 ctx,
                 "cert.sc081",
-                days,
-                f"CA/B Forum SC-081: public certificates issued from {since.date().isoformat()}",
-                f"reissue with a validity of at most {days} days and automate renewal",
+                seconds=validity_seconds(ctx.leaf),
+                limit_days=days,
+                allowed=days * DAY,
+                rule=f"CA/B Forum SC-081: public certificates issued from {since.date()}",
+                fix=f"reissue with a validity of at most {days} days and automate renewal",
             )
             return
 

@@ -205,12 +205,21 @@ def test_recipe_table(
     [
         (Leaf(not_before=BEFORE_SC081, days=400), False, NOW, {}),
         (Leaf(not_before=BEFORE_SC081, days=400), True, NOW, {"cert.validity-398": "fail"}),
-        (Leaf(not_before=BEFORE_SC081, days=398, extra_seconds=-1), True, NOW, {}),
-        (Leaf(not_before=BEFORE_SC081, days=398), True, NOW, {"cert.validity-398": "fail"}),
+        # Apple's trustd: notAfter - notBefore over 398 days, no slip.
+        (Leaf(not_before=BEFORE_SC081, days=398), True, NOW, {}),
+        (
+            Leaf(not_before=BEFORE_SC081, days=398, extra_seconds=1),
+            True,
+            NOW,
+            {"cert.validity-398": "fail"},
+        ),
         # Issued after 2026-03-15 by a public CA, 400 days breaks both limits.
         (Leaf(days=400), True, NOW, {"cert.validity-398": "fail", "cert.sc081": "fail"}),
-        (Leaf(days=825, extra_seconds=-1), False, NOW, {}),
-        (Leaf(days=825), False, NOW, {"cert.validity-825": "fail"}),
+        # Apple's trustd (SecPolicyCheckOtherTrustValidityPeriodMaximums): notAfter -
+        # notBefore over 825 days plus one hour of slip; openssl's "-days 825" passes.
+        (Leaf(days=825), False, NOW, {}),
+        (Leaf(days=825, extra_seconds=3600), False, NOW, {}),
+        (Leaf(days=825, extra_seconds=3601), False, NOW, {"cert.validity-825": "fail"}),
         # SC-081: 200 days for certificates issued from 2026-03-15.
         (Leaf(not_before=dt.datetime(2026, 3, 14, tzinfo=UTC), days=300), True, NOW, {}),
         (
@@ -256,14 +265,16 @@ def test_recipe_table(
 def test_validity_limits(
     recipe: Leaf, public_ca: bool, now: dt.datetime, expected: dict[str, str]
 ) -> None:
-    """Validity counts inclusively (notAfter - notBefore + 1 s); public-CA limits need the flag."""
+    """Apple's limits measure notAfter - notBefore as its trustd does (825 days with an hour of
+    slip, 398 without); SC-081 counts both ends (notAfter - notBefore + 1 s) as the Baseline
+    Requirements do; public-CA limits need the flag."""
     assert problems(grade(recipe, public_ca=public_ca, now=now)) == expected
 
 
 @pytest.mark.parametrize(
     ("recipe", "shown"),
     [
-        (Leaf(days=825), "validity is 825 days and 1 s, more than 825 days"),
+        (Leaf(days=825, extra_seconds=3601), "validity is 825 days and 3601 s, more than 825 days"),
         (Leaf(days=900), "validity is 900.0 days, more than 825 days"),
     ],
 )
