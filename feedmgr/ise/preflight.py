@@ -315,14 +315,22 @@ def _grade_live(
     # Reached as agents reach it: by name (SNI) unless discovery is by IP only.
     by_ip = section.discovery == "ip"
     host, servername = (psn.ip_address, None) if by_ip else (psn.fqdn, psn.fqdn)
-    targets = [ProbeTarget(host, ports[u], servername) for u in usages]
+    # Portal and Admin on one port (a common setup) are one certificate: probed and graded
+    # once, or every finding would be reported twice.
+    distinct = list(dict.fromkeys(ports[u] for u in usages))
+    targets = [ProbeTarget(host, port, servername) for port in distinct]
+    by_port = dict(
+        zip(distinct, grade_probes(targets, ips, trust, options, section.timeout), strict=True)
+    )
     graded_ids: set[str] = set()
-    for usage, graded in zip(
-        usages, grade_probes(targets, ips, trust, options, section.timeout), strict=True
-    ):
-        label = f"{psn.hostname} {usage} {graded.label}"
-        outcome.rows.append(CertificateRow(label, graded.findings, graded.leaf))
+    for port, graded in by_port.items():
+        sharing = " and ".join(u for u in usages if ports[u] == port)
+        outcome.rows.append(
+            CertificateRow(f"{psn.hostname} {sharing} {graded.label}", graded.findings, graded.leaf)
+        )
         outcome.findings += graded.findings
+    for usage in usages:
+        graded = by_port[ports[usage]]
         if graded.leaf is None:
             continue
         listed = [c for c in certificates if usage in c.usages]

@@ -481,3 +481,26 @@ def test_export_answered_404_is_not_called_a_disabled_open_api(
         assert "does not know certificate" in finding.message
         assert "enable Open API" not in finding.message
         assert "3.1 patch 1" not in finding.message
+
+
+def test_portal_and_admin_on_one_port_are_graded_once(
+    fake_ise: FakeIse, psn: Psn, ca_bundle: Path, tmp_path: Path, home: Path
+) -> None:
+    """Portal and Admin bound to the same port (a common setup) present one certificate:
+    it is probed and graded once, so no finding is reported twice; each usage is still
+    compared with the certificate ISE lists for it."""
+    _serve_deployment(fake_ise, psn)
+    fake_ise.exports({}, status=403)
+    path = _deployment(tmp_path, fake_ise, psn, ca_bundle, "")
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace(f"admin_port = {psn.admin.port}", f"admin_port = {psn.portal.port}"),
+        encoding="utf-8",
+    )
+    findings = _run(path, home)
+    keys = [(f.check, f.severity, f.subject, f.message) for f in findings]
+    assert len(keys) == len(set(keys))
+    portal_label = f"localhost:{psn.portal.port}"
+    assert len([f for f in _of(findings, "cert.identity") if f.subject == portal_label]) == 1
+    mismatch = _of(findings, "ise.cert-mismatch")
+    assert [(f.subject, f.data["usage"]) for f in mismatch] == [(portal_label, "Admin")]

@@ -34,8 +34,9 @@ def test_failures_follow_fail_on(fail_on: Severity, failures: list[str]) -> None
     assert root.get("failures") == str(len(failures))
 
 
-def test_one_suite_per_area_and_one_case_per_finding() -> None:
-    """Findings group into suites by area; each is one testcase named by its subject."""
+def test_one_suite_per_area_and_one_case_per_check_and_subject() -> None:
+    """Findings group into suites by area; each (check, subject) is one testcase named by
+    its subject."""
     root = SafeET.fromstring(render_report(REPORT))
     suites = {s.get("name"): len(list(s.iter("testcase"))) for s in root.iter("testsuite")}
     assert suites == {"cert": 2, "feed": 1}
@@ -69,3 +70,29 @@ def test_control_characters_from_outside_text_keep_the_xml_well_formed() -> None
     failure = case.find("failure")
     assert failure is not None
     assert failure.text == "psn1\\u001b]0;pwned\\u0007\nfix: \\u009b"
+
+
+def test_findings_of_one_check_and_subject_are_one_case_that_fails_if_any_does() -> None:
+    """A certificate checked against its FQDN (passes) and its IP (fails) gives one
+    testcase, failing, with both messages: two same-named cases would let a CI system keep
+    the passing one (docs/preflight.md: one testcase per (check, subject))."""
+    report = Report(
+        "preflight",
+        (
+            Finding("cert.identity", Severity.INFO, "psn1 (psn.pem)", "psn1.corp.example ok", ""),
+            Finding(
+                "cert.identity", Severity.FAIL, "psn1 (psn.pem)", "10.1.1.21 not in SAN", "add"
+            ),
+            Finding("cert.chain", Severity.INFO, "psn1 (psn.pem)", "verified", ""),
+        ),
+    )
+    root = SafeET.fromstring(render_report(report))
+    cases = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+    assert cases == [
+        ("feedmgr.cert.identity", "psn1 (psn.pem)"),
+        ("feedmgr.cert.chain", "psn1 (psn.pem)"),
+    ]
+    assert (root.get("tests"), root.get("failures")) == ("2", "1")
+    failure = next(root.iter("failure"))
+    assert failure.get("message") == "10.1.1.21 not in SAN"
+    assert failure.text == "INFO: psn1.corp.example ok\nFAIL: 10.1.1.21 not in SAN\nfix: add"
