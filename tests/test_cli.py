@@ -59,6 +59,30 @@ def test_missing_input_file_is_one_line_exit_3(run_cli: RunCli, tmp_path: Path) 
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("cert", "check", "nope.pem"),
+            "feedmgr: error: cert check: Invalid value for 'CERT': File 'nope.pem' does not "
+            "exist. (see 'feedmgr cert check --help')",
+        ),
+        (
+            ("--no-such-option",),
+            "feedmgr: error: feedmgr: No such option '--no-such-option'. (see 'feedmgr --help')",
+        ),
+    ],
+)
+def test_a_bad_command_line_is_one_error_line(
+    run_cli: RunCli, args: tuple[str, ...], line: str
+) -> None:
+    """A usage error is one line in feedmgr's form (README: errors are one line), naming
+    the command and its help, not click's Usage/Try/Error block; exit 2."""
+    result = run_cli(*args)
+    assert result.code == 2
+    assert result.err == line + "\n"
+
+
 def test_debug_adds_a_traceback(run_cli: RunCli, tmp_path: Path) -> None:
     """--debug prints the traceback before the one-line error."""
     result = run_cli("--debug", "update", "--offline", tmp_path / "nope.zip")

@@ -103,6 +103,18 @@ def root(ctx: click.Context, *, home: str | None, debug: bool, quiet: int, verbo
     ctx.obj = AppContext(home_option=home, debug=debug, verbosity=verbose - quiet)
 
 
+def _usage_problem(exc: click.ClickException) -> str:
+    """A bad command line in feedmgr's one-line error form (README: errors are one line),
+    naming the command and where its help is, instead of click's three-line usage block."""
+    message = escape_controls(exc.format_message())
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is None:
+        return message
+    path = ctx.command_path
+    where = path.removeprefix("feedmgr ") if path != "feedmgr" else "feedmgr"
+    return f"{where}: {message} (see '{path} --help')"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the exit code (callable from tests and ``python -m``)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -115,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"feedmgr: error: {_usage_problem(exc)}", err=True)
         return int(ExitCode.USAGE)
     except click.exceptions.Abort:
         click.echo("feedmgr: aborted", err=True)
