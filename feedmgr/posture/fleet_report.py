@@ -278,8 +278,15 @@ def _verdict(result: FleetResult) -> str:
         )
     blocking = result.blocking
     if not blocking:
-        return "Verdict: no mandatory requirement would make Macs NonCompliant" + (
-            f" beyond {result.fail_over:g}%" if result.fail_over else ""
+        unsure = [s for s in result.requirements if s.tally.cannot_tell]
+        # "No Mac would go NonCompliant" holds for the Macs judged; say how many could not be.
+        caveat = "; cannot tell for " + ", ".join(
+            f"{s.plan.requirement.name} on {_macs(s.tally.cannot_tell)}" for s in unsure
+        )
+        return (
+            "Verdict: no mandatory requirement would make Macs NonCompliant"
+            + (f" beyond {result.fail_over:g}%" if result.fail_over else "")
+            + (caveat if unsure else "")
         )
     names = ", ".join(
         f"{b.plan.requirement.name} ({_macs(b.tally.failed)}, {b.tally.fail_percent:.1f}%)"
