@@ -296,7 +296,12 @@ def feed() -> None:
 )
 @click.argument("src", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
-    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path)
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the package (its folder must exist).",
 )
 @click.option(
     "--key",
