@@ -130,8 +130,19 @@ REGISTRY: tuple[CheckSpec, ...] = (
         "cp.not-posture-capable",
         "info",
         "inventory devices the posture agent does not run on (iOS, Android, Chrome OS, "
-        "printers, phones) or with a blank OS, counted per OS string; not a gap",
-        "control their access with authorization rules; find the OS of blank ones",
+        "printers, phones), counted per OS string; not a gap",
+        "control their access with authorization rules (MDM compliance, their own group)",
+    ),
+    _spec(
+        _CP,
+        "cp.os-blank",
+        "warn",
+        "inventory endpoints with no OS recorded (ISE's PostureOS stays empty until the "
+        "agent reports, so PCs and Macs that hit a CP gap are blank too): the audit cannot "
+        "tell whether they get an agent, so they count neither as covered nor as a gap",
+        "list them with --examples, look each up in ISE (its endpoint profile, "
+        "EndPointPolicy in the full export, tells a phone or printer from a PC or Mac); "
+        "explain a PC's or Mac's case with 'feedmgr provisioning match'",
     ),
     _spec(
         _CP,

@@ -153,7 +153,7 @@ def match(
 
     if not os_string.strip():
         # An empty --os is a slip on the command line, not an endpoint with a blank OS cell
-        # (that verdict, "not posture-capable", belongs to inventory rows).
+        # (that verdict, "cannot tell", belongs to inventory rows: cp.os-blank).
         raise UsageError("--os", 'an OS string is required, e.g. --os "macOS 26.1"')
     rules = load_policy(policy)
     feed = open_feed(app.home, feed_ref)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from packaging.version import Version
 
 from feedmgr.findings import Finding, Report, Severity
-from feedmgr.provisioning.classify import BLANK_OS
 from feedmgr.provisioning.engine import Case, Decision, Outcome, evaluate
 from feedmgr.provisioning.interface import OsClassifier, Placement, Unclassified
 from feedmgr.provisioning.policy import Policy, Rule, group_key
@@ -94,6 +93,13 @@ CHECKS: Mapping[str, CheckInfo] = MappingProxyType(
             "no CP rule or feed update can posture these devices: control their access with "
             "authorization rules (MDM compliance, their own identity group)",
         ),
+        "cp.os-blank": CheckInfo(
+            Severity.WARN,
+            "tell these endpoints apart before trusting the coverage: look each up in ISE "
+            "(Context Visibility > Endpoints, by MAC); its endpoint profile says whether it "
+            "is a phone or printer or a PC or Mac that never ran the agent; explain a PC's or "
+            "Mac's case with feedmgr provisioning match",
+        ),
         "cp.wrong-platform": CheckInfo(
             Severity.FAIL,
             "select, in the agent configuration the rule names, the agent package and "
@@ -115,12 +121,14 @@ class RowKind(StrEnum):
     NEXT_RELEASE = "next-release"
     UNKNOWN_OS = "unknown-os"
     NOT_POSTURE_CAPABLE = "not-posture-capable"
+    OS_BLANK = "os-blank"
 
 
 @dataclass(frozen=True)
 class Row:
     """One OS row of the matrix: a feed node, the next release a feed will add under an
-    umbrella node, an OS the feed does not classify, or devices no agent postures."""
+    umbrella node, an OS the feed does not classify, devices no agent postures, or
+    endpoints with no OS recorded."""
 
     label: str
     placement: Placement
@@ -428,6 +436,8 @@ def _rows(
             if placement.classified:
                 chain = node_chain(catalog, label)
                 rows[label] = Row(label, Placement(label, label, chain))
+            elif placement.blank:
+                rows[label] = Row(label, placement, kind=RowKind.OS_BLANK)
             elif not placement.posture_capable:
                 rows[label] = Row(label, placement, kind=RowKind.NOT_POSTURE_CAPABLE)
             else:
@@ -635,9 +645,10 @@ def _cell_problems(
 ) -> None:
     decision = cell.decision
     outcome = decision.outcome
-    if row.kind in (RowKind.NEXT_RELEASE, RowKind.NOT_POSTURE_CAPABLE):
+    if row.kind in (RowKind.NEXT_RELEASE, RowKind.NOT_POSTURE_CAPABLE, RowKind.OS_BLANK):
         # A release no feed lists yet is not a gap today (cp.future-only says who catches
-        # it); devices no agent runs on get their own info finding.
+        # it); devices no agent runs on and endpoints with no OS recorded get their own
+        # findings.
         return
     if outcome is Outcome.OS_UNKNOWN:
         if collect.with_counts and cell.endpoints == 0:
@@ -711,12 +722,67 @@ def _cell_problems(
             collect.add(check, row, group, cell, message, **data)
 
 
-_BLANK_FIX = (
-    "find out their OS before judging them: in ISE's full export PostureOS is empty until "
-    "the posture agent has reported once, so these may be PCs and Macs that never got an "
-    "agent; rerun with --os-column naming a profiler column (EndpointOperatingSystem) to "
-    "place them"
+# The full export's other OS attributes (tests/data/provisioning/SOURCES): the profiler's,
+# NMAP's, AD's and MFC's views, each filled only where that source saw the endpoint.
+_OTHER_OS_COLUMNS = (
+    "EndpointOperatingSystem, operating-system, AD-Operating-System, MFCInfoOperatingSystem"
 )
+_BLANK_FIX = (
+    "tell these endpoints apart before trusting the coverage: list them with --examples N "
+    "(MAC, else host name) and look each up in ISE (Context Visibility > Endpoints, by "
+    "MAC); its endpoint profile (EndPointPolicy in the full export) says whether it is a "
+    "phone or printer (authorization policy handles those) or a PC or Mac that never ran "
+    "the agent; explain a PC's or Mac's case with feedmgr provisioning match POLICY --os "
+    "'<its OS>' --group '<its group>', its OS read on the device or from another OS column "
+    f"of the full export where one is filled for it ({_OTHER_OS_COLUMNS}); --os-column "
+    "would swap the OS column of every row, not only the blank ones"
+)
+
+
+def _blank_findings(
+    rows: Iterable[Row], inventory: InventoryCounts, examples: int
+) -> list[Finding]:
+    """One ``cp.os-blank`` warning for the endpoints whose OS cell is empty: the audit
+    cannot tell whether they get an agent, so it neither covers nor fails them."""
+    blank = next((r for r in rows if r.kind is RowKind.OS_BLANK), None)
+    if blank is None:
+        return []
+    texts = set(blank.os_strings)
+    by_group: dict[str, int] = {}
+    samples: list[str] = []
+    for (text, group), n in inventory.counts.items():
+        if text not in texts:
+            continue
+        by_group[group] = by_group.get(group, 0) + n
+        for example in inventory.examples.get((text, group), ()):
+            if len(samples) < examples and example not in samples:
+                samples.append(example)
+    total = sum(by_group.values())
+    if not total:
+        return []
+    column = inventory.columns.get("os", "OS")
+    note = ""
+    if column.casefold() == "postureos":
+        note = (
+            " (PostureOS stays empty until the posture agent has reported once, so a PC or "
+            'Mac that got "Bypassing Cisco Secure Client Scan" is blank too)'
+        )
+    groups = ", ".join(f"{g} ({n})" for g, n in by_group.items())
+    message = (
+        f"{total} endpoint{'s' if total != 1 else ''} with an empty {column!r} cell: "
+        f"{blank.placement.reason}{note}; counted neither as covered nor as a gap "
+        f"(groups: {groups})"
+    )
+    data: dict[str, Any] = {
+        "endpoints": total,
+        "endpoints_by_group": by_group,
+        "os_column": column,
+    }
+    if samples:
+        data["examples"] = samples
+        message += f" (e.g. {', '.join(samples)})"
+    info = CHECKS["cp.os-blank"]
+    return [Finding("cp.os-blank", info.severity, blank.label, message, _BLANK_FIX, data)]
 
 
 def _agentless_findings(rows: Iterable[Row], inventory: InventoryCounts) -> list[Finding]:
@@ -742,20 +808,17 @@ def _agentless_findings(rows: Iterable[Row], inventory: InventoryCounts) -> list
         per_os = by_os[row.label]
         total = sum(per_os.values())
         endpoints = f"{total} endpoint{'s' if total != 1 else ''}"
-        blank = row.placement.agentless == BLANK_OS
-        if blank:
-            message = f"{endpoints} with an empty OS cell: {row.placement.reason}"
-        else:
-            listed = ", ".join(f"{text}: {n}" for text, n in per_os.items())
-            message = f"{endpoints} ({listed}): {row.placement.reason}; not a CP or feed gap"
+        listed = ", ".join(f"{text}: {n}" for text, n in per_os.items())
+        message = f"{endpoints} ({listed}): {row.placement.reason}; not a CP or feed gap"
         data = {
             "kind": row.placement.agentless,
             "endpoints": total,
             "endpoints_by_os_string": per_os,
             "endpoints_by_group": by_group[row.label],
         }
-        fix = _BLANK_FIX if blank else info.fix
-        out.append(Finding("cp.not-posture-capable", info.severity, row.label, message, fix, data))
+        out.append(
+            Finding("cp.not-posture-capable", info.severity, row.label, message, info.fix, data)
+        )
     return out
 
 
@@ -827,6 +890,7 @@ def audit(
         *_shadow_findings(policy, rows, decisions),
         *collect.findings(),
         *(_agentless_findings(rows, inventory) if inventory is not None else ()),
+        *(_blank_findings(rows, inventory, examples) if inventory is not None else ()),
     ]
     enabled = sum(1 for r in policy.rules if r.enabled)
     all_facts: dict[str, Any] = {
@@ -841,6 +905,11 @@ def audit(
         all_facts["distinct (os, group)"] = len(inventory.counts)
         if inventory.skipped:
             all_facts["rows skipped"] = inventory.skipped
+        blank_rows = {r.label for r in rows if r.kind is RowKind.OS_BLANK}
+        blank = sum(n for (label, _column), n in counts.items() if label in blank_rows)
+        if blank:
+            # Neither covered nor a gap: say so next to the total, not only in a finding.
+            all_facts["no OS recorded (cannot tell)"] = blank
     all_facts.update(facts or {})
     report = Report("Client-provisioning coverage audit", tuple(findings), all_facts)
     return Coverage(policy, tuple(rows), groups, cells, report, inventory is not None)
@@ -856,6 +925,12 @@ def explain(
     """One case through the engine, with the problems of the results it may get."""
     placement = classifier.place(os_string)
     decision = evaluate(policy, Case(placement, group))
+    if placement.blank:
+        blank = CHECKS["cp.os-blank"]
+        message = f"{placement.label}: {placement.reason}"
+        return decision, [
+            Finding("cp.os-blank", blank.severity, placement.label, message, blank.fix, {})
+        ]
     if not placement.posture_capable:
         info = CHECKS["cp.not-posture-capable"]
         message = f"{os_string or '(blank)'}: {placement.reason}; not a CP or feed gap"

@@ -29,25 +29,36 @@ _AGENTLESS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Chrome OS", re.compile(r"\b(?:chrome ?os|chromebook|cros)\b")),
     ("printer/phone", re.compile(r"printer|\bphone\b|ip-?phone|\bvoip\b")),
 )
-BLANK_OS = "blank OS"
+NO_OS_LABEL = "(no OS recorded)"
 
 
 def agentless_kind(os_string: str) -> str:
-    """The kind of device the posture agent cannot run on ("Android", "blank OS"...), or ""."""
+    """The kind of device the posture agent cannot run on ("Android", "printer/phone"...),
+    or "" (a blank string included: it names no device at all)."""
     text = os_string.strip().casefold()
-    if not text:
-        return BLANK_OS
     return next((kind for kind, pattern in _AGENTLESS if pattern.search(text)), "")
 
 
 def agentless_placement(os_string: str, kind: str) -> Placement:
     """The placement of an OS string the posture agent cannot run on."""
-    if kind == BLANK_OS:
-        label, why = "(blank OS)", "no OS to classify, so no verdict on them"
-    else:
-        label = f"{kind} (no posture agent)"
-        why = "the Secure Client posture agent does not run on it"
+    label = f"{kind} (no posture agent)"
+    why = "the Secure Client posture agent does not run on it"
     return Placement(text=os_string, label=label, reason=why, agentless=kind)
+
+
+def blank_placement(os_string: str) -> Placement:
+    """The placement of an empty OS cell. ISE's PostureOS stays empty until the posture
+    agent has reported once, so a PC or Mac that hit a CP gap ("Bypassing Cisco Secure
+    Client Scan") is blank exactly like a phone or a printer: no verdict either way."""
+    return Placement(
+        text=os_string,
+        label=NO_OS_LABEL,
+        reason=(
+            "no OS recorded, so the audit cannot tell whether they get an agent: they may be "
+            "devices no posture agent runs on, or PCs and Macs that never ran the agent"
+        ),
+        blank=True,
+    )
 
 
 class FeedClassifier:
@@ -67,6 +78,8 @@ class FeedClassifier:
         return placement
 
     def _place(self, os_string: str) -> Placement:
+        if not os_string.strip():
+            return blank_placement(os_string)
         kind = agentless_kind(os_string)
         if kind:
             return agentless_placement(os_string, kind)

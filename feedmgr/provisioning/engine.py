@@ -37,6 +37,7 @@ class Outcome(StrEnum):
     DISABLED_ONLY = "disabled-only"
     OS_UNKNOWN = "os-unknown"
     NOT_POSTURE_CAPABLE = "not-posture-capable"
+    OS_BLANK = "os-blank"  # no OS recorded: neither covered nor a gap, the audit cannot tell
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Decision:
     @property
     def outcome(self) -> Outcome:
         """How the case ends, most specific first."""
+        if self.case.placement.blank:
+            return Outcome.OS_BLANK
         if not self.case.placement.posture_capable:
             return Outcome.NOT_POSTURE_CAPABLE
         if not self.case.placement.classified:
@@ -108,6 +111,8 @@ def _group_text(group: str | None) -> str:
 
 
 def _os_reason(rule: Rule, placement: Placement) -> tuple[bool, str]:
+    if placement.blank:
+        return False, f"{placement.label}: {placement.reason}"
     if not placement.posture_capable:
         return False, f"{placement.text or '(blank)'}: {placement.reason}"
     if not placement.classified:

@@ -30,7 +30,9 @@ class Placement:
     the feed cannot classify the OS. ``label`` is a canonical description of the OS,
     ``unparseable`` says the string could not be read as an OS at all, ``reason`` explains an
     empty chain in one sentence. ``agentless`` names the kind of device the posture agent
-    does not run on at all (an iOS or Android device, a printer, a blank OS), else "".
+    does not run on at all (an iOS or Android device, a printer), else "". ``blank`` says
+    the OS string is empty: no OS was recorded, so nothing tells a device no agent runs on
+    from a PC or Mac that never ran the agent (ISE's PostureOS stays empty until then).
     ``umbrella`` is, for a release the feed does not know yet, the umbrella node of its
     family ("Mac OSX"), else "". ``next_chain`` is the chain a feed that lists the release
     classifies it under: the node of its release line when the feed has one (a later feed
@@ -48,6 +50,7 @@ class Placement:
     umbrella: str = ""
     next_chain: tuple[str, ...] = ()
     cause: Unclassified | None = None
+    blank: bool = False
 
     @property
     def posture_capable(self) -> bool:

@@ -25,6 +25,8 @@ def cell_text(cell: Cell, *, counts: bool, kind: RowKind = RowKind.NODE) -> str:
     matched = decision.matched
     if outcome is Outcome.NOT_POSTURE_CAPABLE:
         text = "NO POSTURE AGENT"
+    elif outcome is Outcome.OS_BLANK:
+        text = "CANNOT TELL"
     elif outcome is Outcome.MATCHED and matched is not None:
         text = matched.name
         if decision.conditional:
@@ -80,7 +82,9 @@ def render_matrix(coverage: Coverage) -> str:
         "conditional rules; GAP no enabled rule; UNKNOWN OS the feed does not classify it; "
         "NEXT (rows 'X: next release') what a release a later feed adds under umbrella X "
         "would get; NO POSTURE AGENT devices the posture agent does not run on (not a gap); "
-        "! the result has a problem (see the findings)"
+        "CANNOT TELL no OS recorded: cannot tell (devices no agent runs on, or PCs and Macs "
+        "that never ran the agent; see cp.os-blank); ! the result has a problem (see the "
+        "findings)"
     )
     if coverage.has_inventory:
         legend += "; [n] endpoints in the inventory"
@@ -158,6 +162,7 @@ _OUTCOME_TEXT = {
     Outcome.DISABLED_ONLY: 'no enabled rule matches: "Bypassing Cisco Secure Client Scan"',
     Outcome.OS_UNKNOWN: 'OS unknown to the feed: "Bypassing Cisco Secure Client Scan"',
     Outcome.NOT_POSTURE_CAPABLE: "not posture-capable",
+    Outcome.OS_BLANK: "cannot tell",
 }
 
 
@@ -169,7 +174,7 @@ def render_explanation(decision: Decision, findings: list[Finding]) -> str:
     group = decision.case.group
     if placement.classified:
         where = " -> ".join(placement.chain)
-    elif not placement.posture_capable:
+    elif placement.blank or not placement.posture_capable:
         where = f"none ({placement.reason})"
     else:
         where = f"not classified ({placement.reason})"

@@ -70,6 +70,8 @@ th{background:#eef0f3}
 td.matched{background:#d1fadf}td.conditional{background:#fef0c7}
 td.gap,td.os-unknown,td.disabled-only{background:#fecdca;color:#7a271a;font-weight:600}
 td.not-posture-capable{background:#eaecf0;color:#475467}
+td.os-blank{background:repeating-linear-gradient(45deg,#fff,#fff 4px,#fef0c7 4px,#fef0c7 8px);
+color:#93370d}
 tr.next-release th,tr.next-release td{border-style:dashed;font-style:italic}
 .sev{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:700;color:#fff}
 .sev.fail{background:#b42318}.sev.warn{background:#b54708}.sev.info{background:#475467}
@@ -90,6 +92,7 @@ _OUTCOME_CLASS = {
     "os-unknown": "os-unknown",
     "disabled-only": "disabled-only",
     "not-posture-capable": "not-posture-capable",
+    "os-blank": "os-blank",
 }
 
 
@@ -137,6 +140,8 @@ def _cell_label(cell: Mapping[str, Any], *, next_release: bool = False) -> str:
         label = "GAP (disabled rule)"
     elif outcome == "not-posture-capable":
         label = "no posture agent"
+    elif outcome == "os-blank":
+        label = "cannot tell (no OS recorded)"
     else:
         label = "GAP"
     if next_release:
@@ -178,7 +183,9 @@ def _coverage(coverage: Mapping[str, Any] | None) -> str:
         '<div class="legend">Green: the first matching rule. Amber: only conditional rules. '
         "Red: no enabled rule (the endpoint bypasses posture) or an OS the feed does not "
         "know. !: the result given has a problem (see the findings). Grey: devices the "
-        "posture agent does not run on (iOS, Android, printers...): not a gap. Dashed rows: "
+        "posture agent does not run on (iOS, Android, printers...): not a gap. Hatched: "
+        "no OS recorded: cannot tell (devices no agent runs on, or PCs and Macs that never "
+        "ran the agent; see cp.os-blank). Dashed rows: "
         "what a release a later feed adds under that umbrella node would get. [n]: "
         "endpoints in the inventory.</div></section>"
     )

@@ -44,11 +44,41 @@ def test_audit_of_the_example_policy_fails_with_every_gap_kind(run_cli: RunCli) 
         "cp.module-too-old",
         "cp.agent-too-old",
         "cp.future-only",
-        "cp.not-posture-capable",
+        "cp.os-blank",
     ):
         assert check in result.out
     assert result.out.splitlines()[0].split()[:4] == ["OS", "Employees", "Contractors", "Guests"]
     assert "macOS 26.2 (25C56)" in result.out
+
+
+@pytest.mark.usefixtures("sample_feed")
+def test_audit_of_the_example_lists_the_endpoints_with_no_os_recorded(run_cli: RunCli) -> None:
+    """In the example full export the iPhone and the printer have an empty PostureOS: the
+    audit says it cannot tell (a warning, not "no posture agent") and, with --examples,
+    names their MACs so they can be looked up; the report counts them apart."""
+    result = run_cli(
+        "provisioning",
+        "audit",
+        POLICY,
+        "--inventory",
+        INVENTORY,
+        "--preset",
+        "ise",
+        "--examples",
+        "3",
+        "--format",
+        "json",
+    )
+    document = result.json()
+    (blank,) = [f for f in document["findings"] if f["check"] == "cp.os-blank"]
+    assert blank["severity"] == "warn"
+    assert blank["data"]["endpoints"] == 2
+    assert blank["data"]["examples"] == ["AA:BB:CC:00:00:09", "AA:BB:CC:00:00:0A"]
+    assert blank["data"]["os_column"] == "PostureOS"
+    assert document["facts"]["no OS recorded (cannot tell)"] == 2
+    assert not [f for f in document["findings"] if f["check"] == "cp.not-posture-capable"]
+    kinds = {r["os"]: r["kind"] for r in document["matrix"]["rows"]}
+    assert kinds["(no OS recorded)"] == "os-blank"
 
 
 @pytest.mark.usefixtures("sample_feed")

@@ -11,6 +11,7 @@ from feedmgr.feed.payload import OsCatalog
 from feedmgr.findings import Severity
 from feedmgr.provisioning.audit import (
     CHECKS,
+    RowKind,
     audit,
     explain,
     minimums,
@@ -434,8 +435,8 @@ def test_enabling_advice_says_which_cases_the_rule_would_take_over(
 
 
 def test_devices_no_agent_runs_on_are_counted_apart(catalog: OsCatalog) -> None:
-    """iOS, Android, Chrome OS, printers, phones and blank OS rows are one info finding
-    per kind with counts per OS string, never cp.os-unknown, and fail nothing."""
+    """iOS, Android, Chrome OS, printers and phones are one info finding per kind with
+    counts per OS string, never cp.os-unknown, and fail nothing."""
     counts = InventoryCounts(
         "inv.csv",
         {
@@ -445,9 +446,8 @@ def test_devices_no_agent_runs_on_are_counted_apart(catalog: OsCatalog) -> None:
             ("Android 14", "Guests"): 2,
             ("Chrome OS 126.0", "Staff"): 1,
             ("HP-Printer", "Printers"): 5,
-            ("", "Staff"): 6,
         },
-        rows=22,
+        rows=16,
     )
     pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"]))
     coverage = audit(pol, catalog, FeedClassifier(catalog), inventory=counts)
@@ -460,18 +460,75 @@ def test_devices_no_agent_runs_on_are_counted_apart(catalog: OsCatalog) -> None:
         "Android (no posture agent)",
         "Chrome OS (no posture agent)",
         "printer/phone (no posture agent)",
-        "(blank OS)",
     }
     ios = found["iOS/iPadOS (no posture agent)"]
     assert ios.severity is Severity.INFO
     assert ios.data["endpoints_by_os_string"] == {"iOS 17.5.1": 4, "iPadOS 18.2": 1}
     assert ios.data["endpoints"] == 5
     assert "feed" not in ios.fix.replace("feed update", "")
-    assert found["(blank OS)"].data["endpoints"] == 6
-    assert "PostureOS" in found["(blank OS)"].fix
     cell = coverage.cell("printer/phone (no posture agent)", "Printers")
     assert cell.decision.outcome is Outcome.NOT_POSTURE_CAPABLE
     assert cell.endpoints == 5
+
+
+def test_endpoints_with_no_os_recorded_are_a_cannot_tell_warning(catalog: OsCatalog) -> None:
+    """A blank OS cell is its own verdict: PostureOS stays empty until the agent reports,
+    so a PC or Mac that hit a CP gap looks exactly like that. Those endpoints are neither
+    covered, nor a gap, nor devices no agent runs on: one cp.os-blank warning says the
+    audit cannot tell, lists them with --examples, and advises what tells them apart."""
+    counts = InventoryCounts(
+        "inv.csv",
+        {
+            ("macOS 26.1", "Staff"): 3,
+            ("Android 14", "Staff"): 2,
+            ("", "Staff"): 6,
+            ("   ", "Guests"): 1,
+        },
+        rows=12,
+        columns={"os": "PostureOS", "group": "IdentityGroup"},
+        examples={("", "Staff"): ("AA:BB:CC:00:00:09",), ("   ", "Guests"): ("printer-2f",)},
+    )
+    pol = policy(rule("mac", ["Mac OSX"]), rule("win", ["Windows All"]))
+    coverage = audit(pol, catalog, FeedClassifier(catalog), inventory=counts, examples=5)
+    report = coverage.report
+    (blank,) = report.by_check("cp.os-blank")
+    assert blank.severity is Severity.WARN
+    assert blank.subject == "(no OS recorded)"
+    assert blank.data["endpoints"] == 7
+    assert blank.data["endpoints_by_group"] == {"Staff": 6, "Guests": 1}
+    assert blank.data["examples"] == ["AA:BB:CC:00:00:09", "printer-2f"]
+    assert "cannot tell" in blank.message
+    assert "PostureOS" in blank.message
+    assert "AA:BB:CC:00:00:09" in blank.message
+    # The advice names what tells them apart; it no longer swaps the OS column of every row.
+    assert "EndPointPolicy" in blank.fix
+    assert "--examples" in blank.fix
+    assert "provisioning match" in blank.fix
+    assert "--os-column EndpointOperatingSystem" not in blank.fix
+    # Only the Android phones are devices no agent runs on.
+    (agentless,) = report.by_check("cp.not-posture-capable")
+    assert agentless.data["endpoints"] == 2
+    row = next(r for r in coverage.rows if r.label == "(no OS recorded)")
+    assert row.kind is RowKind.OS_BLANK
+    cell = coverage.cell("(no OS recorded)", "Staff")
+    assert cell.decision.outcome is Outcome.OS_BLANK
+    assert cell.endpoints == 6
+    # Neither a gap nor covered: no fail finding counts them.
+    assert report.exit_code() == 0
+    assert all("(no OS recorded)" not in f.subject for f in report.findings if f is not blank)
+
+
+def test_blank_os_cell_names_the_mapped_column(catalog: OsCatalog) -> None:
+    """With a generic inventory the message names the file's own OS column, not PostureOS."""
+    counts = InventoryCounts(
+        "inv.csv", {("", "Staff"): 1}, rows=1, columns={"os": "os", "group": "group"}
+    )
+    pol = policy(rule("mac", ["Mac OSX"]))
+    (blank,) = audit(pol, catalog, FeedClassifier(catalog), inventory=counts).report.by_check(
+        "cp.os-blank"
+    )
+    assert "'os'" in blank.message
+    assert "PostureOS" not in blank.message
 
 
 def test_match_explains_an_agentless_device_without_failing(catalog: OsCatalog) -> None:

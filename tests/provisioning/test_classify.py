@@ -112,20 +112,34 @@ def test_placements_are_cached(sample_catalog: OsCatalog) -> None:
         ("HP-Printer", "printer/phone"),
         ("Cisco-IP-Phone-8845", "printer/phone"),
         ("Windows Phone 8.1", "printer/phone"),
-        ("", "blank OS"),
-        ("   ", "blank OS"),
     ],
 )
 def test_devices_the_agent_cannot_run_on_are_not_classified(
     sample_catalog: OsCatalog, text: str, kind: str
 ) -> None:
-    """Mobile OSes, Chrome OS, printers, phones and blank OS cells are placed as devices
-    no posture agent runs on, never as an OS the feed should learn."""
+    """Mobile OSes, Chrome OS, printers and phones are placed as devices no posture agent
+    runs on, never as an OS the feed should learn."""
     placement = FeedClassifier(sample_catalog).place(text)
     assert placement.agentless == kind
     assert not placement.posture_capable
     assert not placement.classified
     assert not placement.unparseable
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\t"])
+def test_a_blank_os_cell_is_no_os_recorded_not_an_agentless_device(
+    sample_catalog: OsCatalog, text: str
+) -> None:
+    """A blank OS cell says nothing about the device (ISE's PostureOS is empty until the
+    agent reports, so a Mac that never got one is blank too): it is "no OS recorded",
+    not a device the posture agent does not run on, and not an unparseable string."""
+    placement = FeedClassifier(sample_catalog).place(text)
+    assert placement.blank
+    assert placement.agentless == ""
+    assert placement.label == "(no OS recorded)"
+    assert not placement.classified
+    assert not placement.unparseable
+    assert placement.cause is None
 
 
 @pytest.mark.parametrize(

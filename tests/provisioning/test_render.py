@@ -107,3 +107,26 @@ def test_matrix_marks_next_release_rows_and_agentless_devices(catalog: OsCatalog
     cells = {(c["os"], c["group"]): c for c in document["cells"]}
     assert cells[("Android (no posture agent)", "Staff")]["outcome"] == "not-posture-capable"
     assert "endpoints" not in cells[("Mac OSX: next release", "Staff")]
+
+
+def test_matrix_shows_endpoints_with_no_os_recorded_as_cannot_tell(catalog: OsCatalog) -> None:
+    """Blank OS cells get their own row, "CANNOT TELL" cells and a legend entry saying no
+    OS was recorded; the JSON gives them their own row kind and outcome, never
+    not-posture-capable (the verdict for iOS, Android and printers)."""
+    counts = InventoryCounts(
+        "i.csv", {("macOS 26.1", "Staff"): 2, ("", "Staff"): 3, ("iOS 18.1", "Staff"): 1}, rows=6
+    )
+    coverage = audit(POLICY, catalog, FeedClassifier(catalog), inventory=counts)
+    text = render_matrix(coverage)
+    assert any(
+        line.startswith("(no OS recorded)") and "CANNOT TELL [3]" in line
+        for line in text.splitlines()
+    )
+    assert "NO POSTURE AGENT [3]" not in text
+    assert "CANNOT TELL no OS recorded: cannot tell" in " ".join(text.split())
+    document = coverage_json(coverage)
+    kinds = {r["os"]: r["kind"] for r in document["rows"]}
+    assert kinds["(no OS recorded)"] == "os-blank"
+    cells = {(c["os"], c["group"]): c for c in document["cells"]}
+    assert cells[("(no OS recorded)", "Staff")]["outcome"] == "os-blank"
+    assert cells[("(no OS recorded)", "Staff")]["endpoints"] == 3

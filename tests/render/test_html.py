@@ -133,3 +133,26 @@ def test_heatmap_shows_next_release_rows_and_agentless_devices_apart() -> None:
         in html
     )
     assert 'class="gap"' not in html
+
+
+def test_heatmap_does_not_grey_out_endpoints_with_no_os_recorded() -> None:
+    """A blank-OS row is not drawn as "no posture agent" (grey, not a gap): its cells say
+    the audit cannot tell, in a class of their own that the legend explains."""
+    coverage = {
+        "rows": [{"os": "(no OS recorded)", "kind": "os-blank"}],
+        "groups": ["Employees"],
+        "cells": [
+            {
+                "os": "(no OS recorded)",
+                "group": "Employees",
+                "outcome": "os-blank",
+                "endpoints": 2,
+            },
+        ],
+    }
+    html = render_html(_report(), HtmlSections(coverage=coverage))
+    assert 'class="os-blank" data-outcome="os-blank">cannot tell (no OS recorded) [2]' in html
+    assert "no posture agent [2]" not in html
+    assert 'class="not-posture-capable"' not in html
+    assert 'class="gap"' not in html
+    assert "no OS recorded: cannot tell" in html
