@@ -205,9 +205,10 @@ def test_build_into_an_unwritable_folder_is_a_usage_error(
 def test_build_with_an_unreadable_source_file_names_it(publisher: Publisher) -> None:
     """A payload file the user cannot read is rejected input naming it (exit 3), not an
     internal error. As root, file modes stop nothing: the build then runs as nobody."""
-    import os
     import stat
     import tempfile
+
+    from tests.processes import as_unprivileged_user
 
     shared = Path(tempfile.mkdtemp(prefix="feedmgr-build-"))
     try:
@@ -217,11 +218,7 @@ def test_build_with_an_unreadable_source_file_names_it(publisher: Publisher) -> 
             path.chmod(0o755 if path.is_dir() else 0o644)
         unreadable = next(p for p in sorted(source.rglob("*.json")) if p.is_file())
         unreadable.chmod(0)
-        prefix: list[str] = []
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("running as root without setpriv: every file is readable")
-            prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        prefix = as_unprivileged_user()
         command = [sys.executable, "-m", "feedmgr", "feed", "build", str(source)]
         command += ["-o", str(shared / "feed.zip"), "--key", str(key)]
         result = subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import stat
 import subprocess
@@ -15,12 +14,9 @@ import pytest
 
 from tests.conftest import RunCli
 from tests.feed.factory import Publisher, build_feed
+from tests.processes import as_unprivileged_user
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
-
-# An account that may read the shared store but not write it; as root, file modes do not
-# stop this process, so the CLI runs as nobody (setpriv, util-linux).
-NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 def _read_only_for_others(top: Path) -> None:
@@ -57,13 +53,10 @@ def unwritable_home(run_cli: RunCli, shared_home: Path, publisher: Publisher) ->
         package = build_feed(shared, publisher, version)
         assert run_cli("--home", home, "update", "--offline", package, use_home=False).code == 0
     shutil.copy(publisher.public_pem, shared / "publisher.pub.pem")
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("running as root without setpriv: no way to be a user who cannot write")
-        prefix = NOBODY
+    prefix = as_unprivileged_user()
+    if prefix:
         _read_only_for_others(shared)
     else:
-        prefix = []
         for path in [home, *home.rglob("*")]:
             path.chmod(0o555 if path.is_dir() else 0o444)
 
