@@ -121,6 +121,20 @@ def _stored_name(info: zipfile.ZipInfo) -> bytes:
     return info.orig_filename.encode("cp437")
 
 
+def _name_by_unicode_path(archive: zipfile.ZipFile) -> None:
+    """Name each member by its valid Info-ZIP Unicode Path field, as ``unzip`` and Python
+    3.13's zipfile do; Python 3.11 and 3.12 keep the stored cp437 name. The same archive
+    must give the same member names, checks and messages on every Python."""
+    renamed = False
+    for info in archive.infolist():
+        unicode_name = _unicode_path(info)
+        if unicode_name is not None and info.filename != unicode_name:
+            info.filename = unicode_name
+            renamed = True
+    if renamed:
+        archive.NameToInfo = {info.filename: info for info in archive.infolist()}
+
+
 def _unicode_path(info: zipfile.ZipInfo) -> str | None:
     """The name in an Info-ZIP Unicode Path extra field (APPNOTE 4.6.9: version 1, CRC-32
     of the stored name, the UTF-8 name), when one is present and still matches the stored
@@ -205,6 +219,7 @@ class SafeZip:
         try:
             self.identity = FileIdentity.of(path, self._file)
             self._zip = zipfile.ZipFile(self._file)
+            _name_by_unicode_path(self._zip)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
             self._file.close()
             raise ArchiveError(self.subject, f"not a readable zip archive ({exc})") from exc
@@ -295,15 +310,6 @@ class SafeZip:
             )
             if end > following.header_offset:
                 raise self._reject("overlaps the next member (zip bomb?)", current.filename)
-
-    def shown_name(self, name: str) -> str:
-        """How to name a member to the user: the Info-ZIP Unicode Path extra field's name
-        when the member carries a valid one (the name ``unzip`` shows), else ``name``."""
-        try:
-            info = self._zip.getinfo(name)
-        except KeyError:
-            return name
-        return _unicode_path(info) or name
 
     def read_small(self, name: str, limit: int) -> bytes:
         """Read a whole member that must not exceed ``limit`` bytes, in one piece.

@@ -150,11 +150,7 @@ class PackageReader:
         present = set(self.archive.members) - {MANIFEST_NAME, SIGNATURE_NAME}
         listed = set(manifest.files)
         for name in sorted(present - listed):
-            shown = self.archive.shown_name(name)
-            stored = f" (stored as {quoted(name)})" if shown != name else ""
-            raise ArchiveError(
-                self.subject, f"member {quoted(shown)}{stored} is not listed in the manifest"
-            )
+            raise ArchiveError(self.subject, f"member {quoted(name)} is not listed in the manifest")
         for name in sorted(listed - present):
             raise ArchiveError(
                 self.subject, f"manifest lists {quoted(name)} but the archive lacks it"
