@@ -36,7 +36,7 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-HEADER = ["MACAddress", "EndPointPolicy", "IdentityGroup", "OperatingSystem", "HostName"]
+HEADER = ["MACAddress", "EndPointPolicy", "IdentityGroup", "PostureOS", "host-name"]
 GROUPS = [
     "Employees",
     "Contractors",
@@ -118,7 +118,7 @@ def run_duckdb(csv_path: Path) -> int:
     import duckdb
 
     query = (
-        "SELECT OperatingSystem, IdentityGroup, count(*) "
+        "SELECT PostureOS, IdentityGroup, count(*) "
         "FROM read_csv(?, header=true, all_varchar=true) GROUP BY ALL"
     )
     return len(duckdb.execute(query, [str(csv_path)]).fetchall())
@@ -137,7 +137,7 @@ def run_csv(csv_path: Path) -> int:
     with csv_path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
-        getter = itemgetter(header.index("OperatingSystem"), header.index("IdentityGroup"))
+        getter = itemgetter(header.index("PostureOS"), header.index("IdentityGroup"))
         return len(Counter(map(getter, reader)))
 
 
@@ -147,7 +147,7 @@ def run_csv_dict(csv_path: Path) -> int:
     counts: Counter[tuple[str, str]] = Counter()
     with csv_path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
-            counts[(row["OperatingSystem"], row["IdentityGroup"])] += 1
+            counts[(row["PostureOS"], row["IdentityGroup"])] += 1
     return len(counts)
 
 
@@ -157,8 +157,8 @@ def run_pyarrow(csv_path: Path) -> int:
 
     counts: Counter[tuple[str, str]] = Counter()
     options = pacsv.ConvertOptions(
-        include_columns=["OperatingSystem", "IdentityGroup"],
-        column_types={"OperatingSystem": pa.string(), "IdentityGroup": pa.string()},
+        include_columns=["PostureOS", "IdentityGroup"],
+        column_types={"PostureOS": pa.string(), "IdentityGroup": pa.string()},
         strings_can_be_null=False,
     )
     reader = pacsv.open_csv(
@@ -166,13 +166,11 @@ def run_pyarrow(csv_path: Path) -> int:
     )
     for batch in reader:
         table = pa.Table.from_batches([batch])
-        grouped = table.group_by(["OperatingSystem", "IdentityGroup"]).aggregate(
-            [("OperatingSystem", "count")]
-        )
+        grouped = table.group_by(["PostureOS", "IdentityGroup"]).aggregate([("PostureOS", "count")])
         for os_name, group, n in zip(
-            grouped["OperatingSystem"].to_pylist(),
+            grouped["PostureOS"].to_pylist(),
             grouped["IdentityGroup"].to_pylist(),
-            grouped["OperatingSystem_count"].to_pylist(),
+            grouped["PostureOS_count"].to_pylist(),
             strict=True,
         ):
             counts[(os_name, group)] += n
@@ -184,7 +182,7 @@ def run_polars(csv_path: Path) -> int:
 
     frame = (
         pl.scan_csv(csv_path, infer_schema=False)
-        .group_by(["OperatingSystem", "IdentityGroup"])
+        .group_by(["PostureOS", "IdentityGroup"])
         .len()
         .collect(engine="streaming")
     )
