@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from feedmgr.errors import InputRejected, SchemaError, UsageError
 from feedmgr.feed._model import EdgeModel
@@ -141,6 +141,10 @@ class IseSection(EdgeModel):
 
 class Deployment(EdgeModel):
     """A whole deployment description."""
+
+    # A refused [ise] url or password key must not reappear in a --debug traceback: the
+    # one-line error never repeats it, and pydantic's own message would quote the input.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     name: str = "deployment"
     feed: FeedSection = Field(default_factory=FeedSection)

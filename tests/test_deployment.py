@@ -131,3 +131,7 @@ def test_invalid_ise_url_is_an_invalid_deployment_file(
     assert result.err.startswith(f"feedmgr: error: {path}: ise.url: ")
     assert len(result.err.splitlines()) == 1
     assert "Secr3tPW" not in result.err + result.out
+    debug = run_cli("--debug", "preflight", path)
+    assert debug.code == 3
+    assert "Traceback" in debug.err
+    assert "Secr3tPW" not in debug.err + debug.out
