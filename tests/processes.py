@@ -5,6 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def interrupt_when_workers_start(command: list[str], delay: float) -> tuple[int, int, str]:
+    """Run ``command`` in a process group of its own and send the group SIGINT (as a
+    terminal's Ctrl-C does) ``delay`` seconds after its first child appears; its pid (the
+    group's id), exit code and stderr."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    while not has_children(process.pid) and process.poll() is None:
+        time.sleep(0.001)
+    time.sleep(delay)
+    os.killpg(process.pid, signal.SIGINT)
+    _out, err = process.communicate(timeout=120)
+    return process.pid, process.returncode, err
+
+
 def has_children(pid: int) -> bool:
     """True once process ``pid`` has started a child (Linux /proc)."""
     try:

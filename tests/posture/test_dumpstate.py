@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,7 +16,7 @@ from feedmgr.errors import ParseError
 from feedmgr.parallel import allow_worker_processes, worker_processes_allowed
 from feedmgr.posture.dumpstate import block_start_after, open_dumpstate
 from feedmgr.posture.launchd import JobRecord, iter_blocks, open_text
-from tests.processes import has_children
+from tests.processes import interrupt_when_workers_start
 
 # These tests fork on purpose (the production code forks only when fork_is_safe()); pytest's
 # own threads must not turn Python 3.12's warning about forking a threaded process into a
@@ -229,20 +226,12 @@ def test_ctrl_c_while_the_halves_are_parsed_prints_one_line(
     ]  # fmt: skip
     interrupted = 0
     for delay in (0.0, 0.02, 0.05):
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        while not has_children(process.pid) and process.poll() is None:
-            time.sleep(0.001)
-        time.sleep(delay)
-        os.killpg(process.pid, signal.SIGINT)
-        _out, err = process.communicate(timeout=120)
-        if process.returncode in {0, 1}:  # finished before the signal came
+        group, code, err = interrupt_when_workers_start(command, delay)
+        if code in {0, 1}:  # finished before the signal came
             continue
         interrupted += 1
-        assert process.returncode == 130, err
+        assert code == 130, err
         assert err == "feedmgr: interrupted\n"
         with pytest.raises(ProcessLookupError):
-            os.killpg(process.pid, 0)  # the whole group is gone: no worker left
+            os.killpg(group, 0)  # the whole group is gone: no worker left
     assert interrupted >= 2

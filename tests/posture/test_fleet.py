@@ -10,11 +10,9 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +29,7 @@ from feedmgr.posture.fleet_report import (
 )
 from feedmgr.posture.fleet_sources import FleetLimits
 from tests.posture.fakemac import Fleet, make_fleet
-from tests.processes import has_children
+from tests.processes import interrupt_when_workers_start
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 
@@ -409,7 +407,6 @@ def test_a_failed_list_leaves_only_what_print_cannot_settle(fleet: Fleet) -> Non
 def test_links_and_fifos_in_a_folder_are_not_read(fleet: Fleet, tmp_path: Path) -> None:
     """A symbolic link and a FIFO among the bundles are named, never followed or opened
     (opening a FIFO would block the run)."""
-    import os
 
     folder = tmp_path / "mixed"
     shutil.copytree(fleet.folder, folder)
@@ -536,16 +533,8 @@ def test_ctrl_c_while_workers_start_prints_one_line(fleet: Fleet) -> None:
     ]  # fmt: skip
     interrupted = 0
     for delay in (0.0, 0.0, 0.01, 0.03):
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        while not has_children(process.pid) and process.poll() is None:
-            time.sleep(0.001)
-        time.sleep(delay)
-        os.killpg(process.pid, signal.SIGINT)
-        _out, err = process.communicate(timeout=120)
-        if process.returncode != 130:  # finished before the signal came
+        _, code, err = interrupt_when_workers_start(command, delay)
+        if code != 130:  # finished before the signal came
             continue
         interrupted += 1
         # The fleet's glob condition is warned about before any work starts.
