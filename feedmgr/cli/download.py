@@ -139,21 +139,10 @@ def online_update(
         _show_held(outcome.held, package, active, index_url, output_format)
         return
     if outcome.ingest is None or outcome.ingest.status == "unchanged":
-        version = active.version if active else None
         if output_format == "json":
-            emit(
-                dumps(
-                    {
-                        "status": "unchanged",
-                        "version": version,
-                        "previous": version,
-                        "available": package.version,
-                        "url": package.url,
-                        "index": index_url,
-                    }
-                )
-            )
+            emit(dumps(_nothing_installed("unchanged", active, package, index_url)))
         else:
+            version = active.version if active else None
             emit(f"unchanged: feed {version} is active; the index offers {package.version}\n")
         return
     ingest = outcome.ingest
@@ -215,24 +204,27 @@ def _show_held(
 ) -> None:
     from feedmgr.render.json import dumps
 
-    version = active.version if active else None
     if output_format == "json":
-        emit(
-            dumps(
-                {
-                    "status": "held",
-                    "version": version,
-                    "previous": version,
-                    "available": package.version,
-                    "url": package.url,
-                    "index": index_url,
-                    "held_version": held.version,
-                    "rolled_back_at": held.at.isoformat(),
-                }
-            )
-        )
+        document = _nothing_installed("held", active, package, index_url)
+        document |= {"held_version": held.version, "rolled_back_at": held.at.isoformat()}
+        emit(dumps(document))
         return
     emit(join_lines([_held_text(held, package)]))
+
+
+def _nothing_installed(
+    status: str, active: StoredFeed | None, package: PackageRef, index_url: str
+) -> dict[str, object]:
+    """The JSON of an online update that installed nothing: the active feed stays."""
+    version = active.version if active else None
+    return {
+        "status": status,
+        "version": version,
+        "previous": version,
+        "available": package.version,
+        "url": package.url,
+        "index": index_url,
+    }
 
 
 def _skipped_text(skipped: PackageRef) -> str:
