@@ -30,6 +30,13 @@ from feedmgr.certs.identity import (
     match_reference,
     parse_ip,
 )
+from feedmgr.certs.limits import (
+    GOOD_CURVES,
+    MIN_RSA_BITS,
+    RENEW_LEAF_FIX,
+    WEAK_HASHES,
+    renewal_fix,
+)
 from feedmgr.certs.load import fingerprint, self_issued, short_name
 from feedmgr.certs.refusal import explain_refusal
 from feedmgr.errors import UsageError
@@ -54,9 +61,6 @@ SC081_STEPS = (
 # testssl.sh's defaults: warn within 60 days of expiry, fail within 30.
 EXPIRY_WARN_DAYS = 60
 EXPIRY_FAIL_DAYS = 30
-MIN_RSA_BITS = 2048
-GOOD_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
-WEAK_HASHES = frozenset({"sha1", "md5"})
 
 
 @dataclass(frozen=True)
@@ -313,21 +317,6 @@ def _timed(ctx: CertContext) -> Iterator[tuple[str, x509.Certificate]]:
         yield ANCHOR, anchor
 
 
-def _renewal_fix(role: str, cert: x509.Certificate, leaf_fix: str) -> str:
-    if role == "leaf":
-        return leaf_fix
-    if self_issued(cert):
-        return (
-            "renew the root CA and put the renewed root into every endpoint's trust store "
-            "(MDM, GPO) and ISE's trusted certificates before this date; reissue the "
-            "intermediates and the PSN certificate under it if its key changes"
-        )
-    return (
-        "renew the intermediate CA, import the renewed certificate into ISE's trusted "
-        "certificates and reissue the PSN certificate under it"
-    )
-
-
 def check_expired(ctx: CertContext) -> Iterator[Finding]:
     """``cert.expired``: notAfter is in the past (leaf or any presented certificate)."""
     for role, cert in _timed(ctx):
@@ -338,10 +327,10 @@ def check_expired(ctx: CertContext) -> Iterator[Finding]:
                 Severity.FAIL,
                 f"{role} certificate {_short(cert)} expired on "
                 f"{cert.not_valid_after_utc.isoformat()}",
-                _renewal_fix(
+                renewal_fix(
                     role,
                     cert,
-                    "renew the certificate and bind the new one to the PSN's portal/admin usages",
+                    RENEW_LEAF_FIX,
                 ),
                 role=role,
                 cert=cert,
@@ -380,7 +369,7 @@ def check_expiring(ctx: CertContext) -> Iterator[Finding]:
             Severity.FAIL if left < EXPIRY_FAIL_DAYS * DAY else Severity.WARN,
             f"{role} certificate {_short(cert)} expires in {_days(left)} days "
             f"({cert.not_valid_after_utc.isoformat()})",
-            _renewal_fix(
+            renewal_fix(
                 role,
                 cert,
                 "renew now; ISE keeps serving the old certificate until the new one is bound",

@@ -19,6 +19,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import SignatureAlgorithmOID
 
+from feedmgr.certs.limits import GOOD_CURVES, MIN_RSA_BITS, RENEW_LEAF_FIX, renewal_fix
 from feedmgr.certs.load import self_issued, short_name
 
 # What cryptography's web PKI policy accepts on a path (and what browsers accept).
@@ -34,8 +35,6 @@ _PERMITTED_SIGNATURES = frozenset(
     }
 )
 _EDDSA = {SignatureAlgorithmOID.ED25519: "Ed25519", SignatureAlgorithmOID.ED448: "Ed448"}
-MIN_RSA_BITS = 2048
-GOOD_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
 # The verifier's messages for a refused path (cryptography-x509-verification).
 _NOT_VALID = "not valid at validation time"
 _SIGNATURE = "Forbidden signature algorithm"
@@ -101,16 +100,9 @@ def _out_of_validity(path: Sequence[x509.Certificate], at: dt.datetime) -> Refus
     for cert in path:
         role = _role(path, cert)
         if at > cert.not_valid_after_utc:
-            fix = (
-                "renew the root CA and put the renewed root into every endpoint's trust store "
-                "and ISE's trusted certificates"
-                if role == "trust anchor"
-                else "renew the certificate (a renewed CA certificate goes into ISE's trusted "
-                "certificates) and reissue what it signs if its key changes"
-            )
             return Refusal(
                 f"{role} {short_name(cert)} expired on {cert.not_valid_after_utc.isoformat()}",
-                fix,
+                renewal_fix(role, cert, RENEW_LEAF_FIX),
                 cert,
                 role,
             )
